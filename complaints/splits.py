@@ -1,0 +1,23 @@
+"""The train/evaluation split, decided by the narrative so identical narratives never straddle it.
+
+The CFPB holds identical narratives filed under several complaint ids (one consumer, several companies);
+splitting by a hash of the normalised narrative keeps every copy on one side, and is stable across
+machines and runs without storing any list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+HOLDOUT_PERCENT = 20
+
+
+def fingerprint(narrative: str) -> str:
+    """64-bit hex digest of the narrative, case and whitespace normalised."""
+    normalised = " ".join(narrative.lower().split())
+    return hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def is_holdout(narrative: str, percent: int = HOLDOUT_PERCENT) -> bool:
+    """True for the ~percent% of narratives kept apart for evaluation and the main job's batch."""
+    return int(fingerprint(narrative), 16) % 100 < percent

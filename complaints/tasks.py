@@ -1,0 +1,81 @@
+"""The task registry: which predictions the pipeline makes, declared in config, not code.
+
+A task names where its label comes from, which model kind learns it, what its prediction does to the
+routing (``role``) and the confidence under which a person must look (``threshold``). Adding a task is
+an edit to ``config/tasks.yaml``; the pipeline, training and evaluation iterate over whatever is there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from complaints.schema import ISSUE, PRODUCT, SUB_ISSUE, SUB_PRODUCT, TAGS, Complaint
+from complaints.taxonomy import Taxonomy
+
+ROLES = ("queue", "annotate", "flag")
+TAXONOMY_LABELS = ("taxonomy.team", "taxonomy.issue", "taxonomy.vulnerable")
+POSITIVE, NEGATIVE = "yes", "no"
+
+
+class TaskConfigError(ValueError):
+    """The task configuration cannot be used; the message says which task and why."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    label: str  # "taxonomy.team" | "taxonomy.issue" | "taxonomy.vulnerable" | "column:<CFPB column>"
+    model: str  # model kind that `complaints train` fits for this task
+    role: str  # queue: the label is the team queue; flag: "yes" sends to `queue`; annotate: recorded
+    threshold: float | None = None  # queue/annotate: confidence under it -> manual triage
+    queue: str | None = None  # flag: the specialist queue
+    target: dict[str, float] | None = None  # business target, e.g. {"accuracy": 0.80} or {"recall": 0.60}
+
+    @property
+    def binary(self) -> bool:
+        return self.role == "flag"
+
+    def label_of(self, complaint: Complaint, taxonomy: Taxonomy) -> str | None:
+        """The true label of a complaint for this task, or None when the data does not say."""
+        if self.label == "taxonomy.team":
+            return taxonomy.team(complaint.get(PRODUCT), complaint.get(SUB_PRODUCT)) if complaint.get(PRODUCT) else None
+        if self.label == "taxonomy.issue":
+            return taxonomy.issue(complaint.get(ISSUE), complaint.get(SUB_ISSUE)) if complaint.get(ISSUE) else None
+        if self.label == "taxonomy.vulnerable":
+            return POSITIVE if taxonomy.is_vulnerable(complaint.get(TAGS)) else NEGATIVE
+        return complaint.get(self.label.removeprefix("column:")) or None
+
+
+def _parse(name: str, entry: dict) -> TaskSpec:
+    def fail(why: str) -> TaskConfigError:
+        return TaskConfigError(f"task {name!r}: {why}")
+
+    unknown = set(entry) - {"label", "model", "role", "threshold", "queue", "target"}
+    if unknown:
+        raise fail(f"unknown keys {sorted(unknown)}")
+    for key in ("label", "model", "role"):
+        if key not in entry:
+            raise fail(f"missing {key!r}")
+    spec = TaskSpec(name=name, **entry)
+    if spec.role not in ROLES:
+        raise fail(f"role must be one of {ROLES}, not {spec.role!r}")
+    if spec.label not in TAXONOMY_LABELS and not spec.label.startswith("column:"):
+        raise fail(f"label must be one of {TAXONOMY_LABELS} or 'column:<CFPB column>', not {spec.label!r}")
+    if spec.role == "flag":
+        if spec.label != "taxonomy.vulnerable" or not spec.queue or spec.threshold is not None:
+            raise fail("a flag task labels taxonomy.vulnerable, names its queue, and takes its decision "
+                       "threshold from the model (tuned at training), not from config")
+    elif spec.threshold is None or not 0.0 <= spec.threshold <= 1.0:
+        raise fail("needs a threshold between 0 and 1 (confidence under it goes to manual triage)")
+    return spec
+
+
+def load_tasks(path: Path) -> list[TaskSpec]:
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    tasks = [_parse(name, entry or {}) for name, entry in (doc.get("tasks") or {}).items()]
+    if sum(task.role == "queue" for task in tasks) != 1:
+        raise TaskConfigError(f"{path}: exactly one task must have role 'queue' (it names the team queue)")
+    return tasks

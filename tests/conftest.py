@@ -1,0 +1,75 @@
+"""Shared fixtures: small samples of the real CFPB data, and a deployment with tiny trained models."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from complaints.deployment import Deployment
+from complaints.settings import CHECKOUT, Settings
+
+DATA = (CHECKOUT / "../shared/data/cfpb/complaints.csv.gz").resolve()
+PROVENANCE = DATA.parent / "provenance.csv"
+
+
+def _stable(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def cfpb_rows() -> list[dict[str, str]]:
+    """Every real complaint, as CSV rows (the file is read, never copied into the repo)."""
+    if not DATA.exists():
+        pytest.fail(f"the CFPB sample is missing at {DATA}; see README, 'Data'")
+    with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], fieldnames: list[str] | None = None) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames or list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def sample(rows: list[dict[str, str]], n: int, salt: str = "") -> list[dict[str, str]]:
+    """A deterministic pseudo-random sample: every era and product shows up."""
+    return sorted(rows, key=lambda r: _stable(salt + r["Complaint ID"]))[:n]
+
+
+@pytest.fixture(scope="session")
+def sample_csv(cfpb_rows, tmp_path_factory) -> Path:
+    """800 real complaints in the CFPB export format."""
+    return write_csv(tmp_path_factory.mktemp("data") / "sample.csv", sample(cfpb_rows, 800))
+
+
+@pytest.fixture(scope="session")
+def trained_home(sample_csv, tmp_path_factory) -> Path:
+    """A COMPLAINTS_HOME with baseline champions for every task, trained once per session on the sample."""
+    from model.baseline import BaselineConfig
+    from model.train import TrainingArguments, train
+
+    home = tmp_path_factory.mktemp("trained-home")
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    train(deployment, TrainingArguments(data=sample_csv, provenance=PROVENANCE,
+                                        baseline=BaselineConfig(max_iter=100)))
+    return home
+
+
+@pytest.fixture
+def home(trained_home, tmp_path) -> Path:
+    """A private copy of the trained home, so a test can change its store and registry freely."""
+    copy = tmp_path / "home"
+    shutil.copytree(trained_home, copy)
+    return copy
+
+
+@pytest.fixture
+def deployment(home) -> Deployment:
+    return Deployment.embedded(Settings.from_env(home=home))

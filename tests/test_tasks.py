@@ -1,0 +1,33 @@
+import pytest
+import yaml
+
+from complaints.settings import CONFIG_DIR
+from complaints.tasks import TaskConfigError, load_tasks
+
+
+def write(tmp_path, tasks):
+    path = tmp_path / "tasks.yaml"
+    path.write_text(yaml.safe_dump({"tasks": tasks}))
+    return path
+
+
+def test_the_packaged_tasks():
+    tasks = load_tasks(CONFIG_DIR / "tasks.yaml")
+    assert [(t.name, t.role) for t in tasks] == [("team", "queue"), ("issue", "annotate"), ("vulnerable", "flag")]
+    assert tasks[2].binary and tasks[2].queue == "Vulnerable customers"
+
+
+@pytest.mark.parametrize("tasks, message", [
+    ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "route", "threshold": 0.5}}, "role must be"),
+    ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "queue"}}, "needs a threshold"),
+    ({"team": {"label": "product", "model": "tfidf-linear", "role": "queue", "threshold": 0.5}}, "label must be"),
+    ({"team": {"label": "taxonomy.team", "role": "queue", "threshold": 0.5}}, "missing 'model'"),
+    ({"team": {"label": "taxonomy.team", "model": "m", "role": "queue", "threshold": 0.5, "colour": 1}}, "unknown keys"),
+    ({"issue": {"label": "taxonomy.issue", "model": "m", "role": "annotate", "threshold": 0.5}}, "exactly one task"),
+    ({"team": {"label": "taxonomy.team", "model": "m", "role": "queue", "threshold": 0.5},
+      "vulnerable": {"label": "taxonomy.vulnerable", "model": "m", "role": "flag", "threshold": 0.3,
+                     "queue": "Specialist"}}, "decision threshold from the model"),
+])
+def test_a_broken_task_config_names_the_task_and_the_problem(tmp_path, tasks, message):
+    with pytest.raises(TaskConfigError, match=message):
+        load_tasks(write(tmp_path, tasks))
