@@ -1,0 +1,144 @@
+"""What the store holds: plain records, serialisable to flat JSON-friendly dicts (one table each)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+MANUAL_TRIAGE = "Manual triage"
+ALLOCATED, NEEDS_TRIAGE = "allocated", "manual_triage"
+STRATEGY_MODES = ("champion_only", "canary", "shadow")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class StoredComplaint:
+    """A row of ``raw_complaints``: the redacted complaint and where it came from."""
+
+    complaint_id: str
+    date_received: str
+    narrative: str
+    attributes: dict[str, str]
+    content_hash: str
+    batch_id: str
+    ingested_at: str
+
+
+@dataclass(frozen=True)
+class TaskPrediction:
+    task: str
+    label: str
+    score: float
+    model_version: str
+    served_by: str  # champion | challenger: which line of the task's strategy answered
+    shadow: dict[str, Any] | None = None  # the challenger's answer in shadow mode, never acted on
+    error: str = ""  # set when the model failed; the complaint then goes to manual triage
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A row of ``complaints_allocation``: where a complaint went and exactly which models sent it there."""
+
+    complaint_id: str
+    queue: str
+    status: str  # allocated | manual_triage
+    reasons: list[str]
+    predictions: dict[str, TaskPrediction]
+    model_versions: dict[str, str]
+    taxonomy_version: str
+    batch_id: str
+    allocated_at: str
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> "Allocation":
+        row = dict(row)
+        row["predictions"] = {task: TaskPrediction(**p) for task, p in row["predictions"].items()}
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class ModelStrategy:
+    """A row of ``model_strategy``: how a task's versions are served, and what a rollback restores."""
+
+    task: str
+    champion: str
+    mode: str = "champion_only"
+    challenger: str | None = None
+    canary_percent: int = 0
+    previous_champion: str | None = None
+    revision: int = 0  # optimistic concurrency: a write must name the revision it read
+    updated_at: str = field(default_factory=utc_now)
+    updated_by: str = "system"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A row of ``model_info``: an immutable registered version and what is known about it."""
+
+    task: str
+    version: str
+    kind: str
+    registered_at: str
+    metrics: dict[str, Any]
+    training_data_sha256: str
+    taxonomy_version: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A row of ``feedback``: an analyst's correction, which becomes training data."""
+
+    complaint_id: str
+    task: str
+    label: str
+    previous_label: str
+    analyst: str
+    at: str = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row of ``rejected_rows``: an input record that could not be triaged, with its reason."""
+
+    batch_id: str
+    row_number: int
+    reason_code: str
+    reason: str
+    complaint_id: str
+    record: str
+    record_chars: int
+
+
+@dataclass(frozen=True)
+class TriageBatch:
+    """A row of ``triage_batches``: one run of the pipeline over one input, for auditors."""
+
+    batch_id: str
+    source: str
+    source_sha256: str
+    started_at: str
+    finished_at: str
+    counts: dict[str, Any]
+    model_versions: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """A row of ``audit_log``: who changed what (registrations, strategy changes, reallocations)."""
+
+    event_id: str
+    at: str
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    return dataclasses.asdict(record)

@@ -1,0 +1,14 @@
+"""The triage store: one interface (``base``), one module per backend."""
+
+from complaints.store.base import StaleWriteError, TriageStore
+
+__all__ = ["StaleWriteError", "TriageStore", "open_store"]
+
+
+def open_store(url: str) -> TriageStore:
+    """Open a store by URL: ``sqlite:///path/to/file`` (embedded default)."""
+    if url.startswith("sqlite:///"):
+        from complaints.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    raise ValueError(f"unknown store URL {url!r}; expected sqlite:///PATH")

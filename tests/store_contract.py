@@ -1,0 +1,95 @@
+"""The store contract, written once: every TriageStore backend must pass it (see test_store_*.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from complaints.records import (
+    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction,
+    TriageBatch,
+)
+from complaints.store import StaleWriteError, TriageStore
+
+
+def complaint(complaint_id: str = "1001", narrative: str = "They charged me twice.") -> StoredComplaint:
+    return StoredComplaint(complaint_id, "2024-05-01", narrative, {"Product": "Credit card", "State": "TX"},
+                           "hash-" + narrative, "batch-1", "2024-05-02T10:00:00.000+00:00")
+
+
+def allocation(complaint_id: str = "1001", queue: str = "Credit card", at: str = "2024-05-02T10:00:01.000+00:00"
+               ) -> Allocation:
+    prediction = TaskPrediction("team", queue, 0.91, "v-team", "champion",
+                                shadow={"model_version": "v-next", "label": queue, "score": 0.8, "error": ""})
+    return Allocation(complaint_id, queue, "allocated", [], {"team": prediction}, {"team": "v-team"},
+                      "2026.11.1", "batch-1", at)
+
+
+class StoreContract:
+    """Subclasses provide a fresh, empty ``store`` fixture."""
+
+    def test_complaints_are_written_once_and_read_back_whole(self, store: TriageStore):
+        assert store.get_complaint("1001") is None
+        assert store.put_complaint(complaint()) is True
+        assert store.put_complaint(complaint(narrative="a different text")) is False
+        assert store.get_complaint("1001") == complaint()
+
+    def test_allocations_are_written_once_with_their_predictions(self, store: TriageStore):
+        assert store.put_allocation(allocation()) is True
+        assert store.put_allocation(allocation(queue="Mortgage")) is False
+        stored = store.get_allocation("1001")
+        assert stored == allocation()
+        assert stored.predictions["team"].shadow["model_version"] == "v-next"
+        assert store.get_allocation("missing") is None
+
+    def test_queues_list_their_newest_allocations_first(self, store: TriageStore):
+        store.put_allocation(allocation("1", "Mortgage", "2024-05-02T10:00:00.000+00:00"))
+        store.put_allocation(allocation("2", "Mortgage", "2024-05-02T11:00:00.000+00:00"))
+        store.put_allocation(allocation("3", "Credit card"))
+        assert [a.complaint_id for a in store.list_queue("Mortgage")] == ["2", "1"]
+        assert [a.complaint_id for a in store.list_queue("Mortgage", limit=1)] == ["2"]
+        assert store.list_queue("Student loan") == []
+
+    def test_model_info_is_immutable(self, store: TriageStore):
+        info = ModelInfo("team", "abc", "tfidf-linear", "2024-01-01T00:00:00+00:00", {"accuracy": 0.8}, "sha",
+                         "2026.11.1", "team@abc")
+        assert store.put_model_info(info) is True
+        assert store.put_model_info(replace(info, metrics={"accuracy": 0.99})) is False
+        assert store.get_model_info("team", "abc") == info
+        assert store.get_model_info("team", "zzz") is None
+
+    def test_strategy_writes_are_conditional_on_the_revision_read(self, store: TriageStore):
+        assert store.get_strategy("team") is None
+        first = store.put_strategy(ModelStrategy(task="team", champion="v1"))
+        assert first.revision == 1 and store.get_strategy("team") == first
+        second = store.put_strategy(replace(first, champion="v2", previous_champion="v1"))
+        assert second.revision == 2
+        with pytest.raises(StaleWriteError):
+            store.put_strategy(replace(first, champion="v3"))  # read revision 1, but 2 is stored
+        with pytest.raises(StaleWriteError):
+            store.put_strategy(ModelStrategy(task="team", champion="v4"))  # creating what exists
+        assert store.get_strategy("team").champion == "v2"
+
+    def test_feedback_is_appended_and_listed_oldest_first(self, store: TriageStore):
+        store.add_feedback(Feedback("1", "team", "Mortgage", "Credit card", "ana", at="2024-05-03T00:00:00+00:00"))
+        store.add_feedback(Feedback("1", "issue", "Fees or interest", "Other", "ana", at="2024-05-03T00:00:00+00:00"))
+        store.add_feedback(Feedback("2", "team", "Debt collection", "Mortgage", "bo", at="2024-05-01T00:00:00+00:00"))
+        assert [f.complaint_id for f in store.list_feedback()] == ["2", "1", "1"]
+        assert {f.task for f in store.list_feedback("1")} == {"team", "issue"}
+
+    def test_rejections_are_kept_per_batch_in_row_order(self, store: TriageStore):
+        for row in (3, 1):
+            store.put_rejection(RejectedRow("b1", row, "empty_narrative", "empty", "", "{}", 2))
+        store.put_rejection(RejectedRow("b2", 1, "bad_date", "bad", "9", "{}", 2))
+        assert [r.row_number for r in store.list_rejections("b1")] == [1, 3]
+        assert store.list_rejections("b3") == []
+
+    def test_batches_and_audit_history(self, store: TriageStore):
+        batch = TriageBatch("b1", "file.csv", "sha", "t0", "t1", {"rows": 2}, {"team": {"champion": "v1"}})
+        store.put_batch(batch)
+        assert store.get_batch("b1") == batch and store.get_batch("nope") is None
+        store.append_audit(AuditEvent("e1", "2024-01-01T00:00:00+00:00", "ci", "promote", "team", {"v": 1}))
+        store.append_audit(AuditEvent("e2", "2024-01-02T00:00:00+00:00", "ci", "rollback", "team", {}))
+        assert [e.event_id for e in store.list_audit()] == ["e2", "e1"]
+        assert [e.event_id for e in store.list_audit(limit=1)] == ["e2"]

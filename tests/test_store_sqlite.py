@@ -1,0 +1,27 @@
+import pytest
+
+from complaints.store import open_store
+from complaints.store.sqlite import SQLiteStore
+from store_contract import StoreContract, allocation, complaint
+
+
+class TestSQLiteStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path):
+        return SQLiteStore(tmp_path / "triage.sqlite3")
+
+
+def test_the_sqlite_file_persists_across_processes(tmp_path):
+    path = tmp_path / "store" / "triage.sqlite3"
+    first = open_store(f"sqlite:///{path}")
+    first.put_complaint(complaint())
+    first.put_allocation(allocation())
+    first.close()
+    again = open_store(f"sqlite:///{path}")
+    assert again.get_complaint("1001") == complaint()
+    assert again.get_allocation("1001") == allocation()
+
+
+def test_unknown_store_urls_are_refused():
+    with pytest.raises(ValueError, match="unknown store URL"):
+        open_store("redis://localhost")
