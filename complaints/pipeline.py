@@ -1,0 +1,187 @@
+"""The triage pipeline: validated batch in, one allocation per complaint out, each tied to its models.
+
+For each complaint: skip it if it was already triaged (idempotent on complaint id), store it, pick each
+task's model version from its strategy, predict, route, and store the allocation with every task's
+version, strategy line, score and timestamp. A model that fails sends its complaints to manual triage;
+it never drops them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from tqdm import tqdm
+
+from complaints.deployment import Deployment
+from complaints.intake import IntakeBatch
+from complaints.logs import log
+from complaints.predictors import Predictor, load_predictor
+from complaints.records import (
+    ALLOCATED, Allocation, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction, TriageBatch, utc_now,
+)
+from complaints.routing import route
+from complaints.schema import Complaint, Rejection
+from complaints.strategy import serving_plan
+
+logger = logging.getLogger(__name__)
+
+
+class NoChampionError(RuntimeError):
+    """A task has no champion model; nothing can be triaged until one is trained or promoted."""
+
+
+@dataclass
+class BatchReport:
+    batch_id: str
+    source: str
+    rows: int = 0
+    allocated: int = 0
+    manual_triage: int = 0
+    rejected: int = 0
+    reused: int = 0  # complaints already triaged by an earlier run, counted by their stored allocation
+    by_queue: Counter[str] = field(default_factory=Counter)
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
+    model_versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    redactions: Counter[str] = field(default_factory=Counter)
+
+    def count(self, allocation: Allocation) -> None:
+        if allocation.status == ALLOCATED:
+            self.allocated += 1
+        else:
+            self.manual_triage += 1
+        self.by_queue[allocation.queue] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows, "allocated": self.allocated, "manual_triage": self.manual_triage,
+            "rejected": self.rejected, "by_queue": dict(self.by_queue.most_common()),
+            "model_versions": self.model_versions, "reused": self.reused,
+            "rejected_reasons": dict(self.rejected_reasons), "redactions": dict(self.redactions),
+            "batch_id": self.batch_id, "source": self.source,
+        }
+
+
+class TriagePipeline:
+    def __init__(self, deployment: Deployment, chunk_size: int = 256):
+        self.deployment = deployment
+        self.chunk_size = chunk_size
+        self._predictors: dict[tuple[str, str], Predictor] = {}
+
+    def strategies(self) -> dict[str, ModelStrategy]:
+        strategies = {}
+        for task in self.deployment.tasks:
+            strategy = self.deployment.store.get_strategy(task.name)
+            if strategy is None:
+                raise NoChampionError(f"task {task.name!r} has no champion model: run `complaints train` "
+                                      f"(or `complaints strategy promote`) first")
+            strategies[task.name] = strategy
+        return strategies
+
+    def triage(self, batch: IntakeBatch, progress: bool = False) -> BatchReport:
+        store = self.deployment.store
+        strategies = self.strategies()
+        started = utc_now()
+        batch_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{batch.source_sha256[:8]}"
+        report = BatchReport(batch_id, batch.source, rows=batch.rows, redactions=Counter(batch.redactions))
+        report.model_versions = {
+            name: {k: v for k, v in (("mode", s.mode), ("champion", s.champion), ("challenger", s.challenger)) if v}
+            for name, s in strategies.items()
+        }
+        log(logger, logging.INFO, "batch started", batch_id=batch_id, rows=batch.rows, source_sha256=batch.source_sha256)
+        rejections = list(batch.rejections)
+        with tqdm(total=len(batch.complaints), desc="triage", unit="complaint", disable=not progress) as bar:
+            for start in range(0, len(batch.complaints), self.chunk_size):
+                chunk = batch.complaints[start:start + self.chunk_size]
+                rejections += self._triage_chunk(chunk, strategies, batch_id, report)
+                bar.update(len(chunk))
+        for rejection in rejections:
+            store.put_rejection(RejectedRow(batch_id=batch_id, **vars(rejection)))
+            report.rejected_reasons[rejection.reason_code] += 1
+        report.rejected = len(rejections)
+        counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
+        store.put_batch(TriageBatch(batch_id, batch.source, batch.source_sha256, started, utc_now(), counts,
+                                    report.model_versions))
+        log(logger, logging.INFO, "batch finished", **counts, batch_id=batch_id)
+        assert report.allocated + report.manual_triage + report.rejected == report.rows, report.as_json()
+        return report
+
+    def _triage_chunk(self, chunk: list[Complaint], strategies: dict[str, ModelStrategy], batch_id: str,
+                      report: BatchReport) -> list[Rejection]:
+        store = self.deployment.store
+        rejections, todo = [], []
+        for complaint in chunk:
+            stored = store.get_complaint(complaint.complaint_id)
+            if stored is not None and stored.content_hash != complaint.content_hash:
+                rejections.append(Rejection(0, "conflicting_resend", f"complaint id {complaint.complaint_id} is "
+                                            f"already stored (batch {stored.batch_id}) with different content",
+                                            complaint.complaint_id))
+                continue
+            existing = store.get_allocation(complaint.complaint_id) if stored is not None else None
+            if existing is not None:
+                report.reused += 1
+                report.count(existing)
+                continue
+            if stored is None:
+                store.put_complaint(StoredComplaint(
+                    complaint.complaint_id, complaint.date_received.isoformat(), complaint.narrative,
+                    complaint.attributes, complaint.content_hash, batch_id, utc_now()))
+            todo.append(complaint)
+        predictions = self._predict(todo, strategies)
+        for complaint in todo:
+            queue, status, reasons = route(self.deployment.tasks, predictions[complaint.complaint_id])
+            allocation = Allocation(
+                complaint_id=complaint.complaint_id, queue=queue, status=status, reasons=reasons,
+                predictions=predictions[complaint.complaint_id],
+                model_versions={t: p.model_version for t, p in predictions[complaint.complaint_id].items()},
+                taxonomy_version=self.deployment.taxonomy.version, batch_id=batch_id, allocated_at=utc_now(),
+            )
+            if not store.put_allocation(allocation):  # another worker allocated it first: theirs stands
+                allocation = store.get_allocation(complaint.complaint_id)
+                report.reused += 1
+            report.count(allocation)
+        return rejections
+
+    def _predict(self, complaints: list[Complaint], strategies: dict[str, ModelStrategy]
+                 ) -> dict[str, dict[str, TaskPrediction]]:
+        """Every task's prediction for every complaint, each from the version its strategy picks."""
+        results: dict[str, dict[str, TaskPrediction]] = {c.complaint_id: {} for c in complaints}
+        for task in self.deployment.tasks:
+            plans = {c.complaint_id: serving_plan(strategies[task.name], c.complaint_id) for c in complaints}
+            by_version: dict[str, list[Complaint]] = defaultdict(list)
+            for complaint in complaints:
+                by_version[plans[complaint.complaint_id][0]].append(complaint)
+            shadows = self._shadow_answers(task.name, complaints, plans)
+            for version, group in by_version.items():
+                answers, error = self._run(task.name, version, group)
+                for complaint, (label, score) in zip(group, answers):
+                    _, served_by, _ = plans[complaint.complaint_id]
+                    results[complaint.complaint_id][task.name] = TaskPrediction(
+                        task.name, label, score, version, served_by, shadows.get(complaint.complaint_id), error)
+        return results
+
+    def _shadow_answers(self, task: str, complaints: list[Complaint], plans: dict) -> dict[str, dict]:
+        by_version: dict[str, list[Complaint]] = defaultdict(list)
+        for complaint in complaints:
+            if shadow := plans[complaint.complaint_id][2]:
+                by_version[shadow].append(complaint)
+        answers = {}
+        for version, group in by_version.items():
+            labels, error = self._run(task, version, group)
+            for complaint, (label, score) in zip(group, labels):
+                answers[complaint.complaint_id] = {"model_version": version, "label": label, "score": score, "error": error}
+        return answers
+
+    def _run(self, task: str, version: str, complaints: list[Complaint]) -> tuple[list[tuple[str, float]], str]:
+        """Predictions of one version, or empty answers and the error when the model cannot run."""
+        try:
+            key = (task, version)
+            if key not in self._predictors:
+                self._predictors[key] = load_predictor(self.deployment.registry.fetch(task, version))
+            return self._predictors[key].predict([c.narrative for c in complaints]), ""
+        except Exception as error:  # noqa: BLE001 - any model failure routes to people, never loses a complaint
+            log(logger, logging.ERROR, "model failed", task=task, model_version=version, error=repr(error))
+            return [("", 0.0)] * len(complaints), f"{type(error).__name__}: {error}"

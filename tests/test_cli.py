@@ -1,0 +1,140 @@
+"""The `complaints` command as a user runs it: real files, real store, JSON contracts."""
+
+import csv
+import json
+
+import pytest
+
+from complaints.cli import main
+from complaints.deployment import Deployment
+from complaints.settings import Settings
+from model.train import TrainingArguments, training_complaints
+from conftest import sample, write_csv
+
+
+@pytest.fixture
+def cli(home, monkeypatch, capsys):
+    monkeypatch.setenv("COMPLAINTS_HOME", str(home))
+
+    def run(*argv):
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_triage_json_counts_every_row_including_unreadable_ones(cli, cfpb_rows, tmp_path):
+    rows = [dict(r) for r in sample(cfpb_rows, 25, salt="cli")]
+    rows[3]["Date received"] = "yesterday"
+    path = write_csv(tmp_path / "batch.csv", rows)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("broken,line\n")
+    code, out, _ = cli("triage", "--data", str(path), "--json")
+    result = last_json(out)
+    assert code == 0
+    assert result["rows"] == 26 == result["allocated"] + result["manual_triage"] + result["rejected"]
+    assert result["rejected"] == 2 and result["rejected_reasons"] == {"bad_date": 1, "malformed_record": 1}
+    assert sum(result["by_queue"].values()) == 24
+    assert set(result["model_versions"]) == {"team", "issue", "vulnerable"}
+
+
+def test_show_returns_the_redacted_complaint_with_its_allocation_and_models(cli, cfpb_rows, tmp_path):
+    row = dict(sample(cfpb_rows, 1, salt="show")[0])
+    row["Consumer complaint narrative"] += " Call me at 555-201-3344."
+    cli("triage", "--data", str(write_csv(tmp_path / "one.csv", [row])), "--json")
+    code, out, _ = cli("show", row["Complaint ID"], "--json")
+    shown = last_json(out)
+    assert code == 0 and "555-201-3344" not in out and "[PHONE]" in shown["complaint"]["narrative"]
+    assert shown["allocation"]["model_versions"]["team"] == shown["models"]["team"]["version"]
+    code, out, _ = cli("show", row["Complaint ID"])
+    assert code == 0 and "Queue:" in out
+    code, _, err = cli("show", "no-such-id")
+    assert code == 2 and "no complaint" in err
+
+
+def test_triage_a_single_text(cli):
+    code, out, _ = cli("triage", "--text", "The debt collector keeps calling me about a debt I do not owe.")
+    assert code == 0 and "Queue:" in out and "team" in out
+
+
+def test_evaluate_prints_the_json_contract_and_writes_predictions(cli, cfpb_rows, tmp_path):
+    path = write_csv(tmp_path / "eval.csv", sample(cfpb_rows, 300, salt="eval"))
+    predictions = tmp_path / "predictions.csv"
+    code, out, _ = cli("evaluate", "--data", str(path), "--json", "--predictions", str(predictions))
+    report = last_json(out)
+    assert code == 0
+    assert set(report["tasks"]) == {"product", "issue", "vulnerable"}
+    for name in ("product", "issue"):
+        metrics = report["tasks"][name]
+        assert 0 <= metrics["ci95"][0] <= metrics["accuracy"] <= metrics["ci95"][1] <= 1 and metrics["classes"] > 1
+    assert {"recall", "precision", "ci95"} <= set(report["tasks"]["vulnerable"])
+    assert set(report["targets"]) == {"product", "issue", "vulnerable"}
+    assert report["n"] + report["excluded"]["seen_in_training"] == 300
+    with open(predictions, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == report["n"]
+    assert list(rows[0]) == ["complaint_id", "team_true", "team_pred", "team_score", "issue_true", "issue_pred",
+                             "issue_score", "vulnerable_true", "vulnerable_pred", "vulnerable_score"]
+    accuracy = sum(r["team_true"] == r["team_pred"] for r in rows) / len(rows)
+    assert accuracy == pytest.approx(report["tasks"]["product"]["accuracy"], abs=1e-4)
+    code, out, _ = cli("evaluate", "--data", str(path))
+    assert code == 0 and ("PASS" in out or "FAIL" in out) and "95% CI" in out
+
+
+def test_a_file_missing_a_required_column_is_refused_with_exit_2(cli, cfpb_rows, tmp_path):
+    rows = [{k: v for k, v in r.items() if k != "Consumer complaint narrative"} for r in sample(cfpb_rows, 2)]
+    code, _, err = cli("triage", "--data", str(write_csv(tmp_path / "x.csv", rows)), "--json")
+    assert code == 2 and "'Consumer complaint narrative'" in err
+
+
+def test_strategy_commands_and_reallocation_feed_the_audit_log(cli, cfpb_rows, tmp_path):
+    code, out, _ = cli("strategy", "show")
+    champion = last_json(out)["team"]["champion"]
+    code, _, err = cli("strategy", "canary", "--task", "team", "--version", "0000000000000000")
+    assert code == 2 and "not a registered version" in err
+    code, _, err = cli("strategy", "rollback", "--task", "team")
+    assert code == 2 and "no previous champion" in err
+    code, out, _ = cli("strategy", "shadow", "--task", "team", "--version", champion)
+    assert code == 0 and last_json(out)["team"]["mode"] == "shadow"
+
+    row = sample(cfpb_rows, 1, salt="realloc")[0]
+    cli("triage", "--data", str(write_csv(tmp_path / "r.csv", [row])), "--json")
+    code, _, err = cli("reallocate", row["Complaint ID"], "--task", "team", "--label", "Space travel", "--analyst", "ana")
+    assert code == 2 and "not a valid team label" in err
+    code, out, _ = cli("reallocate", row["Complaint ID"], "--task", "team", "--label", "Mortgage", "--analyst", "ana")
+    assert code == 0 and last_json(out)["label"] == "Mortgage"
+    code, out, _ = cli("show", row["Complaint ID"], "--json")
+    assert last_json(out)["feedback"][0]["analyst"] == "ana"
+
+
+def test_retraining_learns_from_analysts_corrections(cli, cfpb_rows, sample_csv, home, tmp_path):
+    row = sample(cfpb_rows, 1, salt="feedback")[0]
+    cli("triage", "--data", str(write_csv(tmp_path / "fb.csv", [row])), "--json")
+    cli("reallocate", row["Complaint ID"], "--task", "issue", "--label", "Fees or interest", "--analyst", "ana")
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    complaints, corrections, _ = training_complaints(deployment, TrainingArguments(data=sample_csv))
+    assert corrections[(row["Complaint ID"], "issue")] == "Fees or interest"
+    assert row["Complaint ID"] in {c.complaint_id for c in complaints}
+
+
+def test_the_main_job_trains_once_then_reuses_models_and_complaints(cfpb_rows, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COMPLAINTS_HOME", str(tmp_path / "fresh-home"))
+    data = write_csv(tmp_path / "data.csv", sample(cfpb_rows, 500, salt="main-job"))
+    assert main(["run", "--data", str(data), "--limit", "40"]) == 0
+    first = capsys.readouterr().out
+    assert "training baseline models" in first and "By queue:" in first and "Model versions:" in first
+    assert main(["run", "--data", str(data), "--limit", "40"]) == 0
+    second = capsys.readouterr().out
+    assert "already registered: reusing them" in second and "were already triaged by an earlier run" in second
+
+
+def test_help_is_available_for_every_command(capsys):
+    for command in ("run", "train", "triage", "show", "queue", "evaluate", "strategy", "reallocate"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        assert "usage: complaints " + command in capsys.readouterr().out

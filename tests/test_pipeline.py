@@ -1,0 +1,143 @@
+"""The pipeline end to end on real complaints, real SQLite and the trained baseline models."""
+
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+import yaml
+
+from complaints.deployment import Deployment
+from complaints.intake import read_batch
+from complaints.pipeline import NoChampionError, TriagePipeline
+from complaints.records import ALLOCATED, MANUAL_TRIAGE
+from complaints.settings import CONFIG_DIR, Settings
+from complaints import strategy
+from conftest import sample, write_csv
+
+
+@pytest.fixture
+def batch_csv(cfpb_rows, tmp_path):
+    return write_csv(tmp_path / "batch.csv", sample(cfpb_rows, 120, salt="batch"))
+
+
+def test_every_complaint_is_allocated_with_the_versions_that_decided(deployment, batch_csv):
+    report = TriagePipeline(deployment).triage(read_batch(batch_csv, deployment.taxonomy))
+    assert report.rows == 120 == report.allocated + report.manual_triage + report.rejected
+    assert report.rejected == 0 and sum(report.by_queue.values()) == 120
+    champions = {t.name: deployment.store.get_strategy(t.name).champion for t in deployment.tasks}
+    assert {t: v["champion"] for t, v in report.model_versions.items()} == champions
+    for complaint_id in [c.complaint_id for c in read_batch(batch_csv, deployment.taxonomy).complaints][:30]:
+        allocation = deployment.store.get_allocation(complaint_id)
+        assert allocation.model_versions == champions
+        assert set(allocation.predictions) == {"team", "issue", "vulnerable"}
+        assert allocation.taxonomy_version == deployment.taxonomy.version
+        if allocation.queue == MANUAL_TRIAGE:
+            assert allocation.reasons and allocation.status != ALLOCATED
+        elif allocation.queue == "Vulnerable customers":
+            assert allocation.predictions["vulnerable"].label == "yes"
+        else:
+            assert allocation.queue == allocation.predictions["team"].label in deployment.taxonomy.teams
+    batch = deployment.store.get_batch(report.batch_id)
+    assert batch.counts["rows"] == 120 and batch.model_versions == report.model_versions
+
+
+def test_a_second_run_reuses_stored_allocations_instead_of_starting_over(deployment, batch_csv):
+    pipeline = TriagePipeline(deployment)
+    first = pipeline.triage(read_batch(batch_csv, deployment.taxonomy))
+    second = pipeline.triage(read_batch(batch_csv, deployment.taxonomy))
+    assert second.reused == 120
+    assert second.by_queue == first.by_queue
+    assert (second.allocated, second.manual_triage) == (first.allocated, first.manual_triage)
+
+
+def test_a_resend_with_different_content_is_rejected_and_kept(deployment, cfpb_rows, tmp_path):
+    rows = sample(cfpb_rows, 3, salt="resend")
+    pipeline = TriagePipeline(deployment)
+    pipeline.triage(read_batch(write_csv(tmp_path / "a.csv", rows), deployment.taxonomy))
+    changed = [dict(rows[0], **{"Consumer complaint narrative": "Entirely new text about my mortgage."})]
+    report = pipeline.triage(read_batch(write_csv(tmp_path / "b.csv", changed), deployment.taxonomy))
+    assert (report.rows, report.rejected) == (1, 1)
+    [kept] = deployment.store.list_rejections(report.batch_id)
+    assert kept.reason_code == "conflicting_resend" and kept.complaint_id == rows[0]["Complaint ID"]
+
+
+def test_bad_rows_are_stored_with_their_reasons_and_the_counts_add_up(deployment, cfpb_rows, tmp_path):
+    rows = [dict(r) for r in sample(cfpb_rows, 10, salt="bad")]
+    rows[0]["Consumer complaint narrative"] = ""
+    rows[1]["Product"] = "Timeshare"
+    rows[2]["Consumer complaint narrative"] += " my SSN is 123-45-6789"
+    report = TriagePipeline(deployment).triage(read_batch(write_csv(tmp_path / "bad.csv", rows), deployment.taxonomy))
+    assert report.rows == 10 and report.rejected == 2
+    assert report.allocated + report.manual_triage == 8
+    assert report.rejected_reasons == Counter({"empty_narrative": 1, "unknown_product": 1})
+    assert [r.row_number for r in deployment.store.list_rejections(report.batch_id)] == [1, 2]
+    stored = deployment.store.get_complaint(rows[2]["Complaint ID"])
+    assert "123-45-6789" not in stored.narrative and "[SSN]" in stored.narrative
+
+
+def test_a_failing_model_sends_its_complaints_to_manual_triage(deployment, batch_csv):
+    current = deployment.store.get_strategy("issue")
+    deployment.store.put_strategy(replace(current, champion="0000000000000000"))  # not in the registry
+    report = TriagePipeline(deployment).triage(read_batch(batch_csv, deployment.taxonomy))
+    flagged = report.by_queue.get("Vulnerable customers", 0)
+    assert report.manual_triage == 120 - flagged and report.allocated == flagged
+    allocation = deployment.store.list_queue(MANUAL_TRIAGE, limit=1)[0]
+    assert "issue model failed" in allocation.reasons[0]
+    assert allocation.predictions["issue"].error.startswith("RegistryError")
+
+
+def test_no_champion_stops_before_anything_is_stored(tmp_path, batch_csv):
+    empty = Deployment.embedded(Settings.from_env(home=tmp_path / "empty"))
+    with pytest.raises(NoChampionError, match="complaints train"):
+        TriagePipeline(empty).triage(read_batch(batch_csv, empty.taxonomy))
+    assert empty.store.list_queue(MANUAL_TRIAGE) == []
+
+
+def test_canary_shadow_and_rollback_choose_the_serving_version(deployment, batch_csv, sample_csv):
+    from model.baseline import BaselineConfig
+    from model.train import TrainingArguments, train
+
+    champion = deployment.store.get_strategy("team").champion
+    [challenger] = train(deployment, TrainingArguments(data=sample_csv, tasks=["team"], champion="never",
+                                                       baseline=BaselineConfig(max_iter=100, c=1.0)))
+    assert challenger.version != champion and not challenger.champion
+    strategy.start_canary(deployment.store, "team", challenger.version, 30, "test")
+    canary = TriagePipeline(deployment).triage(read_batch(batch_csv, deployment.taxonomy))
+    served = Counter(deployment.store.get_allocation(c.complaint_id).predictions["team"].served_by
+                     for c in read_batch(batch_csv, deployment.taxonomy).complaints)
+    assert 15 <= served["challenger"] <= 60 and served["champion"] == 120 - served["challenger"]
+    assert canary.model_versions["team"] == {"mode": "canary", "champion": champion, "challenger": challenger.version}
+
+    strategy.start_shadow(deployment.store, "team", challenger.version, "test")
+    rows = read_batch(sample_csv, deployment.taxonomy).complaints[:5]
+    fresh = replace(read_batch(sample_csv, deployment.taxonomy), complaints=[replace(c, complaint_id=f"s{i}") for i, c in enumerate(rows)], rejections=[])
+    TriagePipeline(deployment).triage(fresh)
+    shadowed = deployment.store.get_allocation("s0").predictions["team"]
+    assert shadowed.model_version == champion and shadowed.shadow["model_version"] == challenger.version
+
+    strategy.promote(deployment.store, "team", challenger.version, "test")
+    rolled = strategy.rollback(deployment.store, "team", "test")
+    assert rolled.champion == champion and rolled.mode == "champion_only"
+    assert [e.action for e in deployment.store.list_audit(limit=4)] == ["rollback", "promote", "shadow", "canary"]
+
+
+def test_a_fourth_task_plugs_in_through_config_alone(home, cfpb_rows, sample_csv, tmp_path):
+    """No pipeline code changes: a new task in the YAML is trained, predicted, stored and evaluated."""
+    from model.baseline import BaselineConfig
+    from model.train import TrainingArguments, train
+
+    config = yaml.safe_load((CONFIG_DIR / "tasks.yaml").read_text())
+    config["tasks"]["sub_product"] = {"label": "column:Sub-product", "model": "tfidf-linear", "role": "annotate",
+                                      "threshold": 0.0}
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text(yaml.safe_dump(config))
+    deployment = Deployment.embedded(Settings.from_env(home=home, tasks_file=tasks_file))
+    [result] = train(deployment, TrainingArguments(data=sample_csv, tasks=["sub_product"],
+                                                   baseline=BaselineConfig(max_iter=100)))
+    assert result.champion
+    batch_path = write_csv(tmp_path / "batch.csv", sample(cfpb_rows, 20, salt="fourth"))
+    report = TriagePipeline(deployment).triage(read_batch(batch_path, deployment.taxonomy))
+    assert report.model_versions["sub_product"]["champion"] == result.version
+    allocation = deployment.store.get_allocation(sample(cfpb_rows, 1, salt="fourth")[0]["Complaint ID"])
+    assert allocation.model_versions["sub_product"] == result.version
+    assert allocation.predictions["sub_product"].label
