@@ -199,13 +199,13 @@ def cmd_strategy(args, settings: Settings, deployment: Deployment) -> int:
     if args.action in ("promote", "canary", "shadow") and deployment.store.get_model_info(args.task, args.version) is None:
         raise UsageError(f"{args.task}@{args.version} is not a registered version")
     if args.action == "promote":
-        strategy.promote(store, args.task, args.version, actor)
+        strategy.promote(deployment, args.task, args.version, actor)
     elif args.action == "canary":
-        strategy.start_canary(store, args.task, args.version, args.percent, actor)
+        strategy.start_canary(deployment, args.task, args.version, args.percent, actor)
     elif args.action == "shadow":
-        strategy.start_shadow(store, args.task, args.version, actor)
+        strategy.start_shadow(deployment, args.task, args.version, actor)
     elif args.action == "rollback":
-        strategy.rollback(store, args.task, actor)
+        strategy.rollback(deployment, args.task, actor)
     current = {t.name: store.get_strategy(t.name) for t in deployment.tasks}
     _emit_json({name: as_dict(s) if s else None for name, s in current.items()})
     return 0

@@ -25,5 +25,5 @@ def register_model(deployment: Deployment, task: str, artifact_dir: Path, kind: 
         info = deployment.store.get_model_info(task, version)  # same content registered before: keep its record
     current = deployment.store.get_strategy(task)
     if make_champion and (current is None or current.champion != version):
-        return info, promote(deployment.store, task, version, actor)
+        return info, promote(deployment, task, version, actor)
     return info, None

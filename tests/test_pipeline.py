@@ -101,23 +101,27 @@ def test_canary_shadow_and_rollback_choose_the_serving_version(deployment, batch
     [challenger] = train(deployment, TrainingArguments(data=sample_csv, tasks=["team"], champion="never",
                                                        baseline=BaselineConfig(max_iter=100, c=1.0)))
     assert challenger.version != champion and not challenger.champion
-    strategy.start_canary(deployment.store, "team", challenger.version, 30, "test")
+    strategy.start_canary(deployment, "team", challenger.version, 30, "test")
     canary = TriagePipeline(deployment).triage(read_batch(batch_csv, deployment.taxonomy))
     served = Counter(deployment.store.get_allocation(c.complaint_id).predictions["team"].served_by
                      for c in read_batch(batch_csv, deployment.taxonomy).complaints)
     assert 15 <= served["challenger"] <= 60 and served["champion"] == 120 - served["challenger"]
     assert canary.model_versions["team"] == {"mode": "canary", "champion": champion, "challenger": challenger.version}
 
-    strategy.start_shadow(deployment.store, "team", challenger.version, "test")
+    assert deployment.registry.get_alias("team", "challenger") == challenger.version
+
+    strategy.start_shadow(deployment, "team", challenger.version, "test")
     rows = read_batch(sample_csv, deployment.taxonomy).complaints[:5]
     fresh = replace(read_batch(sample_csv, deployment.taxonomy), complaints=[replace(c, complaint_id=f"s{i}") for i, c in enumerate(rows)], rejections=[])
     TriagePipeline(deployment).triage(fresh)
     shadowed = deployment.store.get_allocation("s0").predictions["team"]
     assert shadowed.model_version == champion and shadowed.shadow["model_version"] == challenger.version
 
-    strategy.promote(deployment.store, "team", challenger.version, "test")
-    rolled = strategy.rollback(deployment.store, "team", "test")
+    strategy.promote(deployment, "team", challenger.version, "test")
+    rolled = strategy.rollback(deployment, "team", "test")
     assert rolled.champion == champion and rolled.mode == "champion_only"
+    assert deployment.registry.get_alias("team", "champion") == champion
+    assert deployment.registry.get_alias("team", "challenger") is None
     assert [e.action for e in deployment.store.list_audit(limit=4)] == ["rollback", "promote", "shadow", "canary"]
 
 

@@ -37,3 +37,18 @@ def test_a_tampered_version_is_refused_on_fetch(tmp_path):
         registry.fetch("team", version)
     with pytest.raises(RegistryError, match="not in the registry"):
         registry.fetch("team", "0000000000000000")
+
+
+def test_aliases_point_at_registered_versions_only(tmp_path):
+    registry = open_registry(f"file://{tmp_path / 'registry'}")
+    version = registry.register("team", artifacts(tmp_path / "a"))
+    assert registry.get_alias("team", "champion") is None
+    registry.set_alias("team", "champion", version)
+    assert registry.get_alias("team", "champion") == version
+    with pytest.raises(RegistryError, match="not in the registry"):
+        registry.set_alias("team", "challenger", "0000000000000000")
+    with pytest.raises(ValueError, match="alias must be one of"):
+        registry.set_alias("team", "latest", version)
+    registry.set_alias("team", "champion", None)
+    assert registry.get_alias("team", "champion") is None
+    assert registry.versions("team") == [version]  # the aliases file is not a version

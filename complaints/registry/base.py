@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 MODEL_CARD = "README.md"  # Hugging Face model card; describes the version, is not part of its identity
+ALIASES = ("champion", "challenger")
 
 
 class RegistryError(RuntimeError):
@@ -33,3 +34,10 @@ class ModelRegistry(ABC):
 
     @abstractmethod
     def versions(self, task: str) -> list[str]: ...
+
+    @abstractmethod
+    def set_alias(self, task: str, alias: str, version: str | None) -> None:
+        """Point ``alias`` (champion or challenger) of a task at a registered version; None removes it."""
+
+    @abstractmethod
+    def get_alias(self, task: str, alias: str) -> str | None: ...
