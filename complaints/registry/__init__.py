@@ -1,4 +1,11 @@
-"""The model registry: one interface (``base``), one module per backend."""
+"""The model registry: one interface (``base``), one module per backend.
+
+``file:///PATH`` is the embedded registry (``local``). The production registry is ``hf://<namespace>`` (``hub``): one
+private Hugging Face Hub model repo per task, a tagged commit per version, the aliases as tags; the token and endpoint
+come from HF_TOKEN and HF_ENDPOINT, and it needs the ``hub`` extra (huggingface_hub).
+"""
+
+import os
 
 from complaints.registry.base import ModelRegistry, RegistryError
 
@@ -6,9 +13,13 @@ __all__ = ["ModelRegistry", "RegistryError", "open_registry"]
 
 
 def open_registry(url: str) -> ModelRegistry:
-    """Open a registry by URL: ``file:///path/to/dir`` (embedded default)."""
+    """Open a registry by URL: ``file:///path/to/dir`` (embedded default) or ``hf://<namespace>`` (the Hub)."""
     if url.startswith("file://"):
         from complaints.registry.local import LocalRegistry
 
         return LocalRegistry(url.removeprefix("file://"))
-    raise ValueError(f"unknown registry URL {url!r}; expected file:///PATH")
+    if url.startswith("hf://") and url.removeprefix("hf://").strip("/"):
+        from complaints.registry.hub import HubRegistry  # imported here: the serving path needs no huggingface_hub
+
+        return HubRegistry(url.removeprefix("hf://").strip("/"), endpoint=os.environ.get("HF_ENDPOINT"))
+    raise ValueError(f"unknown registry URL {url!r}; expected file:///PATH or hf://NAMESPACE")

@@ -1,0 +1,111 @@
+"""The production registry: one private Hugging Face Hub model repo per task, ``<namespace>/complaints-triage-<task>``.
+
+A version is one commit on ``main`` holding exactly its artifacts (the model card is the repo's README.md, so the Hub
+renders it), tagged with its content hash. Version tags never move, and a fetch downloads the commit a tag names, by
+its sha, then hashes what arrived: a moved tag or an altered file is refused, as in the embedded registry.
+
+The aliases ``champion`` and ``challenger`` are tags as well, moved by deleting and re-creating them. A tag rather than
+a branch because nothing can be committed onto a tag: an alias always names exactly one registered commit, and any Hub
+client loads it with ``revision="champion"``. The Hub has no atomic ref update, so while an alias moves a reader can
+find it unset for the length of one request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, GitRefs, HfApi
+from huggingface_hub.utils import RepositoryNotFoundError
+
+from complaints.registry.base import ALIASES, ModelRegistry, RegistryError, content_version
+
+# The Hub creates it with every repo and reads it to route large files to LFS: it belongs to the repo, not a version.
+HUB_FILES = [".gitattributes"]
+
+
+class HubRegistry(ModelRegistry):
+    def __init__(self, namespace: str, *, endpoint: str | None = None, token: str | None = None,
+                 cache_dir: str | Path | None = None):
+        """``endpoint``, ``token`` and ``cache_dir`` default to huggingface_hub's (HF_ENDPOINT, HF_TOKEN, HF_HOME)."""
+        self.namespace = namespace
+        self.api = HfApi(endpoint=endpoint, token=token)
+        self.cache_dir = cache_dir
+
+    def repo_id(self, task: str) -> str:
+        return f"{self.namespace}/complaints-triage-{task}"
+
+    def _refs(self, task: str) -> GitRefs | None:
+        """The branches and tags of the task's repo; None before the task's first register."""
+        try:
+            return self.api.list_repo_refs(self.repo_id(task))
+        except RepositoryNotFoundError:
+            return None
+
+    def _tags(self, task: str) -> dict[str, str]:
+        """Every tag and the commit it names: the version tags and the aliases."""
+        refs = self._refs(task)
+        return {tag.name: tag.target_commit for tag in refs.tags} if refs else {}
+
+    def _versions(self, task: str) -> dict[str, str]:
+        return {tag: commit for tag, commit in self._tags(task).items() if tag not in ALIASES}
+
+    def register(self, task: str, artifact_dir: Path) -> str:
+        version, repo_id = content_version(artifact_dir), self.repo_id(task)
+        refs = self._refs(task)
+        if refs is None:
+            self.api.create_repo(repo_id, private=True, exist_ok=True)
+            refs = self.api.list_repo_refs(repo_id)
+        if any(tag.name == version for tag in refs.tags):
+            return version  # same content, same version: registering twice uploads nothing
+        head = {branch.name: branch.target_commit for branch in refs.branches}["main"]  # the Hub starts every repo
+        files = {p.relative_to(artifact_dir).as_posix(): p for p in sorted(Path(artifact_dir).rglob("*"))
+                 if p.is_file()}
+        remote = self.api.list_repo_files(repo_id, revision=head)
+        stale = [path for path in remote if path not in files and path not in HUB_FILES]  # a commit is a whole tree
+        commit = self.api.create_commit(
+            repo_id,
+            [CommitOperationDelete(path_in_repo=path) for path in stale]
+            + [CommitOperationAdd(path_in_repo=path, path_or_fileobj=file) for path, file in files.items()],
+            commit_message=f"Register {task} model {version}",
+            parent_commit=head,  # a concurrent register makes the Hub refuse this commit rather than mix two versions
+        )
+        # exist_ok: a concurrent register of the same content won; its tag stays where it is (tags never move)
+        self.api.create_tag(repo_id, tag=version, revision=commit.oid, exist_ok=True)
+        return version
+
+    def fetch(self, task: str, version: str) -> Path:
+        commit = self._versions(task).get(version)
+        if commit is None:
+            where = f"{self.api.endpoint}/{self.repo_id(task)}"
+            raise RegistryError(f"model {task}@{version} is not in the registry at {where}")
+        path = Path(self.api.snapshot_download(self.repo_id(task), revision=commit, cache_dir=self.cache_dir,
+                                               ignore_patterns=HUB_FILES))
+        if content_version(path) != version:
+            raise RegistryError(f"model {task}@{version} at {path} was modified: its content no longer matches")
+        return path
+
+    def versions(self, task: str) -> list[str]:
+        return sorted(self._versions(task))
+
+    def set_alias(self, task: str, alias: str, version: str | None) -> None:
+        if alias not in ALIASES:
+            raise ValueError(f"alias must be one of {ALIASES}, not {alias!r}")
+        tags = self._tags(task)
+        target = None if version is None or version in ALIASES else tags.get(version)
+        if version is not None and target is None:
+            raise RegistryError(f"cannot point {alias} at {task}@{version}: not in the registry")
+        if tags.get(alias) == target:
+            return  # already there: no request that could leave the alias briefly unset
+        if alias in tags:
+            self.api.delete_tag(self.repo_id(task), tag=alias)
+        if target is not None:
+            self.api.create_tag(self.repo_id(task), tag=alias, revision=target)
+
+    def get_alias(self, task: str, alias: str) -> str | None:
+        tags = self._tags(task)
+        if alias not in tags:
+            return None
+        named = [tag for tag, commit in tags.items() if commit == tags[alias] and tag not in ALIASES]
+        if not named:
+            raise RegistryError(f"{alias} of {task} names commit {tags[alias]}, which is no registered version")
+        return named[0]

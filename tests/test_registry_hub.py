@@ -1,0 +1,122 @@
+"""The Hub registry against a fake Hub on 127.0.0.1: real huggingface_hub, real HTTP, no network beyond the host."""
+
+import os
+import re
+import subprocess
+import sys
+
+import huggingface_hub.constants
+import pytest
+
+from complaints.registry import RegistryError, open_registry
+from complaints.registry.base import MODEL_CARD, content_version
+from fake_hub import FakeHub
+from test_registry import artifacts
+
+TOKEN = "hf_fake_token"
+REPO = "megabank/complaints-triage-team"
+SHA = re.compile(r"[0-9a-f]{40}")
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    # The suite runs with HF_HUB_OFFLINE=1, and huggingface_hub reads it (and the telemetry switch, whose user-agent
+    # code would ask huggingface.co for agent names) into constants once, at import: the environment alone cannot
+    # lift it in a process that has imported it already, so the constants are patched for this test only.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with FakeHub(TOKEN) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)  # read by open_registry, passed to HfApi as endpoint=
+        yield fake
+
+
+@pytest.fixture
+def registry(hub, tmp_path):
+    registry = open_registry("hf://megabank")
+    registry.cache_dir = tmp_path / "hf-cache"
+    return registry
+
+
+def test_register_commits_the_artifacts_once_and_tags_the_version(hub, registry, tmp_path):
+    version = registry.register("team", artifacts(tmp_path / "a"))
+    repo = hub.repos[REPO]
+    assert version == content_version(tmp_path / "a") and repo.private
+    assert [r for r in hub.requests if "/commit/" in r[1]] == [("POST", f"/api/models/{REPO}/commit/main")]
+    assert set(repo.commits[repo.tags[version]]) == {".gitattributes", "model.json", "weights.npz", MODEL_CARD}
+    assert repo.commits[repo.tags[version]][MODEL_CARD].startswith(b"---\nlibrary_name")  # the card at the root
+
+    before = len(hub.requests)
+    assert registry.register("team", artifacts(tmp_path / "b")) == version
+    assert [method for method, _ in hub.requests[before:]] == ["GET"]  # the refs, and nothing uploaded
+
+    other_dir = artifacts(tmp_path / "c", weights=b"other weights")
+    (other_dir / "model.json").unlink()
+    other = registry.register("team", other_dir)
+    assert set(repo.commits[repo.tags[other]]) == {".gitattributes", "weights.npz", MODEL_CARD}  # no stale file
+    assert registry.versions("team") == sorted([version, other])
+    assert repo.tags[version] != repo.tags[other] and len(repo.commits) == 3  # the Hub's first commit, then one each
+
+
+def test_fetch_downloads_the_tagged_commit_by_its_sha(hub, registry, tmp_path):
+    version = registry.register("team", artifacts(tmp_path / "a"))
+    before = len(hub.requests)
+    path = registry.fetch("team", version)
+    assert content_version(path) == version and (path / "weights.npz").read_bytes() == b"weights"
+    assert not (path / ".gitattributes").exists()
+    commit = hub.repos[REPO].tags[version]
+    reads = [p for _, p in hub.requests[before:] if "/tree/" in p or "/resolve/" in p]
+    assert SHA.fullmatch(commit) and len(reads) == 7  # the tree, then HEAD and GET of each of the 3 files
+    assert all(commit in p and f"/{version}/" not in p for p in reads)  # pinned by the commit, never by the tag
+
+
+def test_a_tampered_file_on_the_hub_is_refused(hub, registry, tmp_path):
+    version = registry.register("team", artifacts(tmp_path / "a"))
+    hub.tamper(REPO, "weights.npz", b"swapped")
+    with pytest.raises(RegistryError, match="no longer matches"):
+        registry.fetch("team", version)
+    with pytest.raises(RegistryError, match="not in the registry"):
+        registry.fetch("team", "0000000000000000")
+    with pytest.raises(RegistryError, match="not in the registry"):
+        registry.fetch("issue", version)  # a task with no repo yet
+
+
+def test_aliases_move_and_are_not_versions(hub, registry, tmp_path):
+    assert registry.get_alias("team", "champion") is None and registry.versions("team") == []
+    first = registry.register("team", artifacts(tmp_path / "a"))
+    second = registry.register("team", artifacts(tmp_path / "b", weights=b"better weights"))
+    tags = hub.repos[REPO].tags
+    pinned = dict(tags)
+
+    registry.set_alias("team", "champion", first)
+    registry.set_alias("team", "challenger", second)
+    assert (registry.get_alias("team", "champion"), registry.get_alias("team", "challenger")) == (first, second)
+    registry.set_alias("team", "champion", second)
+    assert registry.get_alias("team", "champion") == second and tags["champion"] == pinned[second]
+    assert {v: tags[v] for v in pinned} == pinned  # version tags never move
+
+    with pytest.raises(RegistryError, match="not in the registry"):
+        registry.set_alias("team", "challenger", "0000000000000000")
+    with pytest.raises(RegistryError, match="not in the registry"):
+        registry.set_alias("team", "challenger", "champion")  # an alias is not a version
+    with pytest.raises(ValueError, match="alias must be one of"):
+        registry.set_alias("team", "latest", first)
+    registry.set_alias("team", "challenger", None)
+    registry.set_alias("team", "challenger", None)  # removing a missing alias is a no-op
+    assert registry.get_alias("team", "challenger") is None and "challenger" not in tags
+    assert registry.versions("team") == sorted([first, second])
+
+
+def test_opening_the_hub_registry_makes_no_request():
+    code = (
+        "import socket\n"
+        "def refuse(*args): raise AssertionError('network access at import or open')\n"
+        "socket.socket.connect = socket.create_connection = refuse\n"
+        "from complaints.registry import open_registry\n"
+        "registry = open_registry('hf://megabank')\n"
+        "print(registry.repo_id('team'), registry.api.endpoint)\n"
+    )
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["megabank/complaints-triage-team", "http://127.0.0.1:9"]
