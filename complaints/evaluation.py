@@ -42,9 +42,12 @@ def task_metrics(task: TaskSpec, y_true: Sequence[str], y_pred: Sequence[str], c
     if task.binary:
         positives = [p == POSITIVE for t, p in zip(y_true, y_pred) if t == POSITIVE]
         flagged = [t == POSITIVE for t, p in zip(y_true, y_pred) if p == POSITIVE]
+        recall = float(np.mean(positives)) if positives else float("nan")
+        precision = float(np.mean(flagged)) if flagged else float("nan")
         return {
-            "recall": round(float(np.mean(positives)), 4) if positives else float("nan"),
-            "precision": round(float(np.mean(flagged)), 4) if flagged else float("nan"),
+            "recall": round(recall, 4),
+            "precision": round(precision, 4),
+            "f1": round(2 * recall * precision / (recall + precision), 4) if recall + precision > 0 else 0.0,
             "ci95": bootstrap_ci(positives),
             "n": len(y_true), "positives": len(positives), "flagged": len(flagged),
         }
@@ -69,6 +72,11 @@ def check_targets(tasks: list[TaskSpec], metrics: dict[str, dict]) -> dict[str, 
         results[task.name] = {"metric": metric, "target": target, "tolerance": TOLERANCE, "value": value,
                               "pass": bool(value >= target - TOLERANCE)}
     return results
+
+
+def report_name(task: TaskSpec) -> str:
+    """The task's key in the report: the routed team is "product", as the CFPB calls the field it follows."""
+    return "product" if task.role == "queue" else task.name
 
 
 def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset()
@@ -96,12 +104,11 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], prov
                 y_true.append(truth)
                 y_pred.append(label)
         metrics[task.name] = task_metrics(task, y_true, y_pred, len(predictors[task.name].labels))
-    routed = next(t.name for t in deployment.tasks if t.role == "queue")
+    names = {task.name: report_name(task) for task in deployment.tasks}
     report = {
         "n": len(unseen),
-        # "product" is the routed team, as the CFPB calls the field the team follows.
-        "tasks": {("product" if name == routed else name): m for name, m in metrics.items()},
-        "targets": {("product" if name == routed else name): t for name, t in check_targets(deployment.tasks, metrics).items()},
+        "tasks": {names[name]: m for name, m in metrics.items()},
+        "targets": {names[name]: t for name, t in check_targets(deployment.tasks, metrics).items()},
         "model_versions": {name: strategies[name].champion for name in strategies},
         "excluded": {"seen_in_training": len(complaints) - len(unseen),
                      "all_tagged_source_rows_for_flags": len(provenance_ids & {c.complaint_id for c in unseen})},

@@ -1,0 +1,319 @@
+"""The evaluation report people read: a Markdown page, PNG charts and metrics.json in one folder.
+
+`complaints evaluate --report DIR` writes it from the same report dict and prediction rows as the
+``--json`` contract, so the page and the JSON never disagree: headline metrics and targets are copied
+from the report; tables and charts are computed from the rows each metric counted. matplotlib is
+imported here only, and only when a report is written: the serving path never loads it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from complaints.evaluation import bootstrap_ci, report_name, task_metrics
+from complaints.tasks import POSITIVE, TaskSpec
+
+TABLE_CLASSES = 25  # per-class table: the rest is one summary line (issue has ~84 classes)
+MATRIX_CLASSES = 15  # confusion matrix: the rest is pooled as "other"
+LABEL_CHARS = 36  # longer class names are cut in the charts so the axes stay readable
+CURVE_THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)
+TABLE_THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.1), 1)
+OTHER = "other"
+ROLE_TEXT = {
+    "queue": "the predicted team is the queue the complaint lands in",
+    "annotate": "the predicted issue is recorded on the allocation for the team",
+    "flag": "a \"yes\" sends the complaint to the {queue} queue",
+}
+
+
+@dataclass(frozen=True)
+class LabelledPredictions:
+    """One task's predictions on the complaints its metrics count (labelled, and not excluded)."""
+
+    y_true: list[str]
+    y_pred: list[str]
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    label: str
+    precision: float  # nan when the model never predicts the class
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class CoveragePoint:
+    threshold: float
+    coverage: float  # share of complaints whose score >= threshold: allocated without a person
+    accuracy: float  # accuracy on that share; nan when it is empty
+
+
+def labelled_predictions(task: TaskSpec, rows: Sequence[dict], flag_excluded_ids: Collection[str]
+                         ) -> LabelledPredictions:
+    """The rows ``evaluate_champions`` counted for ``task``: a true label, and for flags not a biased source."""
+    kept = [r for r in rows if r[f"{task.name}_true"]
+            and not (task.binary and r["complaint_id"] in flag_excluded_ids)]
+    return LabelledPredictions([r[f"{task.name}_true"] for r in kept], [r[f"{task.name}_pred"] for r in kept],
+                               np.array([float(r[f"{task.name}_score"]) for r in kept]))
+
+
+def class_scores(y_true: Sequence[str], y_pred: Sequence[str]) -> list[ClassScores]:
+    """Precision, recall, F1 and support of every true class, most frequent first (F1 as in macro-F1)."""
+    support, predicted = Counter(y_true), Counter(y_pred)
+    hits = Counter(t for t, p in zip(y_true, y_pred) if t == p)
+    scores = [ClassScores(label, hits[label] / predicted[label] if predicted[label] else float("nan"),
+                          hits[label] / count, 2 * hits[label] / (count + predicted[label]), count)
+              for label, count in support.items()]
+    return sorted(scores, key=lambda s: (-s.support, s.label))
+
+
+def coverage_curve(y_true: Sequence[str], y_pred: Sequence[str], scores: Sequence[float],
+                   thresholds: Sequence[float]) -> list[CoveragePoint]:
+    """For each threshold: how much the model allocates on its own (score >= t), and how accurately."""
+    hits = np.asarray(y_true) == np.asarray(y_pred)
+    scores = np.asarray(scores, dtype=float)
+    points = []
+    for threshold in thresholds:
+        kept = scores >= threshold
+        accuracy = float(hits[kept].mean()) if kept.any() else float("nan")
+        points.append(CoveragePoint(float(threshold), float(kept.mean()), accuracy))
+    return points
+
+
+def precision_recall_curve(is_positive: Sequence[bool], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(precision, recall) of flagging every score >= t, for each distinct score t from the highest down."""
+    is_positive = np.asarray(is_positive, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    order = np.argsort(-scores, kind="stable")
+    ranked, labels = scores[order], is_positive[order]
+    cut = np.r_[np.flatnonzero(np.diff(ranked)), ranked.size - 1]  # last row of each distinct score
+    true_pos, flagged = np.cumsum(labels)[cut], cut + 1
+    return true_pos / flagged, true_pos / max(int(is_positive.sum()), 1)
+
+
+def pooled_confusion(y_true: Sequence[str], y_pred: Sequence[str], top: int) -> tuple[list[str], np.ndarray]:
+    """Row-normalised confusion matrix of the ``top`` most frequent true classes, the rest pooled as "other"."""
+    ranked = [label for label, _ in Counter(y_true).most_common()]
+    shown = ranked if len(ranked) <= top + 1 else ranked[:top]
+    labels = shown + ([OTHER] if (set(y_true) | set(y_pred)) - set(shown) else [])
+    index = {label: i for i, label in enumerate(shown)}
+    matrix = np.zeros((len(labels), len(labels)))
+    for t, p in zip(y_true, y_pred):
+        matrix[index.get(t, len(shown)), index.get(p, len(shown))] += 1
+    totals = matrix.sum(axis=1, keepdims=True)
+    return labels, np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+
+# Charts -------------------------------------------------------------------------------------------
+
+def _figure(width: float, height: float):
+    """A figure drawn by the Agg backend without pyplot: no global state, no display needed."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ModuleNotFoundError as missing:
+        raise ModuleNotFoundError("the evaluation report needs matplotlib: pip install -e '.[report]'") from missing
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+def plot_confusion(path: Path, task: TaskSpec, labels: list[str], matrix: np.ndarray) -> None:
+    side = 3.5 + 0.45 * len(labels)
+    figure = _figure(side + 1.5, side)
+    ax = figure.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, [_short(label) for label in labels], rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(ticks, [_short(label) for label in labels], fontsize=8)
+    for (row, col), share in np.ndenumerate(matrix):
+        if share >= 0.005:
+            ax.text(col, row, f"{share:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if share > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{task.name}: confusion matrix (share of each true class)")
+    figure.colorbar(image, ax=ax, shrink=0.8)
+    figure.savefig(path, dpi=110)
+
+
+def plot_coverage(path: Path, task: TaskSpec, curve: list[CoveragePoint], at_threshold: CoveragePoint) -> None:
+    figure = _figure(7.5, 4.5)
+    ax = figure.add_subplot()
+    thresholds = [p.threshold for p in curve]
+    ax.plot(thresholds, [p.coverage for p in curve], label="coverage (allocated without a person)")
+    ax.plot(thresholds, [p.accuracy for p in curve], label="accuracy on the allocated share")
+    ax.axvline(task.threshold, color="grey", linestyle="--")
+    ax.plot([task.threshold] * 2, [at_threshold.coverage, at_threshold.accuracy], "o", color="black")
+    ax.annotate(f"configured threshold {task.threshold:.2f}\ncoverage {at_threshold.coverage:.3f}, "
+                f"accuracy {at_threshold.accuracy:.3f}", (task.threshold, 0.05), xytext=(6, 0),
+                textcoords="offset points", fontsize=8)
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence threshold (under it: manual triage)", ylabel="share",
+           title=f"{task.name}: coverage vs accuracy of the manual triage threshold")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 0.12), fontsize=8)
+    figure.savefig(path, dpi=110)
+
+
+def plot_precision_recall(path: Path, task: TaskSpec, curve: tuple[np.ndarray, np.ndarray], operating: dict,
+                          base_rate: float) -> None:
+    precision, recall = curve
+    figure = _figure(6.5, 4.5)
+    ax = figure.add_subplot()
+    ax.plot(recall, precision, drawstyle="steps-post", label="every threshold on P(yes)")
+    ax.plot(operating["recall"], operating["precision"], "o", color="crimson", markersize=8,
+            label=f"the model's decisions: recall {operating['recall']:.3f}, precision {operating['precision']:.3f}")
+    ax.axhline(base_rate, color="grey", linestyle=":", label=f"base rate {base_rate:.3f} (flag everyone)")
+    if task.target and "recall" in task.target:
+        ax.axvline(task.target["recall"], color="green", linestyle="--", label=f"target recall {task.target['recall']:.2f}")
+    ax.set(xlim=(0, 1.01), ylim=(0, 1.02), xlabel="recall", ylabel="precision",
+           title=f"{task.name}: precision–recall")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    figure.savefig(path, dpi=110)
+
+
+# Markdown -----------------------------------------------------------------------------------------
+
+def _num(value: float) -> str:
+    return "–" if np.isnan(value) else f"{value:.3f}"
+
+
+def _ci(interval: Sequence[float]) -> str:
+    return f"{_num(interval[0])}–{_num(interval[1])}"
+
+
+def _mean(values: Sequence[float]) -> float:
+    """Mean of the defined values: a class the model never predicts has no precision to average."""
+    defined = [v for v in values if not np.isnan(v)]
+    return float(np.mean(defined)) if defined else float("nan")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _overview(report: dict, source: str | None) -> list[str]:
+    excluded = ", ".join(f"{reason.replace('_', ' ')}: {count:,}" for reason, count in report["excluded"].items())
+    lines = ["# Evaluation report", "",
+             f"{report['n']:,} complaints evaluated" + (f" from `{source}`" if source else "") + ". "
+             f"Left out: {excluded}.", "",
+             "| task | model version |", "| --- | --- |"]
+    return lines + [f"| {task} | `{version}` |" for task, version in report["model_versions"].items()] + [""]
+
+
+def _targets_table(report: dict) -> list[str]:
+    lines = ["## Business targets", "",
+             "| task | metric | value | 95% CI | target | tolerance | result |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for key, target in report["targets"].items():
+        verdict = "PASS" if target["pass"] else "**FAIL**"
+        lines.append(f"| {key} | {target['metric']} | {_num(target['value'])} | {_ci(report['tasks'][key]['ci95'])} "
+                     f"| {target['target']:.2f} | ±{target['tolerance']:.2f} | {verdict} |")
+    return lines + ["", "A task passes when its value is at least the target minus the tolerance.", ""]
+
+
+def _heading(task: TaskSpec) -> list[str]:
+    key = report_name(task)
+    alias = f" (`{key}` in metrics.json)" if key != task.name else ""
+    return [f"## {task.name}{alias}", "", f"Role `{task.role}`: {ROLE_TEXT[task.role].format(queue=task.queue)}.", ""]
+
+
+def _class_table(scores: list[ClassScores]) -> list[str]:
+    lines = ["| class | precision | recall | F1 | support |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {_cell(s.label)} | {_num(s.precision)} | {_num(s.recall)} | {_num(s.f1)} | {s.support:,} |"
+              for s in scores[:TABLE_CLASSES]]
+    rest = scores[TABLE_CLASSES:]
+    if rest:
+        lines.append(f"| other {len(rest)} classes (mean) | {_num(_mean([s.precision for s in rest]))} "
+                     f"| {_num(_mean([s.recall for s in rest]))} | {_num(_mean([s.f1 for s in rest]))} "
+                     f"| {sum(s.support for s in rest):,} |")
+    return lines + [""]
+
+
+def _coverage_table(task: TaskSpec, data: LabelledPredictions) -> list[str]:
+    thresholds = sorted({*TABLE_THRESHOLDS.tolist(), task.threshold})
+    lines = ["| threshold | coverage | accuracy |", "| --- | --- | --- |"]
+    for point in coverage_curve(data.y_true, data.y_pred, data.scores, thresholds):
+        mark = " (configured)" if point.threshold == task.threshold else ""
+        lines.append(f"| {point.threshold:.2f}{mark} | {_num(point.coverage)} | {_num(point.accuracy)} |")
+    return lines + [""]
+
+
+def _classifier_section(task: TaskSpec, metrics: dict, data: LabelledPredictions, folder: Path) -> list[str]:
+    lines = _heading(task) + [
+        f"Accuracy **{_num(metrics['accuracy'])}** (95% CI {_ci(metrics['ci95'])}), macro-F1 "
+        f"{_num(metrics['macro_f1'])}, on {metrics['n']:,} labelled complaints; the model knows "
+        f"{metrics['classes']} classes.", ""]
+    if not data.y_true:
+        return lines + ["No labelled complaints: nothing to chart.", ""]
+    at_threshold, = coverage_curve(data.y_true, data.y_pred, data.scores, [task.threshold])
+    curve = coverage_curve(data.y_true, data.y_pred, data.scores, CURVE_THRESHOLDS)
+    plot_coverage(folder / f"{task.name}_coverage.png", task, curve, at_threshold)
+    labels, matrix = pooled_confusion(data.y_true, data.y_pred, MATRIX_CLASSES)
+    plot_confusion(folder / f"{task.name}_confusion.png", task, labels, matrix)
+    return lines + [
+        "### Coverage vs accuracy of the manual triage threshold", "",
+        f"At the configured threshold {task.threshold:.2f}, {task.name} allocates "
+        f"**{_num(at_threshold.coverage)}** of complaints without a person, with accuracy "
+        f"**{_num(at_threshold.accuracy)}** on them; the rest go to manual triage. (Coverage is this task's "
+        "alone: a complaint also goes to manual triage when another task is unsure.)", "",
+        f"![{task.name} coverage vs accuracy]({task.name}_coverage.png)", "",
+        *_coverage_table(task, data),
+        "### Confusion matrix", "",
+        f"Rows are true classes, normalised to 1; the {MATRIX_CLASSES} most frequent classes are shown and the "
+        "rest pooled as \"other\" when there are more.", "",
+        f"![{task.name} confusion matrix]({task.name}_confusion.png)", "",
+        "### Per class", "", *_class_table(class_scores(data.y_true, data.y_pred))]
+
+
+def _flag_section(task: TaskSpec, metrics: dict, data: LabelledPredictions, folder: Path) -> list[str]:
+    operating = task_metrics(task, data.y_true, data.y_pred, classes=2)
+    precision_ci = bootstrap_ci([t == POSITIVE for t, p in zip(data.y_true, data.y_pred) if p == POSITIVE])
+    lines = _heading(task) + [
+        f"Recall **{_num(metrics['recall'])}** (95% CI {_ci(metrics['ci95'])}), precision "
+        f"**{_num(metrics['precision'])}** (95% CI {_ci(precision_ci)}), on {metrics['n']:,} complaints "
+        f"({metrics['positives']:,} vulnerable, {metrics['flagged']:,} flagged). Complaints from sources whose "
+        "every row is tagged are not counted (see \"Left out\" above), as in metrics.json.", ""]
+    positives = [t == POSITIVE for t in data.y_true]
+    if not any(positives):
+        return lines + ["No vulnerable complaints among them: no precision–recall curve.", ""]
+    plot_precision_recall(folder / f"{task.name}_precision_recall.png", task,
+                          precision_recall_curve(positives, data.scores), operating, float(np.mean(positives)))
+    return lines + [
+        "### Precision–recall", "",
+        f"The curve moves the threshold on P(yes); the dot is the operating point, the model's own decisions "
+        f"at its tuned threshold: recall {_num(operating['recall'])}, precision {_num(operating['precision'])}.", "",
+        f"![{task.name} precision–recall]({task.name}_precision_recall.png)", ""]
+
+
+def write_report(report: dict, rows: list[dict], tasks: list[TaskSpec], folder: Path,
+                 flag_excluded_ids: Collection[str] = frozenset(), source: str | None = None) -> Path:
+    """Write ``folder``/README.md, its PNG charts and metrics.json (the report dict, for diffing); return README.md.
+
+    ``flag_excluded_ids`` are the ids ``evaluate_champions`` left out of flag metrics (biased sources),
+    so the charts count the same complaints as the report.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = _overview(report, source) + _targets_table(report)
+    for task in tasks:
+        data = labelled_predictions(task, rows, flag_excluded_ids)
+        section = _flag_section if task.binary else _classifier_section
+        lines += section(task, report["tasks"][report_name(task)], data, folder)
+    (folder / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    readme = folder / "README.md"
+    readme.write_text("\n".join(lines), encoding="utf-8")
+    return readme
