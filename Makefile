@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train test shared-data clean
+.PHONY: help setup run train test bench shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[train,dev]'
+	$(BIN)/pip install --quiet -e '.[train,dev,report,hub]'
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the complaints command and every extra
@@ -26,8 +26,11 @@ setup: $(STAMP)  ## create .venv with the complaints command and every extra
 run: setup  ## the main job: register baseline models if none exist, triage real complaints, report
 	$(BIN)/complaints run
 
-train: setup  ## train and register champion models for every task
-	$(BIN)/complaints train
+train: setup  ## fine-tune the transformer champion recipe; promoted where it beats the current champion
+	$(BIN)/complaints train --kind transformer-onnx --champion if-better
+
+bench: setup  ## serving latency, throughput and cold start of the champions vs the naive torch pipelines
+	$(BIN)/python -m model.bench --output reports/bench.json
 
 test: setup  ## the whole suite with coverage
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml

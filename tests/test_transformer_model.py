@@ -1,0 +1,125 @@
+"""The transformer kind: fine-tuned with torch, served by ONNX Runtime without it, and the two agree."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from complaints.deployment import Deployment
+from complaints.predictors import load_predictor
+from complaints.predictors.transformer_onnx import hierarchical_issue_proba
+from complaints.settings import Settings
+from conftest import PROVENANCE, sample
+
+torch = pytest.importorskip("torch")
+from model import transformer  # noqa: E402  (needs torch)
+from model.train import TrainingArguments, train  # noqa: E402
+
+TINY = transformer.TransformerConfig(max_steps=4, max_length=64, batch_size=8)
+
+
+@pytest.fixture(scope="session")
+def transformer_home(sample_csv, tmp_path_factory):
+    """Tiny transformer champions for every task, from one multi-task fine-tuning run."""
+    home = tmp_path_factory.mktemp("transformer-home")
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    results = train(deployment, TrainingArguments(data=sample_csv, kind="transformer-onnx", max_rows=240,
+                                                  provenance=PROVENANCE, transformer=TINY))
+    assert [r.champion for r in results] == [True, True, True]
+    return home
+
+
+@pytest.fixture(scope="module")
+def fitted(cfpb_rows):
+    rows = sample(cfpb_rows, 160, salt="onnx")
+    texts = [r["Consumer complaint narrative"] for r in rows]
+    labels = [r["Product"] for r in rows]
+    confident = transformer.TransformerConfig(max_steps=30, max_length=64, batch_size=8, learning_rate=3e-4)
+    return transformer.fit(texts[:120], {"team": labels[:120]}, {"team": False},
+                           (texts[120:], {"team": labels[120:]}), confident), texts[120:]
+
+
+def champions(home):
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    return [deployment.registry.fetch(t.name, deployment.store.get_strategy(t.name).champion) for t in deployment.tasks]
+
+
+def test_int8_onnx_predictions_agree_with_the_torch_model(fitted, tmp_path):
+    model, texts = fitted
+    reference = transformer.torch_proba(model, texts)["team"]
+    transformer.export(model, "team", tmp_path / "int8")
+    served = load_predictor(tmp_path / "int8").predict_proba(texts)
+    assert np.abs(served - reference).max() < 0.1
+    top2 = np.sort(reference, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > 0.05  # where torch is not on a near tie, int8 must decide the same
+    assert decided.sum() >= len(texts) // 4
+    assert (served.argmax(1) == reference.argmax(1))[decided].all()
+
+
+def test_fp32_onnx_export_is_exact_across_lengths_and_batches(fitted, tmp_path):
+    model, texts = fitted
+    exact = transformer.FittedTransformer(model.model, model.tokenizer, model.labels,
+                                          transformer.TransformerConfig(max_length=64, quantize=False), {}, None, 0.0)
+    transformer.export(exact, "team", tmp_path / "fp32")
+    predictor = load_predictor(tmp_path / "fp32")
+    texts = texts + ["short", "a rather longer complaint about a late fee on my credit card statement"]
+    np.testing.assert_allclose(predictor.predict_proba(texts), transformer.torch_proba(exact, texts)["team"], atol=1e-4)
+    one_by_one = np.vstack([predictor.predict_proba([t]) for t in texts[:5]])
+    np.testing.assert_allclose(one_by_one, predictor.predict_proba(texts)[:5], atol=1e-4)
+
+
+def test_the_serving_path_never_imports_torch(transformer_home):
+    code = (
+        "import sys\n"
+        "from complaints.cli import main\n"
+        "code = main(['triage', '--text', 'The collector calls me at work about a debt I never had.', '--json'])\n"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sklearn', 'datasets') if m in sys.modules)\n"
+        "print('HEAVY', heavy, code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={"COMPLAINTS_HOME": str(transformer_home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin"})
+    assert "HEAVY [] 0" in result.stdout, result.stderr[-2000:]
+    triage = json.loads(result.stdout.splitlines()[-2])
+    assert triage["rows"] == 1 == triage["allocated"] + triage["manual_triage"]
+
+
+def test_tasks_of_one_run_share_one_encoder_session(transformer_home):
+    predictors = [load_predictor(path) for path in champions(transformer_home)]
+    assert len({id(p.encoder) for p in predictors}) == 1
+    assert len({(path / "encoder.onnx").read_bytes() for path in champions(transformer_home)}) == 1
+    assert len({path.name for path in champions(transformer_home)}) == 3  # yet each task has its own version
+    texts = ["My mortgage payment was applied late.", "They reported a debt that is not mine."]
+    first = predictors[0].predict_proba(texts)
+    assert predictors[0].encoder._last[0] == tuple(texts)
+    np.testing.assert_allclose(predictors[0].predict_proba(texts), first)
+
+
+def test_flag_threshold_and_card_are_recorded(transformer_home):
+    vulnerable = load_predictor(champions(transformer_home)[2])
+    assert vulnerable.binary and 0 < vulnerable.decision_threshold < 1
+    card = (champions(transformer_home)[2] / "README.md").read_text()
+    assert "model-index" in card and "training_seconds" in card and "transformer-onnx" in card
+
+
+def test_the_issue_hierarchy_weights_issues_by_the_likely_teams():
+    issue = np.array([[0.5, 0.3, 0.2]])
+    team = np.array([[0.9, 0.1]])
+    issue_given_team = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])
+    joint = hierarchical_issue_proba(issue, team, issue_given_team)
+    assert joint.sum() == pytest.approx(1.0)
+    assert joint.argmax() == 1  # the flat favourite is unlikely under the likely team
+
+
+def test_train_command_with_the_transformer_kind(sample_csv, tmp_path, monkeypatch, capsys):
+    from complaints.cli import main
+
+    monkeypatch.setenv("COMPLAINTS_HOME", str(tmp_path / "home"))
+    code = main(["train", "--data", str(sample_csv), "--kind", "transformer-onnx", "--task", "team",
+                 "--max-rows", "120", "--max-steps", "2", "--max-length", "32", "--json"])
+    models = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["models"]
+    assert code == 0 and [m["task"] for m in models] == ["team"] and models[0]["champion"]
+    assert json.loads((tmp_path / "home" / "registry" / "team" / models[0]["version"] / "model.json").read_text())[
+        "kind"] == "transformer-onnx"
