@@ -1,6 +1,7 @@
-"""Serving benchmark: the champions as the pipeline serves them, against the naive approach.
+"""Serving benchmark: the models as the pipeline serves them, against the naive approach.
 
-Measures, on real narratives truncated to 256 tokens, one complaint at a time through every task:
+Measures the ``--kind`` models (default: the transformer serving path) on real narratives, truncated where
+the models truncate, one complaint at a time through every task:
 latency p50/p95, batch throughput, and cold start (a new process until its first prediction). The naive
 approach is one ``transformers.pipeline("text-classification")`` per task in torch fp32 on the same base
 encoder and label counts (its heads are untrained: only its speed is measured). The last line printed
@@ -22,11 +23,9 @@ import numpy as np
 
 from complaints.deployment import Deployment
 from complaints.intake import read_batch
-from complaints.pipeline import TriagePipeline
 from complaints.predictors import Predictor, load_predictor
 from complaints.settings import Settings, default_data_path
 
-MAX_TOKENS = 256
 _COLD_START = """
 import sys
 from complaints.predictors import load_predictor
@@ -37,10 +36,10 @@ print("first prediction", flush=True)
 _NAIVE = """
 import sys
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
-base, counts = sys.argv[1], [int(n) for n in sys.argv[2:]]
+base, max_tokens, counts = sys.argv[1], int(sys.argv[2]), [int(n) for n in sys.argv[3:]]
 tokenizer = AutoTokenizer.from_pretrained(base)
 pipes = [pipeline("text-classification", model=AutoModelForSequenceClassification.from_pretrained(base, num_labels=n),
-                  tokenizer=tokenizer, truncation=True, max_length=256) for n in counts]
+                  tokenizer=tokenizer, truncation=True, max_length=max_tokens) for n in counts]
 for pipe in pipes:
     pipe("My credit report shows an account that is not mine.")
 print("first prediction", flush=True)
@@ -81,11 +80,11 @@ def serving_latency(predictors: list[Predictor], texts: list[str]) -> dict:
     return {"p50_ms": p50, "p95_ms": p95, "throughput_per_s": round(throughput, 1)}
 
 
-def naive_latency(base_model: str, label_counts: list[int], texts: list[str]) -> dict:
+def naive_latency(base_model: str, label_counts: list[int], texts: list[str], max_tokens: int) -> dict:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    pipes = [pipeline("text-classification", tokenizer=tokenizer, truncation=True, max_length=MAX_TOKENS,
+    pipes = [pipeline("text-classification", tokenizer=tokenizer, truncation=True, max_length=max_tokens,
                       model=AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=n))
              for n in label_counts]
     for text in texts[:5]:
@@ -101,23 +100,40 @@ def naive_latency(base_model: str, label_counts: list[int], texts: list[str]) ->
     return {"naive_p50_ms": p50, "naive_p95_ms": p95}
 
 
+def version_to_bench(deployment: Deployment, task: str, kind: str) -> str:
+    """The task's champion when it is of ``kind``, else its newest registered version of that kind."""
+    strategy = deployment.store.get_strategy(task)
+    infos = [deployment.store.get_model_info(task, version) for version in deployment.registry.versions(task)]
+    candidates = sorted((i for i in infos if i is not None and i.kind == kind), key=lambda i: i.registered_at)
+    if strategy is not None and any(i.version == strategy.champion for i in candidates):
+        return strategy.champion
+    if not candidates:
+        raise SystemExit(f"no {kind} model is registered for task {task!r}: run `make train` first")
+    return candidates[-1].version
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="CFPB-format file of narratives (default: the shared CFPB sample)")
     parser.add_argument("--complaints", type=int, default=200, help="complaints timed one at a time")
     parser.add_argument("--output", default="reports/bench.json", help="where the JSON result is also written")
+    parser.add_argument("--kind", default="transformer-onnx",
+                        help="model kind to measure: each task's champion if it is of this kind, else its most "
+                             "recently registered version of this kind")
     parser.add_argument("--skip-naive", action="store_true", help="do not measure the naive torch pipelines")
     args = parser.parse_args(argv)
 
     deployment = Deployment.embedded(Settings.from_env())
-    strategies = TriagePipeline(deployment).strategies()
-    paths = [deployment.registry.fetch(t.name, strategies[t.name].champion) for t in deployment.tasks]
+    versions = {task.name: version_to_bench(deployment, task.name, args.kind) for task in deployment.tasks}
+    paths = [deployment.registry.fetch(task, version) for task, version in versions.items()]
     predictors = [load_predictor(path) for path in paths]
     complaints = read_batch(Path(args.data) if args.data else default_data_path(), deployment.taxonomy).complaints
     texts = [c.narrative for c in complaints[:: max(1, len(complaints) // args.complaints)]][:args.complaints]
 
-    result = {"models": {t.name: f"{p.meta['kind']}@{s.champion}" for t, p, s in
-                         zip(deployment.tasks, predictors, strategies.values())},
+    # The naive pipelines truncate where the served models do, so the comparison is like for like.
+    max_tokens = max(int(p.meta.get("max_length", 256)) for p in predictors)
+    result = {"models": {task: f"{args.kind}@{version}" for task, version in versions.items()},
+              "max_tokens": max_tokens,
               "complaints": len(texts), **serving_latency(predictors, texts),
               "cold_start_s": _cold_start(_COLD_START, [str(p) for p in paths])}
     if not args.skip_naive:
@@ -125,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         from model.transformer import resolve_base_model
 
         counts = [len(p.labels) for p in predictors]
-        result.update(naive_latency(resolve_base_model(base), counts, texts))
-        result["naive_cold_start_s"] = _cold_start(_NAIVE, [resolve_base_model(base), *map(str, counts)])
+        result.update(naive_latency(resolve_base_model(base), counts, texts, max_tokens))
+        result["naive_cold_start_s"] = _cold_start(_NAIVE, [resolve_base_model(base), str(max_tokens), *map(str, counts)])
         result["speedup_p50"] = round(result["naive_p50_ms"] / result["p50_ms"], 1)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2))
