@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import logging
 import sys
@@ -22,6 +23,10 @@ from complaints.tasks import TaskConfigError
 from complaints.taxonomy import TaxonomyError
 
 EXIT_REFUSED = 2  # bad input or configuration: nothing was changed
+EXIT_FAILED_CHECKS = 1  # `validate`: the data failed the suite
+DATA_DOCS = "data_docs"  # `validate` writes Data Docs here under COMPLAINTS_HOME unless --docs says where
+
+logger = logging.getLogger(__name__)
 
 
 class UsageError(RuntimeError):
@@ -38,6 +43,21 @@ def _data_path(value: str | None) -> Path:
 
 def _emit_json(payload: dict) -> None:
     print(json.dumps(payload, ensure_ascii=False, sort_keys=False))
+
+
+def _checks_installed() -> bool:
+    return importlib.util.find_spec("great_expectations") is not None
+
+
+def _intake_gate(deployment: Deployment):
+    """The Great Expectations `intake` suite over every batch, where the `checks` extra is installed."""
+    if not _checks_installed():
+        logs.log(logger, logging.WARNING, "intake gate off: great_expectations is not installed "
+                 "(pip install 'complaints-triage[checks]'); complaints/intake.py's row rules still apply")
+        return None
+    from data_checks.intake import intake_gate
+
+    return intake_gate(deployment.taxonomy)
 
 
 def _print_report(report: BatchReport, settings: Settings) -> None:
@@ -70,7 +90,7 @@ def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
         train(deployment, TrainingArguments(data=data, tasks=missing), progress=True)
     else:
         print("Champion models already registered: reusing them.")
-    full = read_batch(data, deployment.taxonomy)
+    full = read_batch(data, deployment.taxonomy, gate=_intake_gate(deployment))
     held_out = [c for c in full.complaints if is_holdout(c.narrative)][: args.limit or None]
     batch = IntakeBatch(f"{data} (held-out split)", full.source_sha256, held_out, full.rejections, full.redactions)
     report = TriagePipeline(deployment).triage(batch, progress=True)
@@ -110,7 +130,7 @@ def cmd_triage(args, settings: Settings, deployment: Deployment) -> int:
     if args.text is not None:
         batch = validate_text(args.text, deployment.taxonomy)
     else:
-        batch = read_batch(_data_path(args.data), deployment.taxonomy)
+        batch = read_batch(_data_path(args.data), deployment.taxonomy, gate=_intake_gate(deployment))
     report = TriagePipeline(deployment).triage(batch, progress=not args.json)
     if args.text is not None and batch.complaints and not args.json:
         return _show(deployment, batch.complaints[0].complaint_id, as_json=False)
@@ -234,6 +254,20 @@ def cmd_reallocate(args, settings: Settings, deployment: Deployment) -> int:
     return 0
 
 
+def cmd_validate(args, settings: Settings, deployment: Deployment) -> int:
+    if not _checks_installed():
+        raise UsageError("validate needs Great Expectations: pip install 'complaints-triage[checks]'")
+    from data_checks.validate import validate_file
+
+    docs = Path(args.docs) if args.docs else settings.home / DATA_DOCS
+    validation = validate_file(deployment, _data_path(args.data), args.suite, docs)
+    if args.json:
+        _emit_json(validation.payload)
+    else:
+        print(validation.text)
+    return 0 if validation.success else EXIT_FAILED_CHECKS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="complaints",
@@ -318,6 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     realloc.add_argument("--task", required=True)
     realloc.add_argument("--label", required=True, help="the correct label (for the team task: the team queue)")
     realloc.add_argument("--analyst", required=True)
+
+    validate = command("validate", cmd_validate, "Run a Great Expectations suite over a data file and write Data "
+                                                 "Docs: intake (a batch as triage reads it: rows failing it are "
+                                                 "quarantined) or training (the set `complaints train` would fit, "
+                                                 "against each champion). Exit status 1 when the suite fails.")
+    validate.add_argument("--data", help=data_help)
+    validate.add_argument("--suite", required=True, choices=["intake", "training"], help="the suite to run")
+    validate.add_argument("--docs", metavar="DIR", help=f"where Data Docs HTML goes (default COMPLAINTS_HOME/{DATA_DOCS})")
+    validate.add_argument("--json", action="store_true", help='last line: {"suite", "success", "rows", "failing_rows", '
+                                                              '"passing_rows", "expectations": {NAME: {"success", '
+                                                              '"severity", "unexpected_count", ...}}, "data_docs"}; '
+                                                              'training adds "small_classes", "missing_classes", "notes"')
     return parser
 
 

@@ -3,7 +3,9 @@
 Every input record ends up either as a redacted :class:`Complaint` or as a :class:`Rejection` that
 keeps the (redacted) record and the reason, so ``rows == len(complaints) + len(rejections)`` always.
 A file that cannot be a batch at all (missing required column, unreadable header) is refused whole
-with :class:`IntakeError`, before anything is stored.
+with :class:`IntakeError`, before anything is stored. An optional gate (``data_checks``' Great
+Expectations suite, where it is installed) sees every parsed record first; a row it fails is rejected too,
+its reason naming the expectations.
 
 Formats: CSV and JSON lines (optionally gzip-compressed; CFPB export column names or the CFPB API's
 snake_case field names) and Hugging Face ``datasets`` saved with ``save_to_disk``.
@@ -17,8 +19,8 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -37,6 +39,11 @@ _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
 
 csv.field_size_limit(16 * 1024 * 1024)
+
+# A batch-level check over (row number, fields or None when unparseable) and today's date: for each row it
+# fails, the names of the checks. Rows it fails are rejected with FAILED_EXPECTATIONS, or keep intake's code.
+BatchGate = Callable[[list[tuple[int, dict[str, str] | None]], date], dict[int, list[str]]]
+FAILED_EXPECTATIONS = "failed_expectations"
 
 
 class IntakeError(ValueError):
@@ -64,7 +71,8 @@ class _RawRecord:
     parse_error: str = ""
 
 
-def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
+def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None, gate: BatchGate | None = None
+               ) -> IntakeBatch:
     """Read and validate every record of ``path``; raises IntakeError only for a file refused whole."""
     path = Path(path)
     if not path.exists():
@@ -72,8 +80,12 @@ def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) 
     today = today or datetime.now(timezone.utc).date()
     batch = IntakeBatch(source=str(path), source_sha256=_sha256(path))
     accepted_ids: set[str] = set()
-    for raw in _records(path):
+    records = list(_records(path))
+    failed = gate([(raw.row_number, raw.fields) for raw in records], today) if gate else {}
+    for raw in records:
         outcome = _validate(raw, taxonomy, today, accepted_ids)
+        if raw.row_number in failed:
+            outcome = _quarantine(raw, outcome, failed[raw.row_number])
         if isinstance(outcome, Rejection):
             batch.rejections.append(outcome)
         else:
@@ -82,6 +94,14 @@ def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) 
             batch.complaints.append(complaint)
             batch.redactions.update(counts)
     return batch
+
+
+def read_records(path: str | Path) -> list[tuple[int, dict[str, str] | None]]:
+    """Every record of ``path`` as parsed, numbered as read_batch numbers rows (fields None when unparseable)."""
+    path = Path(path)
+    if not path.exists():
+        raise IntakeError(f"{path}: no such file or directory")
+    return [(raw.row_number, raw.fields) for raw in _records(path)]
 
 
 def parse_date(value: str) -> date | None:
@@ -260,6 +280,15 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, accepted_ids: se
         attributes[column], found = redact(value.strip())
         counts.update(found)
     return Complaint(complaint_id, received, narrative, attributes), counts
+
+
+def _quarantine(raw: _RawRecord, outcome: Rejection | tuple[Complaint, Counter[str]], checks: list[str]) -> Rejection:
+    """A row the gate failed: intake's own rejection also names the checks; a row intake accepted is rejected."""
+    failed = f"failed expectations: {', '.join(checks)}"
+    if isinstance(outcome, Rejection):
+        return replace(outcome, reason=f"{outcome.reason}; {failed}")
+    record, chars = _kept(raw.text)
+    return Rejection(raw.row_number, FAILED_EXPECTATIONS, failed, outcome[0].complaint_id, record, chars)
 
 
 def validate_text(text: str, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import subprocess
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,6 +29,7 @@ from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import StoredComplaint
 from complaints.registration import register_model
 from complaints.schema import Complaint
+from complaints.settings import CHECKOUT
 from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_holdout, is_validation
 from complaints.tasks import TaskSpec
 from model import baseline
@@ -38,6 +41,12 @@ TRANSFORMER_KIND = "transformer-onnx"
 KINDS = (baseline.KIND, TRANSFORMER_KIND)
 CHAMPION_POLICIES = ("if-none", "if-better", "always", "never")
 Labelled = list[tuple[Complaint, str]]
+# Label counts of the training split, written with every model: the training gate's drift baseline.
+LABEL_DISTRIBUTION = "label_distribution.json"
+
+
+class TrainingDataError(ValueError):
+    """The training data failed the ``training`` suite (data_checks); nothing was fitted. The message is the report."""
 
 
 @dataclass
@@ -85,6 +94,25 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
     if args.champion not in CHAMPION_POLICIES:
         raise ValueError(f"champion policy must be one of {CHAMPION_POLICIES}")
     tasks = [deployment.task(name) for name in args.tasks] if args.tasks else deployment.tasks
+    complaints, splits, source_sha, biased = training_splits(deployment, tasks, args)
+    check = check_training_data(deployment, complaints, splits)
+    if not check.success:
+        raise TrainingDataError("the training data failed the `training` suite; nothing was trained\n" + check.report())
+    splits = check.trainable(splits)
+    excluded = {"excluded_all_tagged_source_rows": len(biased)}
+    with tempfile.TemporaryDirectory(prefix="train-") as tmp:
+        fit = _fit_baselines if args.kind == baseline.KIND else _fit_transformer
+        artifacts = fit(tasks, splits, args, Path(tmp), progress)
+        return [_score_and_register(deployment, task, args, artifact_dir, tuned, *splits[task.name], source_sha,
+                                    {**(excluded if task.binary else {}),
+                                     "excluded_small_classes": check.small_classes.get(task.name, {})})
+                for task, (artifact_dir, tuned) in zip(tasks, artifacts)]
+
+
+def training_splits(deployment: Deployment, tasks: list[TaskSpec], args: TrainingArguments
+                    ) -> tuple[list[Complaint], dict[str, tuple[Labelled, Labelled]], str, set[str]]:
+    """The training complaints; each task's (train, held-out) labelled examples; the data's sha256; and the
+    ids of all-tagged sources' rows, which flag tasks leave out."""
     complaints, corrections, source_sha = training_complaints(deployment, args)
     provenance = args.provenance or default_provenance(args.data)
     biased = all_tagged_rows(provenance, complaints) if provenance else set()
@@ -95,13 +123,21 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
         labelled = [(c, label) for c, label in labelled if label is not None]
         splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, args.holdout_percent)],
                              [(c, y) for c, y in labelled if is_holdout(c.narrative, args.holdout_percent)])
-    excluded = {"excluded_all_tagged_source_rows": len(biased)}
-    with tempfile.TemporaryDirectory(prefix="train-") as tmp:
-        fit = _fit_baselines if args.kind == baseline.KIND else _fit_transformer
-        artifacts = fit(tasks, splits, args, Path(tmp), progress)
-        return [_score_and_register(deployment, task, args, artifact_dir, tuned, *splits[task.name], source_sha,
-                                    excluded if task.binary else {})
-                for task, (artifact_dir, tuned) in zip(tasks, artifacts)]
+    return complaints, splits, source_sha, biased
+
+
+def check_training_data(deployment: Deployment, complaints: list[Complaint],
+                        splits: dict[str, tuple[Labelled, Labelled]], docs_dir: Path | None = None):
+    """The ``training`` suite (data_checks.training) over the splits, against each champion's label distribution."""
+    from data_checks.training import check_training
+
+    champions = {}
+    for task in splits:
+        strategy = deployment.store.get_strategy(task)
+        counts = deployment.registry.fetch(task, strategy.champion) / LABEL_DISTRIBUTION if strategy else None
+        if counts is not None and counts.exists():
+            champions[task] = json.loads(counts.read_text())
+    return check_training(deployment, complaints, splits, champions, docs_dir)
 
 
 def _fit_baselines(tasks: list[TaskSpec], splits: dict[str, tuple[Labelled, Labelled]], args: TrainingArguments,
@@ -150,10 +186,11 @@ def _score_and_register(deployment: Deployment, task: TaskSpec, args: TrainingAr
         [source_sha, sorted((c.complaint_id, y) for c, y in train_set)]).encode()).hexdigest()
     (artifact_dir / "training_fingerprints.json").write_text(
         json.dumps(sorted({fingerprint(c.narrative) for c, _ in train_set})))
+    (artifact_dir / LABEL_DISTRIBUTION).write_text(json.dumps(Counter(y for _, y in train_set), sort_keys=True))
     predictor = load_predictor(artifact_dir)  # scored with the serving code, as it will run
     predicted = [label for label, _ in predictor.predict([c.narrative for c, _ in holdout])]
     metrics = task_metrics(task, [y for _, y in holdout], predicted, len(predictor.labels))
-    training = {"data_sha256": data_hash, "train_rows": len(train_set), "holdout_rows": len(holdout),
+    training = {"data_sha256": data_hash, "git_commit": _git_commit(), "train_rows": len(train_set), "holdout_rows": len(holdout),
                 "taxonomy_version": deployment.taxonomy.version, "kind": args.kind, **excluded, **tuned}
     write_model_card(artifact_dir, task.name, args.kind, metrics, training)
     info, promoted = register_model(deployment, task.name, artifact_dir, args.kind, metrics, data_hash, args.actor,
@@ -172,6 +209,16 @@ def _should_champion(deployment: Deployment, task: TaskSpec, policy: str, metric
     metric = "f1" if task.binary else metric  # recall alone would reward flagging everyone
     champion = deployment.store.get_model_info(task.name, current.champion)
     return champion is None or metrics.get(metric, 0.0) > champion.metrics.get(metric, 0.0)
+
+
+def _git_commit() -> str:
+    """The commit the training code came from ("+dirty" when the checkout has uncommitted changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=CHECKOUT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=CHECKOUT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _as_complaint(stored: StoredComplaint) -> Complaint:
