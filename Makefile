@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train test bench shared-data clean
+.PHONY: help setup run train test bench cost shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[train,dev,report,hub]'
+	$(BIN)/pip install --quiet -e '.[train,dev,report,hub,checks,aws]'
+	# checkov in its own venv: it pins boto3, packaging and networkx below what the project uses
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet 'checkov==3.3.30'
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the complaints command and every extra
@@ -31,6 +34,9 @@ train: setup  ## fine-tune the transformer champion recipe; promoted where it be
 
 bench: setup  ## serving latency, throughput and cold start of the champions vs the naive torch pipelines
 	$(BIN)/python -m model.bench --output reports/bench.json
+
+cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day vs the triage team (infra/COST.md)
+	$(BIN)/python infra/cost/estimate.py
 
 test: setup  ## the whole suite with coverage
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml

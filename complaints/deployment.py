@@ -1,17 +1,19 @@
 """A deployment of the core: which store, registry, tasks and taxonomy it runs on.
 
 The embedded default (SQLite file + local registry under COMPLAINTS_HOME) is built here; the AWS
-deployment builds the same object from DynamoDB and the Hugging Face Hub.
+deployment (``Deployment.aws``) builds the same object from DynamoDB and the model versions baked into
+the Lambda image (staged from the registry by ``functions/release.py``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from complaints.registry import ModelRegistry
+from complaints.registry import ModelRegistry, open_registry
 from complaints.registry.local import LocalRegistry
 from complaints.settings import Settings
-from complaints.store import TriageStore
+from complaints.store import TriageStore, open_store
 from complaints.store.sqlite import SQLiteStore
 from complaints.tasks import TaskSpec, load_tasks
 from complaints.taxonomy import Taxonomy
@@ -29,6 +31,23 @@ class Deployment:
         return cls(
             store=SQLiteStore(settings.store_path),
             registry=LocalRegistry(settings.registry_dir),
+            tasks=load_tasks(settings.tasks_file),
+            taxonomy=Taxonomy.load(settings.taxonomy_file),
+        )
+
+    @classmethod
+    def aws(cls) -> "Deployment":
+        """The Lambda deployment, from its environment: COMPLAINTS_STORE_URL (the DynamoDB tables,
+        ``dynamodb://<prefix>?region=R``) and COMPLAINTS_REGISTRY_URL (``file:///opt/models``: the versions
+        baked into the image); tasks and taxonomy are the packaged ones unless COMPLAINTS_TASKS or
+        COMPLAINTS_TAXONOMY say otherwise."""
+        missing = [name for name in ("COMPLAINTS_STORE_URL", "COMPLAINTS_REGISTRY_URL") if not os.environ.get(name)]
+        if missing:
+            raise ValueError(f"the AWS deployment needs {' and '.join(missing)} in its environment")
+        settings = Settings.from_env()
+        return cls(
+            store=open_store(os.environ["COMPLAINTS_STORE_URL"]),
+            registry=open_registry(os.environ["COMPLAINTS_REGISTRY_URL"]),
             tasks=load_tasks(settings.tasks_file),
             taxonomy=Taxonomy.load(settings.taxonomy_file),
         )

@@ -6,9 +6,14 @@ __all__ = ["StaleWriteError", "TriageStore", "open_store"]
 
 
 def open_store(url: str) -> TriageStore:
-    """Open a store by URL: ``sqlite:///path/to/file`` (embedded default)."""
+    """Open a store by URL: ``sqlite:///path/to/file`` (embedded default) or
+    ``dynamodb://<table-prefix>?region=REGION`` (AWS; see complaints/store/dynamodb.py)."""
     if url.startswith("sqlite:///"):
         from complaints.store.sqlite import SQLiteStore
 
         return SQLiteStore(url.removeprefix("sqlite:///"))
-    raise ValueError(f"unknown store URL {url!r}; expected sqlite:///PATH")
+    if url.startswith("dynamodb://"):
+        from complaints.store.dynamodb import DynamoDBStore
+
+        return DynamoDBStore.from_url(url)
+    raise ValueError(f"unknown store URL {url!r}; expected sqlite:///PATH or dynamodb://TABLE_PREFIX?region=REGION")

@@ -1,0 +1,241 @@
+"""The AWS store: one DynamoDB table per SQLite table, named ``<prefix>-<table>``.
+
+Items hold their key attributes and the whole record as a JSON ``body``, exactly as the SQLite rows do,
+so floats stay exact and both backends read and write identical records. Write-once tables use
+``attribute_not_exists`` conditions, the strategy table a condition on the revision read. Terraform
+(``infra/modules/store``) creates the tables from the same schema as :data:`TABLES`; a test holds the
+two to each other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+from botocore.exceptions import ClientError
+
+from complaints.records import (
+    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch, as_dict,
+    utc_now,
+)
+from complaints.store.base import StaleWriteError, TriageStore
+
+QUEUE_INDEX = "by_queue"  # complaints_allocation by (queue, allocated_at): the ops queues, newest first
+AUDIT_INDEX = "by_time"  # audit_log by (log, at_event): one low-volume partition, newest first
+AUDIT_PARTITION = "audit"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str
+
+
+@dataclass(frozen=True)
+class Table:
+    hash_key: str
+    range_key: str | None = None
+    attribute_types: tuple[tuple[str, str], ...] = ()  # key attributes that are not strings: (name, "N")
+    index: Index | None = None
+
+    def attribute_type(self, name: str) -> str:
+        return dict(self.attribute_types).get(name, "S")
+
+    @property
+    def key_attributes(self) -> list[str]:
+        keys = [self.hash_key] + ([self.range_key] if self.range_key else [])
+        return keys + ([a for a in (self.index.hash_key, self.index.range_key) if a not in keys] if self.index else [])
+
+
+TABLES: dict[str, Table] = {
+    "raw_complaints": Table("complaint_id"),
+    "complaints_allocation": Table("complaint_id", index=Index(QUEUE_INDEX, "queue", "allocated_at")),
+    "model_info": Table("task", "version"),
+    "model_strategy": Table("task"),
+    "feedback": Table("complaint_id", "at_task"),
+    "rejected_rows": Table("batch_id", "row_number", attribute_types=(("row_number", "N"),)),
+    "triage_batches": Table("batch_id"),
+    "audit_log": Table("event_id", index=Index(AUDIT_INDEX, "log", "at_event")),
+}
+
+
+def _dump(record: Any) -> str:
+    return json.dumps(as_dict(record), ensure_ascii=False, sort_keys=True)
+
+
+class DynamoDBStore(TriageStore):
+    def __init__(self, table_prefix: str, client: Any = None, **client_args: Any):
+        self.table_prefix = table_prefix
+        self._client = client or boto3.client("dynamodb", **client_args)
+
+    @classmethod
+    def from_url(cls, url: str) -> "DynamoDBStore":
+        """``dynamodb://<table-prefix>[?region=us-east-1][&endpoint_url=http://localhost:8000]``."""
+        parsed = urlparse(url)
+        query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        unknown = set(query) - {"region", "endpoint_url"}
+        if not parsed.netloc or unknown:
+            raise ValueError(f"bad DynamoDB store URL {url!r}: expected dynamodb://<table-prefix>"
+                             f"[?region=REGION][&endpoint_url=URL]")
+        args = {k: v for k, v in (("region_name", query.get("region")), ("endpoint_url", query.get("endpoint_url"))) if v}
+        return cls(parsed.netloc, **args)
+
+    def table_name(self, table: str) -> str:
+        return f"{self.table_prefix}-{table}"
+
+    def create_tables(self) -> None:
+        """Create every table on demand (tests and DynamoDB Local; Terraform does it in AWS)."""
+        for table, schema in TABLES.items():
+            keys = [{"AttributeName": schema.hash_key, "KeyType": "HASH"}]
+            if schema.range_key:
+                keys.append({"AttributeName": schema.range_key, "KeyType": "RANGE"})
+            args: dict[str, Any] = {
+                "TableName": self.table_name(table), "KeySchema": keys, "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": name, "AttributeType": schema.attribute_type(name)}
+                                         for name in schema.key_attributes],
+            }
+            if schema.index:
+                args["GlobalSecondaryIndexes"] = [{
+                    "IndexName": schema.index.name, "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [{"AttributeName": schema.index.hash_key, "KeyType": "HASH"},
+                                  {"AttributeName": schema.index.range_key, "KeyType": "RANGE"}],
+                }]
+            self._client.create_table(**args)
+
+    # -- item plumbing: every item is its key attributes plus the record's JSON body
+    def _item(self, table: str, record: Any, **keys: Any) -> dict[str, dict[str, str]]:
+        schema = TABLES[table]
+        item = {name: {schema.attribute_type(name): str(value)} for name, value in keys.items()}
+        item["body"] = {"S": _dump(record)}
+        return item
+
+    def _put(self, table: str, item: dict, condition: str | None = None, values: dict | None = None) -> bool:
+        args: dict[str, Any] = {"TableName": self.table_name(table), "Item": item}
+        if condition:
+            args["ConditionExpression"] = condition
+        if values:
+            args["ExpressionAttributeValues"] = values
+        try:
+            self._client.put_item(**args)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _put_new(self, table: str, item: dict) -> bool:
+        return self._put(table, item, f"attribute_not_exists({TABLES[table].hash_key})")
+
+    def _get(self, table: str, **keys: Any) -> dict | None:
+        schema = TABLES[table]
+        key = {name: {schema.attribute_type(name): str(value)} for name, value in keys.items()}
+        item = self._client.get_item(TableName=self.table_name(table), Key=key).get("Item")
+        return json.loads(item["body"]["S"]) if item else None
+
+    def _query(self, table: str, limit: int | None = None, **args: Any) -> list[dict]:
+        """Every body the query matches (all pages), or the first ``limit``."""
+        bodies: list[dict] = []
+        args = {"TableName": self.table_name(table), **args}
+        while limit is None or len(bodies) < limit:
+            page = self._client.query(**args, **({"Limit": limit - len(bodies)} if limit else {}))
+            bodies += [json.loads(item["body"]["S"]) for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return bodies
+
+    def _scan(self, table: str) -> list[dict]:
+        bodies: list[dict] = []
+        for page in self._client.get_paginator("scan").paginate(TableName=self.table_name(table)):
+            bodies += [json.loads(item["body"]["S"]) for item in page["Items"]]
+        return bodies
+
+    # -- the store interface
+    def put_complaint(self, complaint: StoredComplaint) -> bool:
+        return self._put_new("raw_complaints", self._item("raw_complaints", complaint, complaint_id=complaint.complaint_id))
+
+    def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
+        row = self._get("raw_complaints", complaint_id=complaint_id)
+        return StoredComplaint(**row) if row else None
+
+    def put_allocation(self, allocation: Allocation) -> bool:
+        return self._put_new("complaints_allocation", self._item(
+            "complaints_allocation", allocation, complaint_id=allocation.complaint_id, queue=allocation.queue,
+            allocated_at=allocation.allocated_at))
+
+    def get_allocation(self, complaint_id: str) -> Allocation | None:
+        row = self._get("complaints_allocation", complaint_id=complaint_id)
+        return Allocation.from_dict(row) if row else None
+
+    def list_queue(self, queue: str, limit: int = 100) -> list[Allocation]:
+        rows = self._query("complaints_allocation", limit, IndexName=QUEUE_INDEX, ScanIndexForward=False,
+                           KeyConditionExpression="#q = :q", ExpressionAttributeNames={"#q": "queue"},
+                           ExpressionAttributeValues={":q": {"S": queue}})
+        return [Allocation.from_dict(row) for row in rows]
+
+    def put_model_info(self, info: ModelInfo) -> bool:
+        return self._put_new("model_info", self._item("model_info", info, task=info.task, version=info.version))
+
+    def get_model_info(self, task: str, version: str) -> ModelInfo | None:
+        row = self._get("model_info", task=task, version=version)
+        return ModelInfo(**row) if row else None
+
+    def get_strategy(self, task: str) -> ModelStrategy | None:
+        row = self._get("model_strategy", task=task)
+        return ModelStrategy(**row) if row else None
+
+    def put_strategy(self, strategy: ModelStrategy) -> ModelStrategy:
+        written = replace(strategy, revision=strategy.revision + 1, updated_at=utc_now())
+        item = self._item("model_strategy", written, task=written.task)
+        item["revision"] = {"N": str(written.revision)}
+        if strategy.revision == 0:
+            ok = self._put_new("model_strategy", item)
+        else:
+            ok = self._put("model_strategy", item, "revision = :read", {":read": {"N": str(strategy.revision)}})
+        if not ok:
+            raise StaleWriteError(f"model_strategy for task {strategy.task!r} changed since revision {strategy.revision}")
+        return written
+
+    def add_feedback(self, feedback: Feedback) -> None:
+        # Append-only: a retried write of the same correction (same complaint, time and task) is a no-op.
+        self._put_new("feedback", self._item("feedback", feedback, complaint_id=feedback.complaint_id,
+                                             at_task=f"{feedback.at}#{feedback.task}"))
+
+    def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
+        if complaint_id is None:
+            rows = sorted(self._scan("feedback"), key=lambda r: (r["at"], r["complaint_id"], r["task"]))
+        else:
+            rows = self._query("feedback", KeyConditionExpression="complaint_id = :c",
+                               ExpressionAttributeValues={":c": {"S": complaint_id}})
+        return [Feedback(**row) for row in rows]
+
+    def put_rejection(self, rejection: RejectedRow) -> None:
+        self._put("rejected_rows", self._item("rejected_rows", rejection, batch_id=rejection.batch_id,
+                                              row_number=rejection.row_number))
+
+    def list_rejections(self, batch_id: str) -> list[RejectedRow]:
+        rows = self._query("rejected_rows", KeyConditionExpression="batch_id = :b",
+                           ExpressionAttributeValues={":b": {"S": batch_id}})
+        return [RejectedRow(**row) for row in rows]
+
+    def put_batch(self, batch: TriageBatch) -> None:
+        self._put("triage_batches", self._item("triage_batches", batch, batch_id=batch.batch_id))
+
+    def get_batch(self, batch_id: str) -> TriageBatch | None:
+        row = self._get("triage_batches", batch_id=batch_id)
+        return TriageBatch(**row) if row else None
+
+    def append_audit(self, event: AuditEvent) -> None:
+        # Conditional, so a retried append of the same event is a no-op.
+        self._put_new("audit_log", self._item("audit_log", event, event_id=event.event_id, log=AUDIT_PARTITION,
+                                              at_event=f"{event.at}#{event.event_id}"))
+
+    def list_audit(self, limit: int = 100) -> list[AuditEvent]:
+        rows = self._query("audit_log", limit, IndexName=AUDIT_INDEX, ScanIndexForward=False,
+                           KeyConditionExpression="#log = :log", ExpressionAttributeNames={"#log": "log"},
+                           ExpressionAttributeValues={":log": {"S": AUDIT_PARTITION}})
+        return [AuditEvent(**row) for row in rows]

@@ -1,0 +1,48 @@
+"""Intake: validate one batch file from the inbox and stage its chunks for the state machine's Map.
+
+A file refused whole (e.g. a missing required column) raises ``IntakeError``; the state machine parks the
+batch in the dead-letter queue. Staged keys are named after the execution, so a retry overwrites them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypedDict
+
+from complaints.intake import read_batch
+from complaints.staging import dumps, split
+from functions import runtime
+from functions.runtime import ChunkRef
+
+
+class BatchObject(TypedDict):
+    bucket: str
+    key: str
+    execution: str  # the state machine execution's name: names the staging folder
+
+
+class StagedBatch(TypedDict):
+    source: str
+    rows: int
+    rejected: int
+    chunks: list[ChunkRef]
+
+
+@runtime.handler
+def handler(event: BatchObject, context: Any) -> StagedBatch:
+    bucket, key = event["bucket"], event["key"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(key).name  # the name keeps the suffix that says the format
+        runtime.s3().download_file(bucket, key, str(path))
+        batch = read_batch(path, runtime.taxonomy())
+    batch.source = f"s3://{bucket}/{key}"
+    prefix = f"{os.environ['COMPLAINTS_STAGING_PREFIX']}{event['execution']}/"
+    chunks = []
+    for number, chunk in enumerate(split(batch, int(os.environ["COMPLAINTS_CHUNK_SIZE"])), start=1):
+        chunk_key = f"{prefix}chunk-{number:05d}.json"
+        runtime.s3().put_object(Bucket=bucket, Key=chunk_key, Body=dumps(chunk).encode("utf-8"),
+                                ContentType="application/json")
+        chunks.append(ChunkRef(bucket=bucket, key=chunk_key, complaints=len(chunk.complaints)))
+    return StagedBatch(source=batch.source, rows=batch.rows, rejected=len(batch.rejections), chunks=chunks)

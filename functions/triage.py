@@ -1,0 +1,15 @@
+"""Triage one staged chunk: the core pipeline, exactly as the embedded path runs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from complaints.staging import loads
+from functions import runtime
+from functions.runtime import ChunkRef, ChunkReport
+
+
+@runtime.handler
+def handler(event: ChunkRef, context: Any) -> ChunkReport:
+    report = runtime.pipeline().triage(loads(runtime.read_text(event["bucket"], event["key"])))
+    return runtime.summary(report)

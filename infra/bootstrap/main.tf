@@ -1,0 +1,124 @@
+# What must exist before the stack can be planned: the bucket holding Terraform state, and the private
+# ECR repository the serving image is pushed to (the stack's functions name an image in it by digest).
+
+resource "aws_kms_key" "bootstrap" {
+  description             = "complaints-${var.environment}: Terraform state and serving images"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key; the account root statement is the standard delegation to IAM policies.
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key; the only principal is this account.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key, not every resource.
+  statement {
+    sid       = "AccountAdministersTheKeyThroughIAM"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_s3_bucket" "state" {
+  #checkov:skip=CKV_AWS_18:Access to the state bucket is recorded by CloudTrail data events of the account; a second log bucket per account is not needed for one object per environment.
+  #checkov:skip=CKV_AWS_144:State is versioned in-region; cross-region replication is a platform-wide disaster-recovery decision.
+  #checkov:skip=CKV2_AWS_62:Nothing reacts to state writes.
+  bucket = var.state_bucket_name
+}
+
+resource "aws_s3_bucket_public_access_block" "state" {
+  bucket                  = aws_s3_bucket.state.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "state" {
+  bucket = aws_s3_bucket.state.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
+  bucket = aws_s3_bucket.state.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.bootstrap.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "state" {
+  bucket = aws_s3_bucket.state.id
+  rule {
+    id     = "keep-old-state-versions-a-year"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 365
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+data "aws_iam_policy_document" "state" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "state" {
+  bucket = aws_s3_bucket.state.id
+  policy = data.aws_iam_policy_document.state.json
+}
+
+resource "aws_ecr_repository" "serving" {
+  name                 = var.repository_name
+  image_tag_mutability = "IMMUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.bootstrap.arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "serving" {
+  repository = aws_ecr_repository.serving.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the last ${var.images_kept} images (a rollback needs the previous digests)"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = var.images_kept }
+      action       = { type = "expire" }
+    }]
+  })
+}

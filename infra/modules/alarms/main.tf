@@ -1,0 +1,169 @@
+# What calls a person: failed or timed-out executions, work parked in the dead-letter queue, function
+# errors and throttles, store throttling, API server errors, and a share of manual triage far above normal
+# (e.g. a strategy naming a model version the image does not carry sends everything to people).
+
+locals {
+  namespace = "Complaints/${var.name_prefix}"
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name_prefix}-alarms"
+  kms_master_key_id = var.kms_key_arn
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.alarm_emails)
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+resource "aws_cloudwatch_metric_alarm" "executions_failed" {
+  for_each = {
+    ExecutionsFailed   = "an execution failed: a batch was refused whole or could not be staged (see the dead-letter queue)"
+    ExecutionsTimedOut = "an execution timed out"
+    ExecutionThrottled = "Step Functions throttled the state machine"
+  }
+
+  alarm_name          = "${var.name_prefix}-triage-${each.key}"
+  alarm_description   = "Triage state machine: ${each.value}."
+  namespace           = "AWS/States"
+  metric_name         = each.key
+  dimensions          = { StateMachineArn = var.state_machine_arn }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letter" {
+  alarm_name          = "${var.name_prefix}-dead-letter-not-empty"
+  alarm_description   = "Work is parked in ${var.dead_letter_queue_name}: a batch or chunk nobody could triage. Read the message, fix the cause, re-send the batch file."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.dead_letter_queue_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "function" {
+  for_each = merge([
+    for name, function in var.function_names : {
+      "${name}-Errors"    = { function = function, metric = "Errors" }
+      "${name}-Throttles" = { function = function, metric = "Throttles" }
+    }
+  ]...)
+
+  alarm_name          = "${var.name_prefix}-${each.key}"
+  alarm_description   = "Lambda ${each.value.function}: ${each.value.metric} in the last 5 minutes (the state machine retries; this says it had to)."
+  namespace           = "AWS/Lambda"
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = each.value.function }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "store_throttled" {
+  for_each = { for name in ["raw_complaints", "complaints_allocation"] : name => var.table_names[name] }
+
+  alarm_name          = "${var.name_prefix}-${each.key}-throttled"
+  alarm_description   = "DynamoDB throttled writes to ${each.value}; lower the triage concurrency or raise the table's on-demand maximum."
+  namespace           = "AWS/DynamoDB"
+  metric_name         = "WriteThrottleEvents"
+  dimensions          = { TableName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_errors" {
+  alarm_name          = "${var.name_prefix}-intake-api-5xx"
+  alarm_description   = "The intake API answered with server errors."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5xx"
+  dimensions          = { ApiId = var.api_id, Stage = "$default" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+# The pipeline logs one "batch finished" line per chunk with its counts (complaints/pipeline.py).
+resource "aws_cloudwatch_log_metric_filter" "triaged" {
+  for_each = {
+    for pair in setproduct(["triage", "manual_triage"], ["rows", "manual_triage"]) :
+    "${pair[0]}-${pair[1]}" => { log_group = var.log_group_names[pair[0]], field = pair[1] }
+  }
+
+  name           = "${var.name_prefix}-${each.key}"
+  log_group_name = each.value.log_group
+  pattern        = "{ $.message = \"batch finished\" }"
+
+  metric_transformation {
+    name      = each.value.field == "rows" ? "Rows" : "ManualTriage"
+    namespace = local.namespace
+    value     = "$.${each.value.field}"
+    unit      = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "manual_triage_share" {
+  alarm_name          = "${var.name_prefix}-manual-triage-share"
+  alarm_description   = "More than ${var.max_manual_triage_share * 100}% of the last hour's complaints went to manual triage (usual: about a quarter). Check the model strategy and the image's models.json."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.max_manual_triage_share
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "share"
+    expression  = "IF(rows > 0, manual / rows, 0)"
+    label       = "Share of complaints sent to manual triage"
+    return_data = true
+  }
+
+  metric_query {
+    id = "manual"
+    metric {
+      namespace   = local.namespace
+      metric_name = "ManualTriage"
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "rows"
+    metric {
+      namespace   = local.namespace
+      metric_name = "Rows"
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_metric_filter.triaged]
+}

@@ -1,0 +1,51 @@
+variable "name_prefix" {
+  description = "Prefix of every resource name, e.g. complaints-prod."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "The environment's key (module key): encrypts the alarm topic."
+  type        = string
+}
+
+variable "alarm_emails" {
+  description = "Addresses subscribed to the alarm topic (each confirms by e-mail)."
+  type        = list(string)
+  default     = []
+}
+
+variable "state_machine_arn" {
+  description = "The triage state machine (module orchestration)."
+  type        = string
+}
+
+variable "dead_letter_queue_name" {
+  description = "The dead-letter queue (module orchestration)."
+  type        = string
+}
+
+variable "function_names" {
+  description = "Function name by handler name (module functions)."
+  type        = map(string)
+}
+
+variable "log_group_names" {
+  description = "Log group name by handler name (module functions)."
+  type        = map(string)
+}
+
+variable "table_names" {
+  description = "Table name by store table name (module store)."
+  type        = map(string)
+}
+
+variable "api_id" {
+  description = "The intake API (module intake)."
+  type        = string
+}
+
+variable "max_manual_triage_share" {
+  description = "Alarm when more than this share of an hour's complaints goes to manual triage."
+  type        = number
+  default     = 0.6
+}

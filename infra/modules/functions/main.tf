@@ -1,0 +1,209 @@
+# The Lambda functions: one container image (functions/Dockerfile: the complaints core, numpy and the model
+# versions pinned by hash, no torch), one handler per function, one role per function with only what that
+# handler touches. Handlers read the environment set here; tests/test_infra.py checks every handler named
+# in `command` exists and reads no variable that is not set.
+
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  store_url = "dynamodb://${var.table_prefix}?region=${data.aws_region.current.name}"
+
+  common_environment = {
+    COMPLAINTS_REGISTRY_URL = "file:///opt/models" # the versions baked into the image, verified by hash on load
+    COMPLAINTS_LOG_LEVEL    = var.log_level
+  }
+
+  # Store tables the pipeline touches, with the calls it makes on each (complaints/pipeline.py).
+  pipeline_tables = {
+    model_strategy        = ["dynamodb:GetItem"]
+    raw_complaints        = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    complaints_allocation = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    rejected_rows         = ["dynamodb:PutItem"]
+    triage_batches        = ["dynamodb:PutItem"]
+  }
+
+  functions = {
+    intake = {
+      command     = "functions.intake.handler"
+      description = "Validate a batch file from the inbox and stage its chunks"
+      memory_mb   = 1024
+      timeout_s   = 300
+      concurrency = var.reserved_concurrency["intake"]
+      environment = {
+        COMPLAINTS_STAGING_PREFIX = var.staging_prefix
+        COMPLAINTS_CHUNK_SIZE     = tostring(var.chunk_size)
+      }
+      s3_read  = [var.inbox_prefix]
+      s3_write = [var.staging_prefix]
+      tables   = {}
+    }
+    triage = {
+      command     = "functions.triage.handler"
+      description = "Triage one staged chunk with the core pipeline"
+      memory_mb   = var.triage_memory_mb
+      timeout_s   = 300
+      concurrency = var.reserved_concurrency["triage"]
+      environment = { COMPLAINTS_STORE_URL = local.store_url }
+      s3_read     = [var.staging_prefix]
+      s3_write    = []
+      tables      = local.pipeline_tables
+    }
+    manual_triage = {
+      command     = "functions.manual_triage.handler"
+      description = "Send the complaints of a chunk whose triage failed to manual triage"
+      memory_mb   = 512
+      timeout_s   = 300
+      concurrency = var.reserved_concurrency["manual_triage"]
+      environment = { COMPLAINTS_STORE_URL = local.store_url }
+      s3_read     = [var.staging_prefix]
+      s3_write    = []
+      tables      = local.pipeline_tables
+    }
+    submit = {
+      command     = "functions.submit.handler"
+      description = "HTTP API: store a posted batch of complaints in the inbox"
+      memory_mb   = 512
+      timeout_s   = 29
+      concurrency = var.reserved_concurrency["submit"]
+      environment = {
+        COMPLAINTS_BATCH_BUCKET = var.batch_bucket_name
+        COMPLAINTS_INBOX_PREFIX = var.inbox_prefix
+      }
+      s3_read  = []
+      s3_write = ["${var.inbox_prefix}api/"]
+      tables   = {}
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each = local.functions
+
+  name              = "/aws/lambda/${var.name_prefix}-${replace(each.key, "_", "-")}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name               = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
+  statement {
+    sid       = "WriteItsOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  statement {
+    sid       = "DecryptItsEnvironmentAndData"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "EncryptWritesThroughS3AndDynamoDB"
+    actions   = ["kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${data.aws_region.current.name}.amazonaws.com", "dynamodb.${data.aws_region.current.name}.amazonaws.com"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_read) == 0 ? [] : [each.value.s3_read]
+    content {
+      sid       = "ReadBatchObjects"
+      actions   = ["s3:GetObject"]
+      resources = [for prefix in statement.value : "${var.batch_bucket_arn}/${prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_write) == 0 ? [] : [each.value.s3_write]
+    content {
+      sid       = "WriteBatchObjects"
+      actions   = ["s3:PutObject"]
+      resources = [for prefix in statement.value : "${var.batch_bucket_arn}/${prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.tables
+    content {
+      sid       = "Store${replace(title(replace(statement.key, "_", " ")), " ", "")}"
+      actions   = statement.value
+      resources = [var.table_arns[statement.key]]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
+  name   = "least-privilege"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  for_each = local.functions
+
+  role       = aws_iam_role.function[each.key].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously (Step Functions, API Gateway); failures are caught by the state machine's Retry/Catch and parked in its dead-letter queue, or returned to the API caller. A Lambda DLQ only applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_117:The functions call only AWS APIs (S3, DynamoDB) over TLS with IAM; no resource lives in a VPC. A VPC would need interface endpoints in every AZ for no gain in isolation.
+  #checkov:skip=CKV_AWS_272:Lambda code signing applies to .zip packages only; the image is pinned by its sha256 digest in a private, immutable-tag ECR repository.
+  for_each = local.functions
+
+  function_name                  = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  description                    = each.value.description
+  role                           = aws_iam_role.function[each.key].arn
+  package_type                   = "Image"
+  image_uri                      = var.image_uri
+  architectures                  = [var.architecture]
+  memory_size                    = each.value.memory_mb
+  timeout                        = each.value.timeout_s
+  reserved_concurrent_executions = each.value.concurrency
+  kms_key_arn                    = var.kms_key_arn
+
+  image_config {
+    command = [each.value.command]
+  }
+
+  environment {
+    variables = merge(local.common_environment, each.value.environment)
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text" # the handlers already write one JSON object per line (complaints/logs.py)
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy_attachment.xray]
+}

@@ -1,0 +1,78 @@
+# The whole serverless stack of one environment (dev or prod: infra/envs/<env>.tfvars).
+
+locals {
+  name_prefix = "complaints-${var.environment}"
+
+  release_tags = merge(
+    {
+      "complaints:environment" = var.environment
+      "complaints:git-sha"     = var.git_sha
+    },
+    { for task, version in var.model_versions : "complaints:model:${task}" => version },
+  )
+}
+
+module "key" {
+  source      = "../modules/key"
+  name_prefix = local.name_prefix
+}
+
+module "store" {
+  source              = "../modules/store"
+  table_prefix        = local.name_prefix
+  kms_key_arn         = module.key.key_arn
+  deletion_protection = var.deletion_protection
+}
+
+module "functions" {
+  source               = "../modules/functions"
+  name_prefix          = local.name_prefix
+  image_uri            = var.image_uri
+  architecture         = var.architecture
+  table_prefix         = module.store.table_prefix
+  table_arns           = module.store.table_arns
+  batch_bucket_name    = module.intake.bucket_name
+  batch_bucket_arn     = module.intake.bucket_arn
+  inbox_prefix         = module.intake.inbox_prefix
+  staging_prefix       = module.intake.staging_prefix
+  kms_key_arn          = module.key.key_arn
+  chunk_size           = var.chunk_size
+  reserved_concurrency = var.reserved_concurrency
+  log_retention_days   = var.log_retention_days
+}
+
+module "orchestration" {
+  source             = "../modules/orchestration"
+  name_prefix        = local.name_prefix
+  function_arns      = module.functions.function_arns
+  kms_key_arn        = module.key.key_arn
+  release_tags       = local.release_tags
+  log_retention_days = var.log_retention_days
+}
+
+module "intake" {
+  source                = "../modules/intake"
+  name_prefix           = local.name_prefix
+  kms_key_arn           = module.key.key_arn
+  state_machine_arn     = module.orchestration.state_machine_arn
+  dead_letter_queue_arn = module.orchestration.dead_letter_queue_arn
+  dead_letter_queue_url = module.orchestration.dead_letter_queue_url
+  submit_function_arn   = module.functions.function_arns["submit"]
+  submit_function_name  = module.functions.function_names["submit"]
+  api_rate_limit        = var.api_rate_limit
+  api_burst_limit       = var.api_burst_limit
+  log_retention_days    = var.log_retention_days
+}
+
+module "alarms" {
+  source                 = "../modules/alarms"
+  name_prefix            = local.name_prefix
+  kms_key_arn            = module.key.key_arn
+  alarm_emails           = var.alarm_emails
+  state_machine_arn      = module.orchestration.state_machine_arn
+  dead_letter_queue_name = module.orchestration.dead_letter_queue_name
+  function_names         = module.functions.function_names
+  log_group_names        = module.functions.log_group_names
+  table_names            = module.store.table_names
+  api_id                 = module.intake.api_id
+}

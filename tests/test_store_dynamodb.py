@@ -1,0 +1,63 @@
+"""The DynamoDB store passes the same contract as SQLite, against moto's DynamoDB (in process, no network)."""
+
+import json
+
+import pytest
+from moto import mock_aws
+
+from complaints.records import Allocation
+from complaints.store import open_store
+from complaints.store.dynamodb import TABLES, DynamoDBStore
+from store_contract import StoreContract, allocation, complaint
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+class TestDynamoDBStore(StoreContract):
+    @pytest.fixture
+    def store(self, aws):
+        store = open_store(f"dynamodb://complaints-test?region={REGION}")
+        store.create_tables()
+        return store
+
+
+def test_the_url_names_the_table_prefix_and_region(aws):
+    store = open_store(f"dynamodb://complaints-dev?region={REGION}")
+    assert isinstance(store, DynamoDBStore) and store.table_name("raw_complaints") == "complaints-dev-raw_complaints"
+    with pytest.raises(ValueError, match="dynamodb://<table-prefix>"):
+        open_store("dynamodb://complaints-dev?table=x")
+
+
+def test_items_keep_the_whole_record_beside_their_keys(aws):
+    store = open_store(f"dynamodb://complaints-test?region={REGION}")
+    store.create_tables()
+    store.put_allocation(allocation())
+    item = store._client.get_item(TableName="complaints-test-complaints_allocation",
+                                  Key={"complaint_id": {"S": "1001"}})["Item"]
+    assert set(item) == {"complaint_id", "queue", "allocated_at", "body"}
+    assert item["queue"] == {"S": "Credit card"}
+    assert Allocation.from_dict(json.loads(item["body"]["S"])) == allocation()
+
+
+def test_a_queue_longer_than_one_page_is_read_to_its_limit(aws):
+    store = open_store(f"dynamodb://complaints-test?region={REGION}")
+    store.create_tables()
+    for n in range(30):
+        store.put_allocation(allocation(str(n), "Mortgage", f"2024-05-02T10:00:{n:02d}.000+00:00"))
+    store.put_complaint(complaint())
+    newest = store.list_queue("Mortgage", limit=25)
+    assert [a.complaint_id for a in newest] == [str(n) for n in range(29, 4, -1)]
+
+
+def test_every_table_has_a_schema():
+    assert set(TABLES) == {"raw_complaints", "complaints_allocation", "model_info", "model_strategy", "feedback",
+                           "rejected_rows", "triage_batches", "audit_log"}
