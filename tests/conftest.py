@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -73,3 +74,24 @@ def home(trained_home, tmp_path) -> Path:
 @pytest.fixture
 def deployment(home) -> Deployment:
     return Deployment.embedded(Settings.from_env(home=home))
+
+
+@pytest.fixture
+def cli_at(monkeypatch, capsys):
+    """Run `complaints` in process against a COMPLAINTS_HOME; each call returns (exit status, stdout, stderr)."""
+    from complaints.cli import main
+
+    def at(home: Path):
+        monkeypatch.setenv("COMPLAINTS_HOME", str(home))
+
+        def run(*argv: str) -> tuple[int, str, str]:
+            code = main(list(argv))
+            out, err = capsys.readouterr()
+            return code, out, err
+        return run
+    return at
+
+
+def last_json(out: str) -> dict:
+    """The JSON object a `--json` command prints as its last line."""
+    return json.loads(out.strip().splitlines()[-1])

@@ -1,7 +1,6 @@
 """The `complaints` command as a user runs it: real files, real store, JSON contracts."""
 
 import csv
-import json
 
 import pytest
 
@@ -9,22 +8,12 @@ from complaints.cli import main
 from complaints.deployment import Deployment
 from complaints.settings import Settings
 from model.train import TrainingArguments, training_complaints
-from conftest import sample, write_csv
+from conftest import last_json, sample, write_csv
 
 
 @pytest.fixture
-def cli(home, monkeypatch, capsys):
-    monkeypatch.setenv("COMPLAINTS_HOME", str(home))
-
-    def run(*argv):
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
+def cli(cli_at, home):
+    return cli_at(home)
 
 
 def test_triage_json_counts_every_row_including_unreadable_ones(cli, cfpb_rows, tmp_path):

@@ -21,14 +21,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def cli(home, monkeypatch, capsys):
-    monkeypatch.setenv("COMPLAINTS_HOME", str(home))
-
-    def run(*argv):
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
+def cli(cli_at, home):
+    return cli_at(home)
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,12 @@
 """`complaints validate` and the intake gate as a user runs them: real files, exit status, the JSON
 contract, Data Docs on disk with no personal data in them."""
 
-import json
 from pathlib import Path
 
 import pytest
 
 from complaints.cli import main
-from conftest import DATA, sample, write_csv
+from conftest import DATA, last_json, sample, write_csv
 
 INTAKE_EXPECTATIONS = {
     "expect_column_values_to_be_null(record_error)",
@@ -24,18 +23,8 @@ INTAKE_EXPECTATIONS = {
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("COMPLAINTS_HOME", str(tmp_path / "home"))
-
-    def run(*argv):
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
-
-
-def last_json(out):
-    return json.loads(out.strip().splitlines()[-1])
+def cli(cli_at, tmp_path):
+    return cli_at(tmp_path / "home")
 
 
 def test_the_shared_cfpb_file_passes_the_intake_suite_and_data_docs_are_written(cli, tmp_path):
