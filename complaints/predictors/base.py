@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,11 @@ class Predictor(ABC):
         self.labels: list[str] = list(meta["labels"])
         self.binary = self.labels == [NEGATIVE, POSITIVE]
         self.decision_threshold = float(meta.get("decision_threshold") or 0.5)
-        self.training_fingerprints = self._fingerprints(path)
 
-    @staticmethod
-    def _fingerprints(path: Path) -> frozenset[str]:
-        file = path / "training_fingerprints.json"
+    @cached_property
+    def training_fingerprints(self) -> frozenset[str]:
+        """Narratives the version was trained on; read only when evaluating, never on the serving path."""
+        file = self.path / "training_fingerprints.json"
         return frozenset(json.loads(file.read_text())) if file.exists() else frozenset()
 
     @abstractmethod
