@@ -26,6 +26,33 @@ def allocation(complaint_id: str = "1001", queue: str = "Credit card", at: str =
                       "2026.11.1", "batch-1", at)
 
 
+INFO = ModelInfo("team", "abc", "tfidf-linear", "2024-01-01T00:00:00+00:00", {"accuracy": 0.8}, "sha", "2026.11.1",
+                 "team@abc")
+FEEDBACK = Feedback("1", "team", "Mortgage", "Credit card", "ana", at="2024-05-03T00:00:00+00:00")
+EVENT = AuditEvent("e1", "2024-01-01T00:00:00+00:00", "ci", "promote", "team", {"v": 1})
+REJECTION = RejectedRow("b1", 3, "empty_narrative", "empty", "", "{}", 2)
+BATCH = TriageBatch("b1", "file.csv", "sha", "t0", "t1", {"rows": 2}, {"team": {"champion": "v1"}})
+
+# Write-once tables: (the write, every record stored near the key, a record, another record under its key).
+WRITE_ONCE = {
+    "complaint": ("put_complaint", lambda store: [store.get_complaint("1001")], complaint(),
+                  complaint(narrative="a different text")),
+    "allocation": ("put_allocation", lambda store: store.list_queue("Credit card") + store.list_queue("Mortgage"),
+                   allocation(), allocation(queue="Mortgage")),
+    "model_info": ("put_model_info", lambda store: [store.get_model_info("team", "abc")], INFO,
+                   replace(INFO, metrics={"accuracy": 0.99})),
+    "feedback": ("add_feedback", lambda store: store.list_feedback(), FEEDBACK, replace(FEEDBACK, label="Other")),
+    "audit": ("append_audit", lambda store: store.list_audit(), EVENT,
+              replace(EVENT, at="2024-01-02T00:00:00+00:00", action="rollback")),
+}
+# Tables the last write to a key wins: (the write, every record stored near the key, a record, another).
+LAST_WRITE_WINS = {
+    "rejection": ("put_rejection", lambda store: store.list_rejections("b1"), REJECTION,
+                  replace(REJECTION, reason="still empty")),
+    "batch": ("put_batch", lambda store: [store.get_batch("b1")], BATCH, replace(BATCH, finished_at="t2")),
+}
+
+
 class StoreContract:
     """Subclasses provide a fresh, empty ``store`` fixture."""
 
@@ -52,11 +79,9 @@ class StoreContract:
         assert store.list_queue("Student loan") == []
 
     def test_model_info_is_immutable(self, store: TriageStore):
-        info = ModelInfo("team", "abc", "tfidf-linear", "2024-01-01T00:00:00+00:00", {"accuracy": 0.8}, "sha",
-                         "2026.11.1", "team@abc")
-        assert store.put_model_info(info) is True
-        assert store.put_model_info(replace(info, metrics={"accuracy": 0.99})) is False
-        assert store.get_model_info("team", "abc") == info
+        assert store.put_model_info(INFO) is True
+        assert store.put_model_info(replace(INFO, metrics={"accuracy": 0.99})) is False
+        assert store.get_model_info("team", "abc") == INFO
         assert store.get_model_info("team", "zzz") is None
 
     def test_strategy_writes_are_conditional_on_the_revision_read(self, store: TriageStore):
@@ -72,9 +97,10 @@ class StoreContract:
         assert store.get_strategy("team").champion == "v2"
 
     def test_feedback_is_appended_and_listed_oldest_first(self, store: TriageStore):
-        store.add_feedback(Feedback("1", "team", "Mortgage", "Credit card", "ana", at="2024-05-03T00:00:00+00:00"))
-        store.add_feedback(Feedback("1", "issue", "Fees or interest", "Other", "ana", at="2024-05-03T00:00:00+00:00"))
-        store.add_feedback(Feedback("2", "team", "Debt collection", "Mortgage", "bo", at="2024-05-01T00:00:00+00:00"))
+        assert store.add_feedback(FEEDBACK) is True
+        assert store.add_feedback(Feedback("1", "issue", "Fees or interest", "Other", "ana", at=FEEDBACK.at)) is True
+        assert store.add_feedback(Feedback("2", "team", "Debt collection", "Mortgage", "bo",
+                                           at="2024-05-01T00:00:00+00:00")) is True
         assert [f.complaint_id for f in store.list_feedback()] == ["2", "1", "1"]
         assert {f.task for f in store.list_feedback("1")} == {"team", "issue"}
 
@@ -86,10 +112,41 @@ class StoreContract:
         assert store.list_rejections("b3") == []
 
     def test_batches_and_audit_history(self, store: TriageStore):
-        batch = TriageBatch("b1", "file.csv", "sha", "t0", "t1", {"rows": 2}, {"team": {"champion": "v1"}})
-        store.put_batch(batch)
-        assert store.get_batch("b1") == batch and store.get_batch("nope") is None
-        store.append_audit(AuditEvent("e1", "2024-01-01T00:00:00+00:00", "ci", "promote", "team", {"v": 1}))
-        store.append_audit(AuditEvent("e2", "2024-01-02T00:00:00+00:00", "ci", "rollback", "team", {}))
+        store.put_batch(BATCH)
+        assert store.get_batch("b1") == BATCH and store.get_batch("nope") is None
+        assert store.append_audit(EVENT) is True
+        assert store.append_audit(AuditEvent("e2", "2024-01-02T00:00:00+00:00", "ci", "rollback", "team", {})) is True
         assert [e.event_id for e in store.list_audit()] == ["e2", "e1"]
         assert [e.event_id for e in store.list_audit(limit=1)] == ["e2"]
+
+    # Replays: a retried write (a Lambda retry, a re-run batch) must not fail or duplicate, in every backend.
+    @pytest.mark.parametrize("case", WRITE_ONCE.values(), ids=WRITE_ONCE.keys())
+    def test_a_replayed_write_once_write_stores_one_record_and_keeps_the_first(self, store: TriageStore, case):
+        write, stored, record, other = case
+        assert getattr(store, write)(record) is True
+        assert getattr(store, write)(record) is False  # the same record again: no error, no second record
+        assert stored(store) == [record]
+        assert getattr(store, write)(other) is False  # another record under the same key: the first stands
+        assert stored(store) == [record]
+
+    @pytest.mark.parametrize("case", LAST_WRITE_WINS.values(), ids=LAST_WRITE_WINS.keys())
+    def test_a_replayed_overwrite_stores_one_record_and_keeps_the_last(self, store: TriageStore, case):
+        write, stored, record, other = case
+        getattr(store, write)(record)
+        getattr(store, write)(record)
+        assert stored(store) == [record]
+        getattr(store, write)(other)
+        assert stored(store) == [other]
+
+    def test_a_replayed_strategy_write_is_stale(self, store: TriageStore):
+        """Not idempotent, by design: a strategy write is conditional on the revision read, so replaying one that
+        succeeded is a write from a stale read. It raises StaleWriteError and the stored strategy stands."""
+        created = ModelStrategy(task="team", champion="v1")
+        first = store.put_strategy(created)
+        with pytest.raises(StaleWriteError):
+            store.put_strategy(created)
+        promoted = replace(first, champion="v2", previous_champion="v1")
+        second = store.put_strategy(promoted)
+        with pytest.raises(StaleWriteError):
+            store.put_strategy(promoted)
+        assert store.get_strategy("team") == second and second.revision == 2

@@ -9,8 +9,7 @@ two to each other.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -18,10 +17,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch, as_dict,
-    utc_now,
+    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch,
 )
-from complaints.store.base import StaleWriteError, TriageStore
+from complaints.store.base import TriageStore, decode, decode_all, encode
 
 QUEUE_INDEX = "by_queue"  # complaints_allocation by (queue, allocated_at): the ops queues, newest first
 AUDIT_INDEX = "by_time"  # audit_log by (log, at_event): one low-volume partition, newest first
@@ -61,10 +59,6 @@ TABLES: dict[str, Table] = {
     "triage_batches": Table("batch_id"),
     "audit_log": Table("event_id", index=Index(AUDIT_INDEX, "log", "at_event")),
 }
-
-
-def _dump(record: Any) -> str:
-    return json.dumps(as_dict(record), ensure_ascii=False, sort_keys=True)
 
 
 class DynamoDBStore(TriageStore):
@@ -110,7 +104,7 @@ class DynamoDBStore(TriageStore):
     def _item(self, table: str, record: Any, **keys: Any) -> dict[str, dict[str, str]]:
         schema = TABLES[table]
         item = {name: {schema.attribute_type(name): str(value)} for name, value in keys.items()}
-        item["body"] = {"S": _dump(record)}
+        item["body"] = {"S": encode(record)}
         return item
 
     def _put(self, table: str, item: dict, condition: str | None = None, values: dict | None = None) -> bool:
@@ -128,39 +122,37 @@ class DynamoDBStore(TriageStore):
         return True
 
     def _put_new(self, table: str, item: dict) -> bool:
+        """Put the item unless its key is stored; True when written."""
         return self._put(table, item, f"attribute_not_exists({TABLES[table].hash_key})")
 
-    def _get(self, table: str, **keys: Any) -> dict | None:
+    def _get(self, table: str, **keys: Any) -> str | None:
         schema = TABLES[table]
         key = {name: {schema.attribute_type(name): str(value)} for name, value in keys.items()}
         item = self._client.get_item(TableName=self.table_name(table), Key=key).get("Item")
-        return json.loads(item["body"]["S"]) if item else None
+        return item["body"]["S"] if item else None
 
-    def _query(self, table: str, limit: int | None = None, **args: Any) -> list[dict]:
+    def _query(self, table: str, limit: int | None = None, **args: Any) -> list[str]:
         """Every body the query matches (all pages), or the first ``limit``."""
-        bodies: list[dict] = []
+        bodies: list[str] = []
         args = {"TableName": self.table_name(table), **args}
         while limit is None or len(bodies) < limit:
             page = self._client.query(**args, **({"Limit": limit - len(bodies)} if limit else {}))
-            bodies += [json.loads(item["body"]["S"]) for item in page["Items"]]
+            bodies += [item["body"]["S"] for item in page["Items"]]
             if "LastEvaluatedKey" not in page:
                 break
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return bodies
 
-    def _scan(self, table: str) -> list[dict]:
-        bodies: list[dict] = []
-        for page in self._client.get_paginator("scan").paginate(TableName=self.table_name(table)):
-            bodies += [json.loads(item["body"]["S"]) for item in page["Items"]]
-        return bodies
+    def _scan(self, table: str) -> list[str]:
+        pages = self._client.get_paginator("scan").paginate(TableName=self.table_name(table))
+        return [item["body"]["S"] for page in pages for item in page["Items"]]
 
     # -- the store interface
     def put_complaint(self, complaint: StoredComplaint) -> bool:
         return self._put_new("raw_complaints", self._item("raw_complaints", complaint, complaint_id=complaint.complaint_id))
 
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
-        row = self._get("raw_complaints", complaint_id=complaint_id)
-        return StoredComplaint(**row) if row else None
+        return decode(StoredComplaint, self._get("raw_complaints", complaint_id=complaint_id))
 
     def put_allocation(self, allocation: Allocation) -> bool:
         return self._put_new("complaints_allocation", self._item(
@@ -168,74 +160,61 @@ class DynamoDBStore(TriageStore):
             allocated_at=allocation.allocated_at))
 
     def get_allocation(self, complaint_id: str) -> Allocation | None:
-        row = self._get("complaints_allocation", complaint_id=complaint_id)
-        return Allocation.from_dict(row) if row else None
+        return decode(Allocation, self._get("complaints_allocation", complaint_id=complaint_id))
 
     def list_queue(self, queue: str, limit: int = 100) -> list[Allocation]:
-        rows = self._query("complaints_allocation", limit, IndexName=QUEUE_INDEX, ScanIndexForward=False,
-                           KeyConditionExpression="#q = :q", ExpressionAttributeNames={"#q": "queue"},
-                           ExpressionAttributeValues={":q": {"S": queue}})
-        return [Allocation.from_dict(row) for row in rows]
+        return decode_all(Allocation, self._query(
+            "complaints_allocation", limit, IndexName=QUEUE_INDEX, ScanIndexForward=False,
+            KeyConditionExpression="#q = :q", ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeValues={":q": {"S": queue}}))
 
     def put_model_info(self, info: ModelInfo) -> bool:
         return self._put_new("model_info", self._item("model_info", info, task=info.task, version=info.version))
 
     def get_model_info(self, task: str, version: str) -> ModelInfo | None:
-        row = self._get("model_info", task=task, version=version)
-        return ModelInfo(**row) if row else None
+        return decode(ModelInfo, self._get("model_info", task=task, version=version))
 
     def get_strategy(self, task: str) -> ModelStrategy | None:
-        row = self._get("model_strategy", task=task)
-        return ModelStrategy(**row) if row else None
+        return decode(ModelStrategy, self._get("model_strategy", task=task))
 
-    def put_strategy(self, strategy: ModelStrategy) -> ModelStrategy:
-        written = replace(strategy, revision=strategy.revision + 1, updated_at=utc_now())
+    def _write_strategy(self, written: ModelStrategy, read_revision: int) -> bool:
         item = self._item("model_strategy", written, task=written.task)
         item["revision"] = {"N": str(written.revision)}
-        if strategy.revision == 0:
-            ok = self._put_new("model_strategy", item)
-        else:
-            ok = self._put("model_strategy", item, "revision = :read", {":read": {"N": str(strategy.revision)}})
-        if not ok:
-            raise StaleWriteError(f"model_strategy for task {strategy.task!r} changed since revision {strategy.revision}")
-        return written
+        if read_revision == 0:
+            return self._put_new("model_strategy", item)
+        return self._put("model_strategy", item, "revision = :read", {":read": {"N": str(read_revision)}})
 
-    def add_feedback(self, feedback: Feedback) -> None:
-        # Append-only: a retried write of the same correction (same complaint, time and task) is a no-op.
-        self._put_new("feedback", self._item("feedback", feedback, complaint_id=feedback.complaint_id,
-                                             at_task=f"{feedback.at}#{feedback.task}"))
+    def add_feedback(self, feedback: Feedback) -> bool:
+        return self._put_new("feedback", self._item("feedback", feedback, complaint_id=feedback.complaint_id,
+                                                    at_task=f"{feedback.at}#{feedback.task}"))
 
     def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
         if complaint_id is None:
-            rows = sorted(self._scan("feedback"), key=lambda r: (r["at"], r["complaint_id"], r["task"]))
-        else:
-            rows = self._query("feedback", KeyConditionExpression="complaint_id = :c",
-                               ExpressionAttributeValues={":c": {"S": complaint_id}})
-        return [Feedback(**row) for row in rows]
+            rows = decode_all(Feedback, self._scan("feedback"))
+            return sorted(rows, key=lambda f: (f.at, f.complaint_id, f.task))
+        return decode_all(Feedback, self._query("feedback", KeyConditionExpression="complaint_id = :c",
+                                                ExpressionAttributeValues={":c": {"S": complaint_id}}))
 
     def put_rejection(self, rejection: RejectedRow) -> None:
         self._put("rejected_rows", self._item("rejected_rows", rejection, batch_id=rejection.batch_id,
                                               row_number=rejection.row_number))
 
     def list_rejections(self, batch_id: str) -> list[RejectedRow]:
-        rows = self._query("rejected_rows", KeyConditionExpression="batch_id = :b",
-                           ExpressionAttributeValues={":b": {"S": batch_id}})
-        return [RejectedRow(**row) for row in rows]
+        return decode_all(RejectedRow, self._query("rejected_rows", KeyConditionExpression="batch_id = :b",
+                                                   ExpressionAttributeValues={":b": {"S": batch_id}}))
 
     def put_batch(self, batch: TriageBatch) -> None:
         self._put("triage_batches", self._item("triage_batches", batch, batch_id=batch.batch_id))
 
     def get_batch(self, batch_id: str) -> TriageBatch | None:
-        row = self._get("triage_batches", batch_id=batch_id)
-        return TriageBatch(**row) if row else None
+        return decode(TriageBatch, self._get("triage_batches", batch_id=batch_id))
 
-    def append_audit(self, event: AuditEvent) -> None:
-        # Conditional, so a retried append of the same event is a no-op.
-        self._put_new("audit_log", self._item("audit_log", event, event_id=event.event_id, log=AUDIT_PARTITION,
-                                              at_event=f"{event.at}#{event.event_id}"))
+    def append_audit(self, event: AuditEvent) -> bool:
+        return self._put_new("audit_log", self._item("audit_log", event, event_id=event.event_id, log=AUDIT_PARTITION,
+                                                     at_event=f"{event.at}#{event.event_id}"))
 
     def list_audit(self, limit: int = 100) -> list[AuditEvent]:
-        rows = self._query("audit_log", limit, IndexName=AUDIT_INDEX, ScanIndexForward=False,
-                           KeyConditionExpression="#log = :log", ExpressionAttributeNames={"#log": "log"},
-                           ExpressionAttributeValues={":log": {"S": AUDIT_PARTITION}})
-        return [AuditEvent(**row) for row in rows]
+        return decode_all(AuditEvent, self._query(
+            "audit_log", limit, IndexName=AUDIT_INDEX, ScanIndexForward=False,
+            KeyConditionExpression="#log = :log", ExpressionAttributeNames={"#log": "log"},
+            ExpressionAttributeValues={":log": {"S": AUDIT_PARTITION}}))

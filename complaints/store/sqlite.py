@@ -6,17 +6,14 @@ so both backends read and write identical records.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch, as_dict,
-    utc_now,
+    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch,
 )
-from complaints.store.base import StaleWriteError, TriageStore
+from complaints.store.base import TriageStore, decode, decode_all, encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw_complaints (complaint_id TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -34,10 +31,6 @@ CREATE TABLE IF NOT EXISTS audit_log (event_id TEXT PRIMARY KEY, at TEXT NOT NUL
 """
 
 
-def _dump(record: Any) -> str:
-    return json.dumps(as_dict(record), ensure_ascii=False, sort_keys=True)
-
-
 class SQLiteStore(TriageStore):
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -51,88 +44,76 @@ class SQLiteStore(TriageStore):
     def close(self) -> None:
         self._db.close()
 
-    def _insert_new(self, sql: str, params: tuple) -> bool:
-        return self._db.execute(sql, params).rowcount == 1
+    # -- row plumbing: every row is its key columns plus the record's JSON body, last
+    def _insert(self, table: str, record: Any, *keys: Any, replace: bool = False) -> bool:
+        """Insert a row unless its key is stored (or over it, with ``replace``); True when written."""
+        values = (*keys, encode(record))
+        sql = f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO {table} VALUES ({', '.join('?' * len(values))})"
+        return self._db.execute(sql, values).rowcount == 1
 
-    def _one(self, sql: str, params: tuple) -> dict | None:
+    def _one(self, sql: str, *params: Any) -> str | None:
         row = self._db.execute(sql, params).fetchone()
-        return json.loads(row[0]) if row else None
+        return row[0] if row else None
 
-    def _all(self, sql: str, params: tuple = ()) -> list[dict]:
-        return [json.loads(row[0]) for row in self._db.execute(sql, params)]
+    def _all(self, sql: str, *params: Any) -> list[str]:
+        return [row[0] for row in self._db.execute(sql, params)]
 
+    # -- the store interface
     def put_complaint(self, complaint: StoredComplaint) -> bool:
-        return self._insert_new("INSERT OR IGNORE INTO raw_complaints VALUES (?, ?)",
-                                (complaint.complaint_id, _dump(complaint)))
+        return self._insert("raw_complaints", complaint, complaint.complaint_id)
 
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
-        row = self._one("SELECT body FROM raw_complaints WHERE complaint_id = ?", (complaint_id,))
-        return StoredComplaint(**row) if row else None
+        return decode(StoredComplaint, self._one("SELECT body FROM raw_complaints WHERE complaint_id = ?", complaint_id))
 
     def put_allocation(self, allocation: Allocation) -> bool:
-        return self._insert_new("INSERT OR IGNORE INTO complaints_allocation VALUES (?, ?, ?, ?)",
-                                (allocation.complaint_id, allocation.queue, allocation.allocated_at, _dump(allocation)))
+        return self._insert("complaints_allocation", allocation, allocation.complaint_id, allocation.queue,
+                            allocation.allocated_at)
 
     def get_allocation(self, complaint_id: str) -> Allocation | None:
-        row = self._one("SELECT body FROM complaints_allocation WHERE complaint_id = ?", (complaint_id,))
-        return Allocation.from_dict(row) if row else None
+        return decode(Allocation, self._one("SELECT body FROM complaints_allocation WHERE complaint_id = ?", complaint_id))
 
     def list_queue(self, queue: str, limit: int = 100) -> list[Allocation]:
-        rows = self._all("SELECT body FROM complaints_allocation WHERE queue = ? "
-                         "ORDER BY allocated_at DESC, complaint_id LIMIT ?", (queue, limit))
-        return [Allocation.from_dict(row) for row in rows]
+        return decode_all(Allocation, self._all("SELECT body FROM complaints_allocation WHERE queue = ? "
+                                                "ORDER BY allocated_at DESC, complaint_id LIMIT ?", queue, limit))
 
     def put_model_info(self, info: ModelInfo) -> bool:
-        return self._insert_new("INSERT OR IGNORE INTO model_info VALUES (?, ?, ?)", (info.task, info.version, _dump(info)))
+        return self._insert("model_info", info, info.task, info.version)
 
     def get_model_info(self, task: str, version: str) -> ModelInfo | None:
-        row = self._one("SELECT body FROM model_info WHERE task = ? AND version = ?", (task, version))
-        return ModelInfo(**row) if row else None
+        return decode(ModelInfo, self._one("SELECT body FROM model_info WHERE task = ? AND version = ?", task, version))
 
     def get_strategy(self, task: str) -> ModelStrategy | None:
-        row = self._one("SELECT body FROM model_strategy WHERE task = ?", (task,))
-        return ModelStrategy(**row) if row else None
+        return decode(ModelStrategy, self._one("SELECT body FROM model_strategy WHERE task = ?", task))
 
-    def put_strategy(self, strategy: ModelStrategy) -> ModelStrategy:
-        written = replace(strategy, revision=strategy.revision + 1, updated_at=utc_now())
-        if strategy.revision == 0:
-            ok = self._insert_new("INSERT OR IGNORE INTO model_strategy VALUES (?, ?, ?)",
-                                  (written.task, written.revision, _dump(written)))
-        else:
-            ok = self._db.execute("UPDATE model_strategy SET revision = ?, body = ? WHERE task = ? AND revision = ?",
-                                  (written.revision, _dump(written), written.task, strategy.revision)).rowcount == 1
-        if not ok:
-            raise StaleWriteError(f"model_strategy for task {strategy.task!r} changed since revision {strategy.revision}")
-        return written
+    def _write_strategy(self, written: ModelStrategy, read_revision: int) -> bool:
+        if read_revision == 0:
+            return self._insert("model_strategy", written, written.task, written.revision)
+        return self._db.execute("UPDATE model_strategy SET revision = ?, body = ? WHERE task = ? AND revision = ?",
+                                (written.revision, encode(written), written.task, read_revision)).rowcount == 1
 
-    def add_feedback(self, feedback: Feedback) -> None:
-        self._db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?)",
-                         (feedback.complaint_id, feedback.at, feedback.task, _dump(feedback)))
+    def add_feedback(self, feedback: Feedback) -> bool:
+        return self._insert("feedback", feedback, feedback.complaint_id, feedback.at, feedback.task)
 
     def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
         if complaint_id is None:
-            rows = self._all("SELECT body FROM feedback ORDER BY at")
-        else:
-            rows = self._all("SELECT body FROM feedback WHERE complaint_id = ? ORDER BY at", (complaint_id,))
-        return [Feedback(**row) for row in rows]
+            return decode_all(Feedback, self._all("SELECT body FROM feedback ORDER BY at"))
+        return decode_all(Feedback, self._all("SELECT body FROM feedback WHERE complaint_id = ? ORDER BY at", complaint_id))
 
     def put_rejection(self, rejection: RejectedRow) -> None:
-        self._db.execute("INSERT OR REPLACE INTO rejected_rows VALUES (?, ?, ?)",
-                         (rejection.batch_id, rejection.row_number, _dump(rejection)))
+        self._insert("rejected_rows", rejection, rejection.batch_id, rejection.row_number, replace=True)
 
     def list_rejections(self, batch_id: str) -> list[RejectedRow]:
-        rows = self._all("SELECT body FROM rejected_rows WHERE batch_id = ? ORDER BY row_number", (batch_id,))
-        return [RejectedRow(**row) for row in rows]
+        return decode_all(RejectedRow, self._all("SELECT body FROM rejected_rows WHERE batch_id = ? ORDER BY row_number",
+                                                 batch_id))
 
     def put_batch(self, batch: TriageBatch) -> None:
-        self._db.execute("INSERT OR REPLACE INTO triage_batches VALUES (?, ?)", (batch.batch_id, _dump(batch)))
+        self._insert("triage_batches", batch, batch.batch_id, replace=True)
 
     def get_batch(self, batch_id: str) -> TriageBatch | None:
-        row = self._one("SELECT body FROM triage_batches WHERE batch_id = ?", (batch_id,))
-        return TriageBatch(**row) if row else None
+        return decode(TriageBatch, self._one("SELECT body FROM triage_batches WHERE batch_id = ?", batch_id))
 
-    def append_audit(self, event: AuditEvent) -> None:
-        self._db.execute("INSERT INTO audit_log VALUES (?, ?, ?)", (event.event_id, event.at, _dump(event)))
+    def append_audit(self, event: AuditEvent) -> bool:
+        return self._insert("audit_log", event, event.event_id, event.at)
 
     def list_audit(self, limit: int = 100) -> list[AuditEvent]:
-        return [AuditEvent(**row) for row in self._all("SELECT body FROM audit_log ORDER BY at DESC, event_id DESC LIMIT ?", (limit,))]
+        return decode_all(AuditEvent, self._all("SELECT body FROM audit_log ORDER BY at DESC, event_id DESC LIMIT ?", limit))
