@@ -292,3 +292,90 @@ def test_the_serving_image_pins_the_runtime_dependencies_and_is_torch_free():
     code = f"import sys; sys.modules.update({{{blocked}}}); {handlers}; import functions.release"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CHECKOUT, timeout=60)
     assert run.returncode == 0, run.stderr
+
+
+# -- the hardened S3 bucket: one module, used for every bucket -------------------------------------------
+
+BUCKET = MODULES / "bucket"
+# An option a bucket may go without -> the checkov check it must then skip with a reason. checkov does not
+# evaluate the module's count and encryption conditional per call: it passes these on every call.
+BUCKET_OPTIONS = {"access_logging": "CKV_AWS_18", "eventbridge": "CKV2_AWS_62", "kms_key_arn": "CKV_AWS_145"}
+
+
+def _folders() -> list[Path]:
+    return [INFRA / "stack", INFRA / "bootstrap"] + sorted(p for p in MODULES.iterdir() if p.is_dir())
+
+
+def bucket_calls() -> dict[tuple[Path, str], dict]:
+    """(calling folder, module name) -> body of every call of module bucket."""
+    return {(folder, name): body for folder in _folders() for block in terraform(folder).get("module", [])
+            for name, body in block.items() if (folder / body["source"]).resolve() == BUCKET.resolve()}
+
+
+def test_every_s3_bucket_is_the_hardened_bucket_module():
+    for folder in _folders():
+        written = sorted(r for r in set(resources(folder)) | set(resources(folder, "data")) if r[0].startswith("aws_s3"))
+        assert folder == BUCKET or written == [], f"{folder.name} writes {written} itself: use module bucket"
+    calls = bucket_calls()
+    assert {(folder.name, name) for folder, name in calls} == {
+        ("bootstrap", "state_bucket"), ("intake", "batches"), ("intake", "access_logs")}
+
+    bucket = resources(BUCKET)
+    assert all(body["bucket"] == "${aws_s3_bucket.this.id}" for (rtype, _), body in bucket.items() if rtype != "aws_s3_bucket")
+    access = bucket[("aws_s3_bucket_public_access_block", "this")]
+    assert all(access[setting] is True for setting in
+               ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert bucket[("aws_s3_bucket_ownership_controls", "this")]["rule"] == [{"object_ownership": "BucketOwnerEnforced"}]
+    assert bucket[("aws_s3_bucket_versioning", "this")]["versioning_configuration"] == [{"status": "Enabled"}]
+    encryption = bucket[("aws_s3_bucket_server_side_encryption_configuration", "this")]["rule"]
+    assert encryption == [{"apply_server_side_encryption_by_default": [{
+        "sse_algorithm": '${var.kms_key_arn == null ? "AES256" : "aws:kms"}', "kms_master_key_id": "${var.kms_key_arn}"}],
+        "bucket_key_enabled": "${var.kms_key_arn == null ? null : true}"}]
+    # written out, not from the callers' rules: every bucket aborts incomplete uploads
+    assert bucket[("aws_s3_bucket_lifecycle_configuration", "this")]["rule"] == [{
+        "id": "abort-incomplete-uploads", "status": "Enabled", "filter": [{}],
+        "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}]}]
+    assert bucket[("aws_s3_bucket_policy", "this")]["policy"] == "${data.aws_iam_policy_document.this.json}"
+    policy = resources(BUCKET, "data")[("aws_iam_policy_document", "this")]
+    assert policy["statement"] == [{
+        "sid": "DenyInsecureTransport", "effect": "Deny", "actions": ["s3:*"],
+        "resources": ["${aws_s3_bucket.this.arn}", "${aws_s3_bucket.this.arn}/*"],
+        "principals": [{"type": "*", "identifiers": ["*"]}],
+        "condition": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]}]
+    assert bucket[("aws_s3_bucket_logging", "this")]["count"] == "${var.access_logging == null ? 0 : 1}"
+    notification = bucket[("aws_s3_bucket_notification", "this")]
+    assert notification["count"] == "${var.eventbridge ? 1 : 0}" and notification["eventbridge"] is True
+
+
+def test_each_bucket_turns_an_option_on_or_skips_its_check_with_a_reason():
+    calls = {(folder.name, name): body for (folder, name), body in bucket_calls().items()}
+    for (folder, name), call in calls.items():
+        skips = dict(re.fullmatch(r"checkov:skip=(\w+):(.*)", comment["value"].strip()).groups()
+                     for comment in call.get("__comments__", []) if "checkov:skip" in comment["value"])
+        for option, check in BUCKET_OPTIONS.items():
+            if call.get(option) in (None, False):
+                assert len(skips.get(check, "")) > 30, f"{folder}: module {name} has no {option} and does not skip {check}"
+    batches = calls[("intake", "batches")]
+    assert batches["kms_key_arn"] == "${var.kms_key_arn}" and batches["eventbridge"] is True
+    assert batches["access_logging"] == {"bucket": "${module.access_logs.name}", "prefix": "batches/"}
+    delivery = resources(MODULES / "intake", "data")[("aws_iam_policy_document", "access_log_delivery")]
+    assert delivery["statement"][0]["resources"] == ["${module.access_logs.arn}/batches/*"]
+    assert calls[("intake", "access_logs")]["policy_documents"] == ["${data.aws_iam_policy_document.access_log_delivery.json}"]
+    assert calls[("bootstrap", "state_bucket")]["kms_key_arn"] == "${aws_kms_key.bootstrap.arn}"
+
+
+def test_buckets_written_before_the_module_are_moved_into_it_not_replaced():
+    old_names = {("bootstrap", "state_bucket"): "state", ("intake", "batches"): "batches", ("intake", "access_logs"): "access_logs"}
+    added = {("bootstrap", "state_bucket"): {"aws_s3_bucket_ownership_controls"}}  # the old state bucket had none
+    module = resources(BUCKET)
+    expected: dict[Path, dict[str, str]] = {}
+    for (folder, name), call in bucket_calls().items():
+        present = {rtype for (rtype, _), body in module.items() if "count" not in body
+                   or (rtype == "aws_s3_bucket_logging" and call.get("access_logging"))
+                   or (rtype == "aws_s3_bucket_notification" and call.get("eventbridge"))}
+        for rtype in present - added.get((folder.name, name), set()):
+            index = "[0]" if "count" in module[(rtype, "this")] else ""
+            expected.setdefault(folder, {})["${%s.%s}" % (rtype, old_names[(folder.name, name)])] = \
+                "${module.%s.%s.this%s}" % (name, rtype, index)
+    for folder, moves in expected.items():
+        assert {m["from"]: m["to"] for m in terraform(folder).get("moved", [])} == moves, folder.name

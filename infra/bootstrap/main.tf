@@ -26,75 +26,17 @@ data "aws_iam_policy_document" "key" {
   }
 }
 
-resource "aws_s3_bucket" "state" {
+module "state_bucket" {
   #checkov:skip=CKV_AWS_18:Access to the state bucket is recorded by CloudTrail data events of the account; a second log bucket per account is not needed for one object per environment.
   #checkov:skip=CKV_AWS_144:State is versioned in-region; cross-region replication is a platform-wide disaster-recovery decision.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to state writes.
-  bucket = var.state_bucket_name
-}
+  source      = "../modules/bucket"
+  name        = var.state_bucket_name
+  kms_key_arn = aws_kms_key.bootstrap.arn
 
-resource "aws_s3_bucket_public_access_block" "state" {
-  bucket                  = aws_s3_bucket.state.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "state" {
-  bucket = aws_s3_bucket.state.id
-  versioning_configuration {
-    status = "Enabled"
+  lifecycle_rules = {
+    "keep-old-state-versions-a-year" = { noncurrent_days = 365 }
   }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.bootstrap.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-  rule {
-    id     = "keep-old-state-versions-a-year"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = 365
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-}
-
-data "aws_iam_policy_document" "state" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "state" {
-  bucket = aws_s3_bucket.state.id
-  policy = data.aws_iam_policy_document.state.json
 }
 
 resource "aws_ecr_repository" "serving" {

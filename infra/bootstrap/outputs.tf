@@ -1,6 +1,6 @@
 output "state_bucket" {
   description = "Put this in infra/envs/<env>.s3.tfbackend as bucket."
-  value       = aws_s3_bucket.state.id
+  value       = module.state_bucket.name
 }
 
 output "repository_url" {

@@ -11,185 +11,49 @@ locals {
   bucket_name = "${var.name_prefix}-batches-${data.aws_caller_identity.current.account_id}"
 }
 
-# -- the batch bucket ------------------------------------------------------------------------------------
+# -- the batch bucket, and the bucket its S3 server access logs go to ------------------------------------
 
-resource "aws_s3_bucket" "batches" {
+module "batches" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery decision for the bank's platform team; batches are re-sendable and the store has point-in-time recovery.
-  bucket = local.bucket_name
-}
+  source         = "../bucket"
+  name           = local.bucket_name
+  kms_key_arn    = var.kms_key_arn
+  access_logging = { bucket = module.access_logs.name, prefix = "batches/" }
+  eventbridge    = true
 
-resource "aws_s3_bucket_public_access_block" "batches" {
-  bucket                  = aws_s3_bucket.batches.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "batches" {
-  bucket = aws_s3_bucket.batches.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_versioning" "batches" {
-  bucket = aws_s3_bucket.batches.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "batches" {
-  bucket = aws_s3_bucket.batches.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "batches" {
-  bucket = aws_s3_bucket.batches.id
-
-  rule {
-    id     = "keep-received-batches"
-    status = "Enabled"
-    filter {
-      prefix = var.inbox_prefix
-    }
-    expiration {
-      days = var.batch_retention_days
-    }
-    noncurrent_version_expiration {
+  lifecycle_rules = {
+    "keep-received-batches" = {
+      prefix          = var.inbox_prefix
+      expiration_days = var.batch_retention_days
       noncurrent_days = 30
     }
-  }
-
-  rule {
-    id     = "drop-staged-chunks"
-    status = "Enabled"
-    filter {
-      prefix = var.staging_prefix
-    }
-    expiration {
-      days = var.staging_retention_days
-    }
-    noncurrent_version_expiration {
+    "drop-staged-chunks" = {
+      prefix          = var.staging_prefix
+      expiration_days = var.staging_retention_days
       noncurrent_days = 1
     }
   }
-
-  rule {
-    id     = "abort-incomplete-uploads"
-    status = "Enabled"
-    filter {}
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
 }
 
-resource "aws_s3_bucket_logging" "batches" {
-  bucket        = aws_s3_bucket.batches.id
-  target_bucket = aws_s3_bucket.access_logs.id
-  target_prefix = "batches/"
-}
-
-data "aws_iam_policy_document" "batches" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.batches.arn, "${aws_s3_bucket.batches.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "batches" {
-  bucket = aws_s3_bucket.batches.id
-  policy = data.aws_iam_policy_document.batches.json
-}
-
-resource "aws_s3_bucket_notification" "batches" {
-  bucket      = aws_s3_bucket.batches.id
-  eventbridge = true
-}
-
-# -- the access log bucket (S3 server access logs of the batch bucket) ----------------------------------
-
-resource "aws_s3_bucket" "access_logs" {
+module "access_logs" {
   #checkov:skip=CKV_AWS_18:This bucket is the access-log target; logging it into itself would loop.
   #checkov:skip=CKV_AWS_144:Access logs are kept in-region; cross-region replication is a platform-wide decision.
   #checkov:skip=CKV_AWS_145:S3 server access logs can only be delivered to a bucket encrypted with SSE-S3, not SSE-KMS.
   #checkov:skip=CKV2_AWS_62:Nothing reacts to new access-log objects; they are read by auditors on demand.
-  bucket = "${local.bucket_name}-access-logs"
-}
+  source           = "../bucket"
+  name             = "${local.bucket_name}-access-logs"
+  policy_documents = [data.aws_iam_policy_document.access_log_delivery.json]
 
-resource "aws_s3_bucket_public_access_block" "access_logs" {
-  bucket                  = aws_s3_bucket.access_logs.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
+  lifecycle_rules = {
+    "expire-access-logs" = { expiration_days = var.batch_retention_days, noncurrent_days = 1 }
   }
 }
 
-resource "aws_s3_bucket_versioning" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-  rule {
-    id     = "expire-access-logs"
-    status = "Enabled"
-    filter {}
-    expiration {
-      days = var.batch_retention_days
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 1
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-}
-
-data "aws_iam_policy_document" "access_logs" {
+data "aws_iam_policy_document" "access_log_delivery" {
   statement {
     sid       = "S3DeliversAccessLogsOfTheBatchBucket"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.access_logs.arn}/batches/*"]
+    resources = ["${module.access_logs.arn}/batches/*"]
     principals {
       type        = "Service"
       identifiers = ["logging.s3.amazonaws.com"]
@@ -197,7 +61,7 @@ data "aws_iam_policy_document" "access_logs" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = [aws_s3_bucket.batches.arn]
+      values   = [module.batches.arn]
     }
     condition {
       test     = "StringEquals"
@@ -205,27 +69,6 @@ data "aws_iam_policy_document" "access_logs" {
       values   = [data.aws_caller_identity.current.account_id]
     }
   }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "access_logs" {
-  bucket = aws_s3_bucket.access_logs.id
-  policy = data.aws_iam_policy_document.access_logs.json
 }
 
 # -- EventBridge: one execution per new batch object ----------------------------------------------------
@@ -237,7 +80,7 @@ resource "aws_cloudwatch_event_rule" "batch_received" {
     source        = ["aws.s3"]
     "detail-type" = ["Object Created"]
     detail = {
-      bucket = { name = [aws_s3_bucket.batches.id] }
+      bucket = { name = [module.batches.name] }
       object = { key = [{ prefix = var.inbox_prefix }] }
     }
   })

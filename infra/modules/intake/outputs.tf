@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "The batch bucket: put batch files under inbox_prefix."
-  value       = aws_s3_bucket.batches.id
+  value       = module.batches.name
 }
 
 output "bucket_arn" {
   description = "ARN of the batch bucket."
-  value       = aws_s3_bucket.batches.arn
+  value       = module.batches.arn
 }
 
 output "inbox_prefix" {
