@@ -32,7 +32,7 @@ run: setup  ## the main job: register baseline models if none exist, triage real
 train: setup  ## fine-tune the transformer champion recipe; promoted where it beats the current champion
 	$(BIN)/complaints train --kind transformer-onnx --champion if-better
 
-bench: setup  ## serving latency, throughput and cold start of the champions vs the naive torch pipelines
+bench: setup  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
 	$(BIN)/python -m model.bench --output reports/bench.json
 
 cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day vs the triage team (infra/COST.md)

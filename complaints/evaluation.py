@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from complaints.deployment import Deployment
-from complaints.pipeline import TriagePipeline
 from complaints.predictors import load_predictor
-from complaints.schema import Complaint
 from complaints.splits import fingerprint
-from complaints.tasks import POSITIVE, TaskSpec
+from complaints.strategy import champions
+from complaints.schema import POSITIVE, Complaint
+from complaints.tasks import TaskSpec
 
 TOLERANCE = 0.03  # the business accepts ML triage within 3 points of the human team
 BOOTSTRAP_SAMPLES = 1000
@@ -74,11 +74,6 @@ def check_targets(tasks: list[TaskSpec], metrics: dict[str, dict]) -> dict[str, 
     return results
 
 
-def report_name(task: TaskSpec) -> str:
-    """The task's key in the report: the routed team is "product", as the CFPB calls the field it follows."""
-    return "product" if task.role == "queue" else task.name
-
-
 def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset()
                        ) -> tuple[dict, list[dict]]:
     """Score every task's champion on ``complaints`` it was not trained on.
@@ -87,9 +82,8 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], prov
     model is never credited for what it memorised; flag tasks also leave out ``provenance_ids``.
     Returns the report and one prediction row per evaluated complaint.
     """
-    strategies = TriagePipeline(deployment).strategies()
-    predictors = {t.name: load_predictor(deployment.registry.fetch(t.name, strategies[t.name].champion))
-                  for t in deployment.tasks}
+    versions = champions(deployment)
+    predictors = {t.name: load_predictor(deployment.registry.fetch(t.name, versions[t.name])) for t in deployment.tasks}
     seen = frozenset().union(*(p.training_fingerprints for p in predictors.values()))
     unseen = [c for c in complaints if fingerprint(c.narrative) not in seen]
     rows = [{"complaint_id": c.complaint_id} for c in unseen]
@@ -104,12 +98,11 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], prov
                 y_true.append(truth)
                 y_pred.append(label)
         metrics[task.name] = task_metrics(task, y_true, y_pred, len(predictors[task.name].labels))
-    names = {task.name: report_name(task) for task in deployment.tasks}
     report = {
         "n": len(unseen),
-        "tasks": {names[name]: m for name, m in metrics.items()},
-        "targets": {names[name]: t for name, t in check_targets(deployment.tasks, metrics).items()},
-        "model_versions": {name: strategies[name].champion for name in strategies},
+        "tasks": metrics,
+        "targets": check_targets(deployment.tasks, metrics),
+        "model_versions": versions,
         "excluded": {"seen_in_training": len(complaints) - len(unseen),
                      "all_tagged_source_rows_for_flags": len(provenance_ids & {c.complaint_id for c in unseen})},
     }

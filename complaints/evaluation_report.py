@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints.evaluation import bootstrap_ci, report_name, task_metrics
-from complaints.tasks import POSITIVE, TaskSpec
+from complaints.evaluation import bootstrap_ci, task_metrics
+from complaints.schema import POSITIVE
+from complaints.tasks import TaskSpec
 
 TABLE_CLASSES = 25  # per-class table: the rest is one summary line (issue has ~84 classes)
 MATRIX_CLASSES = 15  # confusion matrix: the rest is pooled as "other"
@@ -227,9 +228,7 @@ def _targets_table(report: dict) -> list[str]:
 
 
 def _heading(task: TaskSpec) -> list[str]:
-    key = report_name(task)
-    alias = f" (`{key}` in metrics.json)" if key != task.name else ""
-    return [f"## {task.name}{alias}", "", f"Role `{task.role}`: {ROLE_TEXT[task.role].format(queue=task.queue)}.", ""]
+    return [f"## {task.name}", "", f"Role `{task.role}`: {ROLE_TEXT[task.role].format(queue=task.queue)}.", ""]
 
 
 def _class_table(scores: list[ClassScores]) -> list[str]:
@@ -312,7 +311,7 @@ def write_report(report: dict, rows: list[dict], tasks: list[TaskSpec], folder: 
     for task in tasks:
         data = labelled_predictions(task, rows, flag_excluded_ids)
         section = _flag_section if task.binary else _classifier_section
-        lines += section(task, report["tasks"][report_name(task)], data, folder)
+        lines += section(task, report["tasks"][task.name], data, folder)
     (folder / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     readme = folder / "README.md"
     readme.write_text("\n".join(lines), encoding="utf-8")

@@ -6,24 +6,13 @@ import uuid
 
 from complaints.deployment import Deployment
 from complaints.records import AuditEvent, Feedback, as_dict, utc_now
-from complaints.tasks import NEGATIVE, POSITIVE
-
-
-def valid_labels(deployment: Deployment, task_name: str) -> set[str] | None:
-    """The labels a correction may use for a task, or None when any non-empty label goes (column tasks)."""
-    task = deployment.task(task_name)
-    return {
-        "taxonomy.team": set(deployment.taxonomy.teams),
-        "taxonomy.issue": set(deployment.taxonomy.canonical_issues),
-        "taxonomy.vulnerable": {POSITIVE, NEGATIVE},
-    }.get(task.label)
 
 
 def reallocate(deployment: Deployment, complaint_id: str, task: str, label: str, analyst: str) -> Feedback:
     allocation = deployment.store.get_allocation(complaint_id)
     if allocation is None:
         raise ValueError(f"complaint {complaint_id!r} has no allocation to correct")
-    allowed = valid_labels(deployment, task)
+    allowed = deployment.task(task).classes(deployment.taxonomy)
     if not label.strip() or (allowed is not None and label not in allowed):
         raise ValueError(f"{label!r} is not a valid {task} label" + (f"; one of {sorted(allowed)}" if allowed else ""))
     earlier = deployment.store.list_feedback(complaint_id)

@@ -3,9 +3,9 @@
 Every input record ends up either as a redacted :class:`Complaint` or as a :class:`Rejection` that
 keeps the (redacted) record and the reason, so ``rows == len(complaints) + len(rejections)`` always.
 A file that cannot be a batch at all (missing required column, unreadable header) is refused whole
-with :class:`IntakeError`, before anything is stored. An optional gate (``data_checks``' Great
-Expectations suite, where it is installed) sees every parsed record first; a row it fails is rejected too,
-its reason naming the expectations.
+with :class:`IntakeError`, before anything is stored. These row rules are the one verdict on every path
+(CLI, Lambda, training); ``data_checks``' Great Expectations ``intake`` suite mirrors them row for row to
+report on a file and write Data Docs, never to decide differently.
 
 Formats: CSV and JSON lines (optionally gzip-compressed; CFPB export column names or the CFPB API's
 snake_case field names) and Hugging Face ``datasets`` saved with ``save_to_disk``.
@@ -19,14 +19,14 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from complaints.redaction import redact
 from complaints.schema import (
-    COMPLAINT_ID, DATE_RECEIVED, NARRATIVE, PRODUCT, REQUIRED_COLUMNS, TAGS, Complaint, Rejection, canonical_column,
+    COMPLAINT_ID, DATE_RECEIVED, ISSUE, NARRATIVE, PRODUCT, REQUIRED_COLUMNS, TAGS, Complaint, Rejection, canonical_column,
 )
 from complaints.splits import fingerprint
 from complaints.taxonomy import Taxonomy
@@ -39,11 +39,6 @@ _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
 
 csv.field_size_limit(16 * 1024 * 1024)
-
-# A batch-level check over (row number, fields or None when unparseable) and today's date: for each row it
-# fails, the names of the checks. Rows it fails are rejected with FAILED_EXPECTATIONS, or keep intake's code.
-BatchGate = Callable[[list[tuple[int, dict[str, str] | None]], date], dict[int, list[str]]]
-FAILED_EXPECTATIONS = "failed_expectations"
 
 
 class IntakeError(ValueError):
@@ -71,26 +66,22 @@ class _RawRecord:
     parse_error: str = ""
 
 
-def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None, gate: BatchGate | None = None
-               ) -> IntakeBatch:
+def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
     """Read and validate every record of ``path``; raises IntakeError only for a file refused whole."""
     path = Path(path)
     if not path.exists():
         raise IntakeError(f"{path}: no such file or directory")
     today = today or datetime.now(timezone.utc).date()
     batch = IntakeBatch(source=str(path), source_sha256=_sha256(path))
-    accepted_ids: set[str] = set()
-    records = list(_records(path))
-    failed = gate([(raw.row_number, raw.fields) for raw in records], today) if gate else {}
-    for raw in records:
-        outcome = _validate(raw, taxonomy, today, accepted_ids)
-        if raw.row_number in failed:
-            outcome = _quarantine(raw, outcome, failed[raw.row_number])
+    seen_ids: set[str] = set()  # an id may stand once in a batch: a later copy is rejected, accepted first or not
+    for raw in _records(path):
+        outcome = _validate(raw, taxonomy, today, seen_ids)
+        if raw.fields is not None:
+            seen_ids.add(raw.fields.get(COMPLAINT_ID, "").strip())
         if isinstance(outcome, Rejection):
             batch.rejections.append(outcome)
         else:
             complaint, counts = outcome
-            accepted_ids.add(complaint.complaint_id)
             batch.complaints.append(complaint)
             batch.redactions.update(counts)
     return batch
@@ -232,7 +223,7 @@ def _kept(text: str) -> tuple[str, int]:
     return redact(text[:MAX_KEPT_RECORD_CHARS])[0], len(text)
 
 
-def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, accepted_ids: set[str]
+def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: set[str]
               ) -> Rejection | tuple[Complaint, Counter[str]]:
     fields = raw.fields or {}
     complaint_id = fields.get(COMPLAINT_ID, "").strip()
@@ -249,7 +240,7 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, accepted_ids: se
         return reject("non_utf8", f"bytes that are not UTF-8 in {bad_columns}")
     if not complaint_id:
         return reject("missing_complaint_id", "the complaint id is empty")
-    if complaint_id in accepted_ids:
+    if complaint_id in seen_ids:
         return reject("duplicate_complaint_id", f"complaint id {complaint_id} appears earlier in this batch")
     narrative = fields.get(NARRATIVE, "").strip()
     if not narrative:
@@ -266,6 +257,9 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, accepted_ids: se
     product = fields.get(PRODUCT, "").strip()
     if product and taxonomy.team(product) is None:
         return reject("unknown_product", f"product {product!r} is not in taxonomy {taxonomy.version}")
+    issue = fields.get(ISSUE, "").strip()
+    if issue and issue not in taxonomy.issues:
+        return reject("unknown_issue", f"issue {issue!r} is not in taxonomy {taxonomy.version}")
     unknown_tags = taxonomy.unknown_tags(fields.get(TAGS, ""))
     if unknown_tags:
         return reject("unknown_tag", f"tags {unknown_tags} are not vulnerable-customer tags {list(taxonomy.vulnerable_tags)}")
@@ -280,15 +274,6 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, accepted_ids: se
         attributes[column], found = redact(value.strip())
         counts.update(found)
     return Complaint(complaint_id, received, narrative, attributes), counts
-
-
-def _quarantine(raw: _RawRecord, outcome: Rejection | tuple[Complaint, Counter[str]], checks: list[str]) -> Rejection:
-    """A row the gate failed: intake's own rejection also names the checks; a row intake accepted is rejected."""
-    failed = f"failed expectations: {', '.join(checks)}"
-    if isinstance(outcome, Rejection):
-        return replace(outcome, reason=f"{outcome.reason}; {failed}")
-    record, chars = _kept(raw.text)
-    return Rejection(raw.row_number, FAILED_EXPECTATIONS, failed, outcome[0].complaint_id, record, chars)
 
 
 def validate_text(text: str, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:

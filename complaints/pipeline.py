@@ -3,7 +3,8 @@
 For each complaint: skip it if it was already triaged (idempotent on complaint id), store it, pick each
 task's model version from its strategy, predict, route, and store the allocation with every task's
 version, strategy line, score and timestamp. A model that fails sends its complaints to manual triage;
-it never drops them.
+it never drops them. A caller that knows the models cannot run (a serverless triage call that failed past
+its retries) sends a whole batch to manual triage with its reason, through the same routing and records.
 """
 
 from __future__ import annotations
@@ -25,14 +26,9 @@ from complaints.records import (
 )
 from complaints.routing import route
 from complaints.schema import Complaint, Rejection
-from complaints.strategy import serving_plan
+from complaints.strategy import serving_plan, strategies
 
 logger = logging.getLogger(__name__)
-
-
-class NoChampionError(RuntimeError):
-    """A task has no champion model; nothing can be triaged until one is trained or promoted."""
-
 
 @dataclass
 class BatchReport:
@@ -71,32 +67,25 @@ class TriagePipeline:
         self.chunk_size = chunk_size
         self._predictors: dict[tuple[str, str], Predictor] = {}
 
-    def strategies(self) -> dict[str, ModelStrategy]:
-        strategies = {}
-        for task in self.deployment.tasks:
-            strategy = self.deployment.store.get_strategy(task.name)
-            if strategy is None:
-                raise NoChampionError(f"task {task.name!r} has no champion model: run `complaints train` "
-                                      f"(or `complaints strategy promote`) first")
-            strategies[task.name] = strategy
-        return strategies
-
-    def triage(self, batch: IntakeBatch, progress: bool = False) -> BatchReport:
+    def triage(self, batch: IntakeBatch, progress: bool = False, manual_triage_reason: str | None = None
+               ) -> BatchReport:
+        """Triage every complaint of ``batch`` not yet allocated. With ``manual_triage_reason`` no model runs:
+        each task is recorded as failed for that reason, so every new complaint lands in manual triage."""
         store = self.deployment.store
-        strategies = self.strategies()
+        serving = strategies(self.deployment)
         started = utc_now()
         batch_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{batch.source_sha256[:8]}"
         report = BatchReport(batch_id, batch.source, rows=batch.rows, redactions=Counter(batch.redactions))
         report.model_versions = {
             name: {k: v for k, v in (("mode", s.mode), ("champion", s.champion), ("challenger", s.challenger)) if v}
-            for name, s in strategies.items()
+            for name, s in serving.items()
         }
         log(logger, logging.INFO, "batch started", batch_id=batch_id, rows=batch.rows, source_sha256=batch.source_sha256)
         rejections = list(batch.rejections)
         with tqdm(total=len(batch.complaints), desc="triage", unit="complaint", disable=not progress) as bar:
             for start in range(0, len(batch.complaints), self.chunk_size):
                 chunk = batch.complaints[start:start + self.chunk_size]
-                rejections += self._triage_chunk(chunk, strategies, batch_id, report)
+                rejections += self._triage_chunk(chunk, serving, batch_id, report, manual_triage_reason)
                 bar.update(len(chunk))
         for rejection in rejections:
             store.put_rejection(RejectedRow(batch_id=batch_id, **vars(rejection)))
@@ -109,8 +98,8 @@ class TriagePipeline:
         assert report.allocated + report.manual_triage + report.rejected == report.rows, report.as_json()
         return report
 
-    def _triage_chunk(self, chunk: list[Complaint], strategies: dict[str, ModelStrategy], batch_id: str,
-                      report: BatchReport) -> list[Rejection]:
+    def _triage_chunk(self, chunk: list[Complaint], serving: dict[str, ModelStrategy], batch_id: str,
+                      report: BatchReport, manual_triage_reason: str | None) -> list[Rejection]:
         store = self.deployment.store
         rejections, todo = [], []
         for complaint in chunk:
@@ -130,7 +119,7 @@ class TriagePipeline:
                     complaint.complaint_id, complaint.date_received.isoformat(), complaint.narrative,
                     complaint.attributes, complaint.content_hash, batch_id, utc_now()))
             todo.append(complaint)
-        predictions = self._predict(todo, strategies)
+        predictions = self._predict(todo, serving, manual_triage_reason)
         for complaint in todo:
             queue, status, reasons = route(self.deployment.tasks, predictions[complaint.complaint_id])
             allocation = Allocation(
@@ -145,18 +134,21 @@ class TriagePipeline:
             report.count(allocation)
         return rejections
 
-    def _predict(self, complaints: list[Complaint], strategies: dict[str, ModelStrategy]
-                 ) -> dict[str, dict[str, TaskPrediction]]:
+    def _predict(self, complaints: list[Complaint], serving: dict[str, ModelStrategy],
+                 manual_triage_reason: str | None) -> dict[str, dict[str, TaskPrediction]]:
         """Every task's prediction for every complaint, each from the version its strategy picks."""
         results: dict[str, dict[str, TaskPrediction]] = {c.complaint_id: {} for c in complaints}
         for task in self.deployment.tasks:
-            plans = {c.complaint_id: serving_plan(strategies[task.name], c.complaint_id) for c in complaints}
+            plans = {c.complaint_id: serving_plan(serving[task.name], c.complaint_id) for c in complaints}
             by_version: dict[str, list[Complaint]] = defaultdict(list)
             for complaint in complaints:
                 by_version[plans[complaint.complaint_id][0]].append(complaint)
-            shadows = self._shadow_answers(task.name, complaints, plans)
+            shadows = {} if manual_triage_reason else self._shadow_answers(task.name, complaints, plans)
             for version, group in by_version.items():
-                answers, error = self._run(task.name, version, group)
+                if manual_triage_reason:
+                    answers, error = [("", 0.0)] * len(group), manual_triage_reason
+                else:
+                    answers, error = self._run(task.name, version, group)
                 for complaint, (label, score) in zip(group, answers):
                     _, served_by, _ = plans[complaint.complaint_id]
                     results[complaint.complaint_id][task.name] = TaskPrediction(

@@ -9,7 +9,21 @@ from typing import Any
 
 from complaints.deployment import Deployment
 from complaints.records import AuditEvent, ModelInfo, ModelStrategy, as_dict, utc_now
-from complaints.strategy import promote
+from complaints.strategy import champions, promote
+
+class RegistrationIncomplete(RuntimeError):
+    """Registering a set of versions failed part-way: ``registered`` names what was registered (and promoted
+    where the policy said so) before ``failed`` failed; nothing after it was."""
+
+    def __init__(self, registered: list[str], failed: str, cause: Exception):
+        self.registered, self.failed = registered, failed
+        super().__init__(f"registering {failed} failed ({type(cause).__name__}: {cause}); "
+                         f"already registered: {', '.join(registered) or 'none'}")
+
+
+# When a newly trained version becomes champion: if the task has none | if it beats the champion's held-out
+# target metric | always | never.
+CHAMPION_POLICIES = ("if-none", "if-better", "always", "never")
 
 
 def register_model(deployment: Deployment, task: str, artifact_dir: Path, kind: str, metrics: dict[str, Any],
@@ -23,7 +37,6 @@ def register_model(deployment: Deployment, task: str, artifact_dir: Path, kind: 
         deployment.store.append_audit(AuditEvent(uuid.uuid4().hex, utc_now(), actor, "register", task, as_dict(info)))
     else:
         info = deployment.store.get_model_info(task, version)  # same content registered before: keep its record
-    current = deployment.store.get_strategy(task)
-    if make_champion and (current is None or current.champion != version):
+    if make_champion and champions(deployment, [task], required=False).get(task) != version:
         return info, promote(deployment, task, version, actor)
     return info, None

@@ -8,7 +8,8 @@ prediction sends it to manual triage; otherwise it lands in the predicted team's
 from __future__ import annotations
 
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, TaskPrediction
-from complaints.tasks import POSITIVE, TaskSpec
+from complaints.schema import POSITIVE
+from complaints.tasks import TaskSpec
 
 
 def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction]) -> tuple[str, str, list[str]]:

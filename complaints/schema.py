@@ -18,12 +18,8 @@ SUB_ISSUE = "Sub-issue"
 TAGS = "Tags"
 
 REQUIRED_COLUMNS = (COMPLAINT_ID, NARRATIVE, DATE_RECEIVED)
-CFPB_COLUMNS = (
-    DATE_RECEIVED, PRODUCT, SUB_PRODUCT, ISSUE, SUB_ISSUE, NARRATIVE, "Company public response",
-    "Company", "State", "ZIP code", TAGS, "Consumer consent provided?", "Submitted via",
-    "Date sent to company", "Company response to consumer", "Timely response?", "Consumer disputed?",
-    COMPLAINT_ID,
-)
+# The two labels of a flag task (vulnerable customer: yes or no).
+POSITIVE, NEGATIVE = "yes", "no"
 
 # The CFPB search API (and datasets built from it) name the same fields in snake_case.
 API_FIELD_NAMES = {

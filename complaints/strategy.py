@@ -12,7 +12,33 @@ import uuid
 from dataclasses import replace
 
 from complaints.deployment import Deployment
-from complaints.records import AuditEvent, ModelStrategy, as_dict, utc_now
+from complaints.records import STRATEGY_MODES, AuditEvent, ModelStrategy, as_dict, utc_now
+
+
+class NoChampionError(RuntimeError):
+    """A task has no champion model; nothing can be served until one is trained or promoted."""
+
+
+def strategies(deployment: Deployment, tasks: list[str] | None = None, required: bool = True
+               ) -> dict[str, ModelStrategy]:
+    """Each task's serving strategy (and so its champion): the one place that looks them up.
+
+    With ``required``, a task without a champion raises NoChampionError; otherwise it is left out.
+    """
+    found = {}
+    for name in tasks if tasks is not None else [t.name for t in deployment.tasks]:
+        strategy = deployment.store.get_strategy(name)
+        if strategy is not None:
+            found[name] = strategy
+        elif required:
+            raise NoChampionError(f"task {name!r} has no champion model: run `complaints train` "
+                                  f"(or `complaints strategy promote`) first")
+    return found
+
+
+def champions(deployment: Deployment, tasks: list[str] | None = None, required: bool = True) -> dict[str, str]:
+    """Each task's champion version (see :func:`strategies`)."""
+    return {name: s.champion for name, s in strategies(deployment, tasks, required).items()}
 
 
 def serving_plan(strategy: ModelStrategy, complaint_id: str) -> tuple[str, str, str | None]:
@@ -30,6 +56,8 @@ def serving_plan(strategy: ModelStrategy, complaint_id: str) -> tuple[str, str, 
 
 
 def _write(deployment: Deployment, new: ModelStrategy, actor: str, action: str) -> ModelStrategy:
+    if new.mode not in STRATEGY_MODES:
+        raise ValueError(f"strategy mode must be one of {STRATEGY_MODES}, not {new.mode!r}")
     written = deployment.store.put_strategy(replace(new, updated_by=actor))
     deployment.store.append_audit(AuditEvent(uuid.uuid4().hex, utc_now(), actor, action, new.task, as_dict(written)))
     deployment.registry.set_alias(new.task, "champion", written.champion)
@@ -39,7 +67,7 @@ def _write(deployment: Deployment, new: ModelStrategy, actor: str, action: str) 
 
 def promote(deployment: Deployment, task: str, version: str, actor: str) -> ModelStrategy:
     """Make ``version`` the champion; the old champion is kept for rollback."""
-    current = deployment.store.get_strategy(task)
+    current = strategies(deployment, [task], required=False).get(task)
     if current is None:
         return _write(deployment, ModelStrategy(task=task, champion=version), actor, "promote")
     return _write(deployment, replace(current, champion=version, previous_champion=current.champion, mode="champion_only",
@@ -49,26 +77,19 @@ def promote(deployment: Deployment, task: str, version: str, actor: str) -> Mode
 def start_canary(deployment: Deployment, task: str, version: str, percent: int, actor: str) -> ModelStrategy:
     if not 0 < percent < 100:
         raise ValueError("a canary takes between 1 and 99 percent of complaints")
-    current = _require(deployment, task)
+    current = strategies(deployment, [task])[task]
     return _write(deployment, replace(current, mode="canary", challenger=version, canary_percent=percent), actor, "canary")
 
 
 def start_shadow(deployment: Deployment, task: str, version: str, actor: str) -> ModelStrategy:
-    current = _require(deployment, task)
+    current = strategies(deployment, [task])[task]
     return _write(deployment, replace(current, mode="shadow", challenger=version, canary_percent=0), actor, "shadow")
 
 
 def rollback(deployment: Deployment, task: str, actor: str) -> ModelStrategy:
     """Serve the previous champion only; any canary or shadow stops."""
-    current = _require(deployment, task)
+    current = strategies(deployment, [task])[task]
     if not current.previous_champion:
         raise ValueError(f"task {task!r} has no previous champion to roll back to")
     return _write(deployment, replace(current, champion=current.previous_champion, previous_champion=current.champion,
                                  mode="champion_only", challenger=None, canary_percent=0), actor, "rollback")
-
-
-def _require(deployment: Deployment, task: str) -> ModelStrategy:
-    current = deployment.store.get_strategy(task)
-    if current is None:
-        raise ValueError(f"task {task!r} has no champion yet: run `complaints train --task {task}` first")
-    return current

@@ -1,8 +1,10 @@
 """The task registry: which predictions the pipeline makes, declared in config, not code.
 
 A task names where its label comes from, which model kind learns it, what its prediction does to the
-routing (``role``) and the confidence under which a person must look (``threshold``). Adding a task is
-an edit to ``config/tasks.yaml``; the pipeline, training and evaluation iterate over whatever is there.
+routing (``role``), the confidence under which a person must look (``threshold``) and, optionally, the
+task its classes depend on (``within``: issues are product-specific). Adding a task is an edit to
+``config/tasks.yaml``; the pipeline, training, feedback, evaluation and the data checks iterate over
+whatever is there and ask the task, never the label source, what its classes are.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from complaints.schema import ISSUE, PRODUCT, SUB_ISSUE, SUB_PRODUCT, TAGS, Complaint
+from complaints.predictors import KINDS
+from complaints.schema import ISSUE, NEGATIVE, POSITIVE, PRODUCT, SUB_ISSUE, SUB_PRODUCT, TAGS, Complaint
 from complaints.taxonomy import Taxonomy
 
 ROLES = ("queue", "annotate", "flag")
 TAXONOMY_LABELS = ("taxonomy.team", "taxonomy.issue", "taxonomy.vulnerable")
-POSITIVE, NEGATIVE = "yes", "no"
 
 
 class TaskConfigError(ValueError):
@@ -33,10 +35,21 @@ class TaskSpec:
     threshold: float | None = None  # queue/annotate: confidence under it -> manual triage
     queue: str | None = None  # flag: the specialist queue
     target: dict[str, float] | None = None  # business target, e.g. {"accuracy": 0.80} or {"recall": 0.60}
+    within: str | None = None  # the task whose label this one's classes depend on (issue within team)
 
     @property
     def binary(self) -> bool:
         return self.role == "flag"
+
+    def classes(self, taxonomy: Taxonomy) -> tuple[str, ...] | None:
+        """The labels this task can take, or None when any non-empty value goes (a ``column:`` task)."""
+        if self.label == "taxonomy.team":
+            return taxonomy.teams
+        if self.label == "taxonomy.issue":
+            return taxonomy.canonical_issues
+        if self.label == "taxonomy.vulnerable":
+            return (NEGATIVE, POSITIVE)
+        return None
 
     def label_of(self, complaint: Complaint, taxonomy: Taxonomy) -> str | None:
         """The true label of a complaint for this task, or None when the data does not say."""
@@ -53,13 +66,15 @@ def _parse(name: str, entry: dict) -> TaskSpec:
     def fail(why: str) -> TaskConfigError:
         return TaskConfigError(f"task {name!r}: {why}")
 
-    unknown = set(entry) - {"label", "model", "role", "threshold", "queue", "target"}
+    unknown = set(entry) - {"label", "model", "role", "threshold", "queue", "target", "within"}
     if unknown:
         raise fail(f"unknown keys {sorted(unknown)}")
     for key in ("label", "model", "role"):
         if key not in entry:
             raise fail(f"missing {key!r}")
     spec = TaskSpec(name=name, **entry)
+    if spec.model not in KINDS:
+        raise fail(f"model must be one of the model kinds {sorted(KINDS)}, not {spec.model!r}")
     if spec.role not in ROLES:
         raise fail(f"role must be one of {ROLES}, not {spec.role!r}")
     if spec.label not in TAXONOMY_LABELS and not spec.label.startswith("column:"):
@@ -78,4 +93,9 @@ def load_tasks(path: Path) -> list[TaskSpec]:
     tasks = [_parse(name, entry or {}) for name, entry in (doc.get("tasks") or {}).items()]
     if sum(task.role == "queue" for task in tasks) != 1:
         raise TaskConfigError(f"{path}: exactly one task must have role 'queue' (it names the team queue)")
+    multi_class = {task.name for task in tasks if not task.binary}
+    for task in tasks:
+        if task.within is not None and (task.within not in multi_class or task.within == task.name or task.binary):
+            raise TaskConfigError(f"task {task.name!r}: within {task.within!r} must name another multi-class task "
+                                  f"(one of {sorted(multi_class - {task.name})}), and only a multi-class task has one")
     return tasks

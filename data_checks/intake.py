@@ -1,5 +1,5 @@
-"""The ``intake`` suite: Great Expectations over a batch of complaints as intake parses it, and the gate
-that quarantines the rows it fails.
+"""The ``intake`` suite: Great Expectations over a batch of complaints as intake parses it, reporting
+on a file (``complaints validate --suite intake``) with Data Docs.
 
 Every expectation is derived from what ``complaints/intake.py`` and the taxonomy already define (required
 columns, ``MAX_NARRATIVE_CHARS``, ``parse_date``, products, issues, vulnerable tags), so the two cannot
@@ -11,14 +11,13 @@ carry no personal data.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
 from datetime import date
 from pathlib import Path
 
 import great_expectations as gx
 import pandas as pd
 
-from complaints.intake import MAX_NARRATIVE_CHARS, BatchGate, parse_date
+from complaints.intake import MAX_NARRATIVE_CHARS, parse_date
 from complaints.redaction import redact
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, ISSUE, NARRATIVE, PRODUCT, TAGS
 from complaints.taxonomy import Taxonomy
@@ -56,7 +55,7 @@ def intake_suite(taxonomy: Taxonomy, today: date) -> gx.ExpectationSuite:
         expect.ExpectColumnValuesToBeInSet(column=PRODUCT, value_set=sorted(taxonomy.products), description=(
             f"products known to taxonomy {taxonomy.version}, when present (intake: unknown_product)")),
         expect.ExpectColumnValuesToBeInSet(column=ISSUE, value_set=sorted(taxonomy.issues), description=(
-            f"issues known to taxonomy {taxonomy.version}, when present")),
+            f"issues known to taxonomy {taxonomy.version}, when present (intake: unknown_issue)")),
         expect.ExpectColumnValuesToMatchRegex(column=TAGS, regex=tags_pattern(taxonomy), description=(
             f"tags are vulnerable-customer tags {list(taxonomy.vulnerable_tags)} (intake: unknown_tag)")),
     ])
@@ -112,9 +111,3 @@ def check_records(records: Records, taxonomy: Taxonomy, today: date, docs_dir: P
     [outcome] = run_suites([(intake_suite(taxonomy, today), intake_frame(records))], docs_dir)
     return outcome
 
-
-def intake_gate(taxonomy: Taxonomy) -> BatchGate:
-    """The gate ``read_batch`` runs over each batch: row number -> the expectations that row failed."""
-    def gate(records: Records, today: date) -> dict[Hashable, list[str]]:
-        return check_records(records, taxonomy, today).failed_by_row()
-    return gate

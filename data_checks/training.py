@@ -9,6 +9,7 @@ other failure stops training (see README.md for the numbers and why).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -21,10 +22,11 @@ import pandas as pd
 from great_expectations.expectations.row_conditions import Column
 
 from complaints.deployment import Deployment
-from complaints.feedback import valid_labels
 from complaints.logs import log
 from complaints.schema import ISSUE, PRODUCT, Complaint
 from complaints.splits import fingerprint
+from complaints.strategy import champions
+from complaints.training_data import LABEL_DISTRIBUTION, Splits
 from data_checks.expectations import ExpectColumnPairValuesAToDetermineB, ExpectColumnValuesToNotRepeat
 from data_checks.outcome import CRITICAL, SuiteOutcome
 from data_checks.run import run_suites
@@ -44,9 +46,6 @@ MAX_DUPLICATE_NARRATIVE_SHARE = 0.05
 
 COMPLAINT_ID, NARRATIVE, SPLIT = "complaint_id", "narrative_fingerprint", "split"
 TRAIN, EVALUATION = "train", "evaluation"
-
-Labelled = Sequence[tuple[Complaint, str]]
-Splits = dict[str, tuple[Labelled, Labelled]]  # task -> (train, evaluation) labelled examples
 
 logger = logging.getLogger("complaints.data_checks")
 
@@ -98,8 +97,9 @@ class TrainingCheck:
 
 
 def check_training(deployment: Deployment, complaints: Sequence[Complaint], splits: Splits,
-                   champions: dict[str, dict[str, int]], docs_dir: Path | None = None) -> TrainingCheck:
-    """Run the suite; ``champions`` holds each task's champion training label counts, where known."""
+                   docs_dir: Path | None = None) -> TrainingCheck:
+    """Run the suite over each task's splits, against the label counts its champion was trained on."""
+    champions = champion_label_counts(deployment, list(splits))
     frame = training_frame(complaints, splits)
     [outcome] = run_suites([(training_suite(deployment, list(splits), champions), frame)], docs_dir)
     small, missing = {}, {}
@@ -107,13 +107,23 @@ def check_training(deployment: Deployment, complaints: Sequence[Complaint], spli
         too_small = outcome.expectation(f"expect_column_values_to_be_between({class_size(task)})")
         if too_small.unexpected_index and not deployment.task(task).binary:  # a flag task's fail the suite
             small[task] = dict(Counter(frame.loc[list(too_small.unexpected_index), label(task)]))
-        labels = valid_labels(deployment, task)
+        labels = deployment.task(task).classes(deployment.taxonomy)
         if labels is not None:
             if not outcome.expectation(f"expect_column_distinct_values_to_contain_set({label(task)})").success:
                 missing[task] = sorted(set(labels) - set(frame.loc[frame[SPLIT] == TRAIN, label(task)]))
     notes = tuple(f"{task}: label drift not checked, the champion has no label distribution (or there is no champion)"
                   for task in splits if task not in champions)
     return TrainingCheck(outcome, tuple(frame[COMPLAINT_ID]), small, missing, notes)
+
+
+def champion_label_counts(deployment: Deployment, tasks: list[str]) -> dict[str, dict[str, int]]:
+    """Each task's champion's training label counts, where it has a champion that recorded them."""
+    counts = {}
+    for task, version in champions(deployment, tasks, required=False).items():
+        file = deployment.registry.fetch(task, version) / LABEL_DISTRIBUTION
+        if file.exists():
+            counts[task] = json.loads(file.read_text())
+    return counts
 
 
 def training_frame(complaints: Sequence[Complaint], splits: Splits) -> pd.DataFrame:
@@ -159,7 +169,7 @@ def training_suite(deployment: Deployment, tasks: list[str], champions: dict[str
     for name in tasks:
         task = deployment.task(name)
         severity = CRITICAL if task.binary else "warning"  # a flag task cannot do without a class
-        labels = valid_labels(deployment, name)
+        labels = task.classes(taxonomy)
         if labels is not None:
             expectations += [
                 expect.ExpectColumnValuesToBeInSet(column=label(name), value_set=sorted(labels), description=(

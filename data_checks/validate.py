@@ -10,7 +10,11 @@ from typing import Any
 
 from complaints.deployment import Deployment
 from complaints.intake import read_records
+from complaints.training_data import training_set
 from data_checks.intake import check_records
+from data_checks.training import check_training
+
+SUITES = ("intake", "training")
 
 
 @dataclass(frozen=True)
@@ -27,13 +31,11 @@ def validate_file(deployment: Deployment, data: Path, suite: str, docs_dir: Path
         outcome = check_records(read_records(data), deployment.taxonomy, today, docs_dir)
         body, lines = outcome.as_json(), outcome.lines()
     elif suite == "training":
-        from model.train import TrainingArguments, check_training_data, training_splits
-
-        complaints, splits, _, _ = training_splits(deployment, deployment.tasks, TrainingArguments(data=data))
-        check = check_training_data(deployment, complaints, splits, docs_dir)
+        training = training_set(deployment, deployment.tasks, data)
+        check = check_training(deployment, training.complaints, training.splits, docs_dir)
         body, lines = check.as_json(), check.report().splitlines()
     else:
-        raise ValueError(f"no suite {suite!r}; suites: intake, training")
+        raise ValueError(f"no suite {suite!r}; suites: {', '.join(SUITES)}")
     docs = Path(docs_dir).resolve() / "index.html"
     text = "\n".join([f"Validated {data}", *lines, f"Data Docs: {docs}"])
     return Validation(body["success"], text, {"suite": suite, "data": str(data), **body, "data_docs": str(docs)})

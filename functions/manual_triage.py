@@ -1,7 +1,8 @@
 """The Catch path: a chunk whose triage failed past its retries goes to manual triage, with the reason.
 
-The state machine passes the chunk and the error it caught; complaints/fallback.py does the rest through
-the same pipeline, so complaints already allocated keep their allocation and none is lost.
+The state machine passes the chunk and the error it caught; the pipeline's manual triage path does the
+rest (every task recorded as failed for that reason), so complaints already allocated keep their
+allocation and none is lost.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any, TypedDict
 
-from complaints.fallback import triage_manually
 from complaints.staging import loads
 from functions import runtime
 from functions.runtime import ChunkRef, ChunkReport
@@ -38,5 +38,5 @@ def reason(error: CaughtError) -> str:
 @runtime.handler
 def handler(event: FailedChunk, context: Any) -> ChunkReport:
     chunk = loads(runtime.read_text(event["chunk"]["bucket"], event["chunk"]["key"]))
-    report = triage_manually(runtime.pipeline().deployment, chunk, reason(event["error"]))
+    report = runtime.pipeline().triage(chunk, manual_triage_reason=reason(event["error"]))
     return runtime.summary(report)

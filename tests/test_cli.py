@@ -4,10 +4,10 @@ import csv
 
 import pytest
 
-from complaints.cli import main
+from console.main import main
 from complaints.deployment import Deployment
 from complaints.settings import Settings
-from model.train import TrainingArguments, training_complaints
+from complaints.training_data import corrected_complaints
 from conftest import last_json, sample, write_csv
 
 
@@ -56,12 +56,12 @@ def test_evaluate_prints_the_json_contract_and_writes_predictions(cli, cfpb_rows
     code, out, _ = cli("evaluate", "--data", str(path), "--json", "--predictions", str(predictions))
     report = last_json(out)
     assert code == 0
-    assert set(report["tasks"]) == {"product", "issue", "vulnerable"}
-    for name in ("product", "issue"):
+    assert set(report["tasks"]) == {"team", "issue", "vulnerable"}
+    for name in ("team", "issue"):
         metrics = report["tasks"][name]
         assert 0 <= metrics["ci95"][0] <= metrics["accuracy"] <= metrics["ci95"][1] <= 1 and metrics["classes"] > 1
     assert {"recall", "precision", "ci95"} <= set(report["tasks"]["vulnerable"])
-    assert set(report["targets"]) == {"product", "issue", "vulnerable"}
+    assert set(report["targets"]) == {"team", "issue", "vulnerable"}
     assert report["n"] + report["excluded"]["seen_in_training"] == 300
     with open(predictions, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -69,7 +69,7 @@ def test_evaluate_prints_the_json_contract_and_writes_predictions(cli, cfpb_rows
     assert list(rows[0]) == ["complaint_id", "team_true", "team_pred", "team_score", "issue_true", "issue_pred",
                              "issue_score", "vulnerable_true", "vulnerable_pred", "vulnerable_score"]
     accuracy = sum(r["team_true"] == r["team_pred"] for r in rows) / len(rows)
-    assert accuracy == pytest.approx(report["tasks"]["product"]["accuracy"], abs=1e-4)
+    assert accuracy == pytest.approx(report["tasks"]["team"]["accuracy"], abs=1e-4)
     code, out, _ = cli("evaluate", "--data", str(path))
     assert code == 0 and ("PASS" in out or "FAIL" in out) and "95% CI" in out
 
@@ -105,7 +105,7 @@ def test_retraining_learns_from_analysts_corrections(cli, cfpb_rows, sample_csv,
     cli("triage", "--data", str(write_csv(tmp_path / "fb.csv", [row])), "--json")
     cli("reallocate", row["Complaint ID"], "--task", "issue", "--label", "Fees or interest", "--analyst", "ana")
     deployment = Deployment.embedded(Settings.from_env(home=home))
-    complaints, corrections, _ = training_complaints(deployment, TrainingArguments(data=sample_csv))
+    complaints, corrections, _ = corrected_complaints(deployment, sample_csv)
     assert corrections[(row["Complaint ID"], "issue")] == "Fees or interest"
     assert row["Complaint ID"] in {c.complaint_id for c in complaints}
 
@@ -122,8 +122,31 @@ def test_the_main_job_trains_once_then_reuses_models_and_complaints(cfpb_rows, t
 
 
 def test_help_is_available_for_every_command(capsys):
-    for command in ("run", "train", "triage", "show", "queue", "evaluate", "strategy", "reallocate"):
+    for command in ("run", "train", "triage", "show", "queue", "evaluate", "strategy", "reallocate", "validate"):
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0
         assert "usage: complaints " + command in capsys.readouterr().out
+
+
+def test_train_failing_part_way_exits_1_and_says_what_it_registered(cli_at, sample_csv, tmp_path):
+    """A registry that cannot take the third task's version (its folder is a file): the first two tasks stay
+    registered and champion, and the error names them, with exit 1, not 2 ("refused, nothing changed")."""
+    home = tmp_path / "part-way"
+    (home / "registry").mkdir(parents=True)
+    (home / "registry" / "vulnerable").write_text("not a folder")
+    code, _, err = cli_at(home)("train", "--data", str(sample_csv), "--max-rows", "400", "--max-iter", "50", "--json")
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    team, issue = (deployment.store.get_strategy(t).champion for t in ("team", "issue"))
+    assert code == 1 and "registering task 'vulnerable' failed" in err
+    assert f"already registered: team@{team} (champion), issue@{issue} (champion)" in err
+    assert deployment.store.get_strategy("vulnerable") is None
+
+
+def test_a_training_set_that_fails_registers_nothing_and_is_refused_with_exit_2(cli, home, cfpb_rows, tmp_path):
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    before = {t.name: deployment.registry.versions(t.name) for t in deployment.tasks}
+    rows = [dict(r, **{"Tags": ""}) for r in sample(cfpb_rows, 200, salt="no-positives")]  # no vulnerable example
+    code, _, err = cli("train", "--data", str(write_csv(tmp_path / "untagged.csv", rows)))
+    assert code == 2 and "nothing was trained" in err
+    assert {t.name: deployment.registry.versions(t.name) for t in deployment.tasks} == before

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from complaints.cli import main
+from console.main import main
 from complaints.evaluation_report import coverage_curve, pooled_confusion, precision_recall_curve
 from complaints.settings import Settings
 from complaints.tasks import load_tasks
@@ -71,8 +71,8 @@ def test_the_report_folder_holds_the_markdown_valid_pngs_and_the_json(evaluated)
 def test_the_reports_numbers_agree_with_the_json(evaluated):
     report, folder = evaluated
     markdown = (folder / "README.md").read_text()
-    for task, key in (("team", "product"), ("issue", "issue")):
-        text, metrics = section(markdown, task), report["tasks"][key]
+    for task in ("team", "issue"):
+        text, metrics = section(markdown, task), report["tasks"][task]
         assert f"Accuracy **{metrics['accuracy']:.3f}** (95% CI {metrics['ci95'][0]:.3f}–{metrics['ci95'][1]:.3f})" in text
         threshold, coverage, accuracy = coverage_table(text)[0]
         assert (threshold, coverage) == (0.0, 1.0)
@@ -124,6 +124,6 @@ def test_the_confusion_matrix_pools_rare_classes_and_normalises_rows():
 
 
 def test_the_serving_path_never_imports_matplotlib():
-    code = ("import sys, complaints.cli, complaints.pipeline, complaints.evaluation_report; "
+    code = ("import sys, console.main, complaints.pipeline, complaints.evaluation_report; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

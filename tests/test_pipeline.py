@@ -8,10 +8,11 @@ import yaml
 
 from complaints.deployment import Deployment
 from complaints.intake import read_batch
-from complaints.pipeline import NoChampionError, TriagePipeline
-from complaints.records import ALLOCATED, MANUAL_TRIAGE
-from complaints.settings import CONFIG_DIR, Settings
 from complaints import strategy
+from complaints.pipeline import TriagePipeline
+from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
+from complaints.settings import CONFIG_DIR, Settings
+from complaints.strategy import NoChampionError
 from conftest import sample, write_csv
 
 
@@ -84,6 +85,23 @@ def test_a_failing_model_sends_its_complaints_to_manual_triage(deployment, batch
     for allocation in deployment.store.list_queue(MANUAL_TRIAGE, limit=200):
         assert any(reason.startswith("issue model failed") for reason in allocation.reasons)
         assert allocation.predictions["issue"].error.startswith("RegistryError")
+
+
+def test_a_batch_sent_to_manual_triage_keeps_earlier_allocations_and_records_the_reason(deployment, batch_csv):
+    batch = read_batch(batch_csv, deployment.taxonomy)
+    first = replace(batch, complaints=batch.complaints[:20])
+    TriagePipeline(deployment).triage(first)
+    report = TriagePipeline(deployment).triage(batch, manual_triage_reason="triage task failed: States.Timeout")
+    assert report.rows == 120 == report.allocated + report.manual_triage + report.rejected and report.reused == 20
+    earlier = {c.complaint_id for c in first.complaints}
+    for complaint in batch.complaints:
+        allocation = deployment.store.get_allocation(complaint.complaint_id)
+        if complaint.complaint_id in earlier:
+            assert not any("States.Timeout" in r for r in allocation.reasons)  # the first allocation stands
+            continue
+        assert (allocation.queue, allocation.status) == (MANUAL_TRIAGE, NEEDS_TRIAGE)
+        assert all(p.error == "triage task failed: States.Timeout" for p in allocation.predictions.values())
+        assert allocation.model_versions == {t: v["champion"] for t, v in report.model_versions.items()}
 
 
 def test_no_champion_stops_before_anything_is_stored(tmp_path, batch_csv):

@@ -3,16 +3,18 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from complaints.deployment import Deployment
+from complaints.intake import read_batch
+from complaints.pipeline import TriagePipeline
 from complaints.predictors import load_predictor
 from complaints.predictors.transformer_onnx import hierarchical_issue_proba
-from complaints.settings import Settings
-from conftest import PROVENANCE, sample
+from complaints.settings import CONFIG_DIR, Settings
+from conftest import PROVENANCE, sample, write_csv
 
 torch = pytest.importorskip("torch")
 from model import transformer  # noqa: E402  (needs torch)
@@ -62,7 +64,8 @@ def test_int8_onnx_predictions_agree_with_the_torch_model(fitted, tmp_path):
 def test_fp32_onnx_export_is_exact_across_lengths_and_batches(fitted, tmp_path):
     model, texts = fitted
     exact = transformer.FittedTransformer(model.model, model.tokenizer, model.labels,
-                                          transformer.TransformerConfig(max_length=64, quantize=False), {}, None, 0.0)
+                                          transformer.TransformerConfig(max_length=64, quantize=False), {}, None, None,
+                                          0.0)
     transformer.export(exact, "team", tmp_path / "fp32")
     predictor = load_predictor(tmp_path / "fp32")
     texts = texts + ["short", "a rather longer complaint about a late fee on my credit card statement"]
@@ -74,7 +77,7 @@ def test_fp32_onnx_export_is_exact_across_lengths_and_batches(fitted, tmp_path):
 def test_the_serving_path_never_imports_torch(transformer_home):
     code = (
         "import sys\n"
-        "from complaints.cli import main\n"
+        "from console.main import main\n"
         "code = main(['triage', '--text', 'The collector calls me at work about a debt I never had.', '--json'])\n"
         "heavy = sorted(m for m in ('torch', 'transformers', 'sklearn', 'datasets') if m in sys.modules)\n"
         "print('HEAVY', heavy, code)\n"
@@ -114,7 +117,7 @@ def test_the_issue_hierarchy_weights_issues_by_the_likely_teams():
 
 
 def test_train_command_with_the_transformer_kind(sample_csv, tmp_path, monkeypatch, capsys):
-    from complaints.cli import main
+    from console.main import main
 
     monkeypatch.setenv("COMPLAINTS_HOME", str(tmp_path / "home"))
     code = main(["train", "--data", str(sample_csv), "--kind", "transformer-onnx", "--task", "team",
@@ -123,3 +126,29 @@ def test_train_command_with_the_transformer_kind(sample_csv, tmp_path, monkeypat
     assert code == 0 and [m["task"] for m in models] == ["team"] and models[0]["champion"]
     assert json.loads((tmp_path / "home" / "registry" / "team" / models[0]["version"] / "model.json").read_text())[
         "kind"] == "transformer-onnx"
+
+
+def test_each_task_is_trained_as_the_kind_its_config_declares(sample_csv, cfpb_rows, tmp_path):
+    """A fourth multi-class task declared `model: transformer-onnx` trains, registers and serves beside the
+    three `tfidf-linear` tasks, from one `train` call with no kind given; the hierarchy stays where it is declared."""
+    config = yaml.safe_load((CONFIG_DIR / "tasks.yaml").read_text())
+    config["tasks"]["sub_product"] = {"label": "column:Sub-product", "model": "transformer-onnx", "role": "annotate",
+                                      "threshold": 0.0}
+    tasks_file = tmp_path / "tasks.yaml"
+    tasks_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    deployment = Deployment.embedded(Settings.from_env(home=tmp_path / "home", tasks_file=tasks_file))
+    results = train(deployment, TrainingArguments(data=sample_csv, max_rows=400, provenance=PROVENANCE,
+                                                  transformer=TINY))
+    assert [r.task for r in results] == ["team", "issue", "vulnerable", "sub_product"] and all(r.champion for r in results)
+    kinds = {r.task: deployment.store.get_model_info(r.task, r.version).kind for r in results}
+    assert kinds == {"team": "tfidf-linear", "issue": "tfidf-linear", "vulnerable": "tfidf-linear",
+                     "sub_product": "transformer-onnx"}
+    meta = json.loads((deployment.registry.fetch("sub_product", results[3].version) / "model.json").read_text())
+    assert meta["kind"] == "transformer-onnx" and "hierarchy" not in meta  # not declared `within` anything
+
+    rows = sample(cfpb_rows, 20, salt="four-kinds")
+    report = TriagePipeline(deployment).triage(read_batch(write_csv(tmp_path / "batch.csv", rows), deployment.taxonomy))
+    assert report.rows == 20 == report.allocated + report.manual_triage + report.rejected
+    allocation = deployment.store.get_allocation(rows[0]["Complaint ID"])
+    assert allocation.model_versions == {r.task: r.version for r in results}
+    assert allocation.predictions["sub_product"].label and not allocation.predictions["sub_product"].error

@@ -1,11 +1,11 @@
-"""`complaints validate` and the intake gate as a user runs them: real files, exit status, the JSON
+"""`complaints validate` and intake as a user runs them: real files, exit status, the JSON
 contract, Data Docs on disk with no personal data in them."""
 
 from pathlib import Path
 
 import pytest
 
-from complaints.cli import main
+from console.main import main
 from conftest import DATA, last_json, sample, write_csv
 
 INTAKE_EXPECTATIONS = {
@@ -75,7 +75,7 @@ def test_the_training_suite_from_the_command_line(cli, sample_csv):
     assert result["small_classes"]["issue"] and Path(result["data_docs"]).is_file()
 
 
-def test_triage_quarantines_rows_failing_the_intake_suite_and_counts_them(home, cfpb_rows, tmp_path, monkeypatch, capsys):
+def test_triage_rejects_by_the_rules_the_intake_suite_reports_and_counts_them(home, cfpb_rows, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COMPLAINTS_HOME", str(home))
     rows = [dict(r) for r in sample(cfpb_rows, 12, salt="quarantine")]
     rows[2]["Issue"] = "Spaceship trouble"
@@ -83,7 +83,7 @@ def test_triage_quarantines_rows_failing_the_intake_suite_and_counts_them(home, 
     assert main(["triage", "--data", str(write_csv(tmp_path / "batch.csv", rows)), "--json"]) == 0
     result = last_json(capsys.readouterr().out)
     assert result["rows"] == 12 == result["allocated"] + result["manual_triage"] + result["rejected"]
-    assert result["rejected_reasons"] == {"failed_expectations": 1, "bad_date": 1}
+    assert result["rejected_reasons"] == {"unknown_issue": 1, "bad_date": 1}
 
 
 def test_validate_help_names_the_suites_and_data_docs(capsys):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints.tasks import NEGATIVE, POSITIVE
+from complaints.schema import NEGATIVE, POSITIVE
 
 
 class Predictor(ABC):

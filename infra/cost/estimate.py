@@ -34,6 +34,7 @@ from complaints.records import as_dict
 from complaints.settings import CHECKOUT, Settings, default_data_path
 from complaints.store import TriageStore
 from complaints.store.sqlite import SQLiteStore
+from complaints.strategy import strategies
 
 DAYS_PER_MONTH = 365 / 12
 MEASURED_COMPLAINTS = 200
@@ -137,11 +138,6 @@ class _MeteredStore:
         return call
 
 
-def _champion_paths(deployment: Deployment) -> dict[str, Path]:
-    strategies = TriagePipeline(deployment).strategies()
-    return {task: deployment.registry.fetch(task, s.champion) for task, s in strategies.items()}
-
-
 def _cold_start(paths: list[Path]) -> float:
     """Seconds from a new Python process to its first prediction with every champion."""
     code = ("import sys; from complaints.predictors import load_predictor; "
@@ -158,7 +154,8 @@ def _raw_bytes(path: Path) -> int:
 
 def measure(home: Path, data: Path, bench: Path | None) -> Measured:
     deployment = Deployment.embedded(Settings.from_env(home=home))
-    paths = _champion_paths(deployment)
+    serving = strategies(deployment)
+    paths = {task: deployment.registry.fetch(task, s.champion) for task, s in serving.items()}
     started = time.perf_counter()
     batch = read_batch(data, deployment.taxonomy)
     intake_ms = (time.perf_counter() - started) * 1000 / max(1, batch.rows)
@@ -177,8 +174,8 @@ def measure(home: Path, data: Path, bench: Path | None) -> Measured:
 
     with tempfile.TemporaryDirectory() as scratch:  # a fresh store holding only the champions' strategies
         sqlite = SQLiteStore(Path(scratch) / "store.sqlite3")
-        for task in paths:
-            sqlite.put_strategy(replace(deployment.store.get_strategy(task), revision=0))
+        for strategy in serving.values():
+            sqlite.put_strategy(replace(strategy, revision=0))
         store = _MeteredStore(sqlite)
         pipeline = TriagePipeline(replace(deployment, store=store), chunk_size=MEASURED_COMPLAINTS)
         pipeline.triage(IntakeBatch(str(data), batch.source_sha256, complaints))

@@ -1,0 +1,70 @@
+"""What a model of each task learns from: the data file's complaints, relabelled and extended by analysts'
+corrections, cut into each task's training and held-out examples.
+
+Training, the ``training`` data gate and ``complaints validate`` all read the data through here, so they
+agree on every example and every label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from complaints.deployment import Deployment
+from complaints.intake import read_batch
+from complaints.provenance import all_tagged_rows, default_provenance
+from complaints.records import StoredComplaint
+from complaints.schema import Complaint
+from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_holdout
+from complaints.tasks import TaskSpec
+
+Labelled = list[tuple[Complaint, str]]
+Splits = dict[str, tuple[Labelled, Labelled]]  # task -> (training, held-out) labelled examples
+# Label counts of the training split, written with every model version: the training gate's drift baseline.
+LABEL_DISTRIBUTION = "label_distribution.json"
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    complaints: list[Complaint]  # every complaint read, corrected ones added
+    splits: Splits
+    source_sha256: str  # of the data file
+    all_tagged_ids: frozenset[str]  # rows of all-tagged sources, which flag tasks leave out
+
+
+def corrected_complaints(deployment: Deployment, data: Path, max_rows: int | None = None
+                         ) -> tuple[list[Complaint], dict[tuple[str, str], str], str]:
+    """The file's valid complaints plus stored complaints analysts corrected; the corrections by
+    (complaint id, task), the latest winning; and the file's sha256."""
+    batch = read_batch(data, deployment.taxonomy)
+    complaints = batch.complaints
+    if max_rows:
+        complaints = sorted(complaints, key=lambda c: fingerprint(c.complaint_id))[:max_rows]
+    corrections = {(f.complaint_id, f.task): f.label for f in deployment.store.list_feedback()}
+    known = {c.complaint_id for c in complaints}
+    for complaint_id in sorted({cid for cid, _ in corrections} - known):
+        stored = deployment.store.get_complaint(complaint_id)
+        if stored is not None:
+            complaints.append(_as_complaint(stored))
+    return complaints, corrections, batch.source_sha256
+
+
+def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_rows: int | None = None,
+                 provenance: Path | None = None, holdout_percent: int = HOLDOUT_PERCENT) -> TrainingSet:
+    """Each task's (training, held-out) examples: an analyst's correction overrides the file's label."""
+    complaints, corrections, source_sha = corrected_complaints(deployment, data, max_rows)
+    provenance = provenance or default_provenance(data)
+    biased = frozenset(all_tagged_rows(provenance, complaints) if provenance else ())
+    splits = {}
+    for task in tasks:
+        labelled = [(c, corrections.get((c.complaint_id, task.name)) or task.label_of(c, deployment.taxonomy))
+                    for c in complaints if not (task.binary and c.complaint_id in biased)]
+        labelled = [(c, label) for c, label in labelled if label is not None]
+        splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, holdout_percent)],
+                             [(c, y) for c, y in labelled if is_holdout(c.narrative, holdout_percent)])
+    return TrainingSet(complaints, splits, source_sha, biased)
+
+
+def _as_complaint(stored: StoredComplaint) -> Complaint:
+    return Complaint(stored.complaint_id, date.fromisoformat(stored.date_received), stored.narrative, stored.attributes)

@@ -1,0 +1,29 @@
+"""What every command shares: exit statuses, the one-line error, the data file, JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from complaints.settings import default_data_path
+
+EXIT_REFUSED = 2  # bad input or configuration: refused, nothing was changed
+EXIT_FAILED = 1  # the command ran and failed (`validate`: the data failed the suite; `train`: part-way, it says what changed)
+DATA_HELP = ("CFPB-format CSV, CSV.gz, JSON lines or a saved Hugging Face dataset (env COMPLAINTS_DATA; "
+             "default ../shared/data/cfpb/complaints.csv.gz)")
+
+
+class UsageError(RuntimeError):
+    """Reported as one line on stderr with exit status 2: refused, nothing changed."""
+
+
+def data_path(value: str | None) -> Path:
+    path = Path(value) if value else default_data_path()
+    if path is None:
+        raise UsageError("no data given: pass --data PATH or set COMPLAINTS_DATA "
+                         "(the default ../shared/data/cfpb/complaints.csv.gz is not there)")
+    return path
+
+
+def emit_json(payload: dict) -> None:
+    print(json.dumps(payload, ensure_ascii=False, sort_keys=False))

@@ -1,0 +1,64 @@
+"""`complaints`: parse the command line, build the deployment, run one command, report errors honestly.
+
+Exit status: 0 done; 1 the command ran and failed (it says what changed, if anything); 2 refused: bad
+input or configuration, nothing was changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from console import checks, models, triage
+from console.common import EXIT_FAILED, EXIT_REFUSED, UsageError
+from complaints import logs
+from complaints.deployment import Deployment
+from complaints.intake import IntakeError
+from complaints.registration import RegistrationIncomplete
+from complaints.settings import Settings
+from complaints.strategy import NoChampionError
+from complaints.tasks import TaskConfigError
+from complaints.taxonomy import TaxonomyError
+
+# Raised before anything is written: the input or configuration is refused.
+REFUSALS = (UsageError, IntakeError, NoChampionError, TaskConfigError, TaxonomyError, KeyError, ValueError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="complaints",
+        description="Triage bank complaints: route each to a product team queue, name its issue, flag "
+                    "vulnerable customers. Embedded default: SQLite store and model registry under COMPLAINTS_HOME.")
+    parser.add_argument("--home", help="where the store and registry live (env COMPLAINTS_HOME; default .complaints "
+                                       "in the checkout)")
+    parser.add_argument("--tasks", help="task configuration file (env COMPLAINTS_TASKS; default the packaged tasks.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="structured INFO logs on stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    for group in (triage, models, checks):
+        group.add_commands(command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(logging.INFO if args.verbose else logging.WARNING)
+    settings = Settings.from_env(home=args.home, tasks_file=args.tasks)
+    try:
+        return args.handler(args, settings, Deployment.embedded(settings))
+    except REFUSALS as error:
+        print(f"complaints {args.command}: error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except RegistrationIncomplete as error:  # ran and failed part-way: the message says what did change
+        print(f"complaints {args.command}: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

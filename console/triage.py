@@ -1,0 +1,152 @@
+"""Triage commands: the main job, a file or one text through the pipeline, a complaint, a queue, and an
+analyst's correction."""
+
+from __future__ import annotations
+
+from console.common import DATA_HELP, UsageError, data_path, emit_json
+from complaints.deployment import Deployment
+from complaints.feedback import reallocate
+from complaints.intake import IntakeBatch, read_batch, validate_text
+from complaints.pipeline import BatchReport, TriagePipeline
+from complaints.records import as_dict
+from complaints.settings import Settings
+from complaints.splits import is_holdout
+from complaints.strategy import champions
+
+
+def add_commands(command) -> None:
+    run = command("run", cmd_run, "The main job: train baseline champions if none are registered, triage the "
+                                  "held-out split of the data, report per queue with model versions.")
+    run.add_argument("--data", help=DATA_HELP)
+    run.add_argument("--limit", type=int, help="triage at most this many complaints")
+
+    triage = command("triage", cmd_triage, "Run the triage pipeline on a file of complaints or on one text.")
+    source = triage.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help=DATA_HELP)
+    source.add_argument("--text", help="triage one complaint narrative")
+    triage.add_argument("--json", action="store_true", help='last line: {"rows", "allocated", "manual_triage", "rejected", "by_queue", "model_versions", ...}')
+
+    show = command("show", cmd_show, "Show a stored complaint (redacted), its allocation and the model versions behind it.")
+    show.add_argument("complaint_id")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+
+    queue = command("queue", cmd_queue, "List the newest complaints in a queue (a team, the specialist queue, or "
+                                        "'Manual triage').")
+    queue.add_argument("queue")
+    queue.add_argument("--limit", type=int, default=20)
+    queue.add_argument("--json", action="store_true", help="print one JSON object")
+
+    realloc = command("reallocate", cmd_reallocate, "Record an analyst's correction of one task's label; it "
+                                                    "becomes training data for the next retrain.")
+    realloc.add_argument("complaint_id")
+    realloc.add_argument("--task", required=True)
+    realloc.add_argument("--label", required=True, help="the correct label (for the team task: the team queue)")
+    realloc.add_argument("--analyst", required=True)
+
+
+def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
+    data = data_path(args.data)
+    missing = [t.name for t in deployment.tasks if t.name not in champions(deployment, required=False)]
+    if missing:
+        from model.train import TrainingArguments, train  # the `train` extra: only when a task has no champion
+
+        print(f"No champion for {missing}: training baseline models on {data} ...", flush=True)
+        train(deployment, TrainingArguments(data=data, tasks=missing), progress=True)
+    else:
+        print("Champion models already registered: reusing them.")
+    full = read_batch(data, deployment.taxonomy)
+    held_out = [c for c in full.complaints if is_holdout(c.narrative)][: args.limit or None]
+    batch = IntakeBatch(f"{data} (held-out split)", full.source_sha256, held_out, full.rejections, full.redactions)
+    report = TriagePipeline(deployment).triage(batch, progress=True)
+    print()
+    _print_report(report, settings)
+    print("\nNext: `complaints show COMPLAINT_ID`, `complaints queue \"Manual triage\"`, "
+          "`complaints evaluate --data PATH`")
+    return 0
+
+
+def cmd_triage(args, settings: Settings, deployment: Deployment) -> int:
+    if args.text is not None:
+        batch = validate_text(args.text, deployment.taxonomy)
+    else:
+        batch = read_batch(data_path(args.data), deployment.taxonomy)
+    report = TriagePipeline(deployment).triage(batch, progress=not args.json)
+    if args.text is not None and batch.complaints and not args.json:
+        return _show(deployment, batch.complaints[0].complaint_id, as_json=False)
+    if args.json:
+        emit_json(report.as_json())
+    else:
+        _print_report(report, settings)
+    return 0
+
+
+def _show(deployment: Deployment, complaint_id: str, as_json: bool) -> int:
+    complaint = deployment.store.get_complaint(complaint_id)
+    if complaint is None:
+        raise UsageError(f"no complaint {complaint_id!r} in the store")
+    allocation = deployment.store.get_allocation(complaint_id)
+    models = {}
+    if allocation:
+        for task, version in allocation.model_versions.items():
+            info = deployment.store.get_model_info(task, version)
+            models[task] = as_dict(info) if info else {"version": version}
+    payload = {"complaint": as_dict(complaint), "allocation": as_dict(allocation) if allocation else None,
+               "models": models, "feedback": [as_dict(f) for f in deployment.store.list_feedback(complaint_id)]}
+    if as_json:
+        emit_json(payload)
+        return 0
+    print(f"Complaint {complaint.complaint_id}  received {complaint.date_received}  (batch {complaint.batch_id})")
+    print(f"  {complaint.narrative[:600]}{'...' if len(complaint.narrative) > 600 else ''}")
+    if allocation is None:
+        print("  not allocated yet")
+        return 0
+    print(f"\nQueue: {allocation.queue}  [{allocation.status}]  at {allocation.allocated_at}")
+    for reason in allocation.reasons:
+        print(f"  reason: {reason}")
+    for task, p in allocation.predictions.items():
+        shadow = f"  shadow {p.shadow['model_version']}: {p.shadow['label']}" if p.shadow else ""
+        error = f"  ERROR {p.error}" if p.error else ""
+        print(f"  {task:<12} {p.label:<50} {p.score:.2f}  {p.model_version} ({p.served_by}){shadow}{error}")
+    print(f"  taxonomy {allocation.taxonomy_version}")
+    return 0
+
+
+def cmd_show(args, settings: Settings, deployment: Deployment) -> int:
+    return _show(deployment, args.complaint_id, args.json)
+
+
+def cmd_queue(args, settings: Settings, deployment: Deployment) -> int:
+    allocations = deployment.store.list_queue(args.queue, args.limit)
+    if args.json:
+        emit_json({"queue": args.queue, "allocations": [as_dict(a) for a in allocations]})
+        return 0
+    print(f"{args.queue}: {len(allocations)} newest")
+    for a in allocations:
+        print(f"  {a.complaint_id:<12} {a.allocated_at}  " + "  ".join(f"{t}={p.label}" for t, p in a.predictions.items()))
+    return 0
+
+
+def cmd_reallocate(args, settings: Settings, deployment: Deployment) -> int:
+    feedback = reallocate(deployment, args.complaint_id, args.task, args.label, args.analyst)
+    emit_json(as_dict(feedback))
+    return 0
+
+
+def _print_report(report: BatchReport, settings: Settings) -> None:
+    print(f"Triaged {report.rows:,} rows from {report.source}")
+    print(f"  allocated      {report.allocated:>7,}")
+    print(f"  manual triage  {report.manual_triage:>7,}")
+    print(f"  rejected       {report.rejected:>7,}" + (f"  {dict(report.rejected_reasons)}" if report.rejected else ""))
+    if report.reused:
+        print(f"  (of these, {report.reused:,} were already triaged by an earlier run and were reused)")
+    print("\nBy queue:")
+    for queue, count in report.by_queue.most_common():
+        print(f"  {queue:<58} {count:>6,}")
+    print("\nModel versions:")
+    for task, versions in report.model_versions.items():
+        extra = f"  challenger {versions['challenger']}" if "challenger" in versions else ""
+        print(f"  {task:<12} {versions['champion']}  ({versions['mode']}){extra}")
+    if report.redactions:
+        print(f"\nPersonal data redacted before storage: {dict(report.redactions)}")
+    print(f"\nResults: batch {report.batch_id} in {settings.store_path}")
+    print(f"Models:  {settings.registry_dir}")
