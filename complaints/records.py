@@ -71,6 +71,7 @@ class ModelStrategy:
     challenger: str | None = None
     canary_percent: int = 0
     previous_champion: str | None = None
+    threshold: float | None = None  # the decision threshold served with (release manifest); None: the task's or model's
     revision: int = 0  # optimistic concurrency: a write must name the revision it read
     updated_at: str = field(default_factory=utc_now)
     updated_by: str = "system"
@@ -138,6 +139,37 @@ class AuditEvent:
     action: str
     subject: str
     details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """A row of ``gate_decisions``: the champion/challenger gate's verdict on one challenger against one
+    champion, on the same complaints. Written once; a version's own artifacts never change, so the verdict
+    lives here, beside its ``model_info``."""
+
+    task: str
+    challenger: str
+    champion: str
+    decision: str  # promote | no_difference | reject
+    reasons: list[str]
+    metrics: dict[str, Any]  # both versions' metrics with CIs, the paired test, per-class changes
+    decided_at: str
+    report_sha256: str  # of the Markdown report the pull request carries
+    actor: str
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """A row of ``releases``: one application of a release manifest to an environment (a deployment)."""
+
+    environment: str
+    release_id: str  # the manifest's sha256: applying the same manifest again finds this record
+    git_commit: str
+    manifest_path: str
+    tasks: dict[str, dict[str, Any]]  # task -> {champion, challenger, mode, canary_percent, threshold}
+    applied_at: str
+    actor: str
+    run_url: str = ""
 
 
 def as_dict(record: Any) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction,
-    TriageBatch,
+    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
+    StoredComplaint, TaskPrediction, TriageBatch,
 )
 from complaints.store import StaleWriteError, TriageStore
 
@@ -32,6 +32,12 @@ FEEDBACK = Feedback("1", "team", "Mortgage", "Credit card", "ana", at="2024-05-0
 EVENT = AuditEvent("e1", "2024-01-01T00:00:00+00:00", "ci", "promote", "team", {"v": 1})
 REJECTION = RejectedRow("b1", 3, "empty_narrative", "empty", "", "{}", 2)
 BATCH = TriageBatch("b1", "file.csv", "sha", "t0", "t1", {"rows": 2}, {"team": {"champion": "v1"}})
+GATE = GateDecision("team", "v2", "v1", "promote", ["macro F1 up, CI above 0"],
+                    {"challenger": {"macro_f1": 0.8123456789012345, "ci": [0.79, 0.83]}, "p_value": 0.012},
+                    "2024-06-01T00:00:00+00:00", "sha-report", "ci")
+RELEASE = ReleaseRecord("prod", "sha-manifest", "8c47b32", "releases/prod.yaml",
+                        {"team": {"champion": "v2", "challenger": None, "mode": "champion", "canary_percent": 0,
+                                  "threshold": 0.5}}, "2024-06-02T00:00:00+00:00", "ci", "https://ci.example/runs/1")
 
 # Write-once tables: (the write, every record stored near the key, a record, another record under its key).
 WRITE_ONCE = {
@@ -44,6 +50,10 @@ WRITE_ONCE = {
     "feedback": ("add_feedback", lambda store: store.list_feedback(), FEEDBACK, replace(FEEDBACK, label="Other")),
     "audit": ("append_audit", lambda store: store.list_audit(), EVENT,
               replace(EVENT, at="2024-01-02T00:00:00+00:00", action="rollback")),
+    "gate_decision": ("put_gate_decision", lambda store: store.list_gate_decisions("team"), GATE,
+                      replace(GATE, decision="reject", decided_at="2024-06-02T00:00:00+00:00")),
+    "release": ("put_release", lambda store: store.list_releases("prod"), RELEASE,
+                replace(RELEASE, git_commit="d30befe", actor="ana")),
 }
 # Tables the last write to a key wins: (the write, every record stored near the key, a record, another).
 LAST_WRITE_WINS = {
@@ -118,6 +128,27 @@ class StoreContract:
         assert store.append_audit(AuditEvent("e2", "2024-01-02T00:00:00+00:00", "ci", "rollback", "team", {})) is True
         assert [e.event_id for e in store.list_audit()] == ["e2", "e1"]
         assert [e.event_id for e in store.list_audit(limit=1)] == ["e2"]
+
+    def test_gate_decisions_are_kept_per_challenger_and_champion_newest_first(self, store: TriageStore):
+        earlier = replace(GATE, champion="v0", decision="reject", decided_at="2024-05-01T00:00:00+00:00")
+        tied = replace(GATE, champion="v1-rc")  # decided at the same time: by challenger, then champion, descending
+        later = replace(GATE, challenger="v3", champion="v2", decided_at="2024-07-01T00:00:00+00:00")
+        longer = replace(GATE, challenger="v20", decided_at="2024-08-01T00:00:00+00:00")  # "v2" is its prefix
+        for decision in (GATE, later, earlier, longer, tied, replace(GATE, task="issue")):
+            assert store.put_gate_decision(decision) is True
+        assert store.list_gate_decisions("team") == [longer, later, tied, GATE, earlier]
+        assert store.list_gate_decisions("team", challenger="v2") == [tied, GATE, earlier]
+        assert store.list_gate_decisions("team", challenger="v9") == []
+        assert store.list_gate_decisions("vulnerability") == []
+
+    def test_releases_are_listed_per_environment_newest_first(self, store: TriageStore):
+        again = replace(RELEASE, applied_at="2024-06-03T00:00:00+00:00")  # the same manifest applied again
+        newer = replace(RELEASE, release_id="sha-next", applied_at="2024-06-04T00:00:00+00:00")
+        for record in (again, RELEASE, newer, replace(RELEASE, environment="staging")):
+            assert store.put_release(record) is True
+        assert store.list_releases("prod") == [newer, again, RELEASE]
+        assert store.list_releases("prod", limit=2) == [newer, again]
+        assert store.list_releases("dev") == []
 
     # Replays: a retried write (a Lambda retry, a re-run batch) must not fail or duplicate, in every backend.
     @pytest.mark.parametrize("case", WRITE_ONCE.values(), ids=WRITE_ONCE.keys())

@@ -8,7 +8,7 @@ from moto import mock_aws
 from complaints.records import Allocation
 from complaints.store import open_store
 from complaints.store.dynamodb import TABLES, DynamoDBStore
-from store_contract import StoreContract, allocation, complaint
+from store_contract import GATE, RELEASE, StoreContract, allocation, complaint
 
 REGION = "us-east-1"
 
@@ -48,6 +48,17 @@ def test_items_keep_the_whole_record_beside_their_keys(aws):
     assert Allocation.from_dict(json.loads(item["body"]["S"])) == allocation()
 
 
+def test_gate_decisions_and_releases_are_keyed_as_terraform_declares(aws):
+    store = open_store(f"dynamodb://complaints-test?region={REGION}")
+    store.create_tables()
+    store.put_gate_decision(GATE)
+    store.put_release(RELEASE)
+    gate = {"task": {"S": "team"}, "challenger_champion": {"S": "v2#v1"}}
+    release = {"environment": {"S": "prod"}, "applied_release": {"S": f"{RELEASE.applied_at}#sha-manifest"}}
+    assert "Item" in store._client.get_item(TableName="complaints-test-gate_decisions", Key=gate)
+    assert "Item" in store._client.get_item(TableName="complaints-test-releases", Key=release)
+
+
 def test_a_queue_longer_than_one_page_is_read_to_its_limit(aws):
     store = open_store(f"dynamodb://complaints-test?region={REGION}")
     store.create_tables()
@@ -60,4 +71,4 @@ def test_a_queue_longer_than_one_page_is_read_to_its_limit(aws):
 
 def test_every_table_has_a_schema():
     assert set(TABLES) == {"raw_complaints", "complaints_allocation", "model_info", "model_strategy", "feedback",
-                           "rejected_rows", "triage_batches", "audit_log"}
+                           "rejected_rows", "triage_batches", "audit_log", "gate_decisions", "releases"}

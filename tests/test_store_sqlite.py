@@ -1,8 +1,10 @@
+import sqlite3
+
 import pytest
 
 from complaints.store import open_store
 from complaints.store.sqlite import SQLiteStore
-from store_contract import StoreContract, allocation, complaint
+from store_contract import GATE, RELEASE, StoreContract, allocation, complaint
 
 
 class TestSQLiteStore(StoreContract):
@@ -20,6 +22,16 @@ def test_the_sqlite_file_persists_across_processes(tmp_path):
     again = open_store(f"sqlite:///{path}")
     assert again.get_complaint("1001") == complaint()
     assert again.get_allocation("1001") == allocation()
+
+
+def test_a_file_written_before_a_table_existed_gains_it(tmp_path):
+    path = tmp_path / "triage.sqlite3"
+    older = sqlite3.connect(path)
+    older.execute("CREATE TABLE raw_complaints (complaint_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+    older.close()
+    store = open_store(f"sqlite:///{path}")
+    assert store.put_gate_decision(GATE) is True and store.list_gate_decisions("team") == [GATE]
+    assert store.put_release(RELEASE) is True and store.list_releases("prod") == [RELEASE]
 
 
 def test_unknown_store_urls_are_refused():

@@ -20,8 +20,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch, as_dict,
-    utc_now,
+    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
+    StoredComplaint, TriageBatch, as_dict, utc_now,
 )
 
 Record = TypeVar("Record")
@@ -126,3 +126,23 @@ class TriageStore(ABC):
     @abstractmethod
     def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         """The newest events first."""
+
+    # gate_decisions: the gate's verdict, written once per (task, challenger, champion)
+    @abstractmethod
+    def put_gate_decision(self, decision: GateDecision) -> bool:
+        """Record the verdict unless one on its (task, challenger, champion) exists; True when written, False
+        when that key was stored (a replay), which keeps the first."""
+
+    @abstractmethod
+    def list_gate_decisions(self, task: str, challenger: str | None = None) -> list[GateDecision]:
+        """The task's verdicts (only those on ``challenger`` where given), newest first."""
+
+    # releases: one per application of a release manifest to an environment, written once
+    @abstractmethod
+    def put_release(self, record: ReleaseRecord) -> bool:
+        """Record the application unless its (environment, applied_at, release_id) exists; True when written,
+        False when that key was stored (a replay), which keeps the first."""
+
+    @abstractmethod
+    def list_releases(self, environment: str, limit: int = 100) -> list[ReleaseRecord]:
+        """The environment's newest applications first."""

@@ -17,7 +17,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch,
+    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
+    StoredComplaint, TriageBatch,
 )
 from complaints.store.base import TriageStore, decode, decode_all, encode
 
@@ -58,6 +59,8 @@ TABLES: dict[str, Table] = {
     "rejected_rows": Table("batch_id", "row_number", attribute_types=(("row_number", "N"),)),
     "triage_batches": Table("batch_id"),
     "audit_log": Table("event_id", index=Index(AUDIT_INDEX, "log", "at_event")),
+    "gate_decisions": Table("task", "challenger_champion"),
+    "releases": Table("environment", "applied_release"),
 }
 
 
@@ -218,3 +221,27 @@ class DynamoDBStore(TriageStore):
             "audit_log", limit, IndexName=AUDIT_INDEX, ScanIndexForward=False,
             KeyConditionExpression="#log = :log", ExpressionAttributeNames={"#log": "log"},
             ExpressionAttributeValues={":log": {"S": AUDIT_PARTITION}}))
+
+    def put_gate_decision(self, decision: GateDecision) -> bool:
+        return self._put_new("gate_decisions", self._item(
+            "gate_decisions", decision, task=decision.task,
+            challenger_champion=f"{decision.challenger}#{decision.champion}"))
+
+    def list_gate_decisions(self, task: str, challenger: str | None = None) -> list[GateDecision]:
+        """No key orders a task's verdicts by time; they are few, so all are read and sorted here."""
+        condition, values = "task = :t", {":t": {"S": task}}
+        if challenger is not None:
+            condition += " AND begins_with(challenger_champion, :c)"
+            values[":c"] = {"S": f"{challenger}#"}
+        rows = decode_all(GateDecision, self._query("gate_decisions", KeyConditionExpression=condition,
+                                                    ExpressionAttributeValues=values))
+        return sorted(rows, key=lambda d: (d.decided_at, d.challenger, d.champion), reverse=True)
+
+    def put_release(self, record: ReleaseRecord) -> bool:
+        return self._put_new("releases", self._item("releases", record, environment=record.environment,
+                                                    applied_release=f"{record.applied_at}#{record.release_id}"))
+
+    def list_releases(self, environment: str, limit: int = 100) -> list[ReleaseRecord]:
+        return decode_all(ReleaseRecord, self._query(
+            "releases", limit, ScanIndexForward=False, KeyConditionExpression="environment = :e",
+            ExpressionAttributeValues={":e": {"S": environment}}))

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, ModelInfo, ModelStrategy, RejectedRow, StoredComplaint, TriageBatch,
+    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
+    StoredComplaint, TriageBatch,
 )
 from complaints.store.base import TriageStore, decode, decode_all, encode
 
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS rejected_rows (batch_id TEXT, row_number INTEGER, bod
     PRIMARY KEY (batch_id, row_number));
 CREATE TABLE IF NOT EXISTS triage_batches (batch_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_log (event_id TEXT PRIMARY KEY, at TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS gate_decisions (task TEXT, challenger TEXT, champion TEXT, decided_at TEXT NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (task, challenger, champion));
+CREATE TABLE IF NOT EXISTS releases (environment TEXT, applied_at TEXT, release_id TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (environment, applied_at, release_id));
 """
 
 
@@ -117,3 +122,19 @@ class SQLiteStore(TriageStore):
 
     def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         return decode_all(AuditEvent, self._all("SELECT body FROM audit_log ORDER BY at DESC, event_id DESC LIMIT ?", limit))
+
+    def put_gate_decision(self, decision: GateDecision) -> bool:
+        return self._insert("gate_decisions", decision, decision.task, decision.challenger, decision.champion,
+                            decision.decided_at)
+
+    def list_gate_decisions(self, task: str, challenger: str | None = None) -> list[GateDecision]:
+        return decode_all(GateDecision, self._all(
+            "SELECT body FROM gate_decisions WHERE task = ?1 AND (?2 IS NULL OR challenger = ?2) "
+            "ORDER BY decided_at DESC, challenger DESC, champion DESC", task, challenger))
+
+    def put_release(self, record: ReleaseRecord) -> bool:
+        return self._insert("releases", record, record.environment, record.applied_at, record.release_id)
+
+    def list_releases(self, environment: str, limit: int = 100) -> list[ReleaseRecord]:
+        return decode_all(ReleaseRecord, self._all("SELECT body FROM releases WHERE environment = ? "
+                                                   "ORDER BY applied_at DESC, release_id DESC LIMIT ?", environment, limit))

@@ -52,6 +52,18 @@ locals {
       attributes = { event_id = "S", log = "S", at_event = "S" }
       index      = { name = "by_time", hash_key = "log", range_key = "at_event" }
     }
+    gate_decisions = {
+      hash_key   = "task"
+      range_key  = "challenger_champion"
+      attributes = { task = "S", challenger_champion = "S" }
+      index      = null
+    }
+    releases = {
+      hash_key   = "environment"
+      range_key  = "applied_release"
+      attributes = { environment = "S", applied_release = "S" }
+      index      = null
+    }
   }
 }
 
