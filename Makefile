@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train test bench cost shared-data clean
+.PHONY: help setup run train retrain release test bench cost shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,13 @@ run: setup  ## the main job: register baseline models if none exist, triage real
 
 train: setup  ## fine-tune the transformer champion recipe; promoted where it beats the current champion
 	$(BIN)/complaints train --kind transformer-onnx --champion if-better
+
+ENV ?= dev
+retrain: setup  ## retrain ENV's models on its corrections, gate them, write the manifest change + report (build/promotion)
+	$(BIN)/complaints --env $(ENV) retrain --out build/promotion
+
+release: setup  ## apply ENV's committed release manifest to its store (RUN_URL recorded); a no-op when it already serves it
+	$(BIN)/complaints --env $(ENV) release apply --run-url "$(RUN_URL)"
 
 bench: setup  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
 	$(BIN)/python -m model.bench --output reports/bench.json

@@ -44,10 +44,14 @@ class Deployment:
         missing = [name for name in ("COMPLAINTS_STORE_URL", "COMPLAINTS_REGISTRY_URL") if not os.environ.get(name)]
         if missing:
             raise ValueError(f"the AWS deployment needs {' and '.join(missing)} in its environment")
-        settings = Settings.from_env()
+        return cls.at(os.environ["COMPLAINTS_STORE_URL"], os.environ["COMPLAINTS_REGISTRY_URL"], Settings.from_env())
+
+    @classmethod
+    def at(cls, store_url: str, registry_url: str, settings: Settings) -> "Deployment":
+        """A deployed environment's store and registry, by URL (a release manifest names them)."""
         return cls(
-            store=open_store(os.environ["COMPLAINTS_STORE_URL"]),
-            registry=open_registry(os.environ["COMPLAINTS_REGISTRY_URL"]),
+            store=open_store(store_url),
+            registry=open_registry(registry_url),
             tasks=load_tasks(settings.tasks_file),
             taxonomy=Taxonomy.load(settings.taxonomy_file),
         )

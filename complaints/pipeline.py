@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,8 +25,9 @@ from complaints.records import (
     ALLOCATED, Allocation, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction, TriageBatch, utc_now,
 )
 from complaints.routing import route
-from complaints.schema import Complaint, Rejection
+from complaints.schema import NEGATIVE, POSITIVE, Complaint, Rejection
 from complaints.strategy import serving_plan, strategies
+from complaints.tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,12 @@ class BatchReport:
             "rejected_reasons": dict(self.rejected_reasons), "redactions": dict(self.redactions),
             "batch_id": self.batch_id, "source": self.source,
         }
+
+
+def served_tasks(tasks: list[TaskSpec], serving: dict[str, ModelStrategy]) -> list[TaskSpec]:
+    """The tasks with the confidence thresholds their strategies serve with, where a release sets one."""
+    return [replace(t, threshold=serving[t.name].threshold) if serving[t.name].threshold is not None and not t.binary
+            else t for t in tasks]
 
 
 class TriagePipeline:
@@ -121,7 +128,7 @@ class TriagePipeline:
             todo.append(complaint)
         predictions = self._predict(todo, serving, manual_triage_reason)
         for complaint in todo:
-            queue, status, reasons = route(self.deployment.tasks, predictions[complaint.complaint_id])
+            queue, status, reasons = route(served_tasks(self.deployment.tasks, serving), predictions[complaint.complaint_id])
             allocation = Allocation(
                 complaint_id=complaint.complaint_id, queue=queue, status=status, reasons=reasons,
                 predictions=predictions[complaint.complaint_id],
@@ -149,6 +156,9 @@ class TriagePipeline:
                     answers, error = [("", 0.0)] * len(group), manual_triage_reason
                 else:
                     answers, error = self._run(task.name, version, group)
+                threshold = serving[task.name].threshold
+                if task.binary and threshold is not None and not error:  # the release's decision threshold
+                    answers = [(POSITIVE if score >= threshold else NEGATIVE, score) for _, score in answers]
                 for complaint, (label, score) in zip(group, answers):
                     _, served_by, _ = plans[complaint.complaint_id]
                     results[complaint.complaint_id][task.name] = TaskPrediction(

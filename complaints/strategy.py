@@ -55,11 +55,14 @@ def serving_plan(strategy: ModelStrategy, complaint_id: str) -> tuple[str, str, 
     return strategy.champion, "champion", None
 
 
-def _write(deployment: Deployment, new: ModelStrategy, actor: str, action: str) -> ModelStrategy:
+def write(deployment: Deployment, new: ModelStrategy, actor: str, action: str, context: dict | None = None
+          ) -> ModelStrategy:
+    """Write a task's strategy (conditional on the revision read), its audit event and the registry aliases."""
     if new.mode not in STRATEGY_MODES:
         raise ValueError(f"strategy mode must be one of {STRATEGY_MODES}, not {new.mode!r}")
     written = deployment.store.put_strategy(replace(new, updated_by=actor))
-    deployment.store.append_audit(AuditEvent(uuid.uuid4().hex, utc_now(), actor, action, new.task, as_dict(written)))
+    deployment.store.append_audit(AuditEvent(uuid.uuid4().hex, utc_now(), actor, action, new.task,
+                                             {**as_dict(written), **(context or {})}))
     deployment.registry.set_alias(new.task, "champion", written.champion)
     deployment.registry.set_alias(new.task, "challenger", written.challenger)
     return written
@@ -69,8 +72,8 @@ def promote(deployment: Deployment, task: str, version: str, actor: str) -> Mode
     """Make ``version`` the champion; the old champion is kept for rollback."""
     current = strategies(deployment, [task], required=False).get(task)
     if current is None:
-        return _write(deployment, ModelStrategy(task=task, champion=version), actor, "promote")
-    return _write(deployment, replace(current, champion=version, previous_champion=current.champion, mode="champion_only",
+        return write(deployment, ModelStrategy(task=task, champion=version), actor, "promote")
+    return write(deployment, replace(current, champion=version, previous_champion=current.champion, mode="champion_only",
                                  challenger=None, canary_percent=0), actor, "promote")
 
 
@@ -78,12 +81,12 @@ def start_canary(deployment: Deployment, task: str, version: str, percent: int, 
     if not 0 < percent < 100:
         raise ValueError("a canary takes between 1 and 99 percent of complaints")
     current = strategies(deployment, [task])[task]
-    return _write(deployment, replace(current, mode="canary", challenger=version, canary_percent=percent), actor, "canary")
+    return write(deployment, replace(current, mode="canary", challenger=version, canary_percent=percent), actor, "canary")
 
 
 def start_shadow(deployment: Deployment, task: str, version: str, actor: str) -> ModelStrategy:
     current = strategies(deployment, [task])[task]
-    return _write(deployment, replace(current, mode="shadow", challenger=version, canary_percent=0), actor, "shadow")
+    return write(deployment, replace(current, mode="shadow", challenger=version, canary_percent=0), actor, "shadow")
 
 
 def rollback(deployment: Deployment, task: str, actor: str) -> ModelStrategy:
@@ -91,5 +94,5 @@ def rollback(deployment: Deployment, task: str, actor: str) -> ModelStrategy:
     current = strategies(deployment, [task])[task]
     if not current.previous_champion:
         raise ValueError(f"task {task!r} has no previous champion to roll back to")
-    return _write(deployment, replace(current, champion=current.previous_champion, previous_champion=current.champion,
+    return write(deployment, replace(current, champion=current.previous_champion, previous_champion=current.champion,
                                  mode="champion_only", challenger=None, canary_percent=0), actor, "rollback")

@@ -10,11 +10,13 @@ import argparse
 import logging
 import sys
 
-from console import checks, models, triage
+from console import checks, lifecycle, models, triage
 from console.common import EXIT_FAILED, EXIT_REFUSED, UsageError
 from complaints import logs
 from complaints.deployment import Deployment
+from complaints.audit import NotAllocatedError
 from complaints.intake import IntakeError
+from complaints.manifest import ManifestError, ReleaseManifest, manifest_path
 from complaints.registration import RegistrationIncomplete
 from complaints.settings import Settings
 from complaints.strategy import NoChampionError
@@ -22,7 +24,8 @@ from complaints.tasks import TaskConfigError
 from complaints.taxonomy import TaxonomyError
 
 # Raised before anything is written: the input or configuration is refused.
-REFUSALS = (UsageError, IntakeError, NoChampionError, TaskConfigError, TaxonomyError, KeyError, ValueError)
+REFUSALS = (UsageError, IntakeError, NoChampionError, TaskConfigError, TaxonomyError, ManifestError, NotAllocatedError,
+            KeyError, ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="where the store and registry live (env COMPLAINTS_HOME; default .complaints "
                                        "in the checkout)")
     parser.add_argument("--tasks", help="task configuration file (env COMPLAINTS_TASKS; default the packaged tasks.yaml)")
+    parser.add_argument("--env", help="a deployed environment: its release manifest deploy/ENV.yaml names its store "
+                                      "and registry (COMPLAINTS_STORE_URL / COMPLAINTS_REGISTRY_URL override them); "
+                                      "default the embedded home")
     parser.add_argument("-v", "--verbose", action="store_true", help="structured INFO logs on stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -41,9 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    for group in (triage, models, checks):
+    for group in (triage, models, checks, lifecycle):
         group.add_commands(command)
     return parser
+
+
+def _deployment(environment: str | None, settings: Settings) -> Deployment:
+    if environment is None:
+        return Deployment.embedded(settings)
+    manifest = ReleaseManifest.load(manifest_path(environment))
+    return Deployment.at(manifest.store_url, manifest.registry_url, settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(logging.INFO if args.verbose else logging.WARNING)
     settings = Settings.from_env(home=args.home, tasks_file=args.tasks)
     try:
-        return args.handler(args, settings, Deployment.embedded(settings))
+        return args.handler(args, settings, _deployment(args.env, settings))
     except REFUSALS as error:
         print(f"complaints {args.command}: error: {error.args[0] if error.args else error}", file=sys.stderr)
         return EXIT_REFUSED

@@ -127,6 +127,10 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
 
 def cmd_strategy(args, settings: Settings, deployment: Deployment) -> int:
     actor = args.actor
+    if args.env and args.action != "show":
+        raise UsageError(f"{args.env} is a deployed environment: what serves there changes only through its release "
+                         f"manifest (deploy/{args.env}.yaml) by pull request, then `complaints --env {args.env} "
+                         f"release apply`")
     if args.action != "show" and not args.task:
         raise UsageError(f"strategy {args.action} needs --task")
     if args.action in ("promote", "canary", "shadow") and not args.version:

@@ -89,7 +89,8 @@ def _show(deployment: Deployment, complaint_id: str, as_json: bool) -> int:
     if allocation:
         for task, version in allocation.model_versions.items():
             info = deployment.store.get_model_info(task, version)
-            models[task] = as_dict(info) if info else {"version": version}
+            models[task] = {**(as_dict(info) if info else {"version": version}),
+                            "gate_decisions": [as_dict(g) for g in deployment.store.list_gate_decisions(task, version)]}
     payload = {"complaint": as_dict(complaint), "allocation": as_dict(allocation) if allocation else None,
                "models": models, "feedback": [as_dict(f) for f in deployment.store.list_feedback(complaint_id)]}
     if as_json:

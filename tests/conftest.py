@@ -7,9 +7,11 @@ import gzip
 import hashlib
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from complaints.deployment import Deployment
 from complaints.settings import CHECKOUT, Settings
@@ -92,6 +94,34 @@ def cli_at(monkeypatch, capsys):
     return at
 
 
+@pytest.fixture
+def cli(cli_at, home):
+    """`complaints` against the private trained home."""
+    return cli_at(home)
+
+
 def last_json(out: str) -> dict:
     """The JSON object a `--json` command prints as its last line."""
     return json.loads(out.strip().splitlines()[-1])
+
+
+def write_manifest(folder: Path, environment: str, store: str, registry: str, tasks: dict[str, dict],
+                   rollout: list[str] | None = None, gate: dict | None = None) -> Path:
+    """deploy/<environment>.yaml as a pull request would leave it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"environment": environment, "store": store, "registry": registry, "rollout": rollout or ["champion"],
+           "gate": gate or {}, "tasks": tasks}
+    path = folder / f"{environment}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def git_commit_all(folder: Path, message: str) -> str:
+    """Commit everything in ``folder`` (a git repository made on first use); returns the commit."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True).stdout
+    if not (folder / ".git").exists():
+        git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "--allow-empty", "-m", message)
+    return git("rev-parse", "HEAD").strip()

@@ -7,13 +7,14 @@ import pytest
 
 from complaints.deployment import Deployment
 from complaints.intake import IntakeBatch, read_batch
+from complaints.manifest import ReleaseManifest
 from complaints.registry import RegistryError
 from complaints.registry.local import LocalRegistry
 from complaints.schema import Rejection
 from complaints.settings import Settings
 from complaints.staging import dumps, loads, split
 from complaints.store.dynamodb import DynamoDBStore
-from conftest import sample, write_csv
+from conftest import sample, write_csv, write_manifest
 from functions import release
 from functions.manual_triage import reason
 
@@ -63,18 +64,23 @@ def test_the_aws_deployment_comes_from_its_environment(monkeypatch, tmp_path):
     assert {t.name for t in deployment.tasks} >= {"team", "issue", "vulnerable"}
 
 
-def test_the_release_stages_each_champion_pinned_by_its_hash(home, tmp_path):
+def test_the_image_stages_what_the_manifest_serves_pinned_by_hash(home, tmp_path):
     source = Deployment.embedded(Settings.from_env(home=home))
-    pinned = release.stage(source, tmp_path / "models")
-    assert pinned == {t.name: source.store.get_strategy(t.name).champion for t in source.tasks}
+    champions = {t.name: source.store.get_strategy(t.name).champion for t in source.tasks}
+    tasks = {task: {"champion": version} for task, version in champions.items()}
+    tasks["issue"] = {"champion": champions["issue"], "challenger": champions["issue"], "mode": "shadow"}
+    manifest = ReleaseManifest.load(write_manifest(tmp_path / "deploy", "dev", "sqlite:///unused",
+                                                   f"file://{home / 'registry'}", tasks))
+    pinned = release.stage(manifest, source.registry, tmp_path / "models")
+    assert pinned == {**champions, "issue:challenger": champions["issue"]}
     assert json.loads((tmp_path / "models" / release.MANIFEST).read_text()) == pinned
     staged = LocalRegistry(tmp_path / "models")
-    assert all(staged.fetch(task, version) for task, version in pinned.items())  # content matches its hash
+    assert all(staged.fetch(task, version) for task, version in champions.items())  # content matches its hash
 
-    artifact = source.registry.fetch("team", pinned["team"]) / "model.json"
+    artifact = source.registry.fetch("team", champions["team"]) / "model.json"
     artifact.write_text(artifact.read_text().replace("{", '{"tampered": true, ', 1))
     with pytest.raises(RegistryError, match="modified"):
-        release.stage(source, tmp_path / "other")
+        release.stage(manifest, source.registry, tmp_path / "other")
 
 
 def test_the_manual_triage_reason_names_the_error_briefly():

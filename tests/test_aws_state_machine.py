@@ -31,10 +31,13 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from complaints.deployment import Deployment
+from complaints.manifest import ReleaseManifest
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
+from complaints.registry.local import LocalRegistry
+from complaints.release import apply
 from complaints.settings import Settings
 from complaints.store.dynamodb import DynamoDBStore
-from conftest import sample, write_csv
+from conftest import sample, write_csv, write_manifest
 from functions import release, runtime
 from test_infra import asl_variables, common_environment, function_grants, function_name, function_specs, render_asl
 
@@ -171,13 +174,19 @@ def stack(trained_home, tmp_path, monkeypatch) -> Stack:
     runtime.reset()
     invocations = Invocations()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        # What `functions.release stage` puts in the image, and what `publish` puts in the tables.
+        # What `functions.release stage` puts in the image, and what `release apply` puts in the tables,
+        # both from one release manifest.
         source = Deployment.embedded(Settings.from_env(home=trained_home))
         models = tmp_path / "opt-models"
-        champions = release.stage(source, models)
+        store_url = f"dynamodb://{NAME_PREFIX}?region={REGION}"
+        manifest = ReleaseManifest.load(write_manifest(
+            tmp_path / "deploy", "test", store_url, f"file://{models}",
+            {t.name: {"champion": source.store.get_strategy(t.name).champion} for t in source.tasks}))
+        champions = release.stage(manifest, source.registry, models)
         store = DynamoDBStore(NAME_PREFIX, region_name=REGION)
         store.create_tables()
-        release.publish(source, models, store, actor="test-release")
+        apply(Deployment(store, LocalRegistry(models), source.tasks, source.taxonomy), manifest, "test-commit",
+              actor="test-release")
 
         s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)

@@ -11,11 +11,6 @@ from complaints.training_data import corrected_complaints
 from conftest import last_json, sample, write_csv
 
 
-@pytest.fixture
-def cli(cli_at, home):
-    return cli_at(home)
-
-
 def test_triage_json_counts_every_row_including_unreadable_ones(cli, cfpb_rows, tmp_path):
     rows = [dict(r) for r in sample(cfpb_rows, 25, salt="cli")]
     rows[3]["Date received"] = "yesterday"

@@ -20,11 +20,6 @@ from conftest import PROVENANCE, sample, write_csv
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def cli(cli_at, home):
-    return cli_at(home)
-
-
 @pytest.fixture(scope="module")
 def evaluated(trained_home, cfpb_rows, tmp_path_factory):
     """`evaluate --json --report` once for the module, on 450 real complaints: enough to include a source

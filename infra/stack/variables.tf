@@ -25,12 +25,12 @@ variable "git_sha" {
 }
 
 variable "model_versions" {
-  description = "Version (content hash) of each task's model baked into the image, from functions/build/models/models.json; tags every resource."
+  description = "Version (content hash) of each model baked into the image, from functions/build/models/models.json (python -m functions.release stage --env ENV): \"<task>\" is the champion, \"<task>:challenger\" a canary or shadow challenger; tags every resource."
   type        = map(string)
 
   validation {
     condition     = length(var.model_versions) > 0 && alltrue([for version in values(var.model_versions) : can(regex("^[0-9a-f]{16}$", version))])
-    error_message = "model_versions maps each task to its 16-hex content-hash version."
+    error_message = "model_versions maps each task (and task:challenger) to its 16-hex content-hash version."
   }
 }
 

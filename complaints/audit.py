@@ -1,0 +1,90 @@
+"""The audit chain of one complaint: why it went where it went, and on whose authority.
+
+allocation → each task's version and the strategy line that served it → the version's model card
+(training data sha256, taxonomy version, training config, git commit, held-out metrics) → the gate
+decision that admitted it → the strategy change that put it in service: a release (the manifest's git
+commit and the workflow run that applied it) or, in the embedded default, a local promotion → analysts'
+corrections since.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from complaints.deployment import Deployment
+from complaints.model_card import read_model_card
+from complaints.records import Allocation, AuditEvent
+from complaints.registry import RegistryError
+
+STRATEGY_ACTIONS = ("promote", "canary", "shadow", "rollback", "release")  # audit actions that change what serves
+AUDIT_SCAN = 1_000_000  # audit events read back to find the strategy change behind an allocation
+
+
+class NotAllocatedError(KeyError):
+    """The complaint is not in the store, or has no allocation yet."""
+
+
+def audit_chain(deployment: Deployment, complaint_id: str) -> dict:
+    allocation = deployment.store.get_allocation(complaint_id)
+    if allocation is None:
+        raise NotAllocatedError(f"complaint {complaint_id!r} has no allocation in the store")
+    events = [e for e in deployment.store.list_audit(AUDIT_SCAN) if e.action in STRATEGY_ACTIONS]
+    batch = deployment.store.get_batch(allocation.batch_id)
+    tasks = {task: _task_chain(deployment, allocation, task, events) for task in allocation.predictions}
+    return {
+        "complaint_id": complaint_id,
+        "allocation": {"queue": allocation.queue, "status": allocation.status, "reasons": allocation.reasons,
+                       "allocated_at": allocation.allocated_at, "taxonomy_version": allocation.taxonomy_version,
+                       "batch": {"batch_id": allocation.batch_id, "source": batch.source if batch else None,
+                                 "source_sha256": batch.source_sha256 if batch else None}},
+        "tasks": tasks,
+        "corrections": [asdict(f) for f in deployment.store.list_feedback(complaint_id)],
+        "complete": all(chain["complete"] for chain in tasks.values()),
+    }
+
+
+def _task_chain(deployment: Deployment, allocation: Allocation, task: str, events: list[AuditEvent]) -> dict:
+    prediction = allocation.predictions[task]
+    version = prediction.model_version
+    info = deployment.store.get_model_info(task, version)
+    try:
+        card = read_model_card(deployment.registry.fetch(task, version))
+    except (RegistryError, OSError) as error:
+        card = {"error": f"{type(error).__name__}: {error}"}
+    change = _serving_change(events, task, version, allocation.allocated_at)
+    gates = [g for g in deployment.store.list_gate_decisions(task, version) if g.decided_at <= allocation.allocated_at]
+    release = None
+    if change and change.action == "release":
+        release = next((asdict(r) for r in deployment.store.list_releases(change.details["environment"], AUDIT_SCAN)
+                        if r.release_id == change.details["release_id"] and r.applied_at >= change.at), None)
+    return {
+        "prediction": {"label": prediction.label, "score": prediction.score, "served_by": prediction.served_by,
+                       "shadow": prediction.shadow, "error": prediction.error},
+        "version": version,
+        "model_info": asdict(info) if info else None,
+        "model_card": {key: card.get(key) for key in ("kind", "training", "metrics", "ci95", "error") if key in card},
+        "gate_decision": asdict(gates[0]) if gates else None,
+        "put_in_service_by": _describe_change(change, release),
+        "complete": info is not None and "error" not in card and change is not None,
+    }
+
+
+def _serving_change(events: list[AuditEvent], task: str, version: str, before: str) -> AuditEvent | None:
+    """The strategy change of ``task`` in force at ``before``, if ``version`` served under it."""
+    event = next((e for e in events if e.subject == task and e.at <= before), None)  # events: newest first
+    return event if event and version in (event.details.get("champion"), event.details.get("challenger")) else None
+
+
+def _describe_change(change: AuditEvent | None, release: dict | None) -> dict | None:
+    if change is None:
+        return None
+    described = {"action": change.action, "at": change.at, "actor": change.actor, "event_id": change.event_id,
+                 "mode": change.details.get("mode"), "champion": change.details.get("champion"),
+                 "challenger": change.details.get("challenger")}
+    if change.action == "release":
+        described.update({key: change.details.get(key) for key in ("environment", "release_id", "git_commit",
+                                                                    "manifest", "run_url")})
+        described["release"] = release
+    else:
+        described["note"] = "promoted locally (embedded default, no release manifest and no gate)"
+    return described

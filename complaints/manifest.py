@@ -1,0 +1,199 @@
+"""The release manifest: one reviewed file per deployed environment (``deploy/<env>.yaml``) saying what
+serves there. Git is the source of truth: ``release diff`` compares the environment's store with it,
+``release apply`` writes the store from it, and a model reaches an environment only by a pull request
+that changes it.
+
+    environment: prod
+    store: dynamodb://complaints-prod?region=us-east-1   # COMPLAINTS_STORE_URL overrides (tests, local runs)
+    registry: hf://megabank-complaints                   # COMPLAINTS_REGISTRY_URL overrides
+    rollout: [shadow, canary:10, champion]               # how a new challenger enters: its first stage
+    gate: {margin: 0.01}                                 # the champion/challenger gate's settings (complaints/gate.py)
+    tasks:
+      issue:
+        champion: 3f2a9c0d1e2b4a5c
+        challenger: 9b8e7d6c5a4f3e2d
+        mode: canary
+        canary_percent: 10
+        threshold: 0.2                                   # optional: the decision threshold served with
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from complaints.records import STRATEGY_MODES, ModelStrategy
+from complaints.settings import CHECKOUT
+
+DEPLOY_DIR = CHECKOUT / "deploy"
+# A challenger's stages, in order: shadow (answers stored, never acted on), canary:N (N% of complaints), champion.
+STAGES = ("shadow", "canary", "champion")
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be used; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class TaskRelease:
+    """What one task serves: the fields of its ``model_strategy`` that the manifest owns."""
+
+    champion: str
+    challenger: str | None = None
+    mode: str = "champion_only"
+    canary_percent: int = 0
+    threshold: float | None = None
+
+    @classmethod
+    def of(cls, strategy: ModelStrategy) -> "TaskRelease":
+        return cls(strategy.champion, strategy.challenger, strategy.mode, strategy.canary_percent, strategy.threshold)
+
+    def applied_to(self, current: ModelStrategy | None, task: str) -> ModelStrategy:
+        """The strategy to write: this release over what is stored (its revision, and a rollback target)."""
+        if current is None:
+            return ModelStrategy(task=task, **asdict(self))
+        previous = current.champion if current.champion != self.champion else current.previous_champion
+        return replace(current, **asdict(self), previous_champion=previous)
+
+
+@dataclass(frozen=True)
+class ReleaseManifest:
+    path: Path
+    environment: str
+    store: str
+    registry: str
+    tasks: dict[str, TaskRelease]
+    rollout: tuple[str, ...] = ("champion",)
+    gate: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store_url(self) -> str:
+        return os.environ.get("COMPLAINTS_STORE_URL") or self.store
+
+    @property
+    def registry_url(self) -> str:
+        return os.environ.get("COMPLAINTS_REGISTRY_URL") or self.registry
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @classmethod
+    def load(cls, path: Path) -> "ReleaseManifest":
+        path = Path(path)
+        if not path.is_file():
+            raise ManifestError(f"{path}: no release manifest (deploy/<env>.yaml)")
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        unknown = set(doc) - {"environment", "store", "registry", "rollout", "gate", "tasks"}
+        missing = [key for key in ("environment", "store", "registry") if not doc.get(key)]
+        if unknown or missing:
+            raise ManifestError(f"{path}: unknown keys {sorted(unknown)}, missing {missing}")
+        tasks = {}
+        for name, entry in (doc.get("tasks") or {}).items():
+            try:
+                tasks[name] = TaskRelease(**entry)
+            except TypeError as error:
+                raise ManifestError(f"{path}: task {name!r}: {error}") from None
+            _check_task(path, name, tasks[name])
+        rollout = tuple(str(stage) for stage in doc.get("rollout") or ("champion",))
+        for stage in rollout:
+            stage_of(stage, path)
+        if rollout[-1] != "champion":
+            raise ManifestError(f"{path}: rollout must end with 'champion', not {rollout[-1]!r}")
+        return cls(path, str(doc["environment"]), str(doc["store"]), str(doc["registry"]), tasks, rollout,
+                   dict(doc.get("gate") or {}))
+
+    def with_task(self, task: str, release: TaskRelease) -> str:
+        """The manifest's text with ``task`` set to ``release``: comments and the other keys kept as written."""
+        doc = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        entry = {key: value for key, value in asdict(release).items()
+                 if value is not None and not (key == "mode" and value == "champion_only")
+                 and not (key == "canary_percent" and value == 0)}
+        tasks = dict(doc.get("tasks") or {})
+        tasks[task] = entry
+        header = "".join(line for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+                         if line.startswith("#"))
+        doc["tasks"] = tasks
+        return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+def stage_of(stage: str, path: Path | str = "rollout") -> tuple[str, int]:
+    """("shadow", 0) | ("canary", N) | ("champion", 0) from a rollout entry such as "canary:10"."""
+    name, _, percent = stage.partition(":")
+    if name not in STAGES or (name == "canary") != bool(percent) or (percent and not percent.isdigit()):
+        raise ManifestError(f"{path}: rollout stage {stage!r} must be shadow, canary:N or champion")
+    if name == "canary" and not 0 < int(percent) < 100:
+        raise ManifestError(f"{path}: a canary takes between 1 and 99 percent, not {percent}")
+    return name, int(percent or 0)
+
+
+def first_stage(manifest: ReleaseManifest, task: str, challenger: str) -> TaskRelease:
+    """Where a challenger that passed the gate enters, by the manifest's rollout policy."""
+    current = manifest.tasks.get(task)
+    if current is None:
+        return TaskRelease(challenger)
+    return _at_stage(manifest, replace(current, challenger=challenger), 0)
+
+
+def next_stage(manifest: ReleaseManifest, task: str) -> TaskRelease:
+    """The task's challenger one stage further along the rollout policy (the last stage makes it champion)."""
+    current = manifest.tasks.get(task)
+    if current is None or current.challenger is None:
+        raise ManifestError(f"{manifest.path}: task {task!r} serves no challenger to move along the rollout")
+    stages = [stage_of(stage, manifest.path) for stage in manifest.rollout]
+    here = (current.mode, current.canary_percent)
+    index = stages.index(here) + 1 if here in stages else 0
+    return _at_stage(manifest, current, index)
+
+
+def _at_stage(manifest: ReleaseManifest, release: TaskRelease, index: int) -> TaskRelease:
+    name, percent = stage_of(manifest.rollout[index], manifest.path)
+    if name == "champion":
+        return TaskRelease(release.challenger, threshold=release.threshold)
+    return replace(release, mode=name, canary_percent=percent)
+
+
+def manifest_path(environment: str) -> Path:
+    """``deploy/<env>.yaml`` in the checkout, or under COMPLAINTS_DEPLOY_DIR."""
+    if not environment.replace("-", "").isalnum():
+        raise ManifestError(f"environment names are letters, digits and '-', not {environment!r}")
+    return Path(os.environ.get("COMPLAINTS_DEPLOY_DIR") or DEPLOY_DIR) / f"{environment}.yaml"
+
+
+def git_commit_of(path: Path) -> str:
+    """The commit that holds the manifest as it is on disk; raises when it has uncommitted changes, since
+    an environment serves only what a reviewed commit says."""
+    folder = Path(path).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        if git("status", "--porcelain", "--", str(Path(path).resolve())):
+            raise ManifestError(f"{path} has uncommitted changes: a manifest reaches an environment through a "
+                                f"reviewed commit (a pull request), so commit it first")
+        return git("rev-parse", "HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        raise ManifestError(f"{path} is not in a git checkout: its commit cannot be recorded") from None
+
+
+def _check_task(path: Path, name: str, release: TaskRelease) -> None:
+    def fail(why: str) -> ManifestError:
+        return ManifestError(f"{path}: task {name!r}: {why}")
+
+    if release.mode not in STRATEGY_MODES:
+        raise fail(f"mode must be one of {STRATEGY_MODES}, not {release.mode!r}")
+    if (release.mode == "champion_only") != (release.challenger is None):
+        raise fail("a challenger is served only in canary or shadow mode, and those need one")
+    if release.mode == "canary" and not 0 < release.canary_percent < 100:
+        raise fail("a canary takes between 1 and 99 percent of complaints")
+    if release.mode != "canary" and release.canary_percent:
+        raise fail("canary_percent applies to canary mode only")
+    if release.threshold is not None and not 0.0 <= release.threshold <= 1.0:
+        raise fail("a threshold lies between 0 and 1")

@@ -1,0 +1,186 @@
+"""Lifecycle commands: what serves an environment is a release manifest in git (``release diff|apply``),
+a challenger earns its place by the gate (``gate``), the retrain job proposes both (``retrain``), and any
+allocation can be traced back to all of it (``audit``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from console.common import DATA_HELP, EXIT_FAILED, UsageError, data_path, emit_json
+from complaints.audit import audit_chain
+from complaints.deployment import Deployment
+from complaints.gate import PROMOTE, compare, markdown_report, policy_of, report_sha256
+from complaints.manifest import ReleaseManifest, git_commit_of, manifest_path, next_stage
+from complaints.release import apply, describe, diff
+from complaints.settings import Settings
+from complaints.strategy import strategies
+
+
+def add_commands(command) -> None:
+    release = command("release", cmd_release, "Compare an environment's store with its release manifest "
+                                              "(deploy/ENV.yaml), or apply the manifest to it: conditional writes, "
+                                              "an audit event each, and a release record. Needs --env.")
+    release.add_argument("action", choices=["diff", "apply", "advance"],
+                         help="diff: exit 1 when the store differs from the manifest; apply: make it agree "
+                              "(idempotent); advance: move --task's challenger to the next stage of the manifest's "
+                              "rollout in the file (for a pull request)")
+    release.add_argument("--task", help="advance: the task whose challenger moves on")
+    release.add_argument("--actor", default="release", help="who applies (audit log)")
+    release.add_argument("--run-url", default="", help="the workflow run that applies it (recorded)")
+    release.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+    gate = command("gate", cmd_gate, "The champion/challenger gate: both versions on the same held-out complaints "
+                                     "(analysts' corrections applied), a paired bootstrap non-inferiority test with "
+                                     "a margin, class collapse. Exit 0 when every challenger gated may be promoted, "
+                                     "1 otherwise. With --env, the environment's manifest names the champions.")
+    gate.add_argument("--task", help="the task to gate (default: every task with a challenger)")
+    gate.add_argument("--challenger", help="the challenger version (default: the task's serving challenger)")
+    gate.add_argument("--data", help=DATA_HELP)
+    gate.add_argument("--report", metavar="DIR", help="write report.md (the pull request body) and gate.json here")
+    gate.add_argument("--actor", default="gate", help="who runs the gate (recorded with the decision)")
+    gate.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+    retrain = command("retrain", cmd_retrain, "Retrain an environment's models on the base data and the analysts' "
+                                              "corrections in its store, gate the challengers, and write the manifest "
+                                              "change and report for a pull request. Needs --env. Exit 1 when no "
+                                              "challenger passes (the manifest is untouched).")
+    retrain.add_argument("--data", help=DATA_HELP)
+    retrain.add_argument("--out", default="build/promotion", help="report.md, gate.json, manifest.diff (default %(default)s)")
+    retrain.add_argument("--max-rows", type=int, help="train on a deterministic subset of this many complaints")
+    retrain.add_argument("--actor", default="retrain", help="who retrains (recorded)")
+
+    audit = command("audit", cmd_audit, "The audit chain of a complaint: its allocation, each task's version and "
+                                        "strategy line, model card, the gate decision that admitted it, the release "
+                                        "(manifest commit, run URL) or local promotion that put it in service, and "
+                                        "analysts' corrections since.")
+    audit.add_argument("complaint_id")
+    audit.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _manifest(args) -> ReleaseManifest:
+    if not args.env:
+        raise UsageError(f"{args.command} needs --env ENV (the release manifest deploy/ENV.yaml)")
+    return ReleaseManifest.load(manifest_path(args.env))
+
+
+def cmd_release(args, settings: Settings, deployment: Deployment) -> int:
+    manifest = _manifest(args)
+    if args.action == "advance":
+        if not args.task:
+            raise UsageError("release advance needs --task")
+        moved = next_stage(manifest, args.task)
+        manifest.path.write_text(manifest.with_task(args.task, moved), encoding="utf-8")
+        print(f"{manifest.path}: {args.task} now serves {describe(moved)}; open a pull request")
+        return 0
+    if args.action == "diff":
+        changes = diff(deployment, manifest)
+        if args.json:
+            emit_json({"environment": manifest.environment, "in_sync": not any(c.changed for c in changes),
+                       "tasks": {c.task: {"serving": asdict(c.serving) if c.serving else None,
+                                          "manifest": asdict(c.wanted) if c.wanted else None,
+                                          "changed": c.changed} for c in changes}})
+        else:
+            print(f"{manifest.environment}: store against {manifest.path}")
+            print("\n".join(c.line() for c in changes))
+        return EXIT_FAILED if any(c.changed for c in changes) else 0
+    result = apply(deployment, manifest, git_commit_of(manifest.path), args.actor, args.run_url)
+    written = [c.task for c in result.changes if c.changed]
+    payload = {"environment": manifest.environment, "written": written,
+               "release": asdict(result.release) if result.release else None}
+    if args.json:
+        emit_json(payload)
+    elif result.release is None:
+        print(f"{manifest.environment}: already serves {manifest.path.name}; nothing changed")
+    else:
+        print(f"{manifest.environment}: applied {manifest.path.name} at {result.release.git_commit[:12]}; "
+              f"strategies written: {', '.join(written) or 'none'}; release {result.release.release_id[:12]}")
+    return 0
+
+
+def cmd_gate(args, settings: Settings, deployment: Deployment) -> int:
+    manifest = _manifest(args) if args.env else None
+    policy = policy_of(manifest.gate if manifest else {})
+    serving = {task: (r.champion, r.challenger) for task, r in manifest.tasks.items()} if manifest else \
+        {task: (s.champion, s.challenger) for task, s in strategies(deployment, required=False).items()}
+    if args.challenger and not args.task:
+        raise UsageError("--challenger needs --task")
+    tasks = [args.task] if args.task else [t.name for t in deployment.tasks if serving.get(t.name, (None, None))[1]]
+    if not tasks:
+        raise UsageError("no task has a challenger to gate: name one with --task T --challenger VERSION")
+    data = data_path(args.data)
+    verdicts = []
+    for name in tasks:
+        champion, challenger = serving.get(name, (None, None))
+        challenger = args.challenger or challenger
+        if champion is None or challenger is None:
+            raise UsageError(f"task {name!r} needs a champion and a challenger to gate")
+        if deployment.store.get_model_info(name, challenger) is None:
+            raise UsageError(f"{name}@{challenger} is not a registered version")
+        verdicts.append(compare(deployment, deployment.task(name), challenger, data, policy, champion))
+    report = markdown_report(verdicts, policy, f"Gate{' ' + manifest.environment if manifest else ''}: "
+                                               + ", ".join(f"{v.task} {v.decision}" for v in verdicts))
+    if manifest is None:  # an environment records a decision when its manifest is applied (deploy/gate/)
+        for verdict in verdicts:
+            deployment.store.put_gate_decision(verdict.as_decision(report_sha256(report), args.actor))
+    payload = {"decisions": {v.task: {"decision": v.decision, "champion": v.champion, "challenger": v.challenger,
+                                      "reasons": v.reasons, "metrics": v.metrics} for v in verdicts}}
+    if args.report:
+        folder = Path(args.report)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.md").write_text(report + "\n", encoding="utf-8")
+        (folder / "gate.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    if args.json:
+        emit_json(payload)
+    else:
+        print(report)
+    return 0 if all(v.decision == PROMOTE for v in verdicts) else EXIT_FAILED
+
+
+def cmd_retrain(args, settings: Settings, deployment: Deployment) -> int:
+    from model.retrain import RetrainArguments, retrain  # the `train` extra, imported only to train
+
+    manifest = _manifest(args)
+    result = retrain(deployment, manifest, RetrainArguments(data=data_path(args.data), out=Path(args.out),
+                                                            actor=args.actor, max_rows=args.max_rows))
+    for verdict in result.verdicts:
+        print(f"{verdict.task:<12} {verdict.challenger}  {verdict.decision:<14} {verdict.reasons[0]}")
+    if result.manifest_changed:
+        print(f"\n{manifest.path} changed for {', '.join(result.promoted)}: open a pull request with "
+              f"{result.report} as its body ({Path(args.out) / 'manifest.diff'})")
+        return 0
+    print(f"\nNo challenger passed the gate: {manifest.path} is untouched. Why: {result.report}")
+    return EXIT_FAILED
+
+
+def cmd_audit(args, settings: Settings, deployment: Deployment) -> int:
+    chain = audit_chain(deployment, args.complaint_id)
+    if args.json:
+        emit_json(chain)
+        return 0
+    allocation = chain["allocation"]
+    print(f"Complaint {chain['complaint_id']}: {allocation['queue']} [{allocation['status']}] at "
+          f"{allocation['allocated_at']} (batch {allocation['batch']['batch_id']}, taxonomy "
+          f"{allocation['taxonomy_version']})")
+    for task, link in chain["tasks"].items():
+        card, service = link["model_card"], link["put_in_service_by"] or {}
+        training = card.get("training") or {}
+        gate = link["gate_decision"]
+        print(f"\n{task}: {link['prediction']['label']} ({link['prediction']['score']:.2f}) by {link['version']} "
+              f"({link['prediction']['served_by']})")
+        print(f"  model card: {card.get('kind')}, data {str(training.get('data_sha256'))[:12]}, taxonomy "
+              f"{training.get('taxonomy_version')}, commit {training.get('git_commit')}, held-out {card.get('metrics')}")
+        print(f"  gate: {gate['decision'] + ' against ' + gate['champion'] + ' at ' + gate['decided_at'] if gate else 'none'}")
+        if service.get("action") == "release":
+            print(f"  in service by release of {service['environment']} at {service['at']}: manifest "
+                  f"{service['manifest']} @ {service['git_commit']}, run {service['run_url'] or '(none recorded)'}")
+        elif service:
+            print(f"  in service by {service['action']} at {service['at']} by {service['actor']}: {service['note']}")
+        else:
+            print("  in service by: NOT FOUND in the audit log")
+    print(f"\nCorrections since: {len(chain['corrections'])}")
+    for correction in chain["corrections"]:
+        print(f"  {correction['at']} {correction['analyst']}: {correction['task']} "
+              f"{correction['previous_label']} -> {correction['label']}")
+    return 0 if chain["complete"] else EXIT_FAILED
