@@ -6,6 +6,7 @@ test_aws_state_machine.py reads to build the stack on moto exactly as Terraform 
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json
 import re
@@ -379,3 +380,279 @@ def test_buckets_written_before_the_module_are_moved_into_it_not_replaced():
                 "${module.%s.%s.this%s}" % (name, rtype, index)
     for folder, moves in expected.items():
         assert {m["from"]: m["to"] for m in terraform(folder).get("moved", [])} == moves, folder.name
+
+
+# -- identity: GitHub Actions assume roles through OIDC; no user, no access key -------------------------------
+
+BOOTSTRAP = INFRA / "bootstrap"
+REPOSITORY = "megabank/complaints-triage"
+ACCOUNT = "123456789012"
+GITHUB_OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+SUB = "token.actions.githubusercontent.com:sub"
+AUD = "token.actions.githubusercontent.com:aud"
+STATE_BUCKET = "arn:aws:s3:::megabank-complaints-tfstate-prod"
+BOOTSTRAP_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000"
+REPOSITORY_ARN = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/complaints-serving"
+# What reads data rather than configuration: the plan role may do none of it (but read the state).
+DATA_READS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:GetRecords",
+              "s3:GetObject", "s3:GetObjectVersion", "secretsmanager:GetSecretValue", "ssm:GetParameter",
+              "sqs:ReceiveMessage", "lambda:InvokeFunction", "states:GetExecutionHistory", "logs:GetLogEvents",
+              "logs:FilterLogEvents", "kms:GenerateDataKey", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+
+def hub_token(environment: str) -> str:
+    return f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:complaints-{environment}/hugging-face-token-AbCdEf"
+
+
+def render(value, each_key: str | None = None):
+    """A bootstrap value as Terraform would make it in account ACCOUNT, region us-east-1, for github_repository
+    REPOSITORY and for_each key ``each_key``: every ${...} must be one of the references below or a local."""
+    known = {
+        "var.github_repository": REPOSITORY, "var.region": "us-east-1", "var.environment": "prod",
+        "data.aws_partition.current.partition": "aws", "data.aws_caller_identity.current.account_id": ACCOUNT,
+        "module.state_bucket.arn": STATE_BUCKET, "aws_kms_key.bootstrap.arn": BOOTSTRAP_KEY,
+        "aws_ecr_repository.serving.arn": REPOSITORY_ARN,
+    }
+    if each_key is not None:
+        known["each.key"] = each_key
+        known["aws_secretsmanager_secret.hub_token[each.key].arn"] = hub_token(each_key)
+    locals_ = local_values(BOOTSTRAP)
+
+    def reference(match: re.Match) -> str:
+        expression = match.group(1)
+        if expression in known:
+            return known[expression]
+        if expression.startswith("local.") and isinstance(locals_.get(expression[6:]), str):
+            return render(locals_[expression[6:]], each_key)
+        raise AssertionError(f"cannot render ${{{expression}}}: name it in render() or keep policies literal")
+
+    if isinstance(value, str):
+        return re.sub(r"\$\{([^{}]+)\}", reference, value)
+    if isinstance(value, list):
+        return [render(item, each_key) for item in value]
+    if isinstance(value, dict):
+        return {k: render(v, each_key) for k, v in value.items() if not k.startswith("__") and k != "for_each"}
+    return value
+
+
+def _document(expression: str, role: dict) -> str:
+    """The aws_iam_policy_document an expression names (``${data.aws_iam_policy_document.X[each.key].json}``);
+    a per-environment document must be for_each'd over the same environments as the role."""
+    match = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)(\[each\.key\])?\.json\}", expression)
+    assert match, f"{expression} is not a policy document of this folder"
+    document = resources(BOOTSTRAP, "data")[("aws_iam_policy_document", match.group(1))]
+    assert bool(match.group(2)) == ("for_each" in document), expression
+    if match.group(2):
+        assert document["for_each"] == role["for_each"] == "${toset(local.environments)}", expression
+    return match.group(1)
+
+
+def role_policies(role: str) -> tuple[str, list[tuple[str, str]]]:
+    """(trust document, [(permissions document, "inline" | "managed")]) of an aws_iam_role of bootstrap:
+    every inline policy and attachment that names the role; an attached AWS managed policy fails."""
+    found = resources(BOOTSTRAP)
+    body = found[("aws_iam_role", role)]
+    names_role = re.compile(r"\$\{aws_iam_role\.%s(\[each\.key\])?\.(id|name)\}" % role)
+    documents = []
+    for (rtype, _), policy in found.items():
+        if rtype == "aws_iam_role_policy" and names_role.fullmatch(policy["role"]):
+            documents.append((_document(policy["policy"], body), "inline"))
+        elif rtype == "aws_iam_role_policy_attachment" and names_role.fullmatch(policy["role"]):
+            managed = re.fullmatch(r"\$\{aws_iam_policy\.(\w+)(\[each\.key\])?\.arn\}", policy["policy_arn"])
+            assert managed, f"{role} is attached {policy['policy_arn']}, not a policy of this folder"
+            documents.append((_document(found[("aws_iam_policy", managed.group(1))]["policy"], body), "managed"))
+    return _document(body["assume_role_policy"], body), documents
+
+
+def statements(document: str, environment: str | None = None) -> list[dict]:
+    return render(resources(BOOTSTRAP, "data")[("aws_iam_policy_document", document)]["statement"], environment)
+
+
+def allowed(role: str, environment: str | None = None) -> list[dict]:
+    """The Allow statements of every permissions policy of the role, rendered for ``environment``."""
+    return [s for document, _ in role_policies(role)[1] for s in statements(document, environment)
+            if s.get("effect", "Allow") == "Allow"]
+
+
+def conditions(statement: dict) -> dict[str, tuple[str, list[str]]]:
+    return {c["variable"]: (c["test"], c["values"]) for c in statement.get("condition", [])}
+
+
+def github_roles() -> dict[str, dict]:
+    return {name: body for (rtype, name), body in resources(BOOTSTRAP).items() if rtype == "aws_iam_role"}
+
+
+def test_every_role_is_assumed_only_by_this_repositorys_github_tokens_for_sts():
+    roles = github_roles()
+    assert set(roles) == {"plan", "apply", "retrain", "gate"}
+    provider = resources(BOOTSTRAP)[("aws_iam_openid_connect_provider", "github")]
+    assert provider["url"] == "https://token.actions.githubusercontent.com"
+    assert provider["client_id_list"] == ["sts.amazonaws.com"]
+    for name in roles:
+        trust, documents = role_policies(name)
+        assert documents, f"role {name} has no permissions"
+        for environment in ("dev", "prod"):
+            [statement] = statements(trust, environment)
+            assert statement.get("effect", "Allow") == "Allow"
+            assert statement["actions"] == ["sts:AssumeRoleWithWebIdentity"], name
+            assert statement["principals"] == [{"type": "Federated", "identifiers": [GITHUB_OIDC]}], name
+            checks = conditions(statement)
+            assert checks[AUD] == ("StringEquals", ["sts.amazonaws.com"]), name
+            test, subs = checks[SUB]
+            assert test in ("StringEquals", "StringLike") and subs, name
+            assert all(sub.startswith(f"repo:{REPOSITORY}:") and "*" not in sub and "?" not in sub for sub in subs), subs
+            assert set(checks) == {AUD, SUB}, name
+
+
+def test_each_apply_role_trusts_the_jobs_of_its_github_environment_and_no_other():
+    trust, _ = role_policies("apply")
+    for environment, other in (("dev", "prod"), ("prod", "dev")):
+        [statement] = statements(trust, environment)
+        assert conditions(statement)[SUB] == ("StringEquals", [f"repo:{REPOSITORY}:environment:{environment}"])
+        assert other not in json.dumps(statement)
+    plan, _ = role_policies("plan")
+    assert conditions(statements(plan)[0])[SUB][1] == [f"repo:{REPOSITORY}:pull_request",
+                                                       f"repo:{REPOSITORY}:ref:refs/heads/main"]
+    retrain, _ = role_policies("retrain")
+    assert conditions(statements(retrain)[0])[SUB][1] == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
+    gate, _ = role_policies("gate")
+    assert conditions(statements(gate)[0])[SUB][1] == [f"repo:{REPOSITORY}:pull_request"]
+
+
+def _state_lock_or_key(statement: dict, action: str) -> bool:
+    """The plan role's writes: the lock object, and the bootstrap key that S3 encrypts it with."""
+    if action in ("s3:PutObject", "s3:DeleteObject"):
+        return all(r.startswith(f"{STATE_BUCKET}/") and r.endswith("/terraform.tfstate.tflock") for r in statement["resources"])
+    if action == "kms:GenerateDataKey":
+        return (statement["resources"] == [BOOTSTRAP_KEY]
+                and conditions(statement)["kms:ViaService"] == ("StringEquals", ["s3.us-east-1.amazonaws.com"]))
+    return False
+
+
+def test_the_plan_role_reads_configuration_and_writes_only_the_state_lock():
+    reads = re.compile(r"[a-z0-9-]+:(Get|List|Describe)[A-Za-z*]*|apigateway:GET")
+    for statement in allowed("plan"):
+        for action in statement["actions"]:
+            if action == "kms:Decrypt":  # reads the state, a function's environment, a state machine's definition
+                assert "kms:ViaService" in conditions(statement), statement["sid"]
+                continue
+            assert reads.fullmatch(action) or _state_lock_or_key(statement, action), \
+                f"plan may {action} on {statement['resources']}"
+            for data in fnmatch.filter(DATA_READS, action):
+                assert _state_lock_or_key(statement, data) or (data == "s3:GetObject" and all(
+                    r.startswith(f"{STATE_BUCKET}/") for r in statement["resources"])), \
+                    f"plan may read data: {action} on {statement['resources']}"
+    locks = [s for s in allowed("plan") if "s3:PutObject" in s["actions"]]
+    assert [s["resources"] for s in locks] == [[f"{STATE_BUCKET}/complaints/*/terraform.tfstate.tflock"]]
+
+
+def test_the_retrain_role_reads_only_corrections_models_and_the_hub_token():
+    table_reads = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"}
+    for environment in ("dev", "prod"):
+        tables = {f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-{name}"
+                  for name in ("feedback", "raw_complaints", "model_info", "model_strategy")}
+        read_tables, secrets = set(), set()
+        for statement in allowed("retrain", environment):
+            actions, resources_ = set(statement["actions"]), set(statement["resources"])
+            if actions <= table_reads:
+                assert resources_ <= tables, resources_
+                read_tables |= resources_
+            elif actions == {"secretsmanager:GetSecretValue"}:
+                assert resources_ == {hub_token(environment)}
+                secrets |= resources_
+            elif actions == {"kms:Decrypt"}:  # the table and the secret are KMS-encrypted: only through them
+                test, services = conditions(statement)["kms:ViaService"]
+                assert test == "StringEquals" and services in (["dynamodb.us-east-1.amazonaws.com"],
+                                                              ["secretsmanager.us-east-1.amazonaws.com"])
+            else:
+                pytest.fail(f"retrain may {sorted(actions)} on {sorted(resources_)}")
+        assert read_tables == tables and secrets == {hub_token(environment)}
+    secret = resources(BOOTSTRAP)[("aws_secretsmanager_secret", "hub_token")]
+    assert secret["kms_key_id"] == "${aws_kms_key.bootstrap.arn}" and secret["for_each"] == "${toset(local.environments)}"
+    assert secret["name"] == "complaints-${each.key}/hugging-face-token"  # what the retrain workflow reads
+    assert not any(rtype == "aws_secretsmanager_secret_version" for rtype, _ in resources(BOOTSTRAP)), \
+        "the Hub token's value is put by a person, never held in Terraform state"
+
+
+def test_the_gate_role_of_pull_requests_only_reads_corrections_shadow_answers_and_models():
+    table_reads = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"}
+    for environment in ("dev", "prod"):
+        tables = {f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-{name}"
+                  for name in ("feedback", "raw_complaints", "complaints_allocation", "model_info", "model_strategy")}
+        read_tables = set()
+        for statement in allowed("gate", environment):
+            actions, resources_ = set(statement["actions"]), set(statement["resources"])
+            if actions <= table_reads:
+                assert resources_ <= tables, resources_
+                read_tables |= resources_
+            elif actions == {"kms:Decrypt"}:
+                assert conditions(statement)["kms:ViaService"] == ("StringEquals", ["dynamodb.us-east-1.amazonaws.com"])
+            else:
+                pytest.fail(f"gate may {sorted(actions)} on {sorted(resources_)}")
+        assert read_tables == tables
+
+
+def test_each_apply_role_is_scoped_to_its_environment_and_cannot_touch_the_ci_identities():
+    for environment, other in (("dev", "prod"), ("prod", "dev")):
+        granted = allowed("apply", environment)
+        text = json.dumps(granted)
+        assert f"complaints-{other}" not in text and f"complaints/{other}/" not in text
+        iam = [r for s in granted if any(a.startswith("iam:") for a in s["actions"]) for r in s["resources"]]
+        assert iam and all(r == f"arn:aws:iam::{ACCOUNT}:role/complaints-{environment}-*" for r in iam), iam
+        for role in github_roles().values():
+            arn = f"arn:aws:iam::{ACCOUNT}:role{render(role['path'])}{render(role['name'], environment)}"
+            assert not any(fnmatch.fnmatchcase(arn, pattern) for pattern in iam), arn
+        passed = [s for s in granted if "iam:PassRole" in s["actions"]]
+        assert [conditions(s)["iam:PassedToService"][1] for s in passed] == [
+            ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]]
+        state = [r for s in granted for r in s["resources"] if r.startswith(f"{STATE_BUCKET}/")]
+        assert set(state) == {f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate",
+                              f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate.tflock"}
+        pushed = {a for s in granted if s["resources"] == [REPOSITORY_ARN] for a in s["actions"]}
+        assert {"ecr:PutImage", "ecr:CompleteLayerUpload"} <= pushed
+        writes = {a for s in granted if s["resources"] == [f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-*"]
+                  for a in s["actions"]}
+        assert "dynamodb:PutItem" in writes  # release apply
+    [deny] = [s for d, _ in role_policies("apply")[1] for s in statements(d, "prod") if s.get("effect") == "Deny"]
+    assert f"arn:aws:iam::{ACCOUNT}:role/github-actions/*" in deny["resources"] and "iam:PutRolePolicy" in deny["actions"]
+
+
+def test_every_policy_fits_the_size_iam_accepts():
+    """IAM counts a policy's JSON without whitespace: 6,144 characters for a managed policy, 10,240 for all
+    inline policies of one role together."""
+    def size(document: str, environment: str) -> int:
+        rendered = []
+        for statement in statements(document, environment):
+            condition: dict[str, dict] = {}
+            for c in statement.get("condition", []):
+                condition.setdefault(c["test"], {})[c["variable"]] = c["values"]
+            rendered.append({"Sid": statement.get("sid", ""), "Effect": statement.get("effect", "Allow"),
+                             "Action": statement["actions"], "Resource": statement.get("resources", []),
+                             "Condition": condition})
+        return len(json.dumps({"Version": "2012-10-17", "Statement": rendered}, separators=(",", ":")))
+
+    for role in github_roles():
+        _, documents = role_policies(role)
+        inline = sum(size(document, "prod") for document, kind in documents if kind == "inline")
+        assert inline <= 10_240, (role, inline)
+        for document, kind in documents:
+            if kind == "managed":
+                assert size(document, "prod") <= 6_144, (role, document, size(document, "prod"))
+
+
+def test_no_iam_user_or_access_key_exists_anywhere_in_infra():
+    long_lived = ("aws_iam_user", "aws_iam_access_key", "aws_iam_user_policy", "aws_iam_user_login_profile",
+                  "aws_iam_group_membership", "aws_iam_user_group_membership")
+    for folder in _folders():
+        for rtype, name in set(resources(folder)) | set(resources(folder, "data")):
+            assert not rtype.startswith(long_lived), f"{folder.name}: {rtype}.{name}"
+        for provider in terraform(folder).get("provider", []):
+            for settings in provider.values():
+                assert not {"access_key", "secret_key", "profile", "shared_credentials_files"} & set(settings), folder.name
+        for (rtype, name), document in resources(folder, "data").items():
+            if rtype == "aws_iam_policy_document":
+                actions = [a for s in document.get("statement", []) if s.get("effect", "Allow") == "Allow"
+                           for a in s.get("actions", [])]
+                assert not {"iam:CreateUser", "iam:CreateAccessKey", "iam:*", "*"} & set(actions), (folder.name, name)
+    text = "\n".join(p.read_text(encoding="utf-8") for p in INFRA.rglob("*.tf"))
+    assert not re.search(r"AKIA[0-9A-Z]{16}|aws_secret_access_key", text)

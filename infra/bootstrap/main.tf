@@ -1,8 +1,9 @@
 # What must exist before the stack can be planned: the bucket holding Terraform state, and the private
 # ECR repository the serving image is pushed to (the stack's functions name an image in it by digest).
+# Who may plan, apply and retrain from GitHub Actions, and the Hub token secret: identity.tf.
 
 resource "aws_kms_key" "bootstrap" {
-  description             = "complaints-${var.environment}: Terraform state and serving images"
+  description             = "complaints-${var.environment}: Terraform state, serving images and the Hub token"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.key.json
@@ -63,4 +64,27 @@ resource "aws_ecr_lifecycle_policy" "serving" {
       action       = { type = "expire" }
     }]
   })
+}
+
+# Lambda pulls the image of this account's complaints functions (same account: the repository policy grants
+# the service; the functions' roles need no ECR permission).
+data "aws_iam_policy_document" "serving_pull" {
+  statement {
+    sid     = "LambdaPullsTheComplaintsFunctionsImage"
+    actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "aws:sourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:lambda:${var.region}:${data.aws_caller_identity.current.account_id}:function:complaints-*"]
+    }
+  }
+}
+
+resource "aws_ecr_repository_policy" "serving" {
+  repository = aws_ecr_repository.serving.name
+  policy     = data.aws_iam_policy_document.serving_pull.json
 }

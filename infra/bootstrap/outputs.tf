@@ -7,3 +7,33 @@ output "repository_url" {
   description = "Push the serving image here; the stack's image_uri is <repository_url>@sha256:<digest>."
   value       = aws_ecr_repository.serving.repository_url
 }
+
+output "github_oidc_provider_arn" {
+  description = "GitHub Actions' OIDC identity provider that every role trusts."
+  value       = local.github_oidc_provider_arn
+}
+
+output "plan_role_arn" {
+  description = "role-to-assume of terraform plan (pull requests and main): read-only, plus the state lock."
+  value       = aws_iam_role.plan.arn
+}
+
+output "apply_role_arns" {
+  description = "role-to-assume of each GitHub environment's deploy job, by environment: terraform apply, image push, release apply, smoke test."
+  value       = { for environment, role in aws_iam_role.apply : environment => role.arn }
+}
+
+output "retrain_role_arns" {
+  description = "role-to-assume of the retrain workflow on main, by environment: the environment's corrections and models (read-only), the Hub token."
+  value       = { for environment, role in aws_iam_role.retrain : environment => role.arn }
+}
+
+output "gate_role_arns" {
+  description = "role-to-assume of ci.yml's gate job on pull requests, by environment (AWS_GATE_ROLE_ARN_<ENV>): the environment's corrections, shadow answers and models (read-only)."
+  value       = { for environment, role in aws_iam_role.gate : environment => role.arn }
+}
+
+output "hub_token_secret_arns" {
+  description = "By environment: the Secrets Manager secret (complaints-<env>/hugging-face-token) holding the Hugging Face Hub token its retrain workflow reads; put its value with aws secretsmanager put-secret-value."
+  value       = { for environment, secret in aws_secretsmanager_secret.hub_token : environment => secret.arn }
+}

@@ -30,3 +30,30 @@ variable "images_kept" {
   type        = number
   default     = 30
 }
+
+variable "github_repository" {
+  description = "The GitHub repository whose workflows assume the roles, owner/name exactly as GitHub spells it (the OIDC sub claim is compared case-sensitively)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$", var.github_repository))
+    error_message = "github_repository is owner/name, without wildcards."
+  }
+}
+
+variable "environments" {
+  description = "Environments deployed in this account: an apply and a retrain role each. null: only environment (one account per environment)."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.environments == null ? true : length(var.environments) > 0 && alltrue([for name in var.environments : contains(["dev", "prod"], name)])
+    error_message = "environments lists dev and/or prod."
+  }
+}
+
+variable "create_oidc_provider" {
+  description = "Create GitHub's OIDC identity provider (one per account); false where the account already has it."
+  type        = bool
+  default     = true
+}

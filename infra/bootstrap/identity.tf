@@ -1,0 +1,862 @@
+# Who may change this account from GitHub Actions, and how: OpenID Connect, never long-lived keys. A
+# workflow job asks GitHub for a token (permissions: id-token: write) and exchanges it for one of these roles;
+# each role trusts only the token's `sub` claim of the one kind of job it exists for:
+#
+#   plan                    pull requests and main    read-only, plus the Terraform state lock
+#   <env> apply             jobs of GitHub environment <env>: terraform apply of infra/stack in <env>, the
+#                           serving image push, `complaints --env <env> release apply`, `make smoke`
+#   <env> retrain           main (scheduled or dispatched runs): read <env>'s corrections and models, read
+#                           the Hugging Face Hub token
+#   <env> gate              pull requests: read <env>'s corrections, shadow answers and models, for the gate
+#                           report of a pull request that changes deploy/<env>.yaml (ci.yml)
+#
+# The roles live under the path /github-actions/ and are named github-complaints-*, so that no pattern the
+# apply roles may manage (role/complaints-<env>-*) ever matches one of them.
+
+locals {
+  environments = var.environments == null ? [var.environment] : var.environments
+  partition    = data.aws_partition.current.partition
+  account_id   = data.aws_caller_identity.current.account_id
+
+  github_oidc_provider_arn = "arn:${local.partition}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com"
+  roles_path               = "/github-actions/"
+
+  # ARN prefixes of what infra/stack makes in this account and region (every name starts complaints-<env>-)
+  dynamodb_arn   = "arn:${local.partition}:dynamodb:${var.region}:${local.account_id}"
+  lambda_arn     = "arn:${local.partition}:lambda:${var.region}:${local.account_id}"
+  states_arn     = "arn:${local.partition}:states:${var.region}:${local.account_id}"
+  logs_arn       = "arn:${local.partition}:logs:${var.region}:${local.account_id}"
+  events_arn     = "arn:${local.partition}:events:${var.region}:${local.account_id}"
+  sqs_arn        = "arn:${local.partition}:sqs:${var.region}:${local.account_id}"
+  sns_arn        = "arn:${local.partition}:sns:${var.region}:${local.account_id}"
+  cloudwatch_arn = "arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}"
+  kms_arn        = "arn:${local.partition}:kms:${var.region}:${local.account_id}"
+  iam_arn        = "arn:${local.partition}:iam::${local.account_id}"
+  apigateway_arn = "arn:${local.partition}:apigateway:${var.region}:"
+  s3_arn         = "arn:${local.partition}:s3:::"
+}
+
+# -- the identity provider: GitHub's tokens, for AWS STS ---------------------------------------------------
+
+resource "aws_iam_openid_connect_provider" "github" {
+  count = var.create_oidc_provider ? 1 : 0
+
+  url            = "https://token.actions.githubusercontent.com"
+  client_id_list = ["sts.amazonaws.com"]
+  # AWS validates GitHub's tokens against its own trusted CAs and ignores these; the API still asks for one.
+  thumbprint_list = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"]
+}
+
+# -- trust: which job's token may become which role -------------------------------------------------------
+
+data "aws_iam_policy_document" "plan_trust" {
+  #checkov:skip=CKV_AWS_358:checkov matches the repository only as a literal owner/name, not var.github_repository; the sub is one exact value per role (StringEquals, no wildcard, the variable validated), which tests/test_infra.py asserts.
+  statement {
+    sid     = "PullRequestsAndMainPlan"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [local.github_oidc_provider_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_repository}:pull_request", "repo:${var.github_repository}:ref:refs/heads/main"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "apply_trust" {
+  #checkov:skip=CKV_AWS_358:checkov matches the repository only as a literal owner/name, not var.github_repository; the sub is one exact value per role (StringEquals, no wildcard, the variable validated), which tests/test_infra.py asserts.
+  for_each = toset(local.environments)
+
+  statement {
+    sid     = "JobsOfTheGitHubEnvironmentApply"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [local.github_oidc_provider_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+    # A job that names `environment: <env>` gets this sub, and only after that environment's protection
+    # rules (required reviewers, branch policy) let it run.
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_repository}:environment:${each.key}"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "retrain_trust" {
+  #checkov:skip=CKV_AWS_358:checkov matches the repository only as a literal owner/name, not var.github_repository; the sub is one exact value per role (StringEquals, no wildcard, the variable validated), which tests/test_infra.py asserts.
+  statement {
+    sid     = "MainRetrains"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [local.github_oidc_provider_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_repository}:ref:refs/heads/main"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "gate_trust" {
+  #checkov:skip=CKV_AWS_358:checkov matches the repository only as a literal owner/name, not var.github_repository; the sub is one exact value per role (StringEquals, no wildcard, the variable validated), which tests/test_infra.py asserts.
+  statement {
+    sid     = "PullRequestsGate"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [local.github_oidc_provider_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_repository}:pull_request"]
+    }
+  }
+}
+
+# -- the roles --------------------------------------------------------------------------------------------
+
+resource "aws_iam_role" "plan" {
+  name                 = "github-complaints-plan"
+  path                 = local.roles_path
+  description          = "GitHub Actions, ${var.github_repository} pull requests and main: terraform plan of infra/stack (read-only, state lock)"
+  assume_role_policy   = data.aws_iam_policy_document.plan_trust.json
+  max_session_duration = 3600
+  depends_on           = [aws_iam_openid_connect_provider.github]
+}
+
+resource "aws_iam_role" "apply" {
+  for_each = toset(local.environments)
+
+  name                 = "github-complaints-${each.key}-apply"
+  path                 = local.roles_path
+  description          = "GitHub Actions, ${var.github_repository} environment ${each.key}: terraform apply of infra/stack, image push, release apply, smoke test"
+  assume_role_policy   = data.aws_iam_policy_document.apply_trust[each.key].json
+  max_session_duration = 3600
+  depends_on           = [aws_iam_openid_connect_provider.github]
+}
+
+resource "aws_iam_role" "retrain" {
+  for_each = toset(local.environments)
+
+  name                 = "github-complaints-${each.key}-retrain"
+  path                 = local.roles_path
+  description          = "GitHub Actions, ${var.github_repository} main: retrain ${each.key}'s models on its corrections (read-only store, Hub token)"
+  assume_role_policy   = data.aws_iam_policy_document.retrain_trust.json
+  max_session_duration = 3600
+  depends_on           = [aws_iam_openid_connect_provider.github]
+}
+
+resource "aws_iam_role" "gate" {
+  for_each = toset(local.environments)
+
+  name                 = "github-complaints-${each.key}-gate"
+  path                 = local.roles_path
+  description          = "GitHub Actions, ${var.github_repository} pull requests: gate report for ${each.key}'s manifest (read-only store)"
+  assume_role_policy   = data.aws_iam_policy_document.gate_trust.json
+  max_session_duration = 3600
+  depends_on           = [aws_iam_openid_connect_provider.github]
+}
+
+# -- the Hugging Face Hub token: the registry's credential, read by retrain only, one per environment -----
+
+resource "aws_secretsmanager_secret" "hub_token" {
+  #checkov:skip=CKV2_AWS_57:A Hugging Face access token is issued in the Hub's settings, not by an AWS API, so no rotation Lambda can rotate it; a person replaces it (put-secret-value) on the bank's credential schedule.
+  for_each = toset(local.environments)
+
+  name                    = "complaints-${each.key}/hugging-face-token" # the name the retrain workflow reads
+  description             = "Hugging Face Hub token of the model registry (HF_TOKEN of the retrain workflow). Its value is put by a person with put-secret-value, never by Terraform."
+  kms_key_id              = aws_kms_key.bootstrap.arn
+  recovery_window_in_days = 30
+}
+
+# -- plan: read-only, and the state lock ------------------------------------------------------------------
+# Reads configuration, never data: no item, object (except the state), secret or message is readable.
+
+data "aws_iam_policy_document" "plan" {
+  statement {
+    sid       = "ListTheStateBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [module.state_bucket.arn]
+  }
+
+  statement {
+    sid       = "ReadTheStateOfEachEnvironment"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.state_bucket.arn}/complaints/*/terraform.tfstate"]
+  }
+
+  statement {
+    sid       = "HoldTheStateLock"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${module.state_bucket.arn}/complaints/*/terraform.tfstate.tflock"]
+  }
+
+  statement {
+    sid       = "StateAndLockAreEncryptedWithTheBootstrapKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.bootstrap.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTheTablesConfiguration"
+    actions   = ["dynamodb:Describe*", "dynamodb:ListTagsOfResource"]
+    resources = ["${local.dynamodb_arn}:table/complaints-*"]
+  }
+
+  statement {
+    sid = "ReadTheFunctionsConfiguration"
+    actions = [
+      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:GetFunctionCodeSigningConfig",
+      "lambda:GetFunctionConcurrency", "lambda:GetFunctionRecursionConfig", "lambda:GetPolicy",
+      "lambda:GetRuntimeManagementConfig", "lambda:ListVersionsByFunction", "lambda:ListTags",
+    ]
+    resources = ["${local.lambda_arn}:function:complaints-*"]
+  }
+
+  statement {
+    sid = "ReadTheRoles"
+    actions = [
+      "iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+      "iam:ListRoleTags", "iam:ListInstanceProfilesForRole",
+    ]
+    resources = ["${local.iam_arn}:role/complaints-*"]
+  }
+
+  statement {
+    sid = "ReadTheBucketsConfiguration"
+    actions = [
+      "s3:ListBucket", "s3:GetBucket*", "s3:GetAccelerateConfiguration", "s3:GetLifecycleConfiguration",
+      "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration",
+    ]
+    resources = ["${local.s3_arn}complaints-*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "ReadTheQueuesConfiguration"
+    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"]
+    resources = ["${local.sqs_arn}:complaints-*"]
+  }
+
+  statement {
+    sid       = "ReadTheTopicsConfiguration"
+    actions   = ["sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource"]
+    resources = ["${local.sns_arn}:complaints-*"]
+  }
+
+  statement {
+    sid       = "ReadTheStateMachine"
+    actions   = ["states:DescribeStateMachine", "states:ListStateMachineVersions", "states:ListTagsForResource"]
+    resources = ["${local.states_arn}:stateMachine:complaints-*"]
+  }
+
+  statement {
+    sid       = "ReadTheRules"
+    actions   = ["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"]
+    resources = ["${local.events_arn}:rule/complaints-*"]
+  }
+
+  statement {
+    sid       = "ReadTheAlarms"
+    actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
+    resources = ["${local.cloudwatch_arn}:alarm:complaints-*"]
+  }
+
+  statement {
+    sid       = "ReadTheLogGroupsConfiguration"
+    actions   = ["logs:DescribeLogGroups", "logs:DescribeMetricFilters", "logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+    resources = ["${local.logs_arn}:log-group:*"]
+  }
+
+  statement {
+    sid       = "ReadTheApi"
+    actions   = ["apigateway:GET"]
+    resources = ["${local.apigateway_arn}:/apis", "${local.apigateway_arn}:/apis/*", "${local.apigateway_arn}:/tags/*"]
+  }
+
+  statement {
+    sid       = "ReadTheKeysConfiguration"
+    actions   = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = ["*"]
+    }
+  }
+
+  # Lambda returns a function's environment, and Step Functions a state machine's definition, only to a
+  # caller that may decrypt them with the environment's key; without it every plan would show a change.
+  statement {
+    sid       = "ReadEncryptedFunctionAndStateMachineConfiguration"
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["lambda.${var.region}.amazonaws.com", "states.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = ["*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTheServingImages"
+    actions   = ["ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListImages"]
+    resources = [aws_ecr_repository.serving.arn]
+  }
+}
+
+data "aws_iam_policy_document" "plan_unscoped" {
+  statement {
+    sid = "ReadWhatHasNoResourceLevelPermissions"
+    actions = [
+      "kms:ListAliases", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "plan" {
+  name   = "read-only-plan"
+  role   = aws_iam_role.plan.id
+  policy = data.aws_iam_policy_document.plan.json
+}
+
+resource "aws_iam_role_policy" "plan_unscoped" {
+  name   = "read-only-unscoped"
+  role   = aws_iam_role.plan.id
+  policy = data.aws_iam_policy_document.plan_unscoped.json
+}
+
+# -- apply: what terraform apply of infra/stack needs in one environment, the image push, the release ------
+# Every stack resource is named complaints-<env>-...; where a service has no names in its ARNs (KMS keys,
+# API Gateway) the environment's tag or the region scopes it instead.
+
+data "aws_iam_policy_document" "apply_state" {
+  for_each = toset(local.environments)
+
+  statement {
+    sid       = "ListTheStateBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [module.state_bucket.arn]
+  }
+
+  statement {
+    sid       = "ReadAndWriteTheEnvironmentsState"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${module.state_bucket.arn}/complaints/${each.key}/terraform.tfstate"]
+  }
+
+  statement {
+    sid       = "HoldTheEnvironmentsStateLock"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${module.state_bucket.arn}/complaints/${each.key}/terraform.tfstate.tflock"]
+  }
+
+  statement {
+    sid       = "StateIsEncryptedWithTheBootstrapKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.bootstrap.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+  }
+
+  # ECR encrypts layers with the bootstrap key through its own grant: pushing needs no KMS permission.
+  statement {
+    sid = "PushAndReadTheServingImage"
+    actions = [
+      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+      "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages", "ecr:DescribeRepositories",
+    ]
+    resources = [aws_ecr_repository.serving.arn]
+  }
+
+  statement {
+    sid       = "LogInToTheRegistry"
+    actions   = ["ecr:GetAuthorizationToken"] # no resource-level permissions
+    resources = ["*"]
+  }
+
+  # `complaints --env <env> release apply` (model_info, gate_decisions, model_strategy, audit_log,
+  # releases; conditional puts) and `release diff`.
+  statement {
+    sid       = "ReleaseApplyWritesTheStore"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"]
+    resources = ["${local.dynamodb_arn}:table/complaints-${each.key}-*"]
+  }
+
+  # `make smoke ENV=<env>`: a batch of real complaints into the inbox, then its execution followed to the end.
+  statement {
+    sid       = "SmokeTestPutsABatch"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.s3_arn}complaints-${each.key}-batches-${local.account_id}/inbox/smoke-*"]
+  }
+
+  statement {
+    sid       = "SmokeTestFindsItsExecution"
+    actions   = ["states:ListExecutions"]
+    resources = ["${local.states_arn}:stateMachine:complaints-${each.key}-triage"]
+  }
+
+  statement {
+    sid       = "SmokeTestReadsItsExecution"
+    actions   = ["states:DescribeExecution"]
+    resources = ["${local.states_arn}:execution:complaints-${each.key}-triage:*"]
+  }
+}
+
+data "aws_iam_policy_document" "apply_data" {
+  for_each = toset(local.environments)
+
+  # module key: the key is created with the environment's tag (the provider's default tags), and is managed
+  # and used afterwards by that tag; the bootstrap key (tag complaints:stack = bootstrap) is never touched.
+  statement {
+    sid       = "CreateTheEnvironmentsKey"
+    actions   = ["kms:CreateKey", "kms:TagResource"]
+    resources = ["*"] # a key's ARN exists only once it is created
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/complaints:stack"
+      values   = ["bootstrap"]
+    }
+  }
+
+  statement {
+    sid = "ManageAndUseTheEnvironmentsKey"
+    actions = [
+      "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:PutKeyPolicy",
+      "kms:EnableKeyRotation", "kms:UpdateKeyDescription", "kms:TagResource", "kms:UntagResource",
+      "kms:ScheduleKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias",
+      "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+    ]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/complaints:stack"
+      values   = ["bootstrap"]
+    }
+  }
+
+  statement {
+    sid       = "LetTheServicesUseTheEnvironmentsKey"
+    actions   = ["kms:CreateGrant"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "NameTheEnvironmentsKey"
+    actions   = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
+    resources = ["${local.kms_arn}:alias/complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid = "ManageTheTables"
+    actions = [
+      "dynamodb:CreateTable", "dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:Describe*",
+      "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTimeToLive", "dynamodb:TagResource",
+      "dynamodb:UntagResource", "dynamodb:ListTagsOfResource",
+    ]
+    resources = ["${local.dynamodb_arn}:table/complaints-${each.key}-*"]
+  }
+
+  # module intake: the batch bucket and its access-log bucket, both named after this account.
+  statement {
+    sid = "ManageTheBuckets"
+    actions = [
+      "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucket*", "s3:GetAccelerateConfiguration",
+      "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration",
+      "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls", "s3:PutBucketVersioning",
+      "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration", "s3:PutBucketLogging",
+      "s3:PutBucketNotification", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketTagging",
+    ]
+    resources = [
+      "${local.s3_arn}complaints-${each.key}-batches-${local.account_id}",
+      "${local.s3_arn}complaints-${each.key}-batches-${local.account_id}-access-logs",
+    ]
+  }
+
+  statement {
+    sid = "ManageTheQueue"
+    actions = [
+      "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueUrl",
+      "sqs:ListQueueTags", "sqs:TagQueue", "sqs:UntagQueue",
+    ]
+    resources = ["${local.sqs_arn}:complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid = "ManageTheAlarmTopic"
+    actions = [
+      "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:TagResource",
+      "sns:UntagResource", "sns:ListTagsForResource", "sns:Subscribe", "sns:Unsubscribe",
+      "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
+    ]
+    resources = ["${local.sns_arn}:complaints-${each.key}-*"]
+  }
+}
+
+data "aws_iam_policy_document" "apply_compute" {
+  for_each = toset(local.environments)
+
+  statement {
+    sid = "ManageTheStacksRoles"
+    actions = [
+      "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+      "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:PutRolePolicy", "iam:GetRolePolicy",
+      "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+    ]
+    resources = ["${local.iam_arn}:role/complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid       = "AttachOnlyTheXRayPolicy"
+    actions   = ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
+    resources = ["${local.iam_arn}:role/complaints-${each.key}-*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = ["arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"]
+    }
+  }
+
+  statement {
+    sid       = "PassTheStacksRolesToItsServices"
+    actions   = ["iam:PassRole"]
+    resources = ["${local.iam_arn}:role/complaints-${each.key}-*"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid    = "NeverTheCiIdentities"
+    effect = "Deny"
+    actions = [
+      "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy",
+      "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:TagRole", "iam:UntagRole",
+      "iam:PassRole", "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
+      "iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider",
+    ]
+    resources = ["${local.iam_arn}:role${local.roles_path}*", "${local.iam_arn}:oidc-provider/*"]
+  }
+
+  statement {
+    sid = "ManageTheFunctions"
+    actions = [
+      "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+      "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:GetFunctionCodeSigningConfig",
+      "lambda:GetFunctionRecursionConfig", "lambda:GetRuntimeManagementConfig", "lambda:ListVersionsByFunction",
+      "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency",
+      "lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy", "lambda:TagResource",
+      "lambda:UntagResource", "lambda:ListTags",
+    ]
+    resources = ["${local.lambda_arn}:function:complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid = "ManageTheStateMachine"
+    actions = [
+      "states:CreateStateMachine", "states:UpdateStateMachine", "states:DeleteStateMachine",
+      "states:DescribeStateMachine", "states:ListStateMachineVersions", "states:TagResource",
+      "states:UntagResource", "states:ListTagsForResource",
+    ]
+    resources = ["${local.states_arn}:stateMachine:complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid = "ManageTheLogGroupsAndMetricFilters"
+    actions = [
+      "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+      "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
+      "logs:UntagLogGroup", "logs:ListTagsForResource", "logs:ListTagsLogGroup", "logs:PutMetricFilter",
+      "logs:DeleteMetricFilter", "logs:DescribeMetricFilters",
+    ]
+    resources = [
+      "${local.logs_arn}:log-group:/aws/lambda/complaints-${each.key}-*",
+      "${local.logs_arn}:log-group:/aws/vendedlogs/states/complaints-${each.key}-*",
+      "${local.logs_arn}:log-group:/aws/vendedlogs/apigateway/complaints-${each.key}-*",
+    ]
+  }
+
+  statement {
+    sid       = "FindTheLogGroups"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["${local.logs_arn}:log-group:*"]
+  }
+
+  statement {
+    sid = "ManageTheBatchRule"
+    actions = [
+      "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:EnableRule", "events:DisableRule",
+      "events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule", "events:TagResource",
+      "events:UntagResource", "events:ListTagsForResource",
+    ]
+    resources = ["${local.events_arn}:rule/complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid = "ManageTheAlarms"
+    actions = [
+      "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource",
+      "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
+    ]
+    resources = ["${local.cloudwatch_arn}:alarm:complaints-${each.key}-*"]
+  }
+
+  # HTTP API ids are generated: API Gateway's ARNs cannot name the environment, so the region scopes it.
+  statement {
+    sid       = "ManageTheIntakeApi"
+    actions   = ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"]
+    resources = ["${local.apigateway_arn}:/apis", "${local.apigateway_arn}:/apis/*", "${local.apigateway_arn}:/tags/*"]
+  }
+}
+
+data "aws_iam_policy_document" "apply_unscoped" {
+  statement {
+    sid = "DeliverExecutionAndAccessLogs"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "kms:ListAliases",
+    ]
+    resources = ["*"]
+  }
+}
+
+# Managed policies, not inline: together the apply permissions exceed the 10,240 characters all inline
+# policies of one role may hold; each of these stays under a managed policy's 6,144.
+resource "aws_iam_policy" "apply_state" {
+  for_each = toset(local.environments)
+
+  name        = "github-complaints-${each.key}-apply-state"
+  path        = local.roles_path
+  description = "GitHub Actions environment ${each.key}: the Terraform state of the environment, the serving image, release apply and the smoke test"
+  policy      = data.aws_iam_policy_document.apply_state[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "apply_state" {
+  for_each = toset(local.environments)
+
+  role       = aws_iam_role.apply[each.key].name
+  policy_arn = aws_iam_policy.apply_state[each.key].arn
+}
+
+resource "aws_iam_policy" "apply_data" {
+  for_each = toset(local.environments)
+
+  name        = "github-complaints-${each.key}-apply-data"
+  path        = local.roles_path
+  description = "GitHub Actions environment ${each.key}: the environment's key, tables, buckets, queue and topic"
+  policy      = data.aws_iam_policy_document.apply_data[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "apply_data" {
+  for_each = toset(local.environments)
+
+  role       = aws_iam_role.apply[each.key].name
+  policy_arn = aws_iam_policy.apply_data[each.key].arn
+}
+
+resource "aws_iam_policy" "apply_compute" {
+  for_each = toset(local.environments)
+
+  name        = "github-complaints-${each.key}-apply-compute"
+  path        = local.roles_path
+  description = "GitHub Actions environment ${each.key}: the environment's roles, functions, state machine, log groups, rule, alarms and API"
+  policy      = data.aws_iam_policy_document.apply_compute[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "apply_compute" {
+  for_each = toset(local.environments)
+
+  role       = aws_iam_role.apply[each.key].name
+  policy_arn = aws_iam_policy.apply_compute[each.key].arn
+}
+
+resource "aws_iam_policy" "apply_unscoped" {
+  name        = "github-complaints-apply-unscoped"
+  path        = local.roles_path
+  description = "GitHub Actions apply roles: the log-delivery and alias actions that support no resource-level permissions"
+  policy      = data.aws_iam_policy_document.apply_unscoped.json
+}
+
+resource "aws_iam_role_policy_attachment" "apply_unscoped" {
+  for_each = toset(local.environments)
+
+  role       = aws_iam_role.apply[each.key].name
+  policy_arn = aws_iam_policy.apply_unscoped.arn
+}
+
+# -- retrain: read the environment's corrections and models, read the Hub token; nothing else -------------
+
+data "aws_iam_policy_document" "retrain" {
+  for_each = toset(local.environments)
+
+  # model/retrain.py exports feedback (Scan) and each corrected complaint (GetItem) into a scratch store; the
+  # champions' records are read from model_info and model_strategy.
+  statement {
+    sid     = "ReadCorrectionsAndModels"
+    actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"]
+    resources = [
+      "${local.dynamodb_arn}:table/complaints-${each.key}-feedback",
+      "${local.dynamodb_arn}:table/complaints-${each.key}-raw_complaints",
+      "${local.dynamodb_arn}:table/complaints-${each.key}-model_info",
+      "${local.dynamodb_arn}:table/complaints-${each.key}-model_strategy",
+    ]
+  }
+
+  statement {
+    sid       = "DecryptTheTablesThroughDynamoDB"
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/complaints-${each.key}-data"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTheHubToken"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.hub_token[each.key].arn]
+  }
+
+  statement {
+    sid       = "DecryptTheHubTokenThroughSecretsManager"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.bootstrap.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "retrain" {
+  for_each = toset(local.environments)
+
+  name   = "read-corrections-and-hub-token"
+  role   = aws_iam_role.retrain[each.key].id
+  policy = data.aws_iam_policy_document.retrain[each.key].json
+}
+
+# -- gate: read the environment's corrections, shadow answers and models; nothing else ---------------------
+
+data "aws_iam_policy_document" "gate" {
+  for_each = toset(local.environments)
+
+  # complaints/gate.py reads analysts' corrections (feedback Scan, each corrected complaint GetItem), the
+  # shadow answers on the allocations of the gate set (GetItem) and the versions' records (model_info).
+  statement {
+    sid     = "ReadCorrectionsShadowAnswersAndModels"
+    actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"]
+    resources = [
+      "${local.dynamodb_arn}:table/complaints-${each.key}-feedback",
+      "${local.dynamodb_arn}:table/complaints-${each.key}-raw_complaints",
+      "${local.dynamodb_arn}:table/complaints-${each.key}-complaints_allocation",
+      "${local.dynamodb_arn}:table/complaints-${each.key}-model_info",
+      "${local.dynamodb_arn}:table/complaints-${each.key}-model_strategy",
+    ]
+  }
+
+  statement {
+    sid       = "DecryptTheTablesThroughDynamoDB"
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/complaints-${each.key}-data"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "gate" {
+  for_each = toset(local.environments)
+
+  name   = "read-corrections-and-shadow-answers"
+  role   = aws_iam_role.gate[each.key].id
+  policy = data.aws_iam_policy_document.gate[each.key].json
+}
