@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA_DIR := ../shared/data/cfpb
 
-export HF_HUB_OFFLINE := 1
+# Nothing downloads from a hub unless a step says HF_HUB_OFFLINE=0 (the workflows' registry steps).
+export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train retrain release test bench cost shared-data clean
+.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate bench cost shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,12 +33,27 @@ run: setup  ## the main job: register baseline models if none exist, triage real
 train: setup  ## fine-tune the transformer champion recipe; promoted where it beats the current champion
 	$(BIN)/complaints train --kind transformer-onnx --champion if-better
 
-ENV ?= dev
-retrain: setup  ## retrain ENV's models on its corrections, gate them, write the manifest change + report (build/promotion)
-	$(BIN)/complaints --env $(ENV) retrain --out build/promotion
+# The model lifecycle of a deployed environment (deploy/$(ENV).yaml); `local` runs it on this machine.
+ENV ?= local
+DATA ?= $(DATA_DIR)/complaints.csv.gz
+OUT ?= build/promotion
+retrain: setup  ## retrain ENV's models on DATA and its corrections, gate them, write the manifest change + report to OUT
+	$(BIN)/complaints --env $(ENV) retrain --data $(DATA) --out $(OUT)
+
+gate: setup  ## gate the challengers ENV's manifest serves; report.md and gate.json in build/gate (a pull request comment)
+	$(BIN)/complaints --env $(ENV) gate --data $(DATA) --report build/gate
+
+stage: setup  ## copy the versions ENV's manifest serves into functions/build/models for the serving image
+	$(BIN)/python -m functions.release stage --env $(ENV)
 
 release: setup  ## apply ENV's committed release manifest to its store (RUN_URL recorded); a no-op when it already serves it
 	$(BIN)/complaints --env $(ENV) release apply --run-url "$(RUN_URL)"
+
+# The post-deploy smoke test. BATCH_BUCKET and STATE_MACHINE_ARN: the stack's terraform outputs batch_bucket and
+# state_machine_arn; left unset, functions/smoke.py asks `terraform output` of an initialised infra/stack.
+SMOKE_COUNT ?= 25
+smoke: setup  ## post-deploy: SMOKE_COUNT (25) real complaints through ENV's batch bucket and state machine; fails unless all are triaged
+	$(BIN)/python -m functions.smoke --env $(ENV) --bucket "$(BATCH_BUCKET)" --state-machine-arn "$(STATE_MACHINE_ARN)" --count $(SMOKE_COUNT)
 
 bench: setup  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
 	$(BIN)/python -m model.bench --output reports/bench.json
@@ -47,6 +63,27 @@ cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day 
 
 test: setup  ## the whole suite with coverage
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml
+
+checkov: setup  ## checkov over infra/ and the serving image's Dockerfile
+	$(VENV)/checkov/bin/checkov -d infra --framework terraform --skip-download --compact --quiet
+	$(VENV)/checkov/bin/checkov -f functions/Dockerfile --skip-download --compact --quiet
+
+# Standard library only, so the plan job needs no `make setup`.
+plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request comment, build/plan/ENV.md, cut under GitHub's limit
+	@test -n "$(PLAN)" || { echo "error: PLAN=<terraform show -no-color output> is required"; exit 2; }
+	$(PYTHON) infra/plan_comment.py --env $(ENV) --plan "$(PLAN)" --out build/plan/$(ENV).md
+
+lint: setup  ## ruff check (rules: pyproject.toml [tool.ruff]); formatting is not checked, the code is hand-formatted
+	$(BIN)/ruff check .
+
+workflow-lint: setup  ## actionlint (shellcheck on every run: script), zizmor --offline, GitHub's workflow schema
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck
+	$(BIN)/zizmor --offline .github/workflows
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+data-gate: setup  ## the Great Expectations suites over DATA (intake and training); Data Docs in build/data-docs
+	$(BIN)/complaints validate --data $(DATA) --suite intake --docs build/data-docs/intake
+	$(BIN)/complaints validate --data $(DATA) --suite training --docs build/data-docs/training
 
 shared-data:  ## check that the CFPB sample is beside the checkout (or fetch it from $$CFPB_DATA_URL)
 	@if [ -f $(DATA_DIR)/complaints.csv.gz ]; then echo "CFPB sample: $(DATA_DIR)"; \

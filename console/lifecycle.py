@@ -99,28 +99,48 @@ def cmd_release(args, settings: Settings, deployment: Deployment) -> int:
     return 0
 
 
+def _gate_pairs(deployment: Deployment, manifest: ReleaseManifest | None) -> dict[str, tuple[str, str]]:
+    """Each task's (champion, challenger) to gate. Embedded: the strategy's challenger. An environment: what
+    its store serves as champion against the manifest's challenger, or against the manifest's champion where
+    that differs (a pull request that replaces the champion outright)."""
+    serving = strategies(deployment, required=False)
+    if manifest is None:
+        return {task: (s.champion, s.challenger) for task, s in serving.items() if s.challenger}
+    pairs = {}
+    for task, release in manifest.tasks.items():
+        champion = serving[task].champion if task in serving else None
+        challenger = release.challenger or (release.champion if release.champion != champion else None)
+        if champion is not None and challenger is not None:
+            pairs[task] = (champion, challenger)
+    return pairs
+
+
 def cmd_gate(args, settings: Settings, deployment: Deployment) -> int:
     manifest = _manifest(args) if args.env else None
     policy = policy_of(manifest.gate if manifest else {})
-    serving = {task: (r.champion, r.challenger) for task, r in manifest.tasks.items()} if manifest else \
-        {task: (s.champion, s.challenger) for task, s in strategies(deployment, required=False).items()}
     if args.challenger and not args.task:
         raise UsageError("--challenger needs --task")
-    tasks = [args.task] if args.task else [t.name for t in deployment.tasks if serving.get(t.name, (None, None))[1]]
-    if not tasks:
-        raise UsageError("no task has a challenger to gate: name one with --task T --challenger VERSION")
-    data = data_path(args.data)
-    verdicts = []
-    for name in tasks:
-        champion, challenger = serving.get(name, (None, None))
+    pairs = _gate_pairs(deployment, manifest)
+    if args.task:
+        champion, challenger = pairs.get(args.task, (None, None))
+        if champion is None:
+            current = strategies(deployment, [args.task], required=False).get(args.task)
+            champion = current.champion if current else None
         challenger = args.challenger or challenger
         if champion is None or challenger is None:
-            raise UsageError(f"task {name!r} needs a champion and a challenger to gate")
-        if deployment.store.get_model_info(name, challenger) is None:
-            raise UsageError(f"{name}@{challenger} is not a registered version")
-        verdicts.append(compare(deployment, deployment.task(name), challenger, data, policy, champion))
-    report = markdown_report(verdicts, policy, f"Gate{' ' + manifest.environment if manifest else ''}: "
-                                               + ", ".join(f"{v.task} {v.decision}" for v in verdicts))
+            raise UsageError(f"task {args.task!r} needs a champion and a challenger to gate")
+        pairs = {args.task: (champion, challenger)}
+    if manifest is None:
+        unknown = [f"{t}@{v}" for t, (_, v) in pairs.items() if deployment.store.get_model_info(t, v) is None]
+        if unknown:  # an environment's versions are recorded when its manifest is applied
+            raise UsageError(f"{', '.join(unknown)}: not a registered version")
+    data = data_path(args.data)
+    verdicts = [compare(deployment, deployment.task(task), challenger, data, policy, champion)
+                for task, (champion, challenger) in pairs.items()]
+    title = f"Gate{' ' + manifest.environment if manifest else ''}: " + (
+        ", ".join(f"{v.task} {v.decision}" for v in verdicts) or "nothing to gate")
+    report = markdown_report(verdicts, policy, title) if verdicts else \
+        f"# {title}\n\nNo task serves a new version or a challenger: nothing to compare."
     if manifest is None:  # an environment records a decision when its manifest is applied (deploy/gate/)
         for verdict in verdicts:
             deployment.store.put_gate_decision(verdict.as_decision(report_sha256(report), args.actor))

@@ -18,6 +18,7 @@ from complaints.audit import NotAllocatedError
 from complaints.intake import IntakeError
 from complaints.manifest import ManifestError, ReleaseManifest, manifest_path
 from complaints.registration import RegistrationIncomplete
+from complaints.registry import RegistryError
 from complaints.settings import Settings
 from complaints.strategy import NoChampionError
 from complaints.tasks import TaskConfigError
@@ -25,7 +26,7 @@ from complaints.taxonomy import TaxonomyError
 
 # Raised before anything is written: the input or configuration is refused.
 REFUSALS = (UsageError, IntakeError, NoChampionError, TaskConfigError, TaxonomyError, ManifestError, NotAllocatedError,
-            KeyError, ValueError)
+            RegistryError, KeyError, ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,9 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "build" / "models"
 def stage(manifest: ReleaseManifest, registry: ModelRegistry, out: Path) -> dict[str, str]:
     """Copy every version the manifest serves into ``out``; returns (and writes to models.json, Terraform's
     ``model_versions``) "<task>" -> champion and "<task>:challenger" -> challenger, where there is one."""
+    if not manifest.tasks:
+        raise RegistryError(f"{manifest.path} releases no model yet: there is nothing to stage (the first retrain "
+                            f"pull request fills it)")
     staged = LocalRegistry(out)
     pinned: dict[str, str] = {}
     for task, release in manifest.tasks.items():

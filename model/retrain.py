@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,10 +65,18 @@ def export_corrections(source: Deployment, manifest: ReleaseManifest, scratch: P
 
 
 def retrain(environment: Deployment, manifest: ReleaseManifest, args: RetrainArguments) -> RetrainResult:
+    """Export, train, gate, and write the pull request's contents. The scratch store (complaints that analysts
+    corrected) lives in a temporary folder and is gone when the job ends: nothing of it reaches ``out``."""
     args.out.mkdir(parents=True, exist_ok=True)
-    scratch = args.out / "scratch.sqlite3"
-    scratch.unlink(missing_ok=True)
-    deployment = export_corrections(environment, manifest, scratch)
+    with tempfile.TemporaryDirectory(prefix="retrain-") as scratch:
+        deployment = export_corrections(environment, manifest, Path(scratch) / "corrections.sqlite3")
+        try:
+            return _retrain(deployment, manifest, args)
+        finally:
+            deployment.store.close()
+
+
+def _retrain(deployment: Deployment, manifest: ReleaseManifest, args: RetrainArguments) -> RetrainResult:
     results = train(deployment, TrainingArguments(data=args.data, champion="never", actor=args.actor,
                                                   max_rows=args.max_rows, baseline=args.baseline))
     policy = policy_of(manifest.gate)
@@ -102,5 +111,4 @@ def retrain(environment: Deployment, manifest: ReleaseManifest, args: RetrainArg
     (args.out / "gate.json").write_text(json.dumps({
         "environment": manifest.environment, "decided_at": utc_now(), "promoted": [v.task for v in promoted],
         "verdicts": [asdict(v) for v in verdicts]}, indent=2, default=str) + "\n", encoding="utf-8")
-    deployment.store.close()
     return RetrainResult(verdicts, [v.task for v in promoted], args.out / "report.md", text != before)

@@ -81,6 +81,9 @@ def test_the_image_stages_what_the_manifest_serves_pinned_by_hash(home, tmp_path
     artifact.write_text(artifact.read_text().replace("{", '{"tampered": true, ', 1))
     with pytest.raises(RegistryError, match="modified"):
         release.stage(manifest, source.registry, tmp_path / "other")
+    empty = ReleaseManifest.load(write_manifest(tmp_path / "empty", "dev", "sqlite:///x", "file:///y", {}))
+    with pytest.raises(RegistryError, match="releases no model yet"):
+        release.stage(empty, source.registry, tmp_path / "none")
 
 
 def test_the_manual_triage_reason_names_the_error_briefly():

@@ -10,7 +10,9 @@ import yaml
 from complaints.deployment import Deployment
 from complaints.manifest import ManifestError, ReleaseManifest, first_stage, next_stage
 from complaints.settings import Settings
-from conftest import git_commit_all, last_json, write_manifest
+from conftest import PROVENANCE, git_commit_all, last_json, write_manifest
+from model.baseline import BaselineConfig
+from model.train import TrainingArguments, train
 
 
 @pytest.fixture
@@ -108,3 +110,29 @@ def test_the_rollout_policy_moves_a_challenger_from_shadow_to_canary_to_champion
 def test_a_broken_manifest_names_the_file_and_the_problem(tmp_path, tasks, message):
     with pytest.raises(ManifestError, match=message):
         ReleaseManifest.load(write_manifest(tmp_path, "dev", "sqlite:///x", "file:///y", tasks))
+
+
+def test_the_gate_of_a_manifest_pull_request_compares_what_serves_with_what_the_manifest_proposes(
+        cli, env, home, sample_csv, tmp_path):
+    assert cli("--env", "dev", "release", "apply")[0] == 0
+    code, _, _ = cli("--env", "dev", "gate", "--data", str(sample_csv), "--report", str(tmp_path / "none"))
+    assert code == 0 and "nothing to gate" in (tmp_path / "none" / "report.md").read_text()
+
+    trained = Deployment.embedded(Settings.from_env(home=home))  # its registry is the environment's
+    [proposed] = train(trained, TrainingArguments(data=sample_csv, tasks=["team"], champion="never", max_rows=500,
+                                                  provenance=PROVENANCE, baseline=BaselineConfig(max_iter=100)))
+    doc = yaml.safe_load(env["path"].read_text())
+    doc["tasks"]["team"] = {"champion": proposed.version}  # dev's rollout replaces the champion outright
+    env["path"].write_text(yaml.safe_dump(doc))
+    code, out, _ = cli("--env", "dev", "gate", "--data", str(sample_csv), "--report", str(tmp_path / "pr"), "--json")
+    [(task, decision)] = last_json(out)["decisions"].items()
+    assert task == "team" and (decision["champion"], decision["challenger"]) == (env["champions"]["team"],
+                                                                               proposed.version)
+    assert code == (0 if decision["decision"] == "promote" else 1)
+    assert f"## team: {decision['decision']}" in (tmp_path / "pr" / "report.md").read_text()
+    assert env["deployment"].store.list_gate_decisions("team") == []  # an environment records at apply only
+
+    doc["tasks"]["team"] = {"champion": "0123456789abcdef"}  # not in the registry
+    env["path"].write_text(yaml.safe_dump(doc))
+    code, _, err = cli("--env", "dev", "gate", "--data", str(sample_csv))
+    assert code == 2 and "0123456789abcdef is not in the registry" in err

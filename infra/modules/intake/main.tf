@@ -188,9 +188,14 @@ resource "aws_apigatewayv2_stage" "default" {
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.api.arn
     format = jsonencode({
-      requestId = "$context.requestId", ip = "$context.identity.sourceIp", caller = "$context.identity.caller",
-      requestTime = "$context.requestTime", routeKey = "$context.routeKey", status = "$context.status",
-      responseLength = "$context.responseLength", integrationError = "$context.integrationErrorMessage"
+      requestId        = "$context.requestId"
+      ip               = "$context.identity.sourceIp"
+      caller           = "$context.identity.caller"
+      requestTime      = "$context.requestTime"
+      routeKey         = "$context.routeKey"
+      status           = "$context.status"
+      responseLength   = "$context.responseLength"
+      integrationError = "$context.integrationErrorMessage"
     })
   }
 }

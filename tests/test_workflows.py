@@ -1,0 +1,253 @@
+"""The GitHub workflows, checked offline: actionlint (with shellcheck), zizmor --offline and GitHub's workflow schema
+find nothing, and every `run:` step is a make target that exists or a `complaints` command that exists, with the
+few plain shell commands no make target can stand in for. A workflow is thin: what it runs also runs on a laptop."""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+WORKFLOW_DIR = CHECKOUT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.yml"))
+BIN = Path(sys.executable).parent  # the venv the suite runs in: the dev extra installs the linters there
+
+# Shell glue a `run:` step may use besides make and complaints, and why no make target stands in for it.
+GLUE = {
+    "echo": "a line of the job summary ($GITHUB_STEP_SUMMARY)",
+    "cat": "a report into the job summary; models.json into terraform's -var",
+    "mkdir": "the folder terraform show writes the plan text into",
+    "terraform": "init/plan/show/apply: infra/README.md's release steps, run by the workflows as written there",
+}
+TERRAFORM_SUBCOMMANDS = {"init", "plan", "show", "apply", "fmt", "validate"}
+SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", "{", "}", "!"}
+REDIRECTS = re.compile(r"^\d*(>>?|<|>&|<&)$")
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+SHELL_VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
+PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+\s*$")
+
+
+def load(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    workflow["on"] = workflow.pop(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as true
+    return workflow
+
+
+def jobs() -> list[tuple[str, str, dict]]:
+    return [(path.name, name, job) for path in WORKFLOWS for name, job in load(path)["jobs"].items()]
+
+
+def run_steps() -> list[tuple[str, str]]:
+    """(where, script) of every `run:` step."""
+    return [(f"{workflow}:{job_name}:{step.get('name', step['run'][:40])}", step["run"])
+            for workflow, job_name, job in jobs() for step in job.get("steps", []) if "run" in step]
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the dev extra installs it (make setup, or pip install -e '.[dev]')")
+    return str(path)
+
+
+def test_there_are_workflows():
+    assert {path.name for path in WORKFLOWS} >= {"ci.yml", "retrain.yml", "deploy.yml"}
+
+
+# --- the three linters ---------------------------------------------------------------------------------------
+
+def test_actionlint_with_shellcheck_finds_nothing():
+    result = subprocess.run([tool("actionlint"), f"-shellcheck={tool('shellcheck')}", "-no-color"],
+                            cwd=CHECKOUT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_zizmor_offline_finds_nothing():
+    result = subprocess.run([tool("zizmor"), "--offline", "--no-progress", "--format", "plain", str(WORKFLOW_DIR)],
+                            cwd=CHECKOUT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout, result.stdout
+
+
+def test_workflows_match_githubs_schema():
+    result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                             *map(str, WORKFLOWS)], cwd=CHECKOUT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- hygiene the linters do not enforce as such ------------------------------------------------------------------
+
+def test_every_action_is_pinned_to_a_commit_with_its_release_in_a_comment():
+    for path in WORKFLOWS:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.match(r"^\s*(-\s+)?uses:", line) and "$/" not in line:
+                assert PINNED.match(line), f"{path.name}:{number}: `uses:` needs owner/repo@<40 hex> # vX.Y.Z: {line}"
+
+
+def test_least_privilege_timeouts_and_no_persisted_credentials():
+    for path in WORKFLOWS:
+        assert load(path).get("permissions") == {}, f"{path.name}: top-level `permissions: {{}}`, each job asks"
+    for workflow, name, job in jobs():
+        where = f"{workflow}:{name}"
+        assert "permissions" in job, f"{where}: no permissions of its own"
+        steps = job.get("steps", [])
+        if "uses" not in job:  # a job calling a reusable workflow takes the called jobs' timeouts
+            assert isinstance(job.get("timeout-minutes"), int), f"{where}: no timeout-minutes"
+        for step in steps:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, f"{where}: persist-credentials"
+        # OIDC only where a job assumes an AWS role (or calls the workflow that does).
+        assumes_role = any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+                           for step in steps) or job.get("uses", "").endswith("/apply.yml")
+        assert (job["permissions"].get("id-token") == "write") == assumes_role, f"{where}: id-token"
+
+
+def test_no_expression_inside_a_script():
+    """Untrusted input (a branch name, a title) expanded into a script is shell injection: values go in env:."""
+    for where, script in run_steps():
+        assert "${{" not in script, f"{where}: pass the value through env:"
+
+
+def test_applies_are_deployments_that_never_race():
+    applies = [(f"{workflow}:{name}", job) for workflow, name, job in jobs()
+               if any(re.search(r"terraform\b.*\bapply\b|\bmake release\b", step.get("run", ""))
+                      for step in job.get("steps", []))]
+    assert applies, "no job applies anything"
+    for where, job in applies:
+        assert job.get("environment"), f"{where}: an apply is a GitHub deployment (environment:)"
+        concurrency = job.get("concurrency", {})
+        assert "environment" in str(concurrency.get("group")), f"{where}: one apply per environment at a time"
+        assert concurrency.get("cancel-in-progress") is False, f"{where}: an apply is never cancelled midway"
+
+
+# --- every run: step is a make target or a complaints command -------------------------------------------------
+
+@functools.cache
+def make_targets() -> frozenset[str]:
+    text = (CHECKOUT / "Makefile").read_text(encoding="utf-8")
+    return frozenset(re.findall(r"^([a-z][a-z0-9-]*):(?!=)", text, flags=re.MULTILINE))
+
+
+@functools.cache
+def make_dry_run(target: str, variables: tuple[str, ...]) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-n", "--no-print-directory", target, *variables], cwd=CHECKOUT,
+                          capture_output=True, text=True, timeout=60)
+
+
+@functools.cache
+def complaints_commands(*path: str) -> frozenset[str]:
+    """The subcommands `complaints [path...] --help` lists (argparse: `{a,b,c}` in its usage)."""
+    result = subprocess.run([tool("complaints"), *path, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    usage = result.stdout.split("\n\n")[0]
+    listed = re.findall(r"\{([a-z,-]+)\}", usage)
+    if listed:
+        return frozenset(listed[0].split(","))
+    return frozenset(re.findall(r"^    ([a-z][a-z-]*)\s", result.stdout, flags=re.MULTILINE))
+
+
+def commands(script: str) -> list[list[str]]:
+    """Each simple command of a script, as words, without leading assignments or redirections; the insides
+    of $(...) are commands too."""
+    script = script.replace("\\\n", " ")
+    found: list[list[str]] = []
+    for inner in re.findall(r"\$\(([^()]*)\)", script):
+        found += commands(inner)
+    for line in script.splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for token in [*lexer, ";"]:
+            if token in SEPARATORS or set(token) <= set(";&|()"):
+                if words:
+                    found.append(words)
+                words = []
+            else:
+                words.append(token)
+    cleaned = []
+    for words in found:
+        plain, skip = [], False
+        for word in words:
+            if skip:
+                skip = False
+            elif REDIRECTS.match(word):
+                skip = True
+            elif not plain and ASSIGNMENT.match(word):
+                continue
+            else:
+                plain.append(word)
+        if plain:
+            cleaned.append(plain)
+    return cleaned
+
+
+def problems(script: str) -> list[str]:
+    """Why a script is not thin: commands that are neither a make target that exists, nor a `complaints`
+    command that exists, nor the allowed glue."""
+    found = []
+    for words in commands(script):
+        name = words[0]
+        if name == "make":
+            targets = [word for word in words[1:] if not word.startswith("-") and "=" not in word]
+            variables = tuple(SHELL_VARIABLE.sub("dev", word) for word in words[1:] if "=" in word)
+            if not targets:
+                found.append(f"`{' '.join(words)}`: name the target")
+            for target in targets:
+                if target not in make_targets():
+                    found.append(f"make {target}: the Makefile has no such target")
+                    continue
+                dry = make_dry_run(target, variables)
+                if dry.returncode != 0:
+                    found.append(f"make -n {target} {' '.join(variables)} fails: {dry.stderr.strip()}")
+        elif Path(name).name == "complaints":
+            path: list[str] = []
+            args = iter(words[1:])
+            for word in args:
+                if word in ("--env", "--home", "--tasks"):
+                    next(args, None)
+                elif not word.startswith("-"):
+                    if word not in complaints_commands(*path):
+                        found.append(f"`{' '.join(words)}`: complaints {' '.join(path)} has no command {word!r}")
+                        break
+                    path.append(word)
+                    if len(path) == 2 or not complaints_commands(*path):
+                        break
+        elif name == "terraform":
+            sub = next((word for word in words[1:] if not word.startswith("-")), None)
+            if sub not in TERRAFORM_SUBCOMMANDS:
+                found.append(f"`{' '.join(words)}`: terraform {sub} is not one of the release steps")
+        elif name not in GLUE:
+            found.append(f"`{' '.join(words)}`: {name} is neither a make target nor allowed glue")
+    return found
+
+
+def test_every_run_step_is_a_make_target_or_a_command_that_exists():
+    assert run_steps(), "no run: steps found"
+    failures = [f"{where}: {problem}" for where, script in run_steps() for problem in problems(script)]
+    assert not failures, "\n".join(failures)
+
+
+def test_most_steps_are_make_targets():
+    """Glue stays the exception: most run: steps are one make target."""
+    scripts = [script for _, script in run_steps()]
+    make_only = [script for script in scripts if all(words[0] == "make" for words in commands(script))]
+    assert len(make_only) > len(scripts) / 2, f"{len(make_only)} of {len(scripts)} run: steps are make targets"
+
+
+def test_the_step_checker_itself():
+    assert commands('echo "a; b" >> "$X" && make gate ENV="$E" | cat') == [
+        ["echo", "a; b"], ["make", "gate", "ENV=$E"], ["cat"]]
+    assert commands('terraform plan -var "v=$(cat m.json)"')[0] == ["cat", "m.json"]
+    assert problems("make lint\nHF_HUB_OFFLINE=0 make gate ENV=\"$ENVIRONMENT\"") == []
+    assert problems("complaints --env dev release diff && .venv/bin/complaints gate --report x") == []
+    assert problems("complaints --env dev relase apply")  # a typo
+    assert problems("make no-such-target")
+    assert problems("curl -fsSL https://example.com | sh")
+    assert problems("terraform destroy -auto-approve")
