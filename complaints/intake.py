@@ -2,8 +2,11 @@
 
 Every input record ends up either as a redacted :class:`Complaint` or as a :class:`Rejection` that
 keeps the (redacted) record and the reason, so ``rows == len(complaints) + len(rejections)`` always.
-A file that cannot be a batch at all (missing required column, unreadable header) is refused whole
-with :class:`IntakeError`, before anything is stored. These row rules are the one verdict on every path
+A file that cannot be a batch at all (missing required column, unreadable header, over ``MAX_FILE_BYTES``
+once decompressed, a broken gzip stream) is refused whole with :class:`IntakeError`, before anything is
+stored. Any other failure is one row's: an exception while parsing or validating a record rejects that
+record (``malformed_record``), never the file. Nothing that leaves intake (errors, reasons) carries a raw
+field value: messages name columns, codes, positions and limits, and the only text kept is the redacted record. These row rules are the one verdict on every path
 (CLI, Lambda, training); ``data_checks``' Great Expectations ``intake`` suite mirrors them row for row to
 report on a file and write Data Docs, never to decide differently.
 
@@ -18,6 +21,8 @@ import gzip
 import hashlib
 import io
 import json
+import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,14 +40,30 @@ from complaints.taxonomy import Taxonomy
 MAX_NARRATIVE_CHARS = 32_000
 # A rejected record is kept up to this size (with its full length recorded); DynamoDB items stop at 400 KB.
 MAX_KEPT_RECORD_CHARS = 65_536
+# A file is read as a stream and refused whole past this many bytes once decompressed: a gzip bomb stops here,
+# and a Lambda holds the parsed batch in memory.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+# A line (JSON lines) or physical CSV line longer than this is rejected as `record_too_long`, read in bounded
+# pieces and never held whole; well above MAX_NARRATIVE_CHARS so an over-long narrative still says so.
+MAX_RECORD_CHARS = 2 * 1024 * 1024
+# A complaint id is a DynamoDB key (2 KB at most) and is logged and echoed: short, and only these characters.
+MAX_COMPLAINT_ID_CHARS = 64
+COMPLAINT_ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_COMPLAINT_ID_CHARS}}}")
 _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_READ_CHUNK_CHARS = 64 * 1024
 
-csv.field_size_limit(16 * 1024 * 1024)
+csv.field_size_limit(MAX_RECORD_CHARS)
 
 
 class IntakeError(ValueError):
-    """The file is refused as a whole; the message says why (e.g. which required column is missing)."""
+    """The file is refused as a whole; the message says why (e.g. which required column is missing) and never
+    quotes the file's content."""
+
+
+class IntakeTooLarge(IntakeError):
+    """The file is over MAX_FILE_BYTES once decompressed (the HTTP intake answers 413)."""
 
 
 @dataclass
@@ -64,6 +85,8 @@ class _RawRecord:
     fields: dict[str, str] | None  # None when the record could not be parsed at all
     text: str = ""
     parse_error: str = ""
+    parse_code: str = "malformed_record"
+    chars: int | None = None  # the record's full length, when text holds only its head
 
 
 def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
@@ -73,11 +96,12 @@ def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) 
         raise IntakeError(f"{path}: no such file or directory")
     today = today or datetime.now(timezone.utc).date()
     batch = IntakeBatch(source=str(path), source_sha256=_sha256(path))
-    seen_ids: set[str] = set()  # an id may stand once in a batch: a later copy is rejected, accepted first or not
+    seen_ids: dict[str, int] = {}  # an id may stand once in a batch: a later copy is rejected, accepted first or not
     for raw in _records(path):
-        outcome = _validate(raw, taxonomy, today, seen_ids)
-        if raw.fields is not None:
-            seen_ids.add(raw.fields.get(COMPLAINT_ID, "").strip())
+        outcome = _validate_safely(raw, taxonomy, today, seen_ids)
+        complaint_id = (raw.fields or {}).get(COMPLAINT_ID, "").strip()
+        if _valid_id(complaint_id):
+            seen_ids.setdefault(complaint_id, raw.row_number)
         if isinstance(outcome, Rejection):
             batch.rejections.append(outcome)
         else:
@@ -85,6 +109,17 @@ def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) 
             batch.complaints.append(complaint)
             batch.redactions.update(counts)
     return batch
+
+
+def _validate_safely(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: dict[str, int]
+                     ) -> Rejection | tuple[Complaint, Counter[str]]:
+    """One poison record is that record's rejection, whatever it raises; the batch carries on."""
+    try:
+        return _validate(raw, taxonomy, today, seen_ids)
+    except Exception as error:  # noqa: BLE001 - any failure on one row is that row's, by design
+        record, chars = _kept(raw.text)
+        return Rejection(raw.row_number, "malformed_record",
+                         f"the record could not be validated ({type(error).__name__})", "", record, chars)
 
 
 def read_records(path: str | Path) -> list[tuple[int, dict[str, str] | None]]:
@@ -117,12 +152,70 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _CappedReader(io.RawIOBase):
+    """A binary stream that refuses to yield more than ``cap`` bytes: decompression stays bounded."""
+
+    def __init__(self, inner: io.BufferedIOBase, cap: int, path: Path) -> None:
+        self.inner, self.cap, self.path, self.read_bytes = inner, cap, path, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.inner.read(min(len(buffer), self.cap + 1 - self.read_bytes) or 1)
+        self.read_bytes += len(data)
+        if self.read_bytes > self.cap:
+            raise IntakeTooLarge(f"{self.path}: the file is over the limit of {self.cap:,} bytes (decompressed)")
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
 def _open_text(path: Path) -> io.TextIOWrapper:
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     binary = gzip.open(path, "rb") if gzipped else open(path, "rb")
+    capped = io.BufferedReader(_CappedReader(binary, MAX_FILE_BYTES, path))
     # surrogateescape keeps undecodable bytes visible to validation instead of failing the whole file.
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    return io.TextIOWrapper(capped, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+class _LineTooLong(Exception):
+    def __init__(self, line_number: int, head: str, chars: int) -> None:
+        super().__init__(line_number)
+        self.line_number, self.head, self.chars = line_number, head, chars
+
+
+class _Lines:
+    """The stream's lines, each at most MAX_RECORD_CHARS: a longer one is read through in bounded pieces
+    and raised as _LineTooLong (its head kept), and the next call carries on after it."""
+
+    def __init__(self, stream: io.TextIOWrapper) -> None:
+        self.stream, self.line_number = stream, 0
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = self.stream.readline(MAX_RECORD_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.line_number += 1
+        if len(line) <= MAX_RECORD_CHARS or line.endswith(("\n", "\r")):
+            return line
+        head, chars = line[:MAX_KEPT_RECORD_CHARS], len(line)
+        while line and not line.endswith(("\n", "\r")):
+            line = self.stream.readline(_READ_CHUNK_CHARS)
+            chars += len(line)
+        raise _LineTooLong(self.line_number, head, chars)
+
+
+def _too_long(row_number: int, error: _LineTooLong) -> _RawRecord:
+    return _RawRecord(row_number, None, error.head, f"line {error.line_number} is over the limit of "
+                                                    f"{MAX_RECORD_CHARS:,} characters", "record_too_long", error.chars)
 
 
 def _records(path: Path) -> Iterator[_RawRecord]:
@@ -131,16 +224,22 @@ def _records(path: Path) -> Iterator[_RawRecord]:
         return
     suffixes = [s.lower() for s in path.suffixes]
     is_json = bool(suffixes) and (suffixes[-1] in _JSON_SUFFIXES or (suffixes[-1] == ".gz" and len(suffixes) > 1 and suffixes[-2] in _JSON_SUFFIXES))
-    with _open_text(path) as stream:
-        yield from (_json_records(stream) if is_json else _csv_records(stream, path))
+    try:
+        with _open_text(path) as stream:
+            lines = _Lines(stream)
+            yield from (_json_records(lines) if is_json else _csv_records(lines, path))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise IntakeError(f"{path}: the gzip stream is broken or truncated ({type(error).__name__})") from None
 
 
-def _csv_records(stream: io.TextIOWrapper, path: Path) -> Iterator[_RawRecord]:
-    reader = csv.reader(stream)
+def _csv_records(lines: _Lines, path: Path) -> Iterator[_RawRecord]:
+    reader = csv.reader(lines)
     try:
         header = [canonical_column(name) for name in next(reader)]
-    except (StopIteration, csv.Error) as error:
-        raise IntakeError(f"{path}: no readable CSV header ({error or 'empty file'})") from None
+    except StopIteration:
+        raise IntakeError(f"{path}: no readable CSV header (empty file)") from None
+    except (csv.Error, _LineTooLong):
+        raise IntakeError(f"{path}: no readable CSV header (malformed or over {MAX_RECORD_CHARS:,} characters)") from None
     _require_columns(header, path)
     row_number = 0
     while True:
@@ -148,41 +247,62 @@ def _csv_records(stream: io.TextIOWrapper, path: Path) -> Iterator[_RawRecord]:
             values = next(reader)
         except StopIteration:
             return
-        except csv.Error as error:
+        except _LineTooLong as error:
             row_number += 1
-            yield _RawRecord(row_number, None, parse_error=f"malformed CSV record ending at line {reader.line_num}: {error}")
+            yield _too_long(row_number, error)
+            continue
+        except csv.Error as error:  # its messages name the dialect's characters and limits, never a value
+            row_number += 1
+            yield _RawRecord(row_number, None, parse_error=f"malformed CSV record ending at line {lines.line_number}: "
+                                                           f"{_safe(str(error))}")
             continue
         if not values:
             continue  # a blank line is not a record
         row_number += 1
         text = ",".join(values)
         if len(values) != len(header):
-            yield _RawRecord(row_number, None, text, f"malformed CSV record ending at line {reader.line_num}: "
+            yield _RawRecord(row_number, None, text, f"malformed CSV record ending at line {lines.line_number}: "
                                                      f"{len(values)} fields, the header has {len(header)}")
         else:
             yield _RawRecord(row_number, dict(zip(header, values)), text)
 
 
-def _json_records(stream: io.TextIOWrapper) -> Iterator[_RawRecord]:
+def _json_records(lines: _Lines) -> Iterator[_RawRecord]:
     row_number = 0
-    for line_number, line in enumerate(stream, start=1):
+    while True:
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except _LineTooLong as error:
+            row_number += 1
+            yield _too_long(row_number, error)
+            continue
         if not line.strip():
             continue
         row_number += 1
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield _RawRecord(row_number, None, line, f"malformed JSON at line {line_number}: {error.msg}")
-            continue
-        if not isinstance(value, dict):
-            yield _RawRecord(row_number, None, line, f"line {line_number} is not a JSON object")
-            continue
-        fields = _as_fields(value)
-        missing = [column for column in REQUIRED_COLUMNS if column not in fields]
-        if missing:
-            yield _RawRecord(row_number, None, line, f"line {line_number} lacks required field(s) {missing}")
-        else:
-            yield _RawRecord(row_number, fields, line)
+        yield _json_record(row_number, lines.line_number, line)
+
+
+def _json_record(row_number: int, line_number: int, line: str) -> _RawRecord:
+    """One line's record; a line that does not parse to a flat object is a malformed record, whatever it raises."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:  # its message names what was expected, never a value
+        return _RawRecord(row_number, None, line, f"malformed JSON at line {line_number}: {_safe(error.msg)}")
+    except (ValueError, RecursionError) as error:  # a number of thousands of digits, nesting past the stack
+        return _RawRecord(row_number, None, line, f"malformed JSON at line {line_number} ({type(error).__name__})")
+    if not isinstance(value, dict):
+        return _RawRecord(row_number, None, line, f"line {line_number} is not a JSON object")
+    nested = [key for key, v in value.items() if isinstance(v, (dict, list))]
+    if nested:
+        return _RawRecord(row_number, None, line, f"line {line_number}: field(s) {_names(nested)} hold an object "
+                                                  f"or array, not a value")
+    fields = _as_fields(value)
+    missing = [column for column in REQUIRED_COLUMNS if column not in fields]
+    if missing:
+        return _RawRecord(row_number, None, line, f"line {line_number} lacks required field(s) {missing}")
+    return _RawRecord(row_number, fields, line)
 
 
 def _dataset_records(path: Path) -> Iterator[_RawRecord]:
@@ -208,40 +328,62 @@ def _as_fields(value: dict) -> dict[str, str]:
 
 
 def _require_columns(columns: list[str], path: Path) -> None:
+    """Names the missing columns and counts the ones found, never lists them: a headerless file's "header"
+    is its first record."""
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
         raise IntakeError(f"{path}: missing required column(s) {', '.join(repr(c) for c in missing)}; "
-                          f"expected the CFPB export columns, found {columns}")
+                          f"expected the CFPB export columns, found {len(columns)} column(s) without them")
+
+
+def _valid_id(complaint_id: str) -> bool:
+    return COMPLAINT_ID_PATTERN.fullmatch(complaint_id) is not None
+
+
+def _safe(text: str, limit: int = 200) -> str:
+    """A message fragment from a parser or a file's column name: redacted, bounded, escaped for one log line."""
+    return ascii(redact(_SURROGATES.sub("\ufffd", text[:limit]))[0])[1:-1]
+
+
+def _names(columns: list[str]) -> list[str]:
+    return [_safe(column, 64) for column in columns[:20]]
 
 
 def _has_undecodable(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    """Undecodable bytes (surrogateescape) and lone surrogates from JSON escapes alike: neither is UTF-8."""
+    return _SURROGATES.search(text) is not None
 
 
-def _kept(text: str) -> tuple[str, int]:
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return redact(text[:MAX_KEPT_RECORD_CHARS])[0], len(text)
+def _kept(text: str, chars: int | None = None) -> tuple[str, int]:
+    text = _SURROGATES.sub("\ufffd", text)
+    return redact(text[:MAX_KEPT_RECORD_CHARS])[0], len(text) if chars is None else chars
 
 
-def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: set[str]
+def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: dict[str, int]
               ) -> Rejection | tuple[Complaint, Counter[str]]:
+    """The record's verdict. A reason names columns, positions and limits, never a field's value: it is
+    logged and stored beside the redacted record, and a raw value would carry personal data past redaction."""
     fields = raw.fields or {}
     complaint_id = fields.get(COMPLAINT_ID, "").strip()
 
     def reject(code: str, reason: str) -> Rejection:
-        record, chars = _kept(raw.text)
-        safe_id = complaint_id if not _has_undecodable(complaint_id) else ""
+        record, chars = _kept(raw.text, raw.chars)
+        safe_id = complaint_id if _valid_id(complaint_id) else ""
         return Rejection(raw.row_number, code, reason, safe_id, record, chars)
 
     if raw.fields is None:
-        return reject("malformed_record", raw.parse_error)
+        return reject(raw.parse_code, raw.parse_error)
     bad_columns = [column for column, value in fields.items() if _has_undecodable(value)]
     if bad_columns:
-        return reject("non_utf8", f"bytes that are not UTF-8 in {bad_columns}")
+        return reject("non_utf8", f"bytes that are not UTF-8 in {_names(bad_columns)}")
     if not complaint_id:
         return reject("missing_complaint_id", "the complaint id is empty")
+    if not _valid_id(complaint_id):
+        return reject("bad_complaint_id", f"the complaint id ({len(complaint_id):,} characters) is not 1 to "
+                                          f"{MAX_COMPLAINT_ID_CHARS} of A-Z a-z 0-9 . _ : -")
     if complaint_id in seen_ids:
-        return reject("duplicate_complaint_id", f"complaint id {complaint_id} appears earlier in this batch")
+        return reject("duplicate_complaint_id", f"the complaint id appears earlier in this batch "
+                                                f"(row {seen_ids[complaint_id]})")
     narrative = fields.get(NARRATIVE, "").strip()
     if not narrative:
         return reject("empty_narrative", "the complaint narrative is empty")
@@ -250,19 +392,19 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: set[st
                                             f"the limit is {MAX_NARRATIVE_CHARS:,}")
     received = parse_date(fields.get(DATE_RECEIVED, ""))
     if received is None:
-        return reject("bad_date", f"date received {fields.get(DATE_RECEIVED, '')!r} does not parse "
-                                  f"(expected YYYY-MM-DD or MM/DD/YYYY)")
+        return reject("bad_date", "the date received does not parse (expected YYYY-MM-DD or MM/DD/YYYY)")
     if received > today:
         return reject("future_date", f"date received {received.isoformat()} is in the future")
     product = fields.get(PRODUCT, "").strip()
     if product and taxonomy.team(product) is None:
-        return reject("unknown_product", f"product {product!r} is not in taxonomy {taxonomy.version}")
+        return reject("unknown_product", f"the product is not in taxonomy {taxonomy.version}")
     issue = fields.get(ISSUE, "").strip()
     if issue and issue not in taxonomy.issues:
-        return reject("unknown_issue", f"issue {issue!r} is not in taxonomy {taxonomy.version}")
+        return reject("unknown_issue", f"the issue is not in taxonomy {taxonomy.version}")
     unknown_tags = taxonomy.unknown_tags(fields.get(TAGS, ""))
     if unknown_tags:
-        return reject("unknown_tag", f"tags {unknown_tags} are not vulnerable-customer tags {list(taxonomy.vulnerable_tags)}")
+        return reject("unknown_tag", f"{len(unknown_tags)} tag(s) are not vulnerable-customer tags "
+                                     f"{list(taxonomy.vulnerable_tags)}")
 
     counts: Counter[str] = Counter()
     narrative, found = redact(narrative)
@@ -271,7 +413,7 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: set[st
     for column, value in fields.items():
         if column in (COMPLAINT_ID, NARRATIVE, DATE_RECEIVED) or not value.strip():
             continue
-        attributes[column], found = redact(value.strip())
+        attributes[redact(column)[0]], found = redact(value.strip())  # a JSON key is the sender's text too
         counts.update(found)
     return Complaint(complaint_id, received, narrative, attributes), counts
 
@@ -284,7 +426,7 @@ def validate_text(text: str, taxonomy: Taxonomy, today: date | None = None) -> I
     today = today or datetime.now(timezone.utc).date()
     fields = {COMPLAINT_ID: f"text-{fingerprint(text)}", NARRATIVE: text, DATE_RECEIVED: today.isoformat()}
     batch = IntakeBatch(source="--text", source_sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
-    outcome = _validate(_RawRecord(1, fields, text), taxonomy, today, set())
+    outcome = _validate_safely(_RawRecord(1, fields, text), taxonomy, today, {})
     if isinstance(outcome, Rejection):
         batch.rejections.append(outcome)
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 import great_expectations as gx
 import pandas as pd
 
-from complaints.intake import MAX_NARRATIVE_CHARS, parse_date
+from complaints.intake import COMPLAINT_ID_PATTERN, MAX_COMPLAINT_ID_CHARS, MAX_NARRATIVE_CHARS, parse_date
 from complaints.redaction import redact
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, ISSUE, NARRATIVE, PRODUCT, TAGS
 from complaints.taxonomy import Taxonomy
@@ -39,7 +39,9 @@ def intake_suite(taxonomy: Taxonomy, today: date) -> gx.ExpectationSuite:
     expect = gx.expectations
     return gx.ExpectationSuite(SUITE, expectations=[
         expect.ExpectColumnValuesToBeNull(column=RECORD_ERROR, description=(
-            "every record has the header's fields and is UTF-8 (intake: malformed_record, non_utf8)")),
+            "every record has the header's fields, fits a line, is UTF-8 and has a complaint id of 1 to "
+            f"{MAX_COMPLAINT_ID_CHARS} of A-Z a-z 0-9 . _ : - (intake: malformed_record, record_too_long, "
+            "non_utf8, bad_complaint_id)")),
         expect.ExpectColumnValuesToNotBeNull(column=COMPLAINT_ID, description=(
             "required: a complaint id (intake: missing_complaint_id)")),
         ExpectColumnValuesToNotRepeat(column=COMPLAINT_ID, description=(
@@ -79,13 +81,23 @@ def _row(fields: dict[str, str] | None) -> dict:
         return {RECORD_ERROR: "not a record with the header's fields"}
     undecodable = [column for column, value in fields.items() if not _is_utf8(value)]
     narrative = _text(fields.get(NARRATIVE, ""))
+    complaint_id = _text(fields.get(COMPLAINT_ID, ""))
     return {
-        COMPLAINT_ID: _text(fields.get(COMPLAINT_ID, "")),
+        COMPLAINT_ID: complaint_id,
         NARRATIVE_CHARS: len(narrative) if narrative else None,
         DATE_RECEIVED_DAY: parse_date(fields.get(DATE_RECEIVED, "")),
         **{column: _label(fields.get(column, "")) for column in (PRODUCT, ISSUE, TAGS)},
-        RECORD_ERROR: f"bytes that are not UTF-8 in {undecodable}" if undecodable else None,
+        RECORD_ERROR: _record_error(undecodable, complaint_id),
     }
+
+
+def _record_error(undecodable: list[str], complaint_id: str | None) -> str | None:
+    """Counts columns and names the rule, never quotes a value (Data Docs carry no personal data)."""
+    if undecodable:
+        return f"bytes that are not UTF-8 in {len(undecodable)} column(s)"
+    if complaint_id and not COMPLAINT_ID_PATTERN.fullmatch(complaint_id):
+        return "the complaint id breaks the id rule"
+    return None
 
 
 def _is_utf8(value: str) -> bool:

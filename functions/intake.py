@@ -1,7 +1,8 @@
 """Intake: validate one batch file from the inbox and stage its chunks for the state machine's Map.
 
-A file refused whole (e.g. a missing required column) raises ``IntakeError``; the state machine parks the
-batch in the dead-letter queue. Staged keys are named after the execution, so a retry overwrites them.
+A file refused whole (e.g. a missing required column) raises ``IntakeError``, its message naming the S3
+object rather than the scratch copy (it carries no field value); the state machine parks the batch in the
+dead-letter queue. Staged keys are named after the execution, so a retry overwrites them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypedDict
 
-from complaints.intake import read_batch
+from complaints.intake import IntakeError, read_batch
 from complaints.staging import dumps, split
 from functions import runtime
 from functions.runtime import ChunkRef
@@ -36,7 +37,10 @@ def handler(event: BatchObject, context: Any) -> StagedBatch:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(key).name  # the name keeps the suffix that says the format
         runtime.s3().download_file(bucket, key, str(path))
-        batch = read_batch(path, runtime.taxonomy())
+        try:
+            batch = read_batch(path, runtime.taxonomy())
+        except IntakeError as error:
+            raise IntakeError(str(error).replace(str(path), f"s3://{bucket}/{key}")) from None  # one error name
     batch.source = f"s3://{bucket}/{key}"
     prefix = f"{os.environ['COMPLAINTS_STAGING_PREFIX']}{event['execution']}/"
     chunks = []

@@ -1,13 +1,16 @@
 """The HTTP API (POST /batches): a body of complaints becomes one batch object in the inbox.
 
 The body is validated as a whole the way intake will validate it, so a caller hears at once about a file
-that would be refused (400) and otherwise gets the batch's location and row counts (202). Triage then runs
+that would be refused (400; 413 over intake's size limit) and otherwise gets the batch's location and row
+counts (202). Anything the caller can fix (a body that is not base64 or not UTF-8 text, a file intake refuses,
+no complaints) is a 4xx with its reason, never a 500; reasons quote no part of the body. Triage then runs
 through the same S3 -> EventBridge -> state machine path as any batch.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import tempfile
@@ -15,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from complaints.intake import IntakeError, read_batch
+from complaints.intake import IntakeError, IntakeTooLarge, read_batch
 from functions import runtime
 
 
@@ -37,18 +40,45 @@ def _response(status: int, payload: dict) -> HttpApiResponse:
     return HttpApiResponse(statusCode=status, headers={"content-type": "application/json"}, body=json.dumps(payload))
 
 
+class _BadBody(ValueError):
+    """The body cannot be read as bytes at all; the message is the caller's to read."""
+
+
+def _body_bytes(event: HttpApiEvent) -> bytes:
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise _BadBody("the request body is not text")
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise _BadBody("the request body is marked base64 but does not decode as base64") from None
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _BadBody("the request body is not UTF-8 text") from None
+
+
+def _content_type(event: HttpApiEvent) -> str:
+    headers = event.get("headers") or {}
+    return next((str(v) for k, v in headers.items() if str(k).lower() == "content-type"), "").lower()
+
+
 @runtime.handler
 def handler(event: HttpApiEvent, context: Any) -> HttpApiResponse:
-    body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
-    suffix = ".csv" if "csv" in (event.get("headers") or {}).get("content-type", "") else ".jsonl"
+    try:
+        raw = _body_bytes(event)
+    except _BadBody as error:
+        return _response(400, {"error": str(error)})
+    suffix = ".csv" if "csv" in _content_type(event) else ".jsonl"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"batch{suffix}"
         path.write_bytes(raw)
         try:
             batch = read_batch(path, runtime.taxonomy())
         except IntakeError as error:
-            return _response(400, {"error": str(error).replace(str(path), "request body")})
+            status = 413 if isinstance(error, IntakeTooLarge) else 400
+            return _response(status, {"error": str(error).replace(str(path), "request body")})
     if batch.rows == 0:
         return _response(400, {"error": "the request body holds no complaints"})
     bucket = os.environ["COMPLAINTS_BATCH_BUCKET"]
