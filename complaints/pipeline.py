@@ -9,10 +9,10 @@ its retries) sends a whole batch to manual triage with its reason, through the s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
 from tqdm import tqdm
@@ -62,6 +62,17 @@ class BatchReport:
         }
 
 
+def batch_identity(batch: IntakeBatch) -> str:
+    """The batch's id, from its content: a retried or resent batch finds its own batch and rejection records
+    instead of writing them again."""
+    digest = hashlib.sha256(batch.source_sha256.encode())
+    for complaint in batch.complaints:
+        digest.update(f"\n{complaint.complaint_id}:{complaint.content_hash}".encode("utf-8", "surrogatepass"))
+    for rejection in batch.rejections:
+        digest.update(f"\n{rejection.row_number}:{rejection.reason_code}".encode())
+    return f"batch-{digest.hexdigest()[:24]}"
+
+
 def served_tasks(tasks: list[TaskSpec], serving: dict[str, ModelStrategy]) -> list[TaskSpec]:
     """The tasks with the confidence thresholds their strategies serve with, where a release sets one."""
     return [replace(t, threshold=serving[t.name].threshold) if serving[t.name].threshold is not None and not t.binary
@@ -81,7 +92,7 @@ class TriagePipeline:
         store = self.deployment.store
         serving = strategies(self.deployment)
         started = utc_now()
-        batch_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{batch.source_sha256[:8]}"
+        batch_id = batch_identity(batch)
         report = BatchReport(batch_id, batch.source, rows=batch.rows, redactions=Counter(batch.redactions))
         report.model_versions = {
             name: {k: v for k, v in (("mode", s.mode), ("champion", s.champion), ("challenger", s.challenger)) if v}

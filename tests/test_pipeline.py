@@ -51,6 +51,18 @@ def test_a_second_run_reuses_stored_allocations_instead_of_starting_over(deploym
     assert (second.allocated, second.manual_triage) == (first.allocated, first.manual_triage)
 
 
+def test_a_retried_batch_finds_its_own_records_instead_of_multiplying_them(deployment, cfpb_rows, tmp_path):
+    rows = [dict(r) for r in sample(cfpb_rows, 12, salt="retry")]
+    rows[4]["Date received"] = "yesterday"
+    path = write_csv(tmp_path / "retry.csv", rows)
+    reports = [TriagePipeline(deployment).triage(read_batch(path, deployment.taxonomy)) for _ in range(3)]
+    assert len({r.batch_id for r in reports}) == 1  # the id is the batch's content, not the time it ran
+    assert len(deployment.store.list_rejections(reports[0].batch_id)) == 1
+    assert deployment.store.get_batch(reports[0].batch_id).counts["reused"] == 11
+    other = write_csv(tmp_path / "other.csv", rows[:6])
+    assert TriagePipeline(deployment).triage(read_batch(other, deployment.taxonomy)).batch_id != reports[0].batch_id
+
+
 def test_a_resend_with_different_content_is_rejected_and_kept(deployment, cfpb_rows, tmp_path):
     rows = sample(cfpb_rows, 3, salt="resend")
     pipeline = TriagePipeline(deployment)
