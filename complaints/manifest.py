@@ -110,17 +110,17 @@ class ReleaseManifest:
                    dict(doc.get("gate") or {}))
 
     def with_task(self, task: str, release: TaskRelease) -> str:
-        """The manifest's text with ``task`` set to ``release``: comments and the other keys kept as written."""
-        doc = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
-        entry = {key: value for key, value in asdict(release).items()
-                 if value is not None and not (key == "mode" and value == "champion_only")
-                 and not (key == "canary_percent" and value == 0)}
-        tasks = dict(doc.get("tasks") or {})
-        tasks[task] = entry
-        header = "".join(line for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-                         if line.startswith("#"))
-        doc["tasks"] = tasks
-        return header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+        """The manifest's text with ``task`` set to ``release``. Everything above ``tasks:`` (comments, store,
+        rollout, gate) is kept as written, so a pull request's diff shows only what serves."""
+        text = self.path.read_text(encoding="utf-8")
+        tasks = dict((yaml.safe_load(text) or {}).get("tasks") or {})
+        tasks[task] = {key: value for key, value in asdict(release).items()
+                       if value is not None and not (key == "mode" and value == "champion_only")
+                       and not (key == "canary_percent" and value == 0)}
+        head, found, _ = text.partition("\ntasks:")
+        if not found:
+            raise ManifestError(f"{self.path}: `tasks:` must be the last top-level key, to be rewritten in place")
+        return head + "\n" + yaml.safe_dump({"tasks": tasks}, sort_keys=False, default_flow_style=False)
 
 
 def stage_of(stage: str, path: Path | str = "rollout") -> tuple[str, int]:
