@@ -6,9 +6,10 @@ A file that cannot be a batch at all (missing required column, unreadable header
 once decompressed, a broken gzip stream) is refused whole with :class:`IntakeError`, before anything is
 stored. Any other failure is one row's: an exception while parsing or validating a record rejects that
 record (``malformed_record``), never the file. Nothing that leaves intake (errors, reasons) carries a raw
-field value: messages name columns, codes, positions and limits, and the only text kept is the redacted record. These row rules are the one verdict on every path
-(CLI, Lambda, training); ``data_checks``' Great Expectations ``intake`` suite mirrors them row for row to
-report on a file and write Data Docs, never to decide differently.
+field value: messages name columns, codes, positions and limits, and the only text kept is the redacted
+record. These row rules are the one verdict on every path (CLI, Lambda, training); ``data_checks``' Great
+Expectations ``intake`` suite mirrors them row for row to report on a file and write Data Docs, never to
+decide differently.
 
 Formats: CSV and JSON lines (optionally gzip-compressed; CFPB export column names or the CFPB API's
 snake_case field names) and Hugging Face ``datasets`` saved with ``save_to_disk``.
