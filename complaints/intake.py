@@ -416,7 +416,7 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: dict[s
             continue
         attributes[redact(column)[0]], found = redact(value.strip())  # a JSON key is the sender's text too
         counts.update(found)
-    return Complaint(complaint_id, received, narrative, attributes), counts
+    return Complaint(complaint_id, received, narrative, attributes, raw.row_number), counts
 
 
 def validate_text(text: str, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:

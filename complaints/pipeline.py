@@ -10,6 +10,7 @@ its retries) sends a whole batch to manual triage with its reason, through the s
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from complaints.deployment import Deployment
-from complaints.intake import IntakeBatch
+from complaints.intake import MAX_KEPT_RECORD_CHARS, IntakeBatch
 from complaints.logs import log
 from complaints.predictors import Predictor, load_predictor
 from complaints.records import (
@@ -73,6 +74,16 @@ def batch_identity(batch: IntakeBatch) -> str:
     return f"batch-{digest.hexdigest()[:24]}"
 
 
+def _conflicting_resend(complaint: Complaint, stored: StoredComplaint) -> Rejection:
+    """A resend of a stored id with other content, kept whole (redacted) under its own row: every one of them
+    stays, and the stored complaint stands."""
+    record = json.dumps({"date_received": complaint.date_received.isoformat(), "narrative": complaint.narrative,
+                         "attributes": complaint.attributes}, ensure_ascii=False)
+    return Rejection(complaint.row_number, "conflicting_resend", f"complaint id {complaint.complaint_id} is already "
+                     f"stored (batch {stored.batch_id}) with different content", complaint.complaint_id,
+                     record[:MAX_KEPT_RECORD_CHARS], len(record))
+
+
 def served_tasks(tasks: list[TaskSpec], serving: dict[str, ModelStrategy]) -> list[TaskSpec]:
     """The tasks with the confidence thresholds their strategies serve with, where a release sets one."""
     return [replace(t, threshold=serving[t.name].threshold) if serving[t.name].threshold is not None and not t.binary
@@ -123,9 +134,7 @@ class TriagePipeline:
         for complaint in chunk:
             stored = store.get_complaint(complaint.complaint_id)
             if stored is not None and stored.content_hash != complaint.content_hash:
-                rejections.append(Rejection(0, "conflicting_resend", f"complaint id {complaint.complaint_id} is "
-                                            f"already stored (batch {stored.batch_id}) with different content",
-                                            complaint.complaint_id))
+                rejections.append(_conflicting_resend(complaint, stored))
                 continue
             existing = store.get_allocation(complaint.complaint_id) if stored is not None else None
             if existing is not None:

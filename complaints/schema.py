@@ -57,6 +57,7 @@ class Complaint:
     date_received: date
     narrative: str
     attributes: dict[str, str] = field(default_factory=dict)  # the other CFPB columns, by export name
+    row_number: int = 0  # where intake read it (1-based); not content, so not part of content_hash
 
     def get(self, column: str) -> str:
         return self.attributes.get(column, "")

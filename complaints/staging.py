@@ -43,7 +43,8 @@ def dumps(chunk: IntakeBatch) -> str:
         "source": chunk.source,
         "source_sha256": chunk.source_sha256,
         "complaints": [{"complaint_id": c.complaint_id, "date_received": c.date_received.isoformat(),
-                        "narrative": c.narrative, "attributes": c.attributes} for c in chunk.complaints],
+                        "narrative": c.narrative, "attributes": c.attributes, "row_number": c.row_number}
+                       for c in chunk.complaints],
         "rejections": [vars(r) for r in chunk.rejections],
         "redactions": dict(chunk.redactions),
     }, ensure_ascii=False)
@@ -55,7 +56,7 @@ def loads(text: str) -> IntakeBatch:
         source=doc["source"],
         source_sha256=doc["source_sha256"],
         complaints=[Complaint(c["complaint_id"], date.fromisoformat(c["date_received"]), c["narrative"],
-                              c["attributes"]) for c in doc["complaints"]],
+                              c["attributes"], c["row_number"]) for c in doc["complaints"]],
         rejections=[Rejection(**r) for r in doc["rejections"]],
         redactions=Counter(doc["redactions"]),
     )

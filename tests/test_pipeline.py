@@ -72,6 +72,21 @@ def test_a_resend_with_different_content_is_rejected_and_kept(deployment, cfpb_r
     assert (report.rows, report.rejected) == (1, 1)
     [kept] = deployment.store.list_rejections(report.batch_id)
     assert kept.reason_code == "conflicting_resend" and kept.complaint_id == rows[0]["Complaint ID"]
+    assert "Entirely new text about my mortgage." in kept.record  # the resend itself is kept, redacted
+
+
+def test_every_conflicting_resend_of_a_batch_is_kept(deployment, cfpb_rows, tmp_path):
+    rows = sample(cfpb_rows, 3, salt="resends")
+    pipeline = TriagePipeline(deployment)
+    pipeline.triage(read_batch(write_csv(tmp_path / "a.csv", rows), deployment.taxonomy))
+    changed = [dict(row, **{"Consumer complaint narrative": f"A different text, number {i}."})
+               for i, row in enumerate(rows)]
+    report = pipeline.triage(read_batch(write_csv(tmp_path / "b.csv", changed), deployment.taxonomy))
+    kept = deployment.store.list_rejections(report.batch_id)
+    assert report.rejected == 3 and [r.row_number for r in kept] == [1, 2, 3]
+    assert [r.complaint_id for r in kept] == [row["Complaint ID"] for row in rows]
+    assert all(deployment.store.get_complaint(r["Complaint ID"]).narrative == r["Consumer complaint narrative"]
+               for r in rows)  # the stored complaints stand
 
 
 def test_bad_rows_are_stored_with_their_reasons_and_the_counts_add_up(deployment, cfpb_rows, tmp_path):
