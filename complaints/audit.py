@@ -30,7 +30,8 @@ def audit_chain(deployment: Deployment, complaint_id: str) -> dict:
         raise NotAllocatedError(f"complaint {complaint_id!r} has no allocation in the store")
     events = [e for e in deployment.store.list_audit(AUDIT_SCAN) if e.action in STRATEGY_ACTIONS]
     batch = deployment.store.get_batch(allocation.batch_id)
-    tasks = {task: _task_chain(deployment, allocation, task, events) for task in allocation.predictions}
+    releases: dict[str, list] = {}  # by environment: read once, though every task's chain may name one
+    tasks = {task: _task_chain(deployment, allocation, task, events, releases) for task in allocation.predictions}
     return {
         "complaint_id": complaint_id,
         "allocation": {"queue": allocation.queue, "status": allocation.status, "reasons": allocation.reasons,
@@ -43,7 +44,8 @@ def audit_chain(deployment: Deployment, complaint_id: str) -> dict:
     }
 
 
-def _task_chain(deployment: Deployment, allocation: Allocation, task: str, events: list[AuditEvent]) -> dict:
+def _task_chain(deployment: Deployment, allocation: Allocation, task: str, events: list[AuditEvent],
+                releases: dict[str, list]) -> dict:
     prediction = allocation.predictions[task]
     version = prediction.model_version
     info = deployment.store.get_model_info(task, version)
@@ -55,7 +57,10 @@ def _task_chain(deployment: Deployment, allocation: Allocation, task: str, event
     gates = [g for g in deployment.store.list_gate_decisions(task, version) if g.decided_at <= allocation.allocated_at]
     release = None
     if change and change.action == "release":
-        release = next((asdict(r) for r in deployment.store.list_releases(change.details["environment"], AUDIT_SCAN)
+        environment = change.details["environment"]
+        if environment not in releases:
+            releases[environment] = deployment.store.list_releases(environment, AUDIT_SCAN)
+        release = next((asdict(r) for r in releases[environment]
                         if r.release_id == change.details["release_id"] and r.applied_at >= change.at), None)
     return {
         "prediction": {"label": prediction.label, "score": prediction.score, "served_by": prediction.served_by,
