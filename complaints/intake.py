@@ -11,6 +11,10 @@ record. These row rules are the one verdict on every path (CLI, Lambda, training
 Expectations ``intake`` suite mirrors them row for row to report on a file and write Data Docs, never to
 decide differently.
 
+Intake streams: :func:`read_chunks` yields the file's rows validated a chunk at a time, so the embedded
+pipeline triages a file of any length in bounded memory; :func:`read_batch` joins them for callers that need
+the whole batch at once.
+
 Formats: CSV and JSON lines (optionally gzip-compressed; CFPB export column names or the CFPB API's
 snake_case field names) and Hugging Face ``datasets`` saved with ``save_to_disk``.
 """
@@ -54,6 +58,8 @@ _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _READ_CHUNK_CHARS = 64 * 1024
+# Rows per chunk read_chunks yields: a few MB of complaints at the longest narratives.
+CHUNK_ROWS = 1_000
 
 csv.field_size_limit(MAX_RECORD_CHARS)
 
@@ -90,26 +96,51 @@ class _RawRecord:
     chars: int | None = None  # the record's full length, when text holds only its head
 
 
-def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
-    """Read and validate every record of ``path``; raises IntakeError only for a file refused whole."""
+def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = CHUNK_ROWS, today: date | None = None
+                ) -> Iterator[IntakeBatch]:
+    """Validate ``path`` as a stream: batches of at most ``size`` rows (complaints and rejections, in file
+    order), so a caller triages a file of any length holding one chunk, never the file.
+
+    Every chunk carries the file's ``source`` and ``source_sha256``. A first pass hashes the file and reads it
+    through as the second will (decompressed, capped): a file refused whole (IntakeError) is refused before the
+    first chunk, so nothing of it is stored. At least one chunk comes, empty when the file has no rows. What
+    grows with the file is only the map of complaint ids already seen (the duplicate-id rule): O(ids).
+    """
     path = Path(path)
     if not path.exists():
         raise IntakeError(f"{path}: no such file or directory")
+    if size < 1:
+        raise ValueError(f"a chunk holds at least one row, not {size}")
     today = today or datetime.now(timezone.utc).date()
-    batch = IntakeBatch(source=str(path), source_sha256=_sha256(path))
+    source, sha256 = str(path), _checked_sha256(path)
     seen_ids: dict[str, int] = {}  # an id may stand once in a batch: a later copy is rejected, accepted first or not
+    chunk, yielded = IntakeBatch(source, sha256), False
     for raw in _records(path):
         outcome = _validate_safely(raw, taxonomy, today, seen_ids)
         complaint_id = (raw.fields or {}).get(COMPLAINT_ID, "").strip()
         if _valid_id(complaint_id):
             seen_ids.setdefault(complaint_id, raw.row_number)
         if isinstance(outcome, Rejection):
-            batch.rejections.append(outcome)
+            chunk.rejections.append(outcome)
         else:
             complaint, counts = outcome
-            batch.complaints.append(complaint)
-            batch.redactions.update(counts)
-    return batch
+            chunk.complaints.append(complaint)
+            chunk.redactions.update(counts)
+        if chunk.rows == size:
+            yield chunk
+            chunk, yielded = IntakeBatch(source, sha256), True
+    if chunk.rows or not yielded:
+        yield chunk
+
+
+def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
+    """The whole of ``path`` validated and held in memory (its chunks joined), for callers that need every
+    row at once (the Lambda intake stages its own chunks); raises IntakeError only for a file refused whole."""
+    chunks = list(read_chunks(path, taxonomy, today=today))
+    return IntakeBatch(chunks[0].source, chunks[0].source_sha256,
+                       [complaint for chunk in chunks for complaint in chunk.complaints],
+                       [rejection for chunk in chunks for rejection in chunk.rejections],
+                       sum((chunk.redactions for chunk in chunks), Counter()))
 
 
 def _validate_safely(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: dict[str, int]
@@ -143,13 +174,22 @@ def parse_date(value: str) -> date | None:
     return None
 
 
-def _sha256(path: Path) -> str:
+def _checked_sha256(path: Path) -> str:
+    """The file's sha256 (a dataset folder's: its files' bytes in name order), after reading it through as
+    intake reads it, so a file over the size cap or with a broken gzip stream is refused whole up front."""
     digest = hashlib.sha256()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
+    if not path.is_dir():
+        try:
+            with _open_binary(path) as stream:
+                while stream.read(1 << 20):
+                    pass
+        except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+            raise _broken_gzip(path, error) from None
     return digest.hexdigest()
 
 
@@ -175,13 +215,21 @@ class _CappedReader(io.RawIOBase):
         super().close()
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
+def _open_binary(path: Path) -> io.BufferedReader:
+    """The file's bytes, decompressed when it is gzip, refused past MAX_FILE_BYTES."""
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     binary = gzip.open(path, "rb") if gzipped else open(path, "rb")
-    capped = io.BufferedReader(_CappedReader(binary, MAX_FILE_BYTES, path))
+    return io.BufferedReader(_CappedReader(binary, MAX_FILE_BYTES, path))
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
     # surrogateescape keeps undecodable bytes visible to validation instead of failing the whole file.
-    return io.TextIOWrapper(capped, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _broken_gzip(path: Path, error: Exception) -> IntakeError:
+    return IntakeError(f"{path}: the gzip stream is broken or truncated ({type(error).__name__})")
 
 
 class _LineTooLong(Exception):
@@ -230,7 +278,7 @@ def _records(path: Path) -> Iterator[_RawRecord]:
             lines = _Lines(stream)
             yield from (_json_records(lines) if is_json else _csv_records(lines, path))
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
-        raise IntakeError(f"{path}: the gzip stream is broken or truncated ({type(error).__name__})") from None
+        raise _broken_gzip(path, error) from None
 
 
 def _csv_records(lines: _Lines, path: Path) -> Iterator[_RawRecord]:

@@ -10,9 +10,11 @@ its retries) sends a whole batch to manual triage with its reason, through the s
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -64,14 +66,11 @@ class BatchReport:
 
 
 def batch_identity(batch: IntakeBatch) -> str:
-    """The batch's id, from its content: a retried or resent batch finds its own batch and rejection records
-    instead of writing them again."""
-    digest = hashlib.sha256(batch.source_sha256.encode())
-    for complaint in batch.complaints:
-        digest.update(f"\n{complaint.complaint_id}:{complaint.content_hash}".encode("utf-8", "surrogatepass"))
-    for rejection in batch.rejections:
-        digest.update(f"\n{rejection.row_number}:{rejection.reason_code}".encode())
-    return f"batch-{digest.hexdigest()[:24]}"
+    """The batch's id, from its content's hash (``source_sha256``: a file's bytes, a staged chunk's own hash),
+    so it is known before the first row is read, and a retried or resent batch finds its own batch and
+    rejection records instead of writing them again. Whoever triages a selection of a file hashes the
+    selection into its ``source_sha256``."""
+    return f"batch-{hashlib.sha256(batch.source_sha256.encode()).hexdigest()[:24]}"
 
 
 def _conflicting_resend(complaint: Complaint, stored: StoredComplaint) -> Rejection:
@@ -96,32 +95,39 @@ class TriagePipeline:
         self.chunk_size = chunk_size
         self._predictors: dict[tuple[str, str], Predictor] = {}
 
-    def triage(self, batch: IntakeBatch, progress: bool = False, manual_triage_reason: str | None = None
-               ) -> BatchReport:
-        """Triage every complaint of ``batch`` not yet allocated. With ``manual_triage_reason`` no model runs:
-        each task is recorded as failed for that reason, so every new complaint lands in manual triage."""
+    def triage(self, batch: IntakeBatch | Iterable[IntakeBatch], progress: bool = False,
+               manual_triage_reason: str | None = None) -> BatchReport:
+        """Triage every complaint of ``batch`` not yet allocated: one IntakeBatch, or the chunks of one batch as
+        intake streams them (``read_chunks``; the first names the batch), each triaged and stored as it comes,
+        so memory holds one chunk. With ``manual_triage_reason`` no model runs: each task is recorded as failed
+        for that reason, so every new complaint lands in manual triage."""
         store = self.deployment.store
         serving = strategies(self.deployment)
         started = utc_now()
-        batch_id = batch_identity(batch)
-        report = BatchReport(batch_id, batch.source, rows=batch.rows, redactions=Counter(batch.redactions))
+        chunks = iter([batch] if isinstance(batch, IntakeBatch) else batch)
+        first = next(chunks)
+        batch_id = batch_identity(first)
+        report = BatchReport(batch_id, first.source)
         report.model_versions = {
             name: {k: v for k, v in (("mode", s.mode), ("champion", s.champion), ("challenger", s.challenger)) if v}
             for name, s in serving.items()
         }
-        log(logger, logging.INFO, "batch started", batch_id=batch_id, rows=batch.rows, source_sha256=batch.source_sha256)
-        rejections = list(batch.rejections)
-        with tqdm(total=len(batch.complaints), desc="triage", unit="complaint", disable=not progress) as bar:
-            for start in range(0, len(batch.complaints), self.chunk_size):
-                chunk = batch.complaints[start:start + self.chunk_size]
-                rejections += self._triage_chunk(chunk, serving, batch_id, report, manual_triage_reason)
-                bar.update(len(chunk))
-        for rejection in rejections:
-            store.put_rejection(RejectedRow(batch_id=batch_id, **vars(rejection)))
-            report.rejected_reasons[rejection.reason_code] += 1
-        report.rejected = len(rejections)
+        log(logger, logging.INFO, "batch started", batch_id=batch_id, source_sha256=first.source_sha256)
+        with tqdm(desc="triage", unit="row", disable=not progress) as bar:
+            for chunk in itertools.chain([first], chunks):
+                report.rows += chunk.rows
+                report.redactions.update(chunk.redactions)
+                rejections = list(chunk.rejections)
+                for start in range(0, len(chunk.complaints), self.chunk_size):
+                    part = chunk.complaints[start:start + self.chunk_size]
+                    rejections += self._triage_chunk(part, serving, batch_id, report, manual_triage_reason)
+                for rejection in rejections:
+                    store.put_rejection(RejectedRow(batch_id=batch_id, **vars(rejection)))
+                    report.rejected_reasons[rejection.reason_code] += 1
+                report.rejected += len(rejections)
+                bar.update(chunk.rows)
         counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
-        store.put_batch(TriageBatch(batch_id, batch.source, batch.source_sha256, started, utc_now(), counts,
+        store.put_batch(TriageBatch(batch_id, first.source, first.source_sha256, started, utc_now(), counts,
                                     report.model_versions))
         log(logger, logging.INFO, "batch finished", **counts, batch_id=batch_id)
         assert report.allocated + report.manual_triage + report.rejected == report.rows, report.as_json()

@@ -3,10 +3,13 @@ analyst's correction."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Iterator
+
 from console.common import DATA_HELP, UsageError, data_path, emit_json
 from complaints.deployment import Deployment
 from complaints.feedback import reallocate
-from complaints.intake import IntakeBatch, read_batch, validate_text
+from complaints.intake import IntakeBatch, read_chunks, validate_text
 from complaints.pipeline import BatchReport, TriagePipeline
 from complaints.records import as_dict
 from complaints.settings import Settings
@@ -42,6 +45,10 @@ def add_commands(command) -> None:
     realloc.add_argument("--task", required=True)
     realloc.add_argument("--label", required=True, help="the correct label (for the team task: the team queue)")
     realloc.add_argument("--analyst", required=True)
+    realloc.add_argument("--idempotency-key", metavar="KEY",
+                         help="the request's own key (a client that retries sends the same one): a resend under it "
+                              "stores nothing again, another correction under it is refused (exit 1) and kept in "
+                              "the audit log. Default: derived from the correction and the one it replaces")
 
 
 def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
@@ -54,10 +61,8 @@ def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
         train(deployment, TrainingArguments(data=data, tasks=missing), progress=True)
     else:
         print("Champion models already registered: reusing them.")
-    full = read_batch(data, deployment.taxonomy)
-    held_out = [c for c in full.complaints if is_holdout(c.narrative)][: args.limit or None]
-    batch = IntakeBatch(f"{data} (held-out split)", full.source_sha256, held_out, full.rejections, full.redactions)
-    report = TriagePipeline(deployment).triage(batch, progress=True)
+    chunks = _held_out(read_chunks(data, deployment.taxonomy), args.limit or None)
+    report = TriagePipeline(deployment).triage(chunks, progress=True)
     print()
     _print_report(report, settings)
     print("\nNext: `complaints show COMPLAINT_ID`, `complaints queue \"Manual triage\"`, "
@@ -65,14 +70,27 @@ def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
     return 0
 
 
+def _held_out(chunks: Iterable[IntakeBatch], limit: int | None) -> Iterator[IntakeBatch]:
+    """The held-out split of a file's chunks, at most ``limit`` complaints, every rejection kept; hashed as a
+    selection of the file, so its batch id is its own."""
+    left = limit
+    for chunk in chunks:
+        held_out = [c for c in chunk.complaints if is_holdout(c.narrative)][:left]
+        if left is not None:
+            left -= len(held_out)
+        selection = hashlib.sha256(f"{chunk.source_sha256}\nheld-out split\n{limit}".encode()).hexdigest()
+        yield IntakeBatch(f"{chunk.source} (held-out split)", selection, held_out, chunk.rejections, chunk.redactions)
+
+
 def cmd_triage(args, settings: Settings, deployment: Deployment) -> int:
     if args.text is not None:
         batch = validate_text(args.text, deployment.taxonomy)
+        report = TriagePipeline(deployment).triage(batch, progress=not args.json)
+        if batch.complaints and not args.json:
+            return _show(deployment, batch.complaints[0].complaint_id, as_json=False)
     else:
-        batch = read_batch(data_path(args.data), deployment.taxonomy)
-    report = TriagePipeline(deployment).triage(batch, progress=not args.json)
-    if args.text is not None and batch.complaints and not args.json:
-        return _show(deployment, batch.complaints[0].complaint_id, as_json=False)
+        report = TriagePipeline(deployment).triage(read_chunks(data_path(args.data), deployment.taxonomy),
+                                                   progress=not args.json)
     if args.json:
         emit_json(report.as_json())
     else:
@@ -128,8 +146,8 @@ def cmd_queue(args, settings: Settings, deployment: Deployment) -> int:
 
 
 def cmd_reallocate(args, settings: Settings, deployment: Deployment) -> int:
-    feedback = reallocate(deployment, args.complaint_id, args.task, args.label, args.analyst)
-    emit_json(as_dict(feedback))
+    correction = reallocate(deployment, args.complaint_id, args.task, args.label, args.analyst, args.idempotency_key)
+    emit_json({**as_dict(correction.feedback), "already_stored": correction.already_stored})
     return 0
 
 

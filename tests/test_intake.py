@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from complaints.intake import MAX_NARRATIVE_CHARS, IntakeError, read_batch, validate_text
+import complaints.intake as intake
+from complaints.intake import MAX_NARRATIVE_CHARS, IntakeError, IntakeTooLarge, read_batch, read_chunks, validate_text
 from complaints.settings import CONFIG_DIR
 from complaints.taxonomy import Taxonomy
 from conftest import sample, write_csv
@@ -129,3 +130,34 @@ def test_a_single_text_is_validated_like_a_row(taxonomy):
     assert batch.complaints[0].complaint_id == validate_text("My card 4111 1111 1111 1111 was charged twice.",
                                                              taxonomy).complaints[0].complaint_id
     assert validate_text("  ", taxonomy).rejections[0].reason_code == "empty_narrative"
+
+
+def test_a_file_streams_in_chunks_with_the_same_verdicts_as_read_whole(taxonomy, broken_rows, tmp_path):
+    path = write_csv(tmp_path / "broken.csv", broken_rows)
+    chunks = list(read_chunks(path, taxonomy, size=4))
+    whole = read_batch(path, taxonomy)
+    assert [chunk.rows for chunk in chunks] == [4, 4, 4]
+    assert {chunk.source_sha256 for chunk in chunks} == {whole.source_sha256}
+    assert [c for chunk in chunks for c in chunk.complaints] == whole.complaints
+    assert [r for chunk in chunks for r in chunk.rejections] == whole.rejections
+    # row 5 repeats row 1's id across the chunk boundary: the duplicate-id rule spans the whole stream
+    assert {r.row_number: r.reason_code for r in chunks[1].rejections}[5] == "duplicate_complaint_id"
+
+
+def test_a_file_refused_whole_is_refused_before_its_first_chunk(taxonomy, cfpb_rows, tmp_path, monkeypatch):
+    rows = sample(cfpb_rows, 40)
+    data = write_csv(tmp_path / "batch.csv", rows).read_bytes()
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(gzip.compress(data)[: len(gzip.compress(data)) * 3 // 4])
+    with pytest.raises(IntakeError, match="gzip stream is broken"):
+        next(read_chunks(truncated, taxonomy, size=1))
+    monkeypatch.setattr(intake, "MAX_FILE_BYTES", len(data) - 1)
+    with pytest.raises(IntakeTooLarge):
+        next(read_chunks(write_csv(tmp_path / "big.csv", rows), taxonomy, size=1))
+
+
+def test_a_file_with_a_header_only_is_one_empty_chunk(taxonomy, tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("Complaint ID,Consumer complaint narrative,Date received\n")
+    [chunk] = read_chunks(path, taxonomy)
+    assert chunk.rows == 0 and chunk.source == str(path)
