@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 MANUAL_TRIAGE = "Manual triage"
 ALLOCATED, NEEDS_TRIAGE = "allocated", "manual_triage"
@@ -93,7 +93,13 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Feedback:
-    """A row of ``feedback``: an analyst's correction, which becomes training data."""
+    """A row of ``feedback``: an analyst's correction, which becomes training data.
+
+    Stored once per ``idempotency_key`` (scoped to its complaint): a resend under a stored key is the same
+    correction when its request (:attr:`REQUEST`) is; ``previous_label`` and ``at`` are what the store saw
+    when the first one arrived, so a replay that reads a newer state is still recognised."""
+
+    REQUEST: ClassVar[tuple[str, ...]] = ("complaint_id", "task", "label", "analyst")
 
     complaint_id: str
     task: str
@@ -101,6 +107,7 @@ class Feedback:
     previous_label: str
     analyst: str
     at: str = field(default_factory=utc_now)
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,11 @@ class TriageBatch:
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """A row of ``audit_log``: who changed what (registrations, strategy changes, reallocations)."""
+    """A row of ``audit_log``: who changed what (registrations, strategy changes, reallocations). The event id
+    is its idempotency key: a resend under a stored id is the same event when its request (:attr:`REQUEST`)
+    is, whenever it was sent."""
+
+    REQUEST: ClassVar[tuple[str, ...]] = ("event_id", "actor", "action", "subject", "details")
 
     event_id: str
     at: str
@@ -174,3 +185,8 @@ class ReleaseRecord:
 
 def as_dict(record: Any) -> dict[str, Any]:
     return dataclasses.asdict(record)
+
+
+def request_of(record: Feedback | AuditEvent) -> dict[str, Any]:
+    """What a client sent in ``record``: two writes under one idempotency key are the same write when this is."""
+    return {name: getattr(record, name) for name in record.REQUEST}

@@ -20,6 +20,7 @@ from complaints.manifest import ManifestError, ReleaseManifest, manifest_path
 from complaints.registration import RegistrationIncomplete
 from complaints.registry import RegistryError
 from complaints.settings import Settings
+from complaints.store import IdempotencyConflict
 from complaints.strategy import NoChampionError
 from complaints.tasks import TaskConfigError
 from complaints.taxonomy import TaxonomyError
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except REFUSALS as error:
         print(f"complaints {args.command}: error: {error.args[0] if error.args else error}", file=sys.stderr)
         return EXIT_REFUSED
-    except RegistrationIncomplete as error:  # ran and failed part-way: the message says what did change
+    except (RegistrationIncomplete, IdempotencyConflict) as error:  # failed; the message says what did change
         print(f"complaints {args.command}: failed: {error}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -10,7 +10,8 @@ from complaints.records import (
     Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
     StoredComplaint, TaskPrediction, TriageBatch,
 )
-from complaints.store import StaleWriteError, TriageStore
+from complaints.store import IdempotencyConflict, StaleWriteError, TriageStore
+from complaints.store.base import CONFLICTING_RESEND
 
 
 def complaint(complaint_id: str = "1001", narrative: str = "They charged me twice.") -> StoredComplaint:
@@ -28,7 +29,8 @@ def allocation(complaint_id: str = "1001", queue: str = "Credit card", at: str =
 
 INFO = ModelInfo("team", "abc", "tfidf-linear", "2024-01-01T00:00:00+00:00", {"accuracy": 0.8}, "sha", "2026.11.1",
                  "team@abc")
-FEEDBACK = Feedback("1", "team", "Mortgage", "Credit card", "ana", at="2024-05-03T00:00:00+00:00")
+FEEDBACK = Feedback("1", "team", "Mortgage", "Credit card", "ana", at="2024-05-03T00:00:00+00:00",
+                    idempotency_key="req-1")
 EVENT = AuditEvent("e1", "2024-01-01T00:00:00+00:00", "ci", "promote", "team", {"v": 1})
 REJECTION = RejectedRow("b1", 3, "empty_narrative", "empty", "", "{}", 2)
 BATCH = TriageBatch("b1", "file.csv", "sha", "t0", "t1", {"rows": 2}, {"team": {"champion": "v1"}})
@@ -47,13 +49,19 @@ WRITE_ONCE = {
                    allocation(), allocation(queue="Mortgage")),
     "model_info": ("put_model_info", lambda store: [store.get_model_info("team", "abc")], INFO,
                    replace(INFO, metrics={"accuracy": 0.99})),
-    "feedback": ("add_feedback", lambda store: store.list_feedback(), FEEDBACK, replace(FEEDBACK, label="Other")),
-    "audit": ("append_audit", lambda store: store.list_audit(), EVENT,
-              replace(EVENT, at="2024-01-02T00:00:00+00:00", action="rollback")),
     "gate_decision": ("put_gate_decision", lambda store: store.list_gate_decisions("team"), GATE,
                       replace(GATE, decision="reject", decided_at="2024-06-02T00:00:00+00:00")),
     "release": ("put_release", lambda store: store.list_releases("prod"), RELEASE,
                 replace(RELEASE, git_commit="d30befe", actor="ana")),
+}
+# Tables written once per idempotency key: (the write, every record stored near the key, a record, its replay as a
+# client resends it later, another request under its key).
+IDEMPOTENT = {
+    "feedback": ("add_feedback", lambda store: store.list_feedback(), FEEDBACK,
+                 replace(FEEDBACK, at="2024-05-04T00:00:00+00:00", previous_label="Mortgage"),
+                 replace(FEEDBACK, label="Student loan")),
+    "audit": ("append_audit", lambda store: [e for e in store.list_audit() if e.action != CONFLICTING_RESEND], EVENT,
+              replace(EVENT, at="2024-01-02T00:00:00+00:00"), replace(EVENT, action="rollback")),
 }
 # Tables the last write to a key wins: (the write, every record stored near the key, a record, another).
 LAST_WRITE_WINS = {
@@ -108,11 +116,48 @@ class StoreContract:
 
     def test_feedback_is_appended_and_listed_oldest_first(self, store: TriageStore):
         assert store.add_feedback(FEEDBACK) is True
-        assert store.add_feedback(Feedback("1", "issue", "Fees or interest", "Other", "ana", at=FEEDBACK.at)) is True
+        assert store.add_feedback(Feedback("1", "issue", "Fees or interest", "Other", "ana", at=FEEDBACK.at,
+                                           idempotency_key="req-2")) is True
         assert store.add_feedback(Feedback("2", "team", "Debt collection", "Mortgage", "bo",
-                                           at="2024-05-01T00:00:00+00:00")) is True
+                                           at="2024-05-01T00:00:00+00:00", idempotency_key="req-1")) is True
         assert [f.complaint_id for f in store.list_feedback()] == ["2", "1", "1"]
         assert {f.task for f in store.list_feedback("1")} == {"team", "issue"}
+        assert [f.idempotency_key for f in store.list_feedback("1")] == ["req-1", "req-2"]
+
+    def test_feedback_without_an_idempotency_key_is_refused(self, store: TriageStore):
+        with pytest.raises(ValueError, match="idempotency key"):
+            store.add_feedback(replace(FEEDBACK, idempotency_key=""))
+        assert store.list_feedback() == []
+
+    def test_a_superseded_allocation_is_kept_in_the_history(self, store: TriageStore):
+        first = allocation(queue="Manual triage")
+        store.put_allocation(first)
+        second = allocation(queue="Mortgage", at="2024-05-03T09:00:00.000+00:00")
+        assert store.supersede_allocation(second, first) is True
+        assert store.get_allocation("1001") == second and store.list_allocation_history("1001") == [first]
+        assert store.list_queue("Manual triage") == [] and store.list_queue("Mortgage") == [second]
+        assert store.supersede_allocation(second, first) is False  # a replay: the allocation read is gone
+        third = allocation(queue="Credit card", at="2024-05-04T09:00:00.000+00:00")
+        assert store.supersede_allocation(third, first) is False  # read before the second was written: stale
+        assert store.get_allocation("1001") == second and store.list_allocation_history("1001") == [first]
+        assert store.supersede_allocation(third, second) is True
+        assert store.list_allocation_history("1001") == [first, second]
+        assert store.list_allocation_history("2002") == []
+
+    def test_only_a_later_allocation_of_the_same_complaint_supersedes(self, store: TriageStore):
+        first = allocation()
+        store.put_allocation(first)
+        for other in (allocation(at="2024-05-01T00:00:00.000+00:00"), allocation("2002", at="2024-06-01T00:00:00.000+00:00")):
+            with pytest.raises(ValueError, match="later allocation of the same complaint"):
+                store.supersede_allocation(other, first)
+        assert store.supersede_allocation(allocation("404", at="2024-06-01T00:00:00.000+00:00"), allocation("404")) is False
+        assert store.get_allocation("1001") == first and store.get_allocation("404") is None  # never allocated
+
+    def test_queues_list_every_allocation_since_a_time(self, store: TriageStore):
+        for n in range(5):
+            store.put_allocation(allocation(str(n), "Mortgage", f"2024-05-0{n + 1}T00:00:00.000+00:00"))
+        assert [a.complaint_id for a in store.list_queue("Mortgage", limit=None)] == ["4", "3", "2", "1", "0"]
+        assert [a.complaint_id for a in store.list_queue("Mortgage", None, since="2024-05-03")] == ["4", "3", "2"]
 
     def test_rejections_are_kept_per_batch_in_row_order(self, store: TriageStore):
         for row in (3, 1):
@@ -159,6 +204,26 @@ class StoreContract:
         assert stored(store) == [record]
         assert getattr(store, write)(other) is False  # another record under the same key: the first stands
         assert stored(store) == [record]
+
+    @pytest.mark.parametrize("case", IDEMPOTENT.values(), ids=IDEMPOTENT.keys())
+    def test_a_replayed_request_is_stored_once_and_a_conflicting_one_is_kept_and_refused(self, store: TriageStore,
+                                                                                         case):
+        write, stored, record, replay, other = case
+        assert getattr(store, write)(record) is True
+        assert getattr(store, write)(record) is False
+        assert getattr(store, write)(replay) is False  # resent later, against a newer state: the same request
+        assert stored(store) == [record]
+        with pytest.raises(IdempotencyConflict, match="already stored with a different request") as conflict:
+            getattr(store, write)(other)
+        with pytest.raises(IdempotencyConflict):
+            getattr(store, write)(other)  # the same conflicting resend again: refused, kept once
+        with pytest.raises(IdempotencyConflict):
+            getattr(store, write)(replace(other, actor="bo") if write == "append_audit" else replace(other, label="Other"))
+        assert stored(store) == [record]  # the first stands
+        kept = [e for e in store.list_audit() if e.action == CONFLICTING_RESEND]
+        assert len(kept) == 2 and conflict.value.kept_as in {e.event_id for e in kept}
+        assert {e.details["stored"]["at"] for e in kept} == {record.at}
+        assert other in [type(record)(**e.details["resent"]) for e in kept]
 
     @pytest.mark.parametrize("case", LAST_WRITE_WINS.values(), ids=LAST_WRITE_WINS.keys())
     def test_a_replayed_overwrite_stores_one_record_and_keeps_the_last(self, store: TriageStore, case):

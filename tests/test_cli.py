@@ -145,3 +145,29 @@ def test_a_training_set_that_fails_registers_nothing_and_is_refused_with_exit_2(
     code, _, err = cli("train", "--data", str(write_csv(tmp_path / "untagged.csv", rows)))
     assert code == 2 and "nothing was trained" in err
     assert {t.name: deployment.registry.versions(t.name) for t in deployment.tasks} == before
+
+
+def test_a_resent_correction_is_stored_once_and_a_conflicting_one_is_kept_and_refused(cli, home, cfpb_rows, tmp_path):
+    row = sample(cfpb_rows, 1, salt="resent-correction")[0]
+    complaint_id = row["Complaint ID"]
+    cli("triage", "--data", str(write_csv(tmp_path / "c.csv", [row])), "--json")
+    correct = ("reallocate", complaint_id, "--task", "team", "--analyst", "ana", "--label")
+    first = last_json(cli(*correct, "Mortgage")[1])
+    again = last_json(cli(*correct, "Mortgage")[1])  # no key: the correction it repeats still stands
+    assert (first["already_stored"], again["already_stored"]) == (False, True)
+    assert again["idempotency_key"] == first["idempotency_key"] and again["at"] == first["at"]
+    assert not last_json(cli(*correct, "Student loan")[1])["already_stored"]
+    assert not last_json(cli(*correct, "Mortgage")[1])["already_stored"]  # set back: a new correction
+
+    keyed = (*correct, "Student loan", "--idempotency-key", "ops-app-42")
+    assert last_json(cli(*keyed)[1])["already_stored"] is False
+    assert last_json(cli(*keyed)[1])["already_stored"] is True
+    code, _, err = cli(*correct, "Debt collection", "--idempotency-key", "ops-app-42")
+    assert code == 1 and "already stored with a different request" in err and "kept as audit event" in err
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    assert [f.label for f in deployment.store.list_feedback(complaint_id)] == [
+        "Mortgage", "Student loan", "Mortgage", "Student loan"]
+    events = deployment.store.list_audit(1000)
+    assert sum(e.action == "reallocate" and e.subject == complaint_id for e in events) == 4
+    [kept] = [e for e in events if e.action == "conflicting_resend"]
+    assert kept.details["resent"]["label"] == "Debt collection" and kept.details["stored"]["label"] == "Student loan"

@@ -1,14 +1,15 @@
 """The DynamoDB store passes the same contract as SQLite, against moto's DynamoDB (in process, no network)."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from moto import mock_aws
 
-from complaints.records import Allocation
+from complaints.records import Allocation, ModelStrategy
 from complaints.store import open_store
 from complaints.store.dynamodb import TABLES, DynamoDBStore
-from store_contract import GATE, RELEASE, StoreContract, allocation, complaint
+from store_contract import EVENT, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
 REGION = "us-east-1"
 
@@ -70,5 +71,38 @@ def test_a_queue_longer_than_one_page_is_read_to_its_limit(aws):
 
 
 def test_every_table_has_a_schema():
-    assert set(TABLES) == {"raw_complaints", "complaints_allocation", "model_info", "model_strategy", "feedback",
-                           "rejected_rows", "triage_batches", "audit_log", "gate_decisions", "releases"}
+    assert set(TABLES) == {"raw_complaints", "complaints_allocation", "allocation_history", "model_info",
+                           "model_strategy", "feedback", "rejected_rows", "triage_batches", "audit_log",
+                           "gate_decisions", "releases"}
+
+
+def test_reads_that_decide_a_write_are_strongly_consistent(aws):
+    """moto is always consistent, so the parameter each read sends is what is checked: every read of a table's
+    own keys asks for a consistent read; only a secondary index's query (a queue, the audit log) cannot."""
+    store = open_store(f"dynamodb://complaints-test?region={REGION}")
+    store.create_tables()
+    reads: list[tuple[str, dict]] = []
+    store._client.meta.events.register(
+        "provide-client-params.dynamodb.*",
+        lambda params, model, **_: reads.append((model.name, params)) if model.name in ("GetItem", "Query", "Scan") else None)
+    store.put_complaint(complaint())
+    store.put_allocation(allocation())
+    store.get_complaint("1001")  # triage's is-it-stored check
+    store.get_allocation("1001")
+    store.put_strategy(ModelStrategy("team", "v1"))
+    store.put_strategy(replace(store.get_strategy("team"), champion="v2"))  # the read before a conditional write
+    for _ in range(2):  # a replay reads the stored key back
+        store.add_feedback(FEEDBACK)
+        store.append_audit(EVENT)
+    store.list_feedback("1")
+    store.list_feedback()
+    store.list_allocation_history("1001")
+    store.list_queue("Credit card")
+    store.list_audit()
+    consistent = {(op, params["TableName"].removeprefix("complaints-test-")) for op, params in reads
+                  if params.get("ConsistentRead") is True}
+    assert {("GetItem", "raw_complaints"), ("GetItem", "complaints_allocation"), ("GetItem", "model_strategy"),
+            ("GetItem", "feedback"), ("GetItem", "audit_log"), ("Query", "feedback"), ("Scan", "feedback"),
+            ("Query", "allocation_history")} <= consistent
+    assert all(params.get("ConsistentRead") is True for _, params in reads if "IndexName" not in params)
+    assert {params["IndexName"] for _, params in reads if not params.get("ConsistentRead")} == {"by_queue", "by_time"}

@@ -1,10 +1,13 @@
+import json
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
+from complaints.records import as_dict
 from complaints.store import open_store
 from complaints.store.sqlite import SQLiteStore
-from store_contract import GATE, RELEASE, StoreContract, allocation, complaint
+from store_contract import FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
 
 class TestSQLiteStore(StoreContract):
@@ -37,3 +40,19 @@ def test_a_file_written_before_a_table_existed_gains_it(tmp_path):
 def test_unknown_store_urls_are_refused():
     with pytest.raises(ValueError, match="unknown store URL"):
         open_store("redis://localhost")
+
+
+def test_corrections_stored_before_idempotency_keys_keep_their_old_key(tmp_path):
+    path = tmp_path / "triage.sqlite3"
+    older = sqlite3.connect(path)
+    older.execute("CREATE TABLE feedback (complaint_id TEXT, at TEXT, task TEXT, body TEXT NOT NULL, "
+                  "PRIMARY KEY (complaint_id, at, task))")
+    unkeyed = {k: v for k, v in as_dict(FEEDBACK).items() if k != "idempotency_key"}
+    older.execute("INSERT INTO feedback VALUES (?, ?, ?, ?)", ("1", FEEDBACK.at, "team", json.dumps(unkeyed)))
+    older.commit()
+    older.close()
+    store = open_store(f"sqlite:///{path}")
+    migrated = replace(FEEDBACK, idempotency_key=f"{FEEDBACK.at}#team")
+    assert store.list_feedback() == [migrated]
+    assert store.add_feedback(migrated) is False  # a resend under the old key is recognised
+    assert store.add_feedback(FEEDBACK) is True and len(store.list_feedback("1")) == 2

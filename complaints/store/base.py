@@ -9,10 +9,19 @@ Every write is safe to replay (a retried Lambda, a re-run batch): written twice,
 no error is raised. Write-once tables keep the first record under a key and say whether this write stored it;
 the others keep the last. A strategy write is conditional on the revision read, so replaying one that
 succeeded raises :class:`StaleWriteError`, as any write from a stale read does.
+
+Corrections and audit events are written by clients, who resend: each is stored once per idempotency key.
+A resend of the same request under a stored key is a no-op that says so (False); another request under a
+stored key is a conflict: it is kept whole in the audit log (one ``conflicting_resend`` event per distinct
+resend) and :class:`IdempotencyConflict` is raised, so it is neither written over the first nor dropped.
+
+An allocation is written once by triage; only a retriage replaces it, conditionally on the allocation it
+read, and the one it replaces is kept in the complaint's allocation history.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -21,14 +30,24 @@ from typing import Any, TypeVar
 
 from complaints.records import (
     Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
-    StoredComplaint, TriageBatch, as_dict, utc_now,
+    StoredComplaint, TriageBatch, as_dict, request_of, utc_now,
 )
 
 Record = TypeVar("Record")
+CONFLICTING_RESEND = "conflicting_resend"  # the audit action that keeps a resend its idempotency key refused
 
 
 class StaleWriteError(RuntimeError):
     """A conditional write lost a race: the record changed since it was read."""
+
+
+class IdempotencyConflict(RuntimeError):
+    """A write named a stored idempotency key with another request. The stored record stands; the resend is
+    kept as the audit event ``kept_as``."""
+
+    def __init__(self, message: str, kept_as: str):
+        super().__init__(message)
+        self.kept_as = kept_as
 
 
 def encode(record: Any) -> str:
@@ -57,7 +76,7 @@ class TriageStore(ABC):
     @abstractmethod
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None: ...
 
-    # complaints_allocation: written once per complaint id, listed by queue
+    # complaints_allocation: written once per complaint id, listed by queue; replaced only by a retriage
     @abstractmethod
     def put_allocation(self, allocation: Allocation) -> bool:
         """Store the allocation unless the complaint already has one; True when written."""
@@ -66,8 +85,28 @@ class TriageStore(ABC):
     def get_allocation(self, complaint_id: str) -> Allocation | None: ...
 
     @abstractmethod
-    def list_queue(self, queue: str, limit: int = 100) -> list[Allocation]:
-        """The newest allocations in a queue."""
+    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None) -> list[Allocation]:
+        """The newest allocations in a queue (all of them with ``limit`` None; only those allocated at or after
+        ``since`` where given)."""
+
+    def supersede_allocation(self, allocation: Allocation, read: Allocation) -> bool:
+        """Replace ``read``, the complaint's allocation as read, with ``allocation`` and keep ``read`` in the
+        complaint's allocation history, in one write, only while ``read`` is still the stored allocation
+        (compared on its ``allocated_at``). True when written; False when the stored allocation changed since it
+        was read, or this replacement already happened (a replay): nothing is written."""
+        if allocation.complaint_id != read.complaint_id or allocation.allocated_at <= read.allocated_at:
+            raise ValueError(f"an allocation of complaint {read.complaint_id!r} can only be superseded by a later "
+                             f"allocation of the same complaint")
+        return self._swap_allocation(allocation, read)
+
+    @abstractmethod
+    def _swap_allocation(self, allocation: Allocation, read: Allocation) -> bool:
+        """The one atomic conditional write each backend supplies for :meth:`supersede_allocation`."""
+
+    # allocation_history: every allocation a retriage replaced, per complaint, kept whole
+    @abstractmethod
+    def list_allocation_history(self, complaint_id: str) -> list[Allocation]:
+        """The complaint's replaced allocations, oldest first (its current one is :meth:`get_allocation`)."""
 
     # model_info: immutable per (task, version)
     @abstractmethod
@@ -94,14 +133,28 @@ class TriageStore(ABC):
         """Store ``written`` only if the stored revision is ``read_revision`` (0: only if none is stored);
         True when written. The one conditional write each backend supplies for :meth:`put_strategy`."""
 
-    # feedback: append-only, one correction per (complaint_id, at, task)
-    @abstractmethod
+    # feedback: append-only, one correction per (complaint_id, idempotency_key)
     def add_feedback(self, feedback: Feedback) -> bool:
-        """Append the correction unless one with its (complaint_id, at, task) exists; True when written,
-        False when that key was stored (a replay), which keeps the first."""
+        """Append the correction under its idempotency key; True when written, False when the key holds the same
+        request (a replay); IdempotencyConflict when it holds another."""
+        if not feedback.idempotency_key:
+            raise ValueError("a correction needs an idempotency key")
+        if self._insert_feedback(feedback):
+            return True
+        stored = self._get_feedback(feedback.complaint_id, feedback.idempotency_key)
+        return self._replayed(stored, feedback, f"feedback {feedback.complaint_id}/{feedback.idempotency_key}",
+                              feedback.analyst)
 
     @abstractmethod
-    def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]: ...
+    def _insert_feedback(self, feedback: Feedback) -> bool:
+        """Store the correction unless its (complaint_id, idempotency_key) is stored; True when written."""
+
+    @abstractmethod
+    def _get_feedback(self, complaint_id: str, idempotency_key: str) -> Feedback | None: ...
+
+    @abstractmethod
+    def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
+        """Corrections, oldest first."""
 
     # rejected_rows: per batch and row number; a later write under a key replaces the row
     @abstractmethod
@@ -117,15 +170,37 @@ class TriageStore(ABC):
     @abstractmethod
     def get_batch(self, batch_id: str) -> TriageBatch | None: ...
 
-    # audit_log: append-only history for auditors, written once per event id
-    @abstractmethod
+    # audit_log: append-only history for auditors, written once per event id (its idempotency key)
     def append_audit(self, event: AuditEvent) -> bool:
-        """Append the event unless its event_id exists; True when written, False when the id was stored
-        (a replay), which keeps the first."""
+        """Append the event; True when written, False when its id holds the same request (a replay);
+        IdempotencyConflict when it holds another."""
+        if self._insert_audit(event):
+            return True
+        return self._replayed(self._get_audit(event.event_id), event, f"audit event {event.event_id}", event.actor)
+
+    @abstractmethod
+    def _insert_audit(self, event: AuditEvent) -> bool:
+        """Store the event unless its event_id is stored; True when written."""
+
+    @abstractmethod
+    def _get_audit(self, event_id: str) -> AuditEvent | None: ...
 
     @abstractmethod
     def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         """The newest events first."""
+
+    def _replayed(self, stored: Feedback | AuditEvent | None, resent: Feedback | AuditEvent, what: str,
+                  actor: str) -> bool:
+        """False when ``resent`` repeats the request stored under its key; otherwise keep it and raise."""
+        if stored is not None and request_of(stored) == request_of(resent):
+            return False
+        request = json.dumps([what, request_of(resent)], ensure_ascii=False, sort_keys=True)
+        kept = AuditEvent(f"conflict-{hashlib.sha256(request.encode()).hexdigest()[:32]}", utc_now(), actor,
+                          CONFLICTING_RESEND, what, {"stored": as_dict(stored) if stored else None,
+                                                     "resent": as_dict(resent)})
+        self._insert_audit(kept)  # a replay of the same conflicting resend finds it kept
+        raise IdempotencyConflict(f"{what} is already stored with a different request; the resend is kept as "
+                                  f"audit event {kept.event_id}", kept.event_id)
 
     # gate_decisions: the gate's verdict, written once per (task, challenger, champion)
     @abstractmethod

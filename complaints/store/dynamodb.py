@@ -2,9 +2,17 @@
 
 Items hold their key attributes and the whole record as a JSON ``body``, exactly as the SQLite rows do,
 so floats stay exact and both backends read and write identical records. Write-once tables use
-``attribute_not_exists`` conditions, the strategy table a condition on the revision read. Terraform
+``attribute_not_exists`` conditions, the strategy table a condition on the revision read, a retriage one
+transaction (the allocation, conditional on the one read, and its history item). Terraform
 (``infra/modules/store``) creates the tables from the same schema as :data:`TABLES`; a test holds the
 two to each other.
+
+Every read of a table's own keys is strongly consistent (``ConsistentRead``): nearly every one decides a
+write (triage's is-it-stored check, the strategy read before its conditional write, retriage's read before
+its compare-and-set, the idempotency key checks of corrections and audit events), and an eventually
+consistent read there could send a complaint through twice or a correction against a stale label. Queries
+of a secondary index (queues, the audit log by time) cannot be consistent; retriage only picks candidates
+there and reads each again, consistently, before it writes.
 """
 
 from __future__ import annotations
@@ -53,9 +61,10 @@ class Table:
 TABLES: dict[str, Table] = {
     "raw_complaints": Table("complaint_id"),
     "complaints_allocation": Table("complaint_id", index=Index(QUEUE_INDEX, "queue", "allocated_at")),
+    "allocation_history": Table("complaint_id", "allocated_at"),
     "model_info": Table("task", "version"),
     "model_strategy": Table("task"),
-    "feedback": Table("complaint_id", "at_task"),
+    "feedback": Table("complaint_id", "idempotency_key"),
     "rejected_rows": Table("batch_id", "row_number", attribute_types=(("row_number", "N"),)),
     "triage_batches": Table("batch_id"),
     "audit_log": Table("event_id", index=Index(AUDIT_INDEX, "log", "at_event")),
@@ -131,13 +140,13 @@ class DynamoDBStore(TriageStore):
     def _get(self, table: str, **keys: Any) -> str | None:
         schema = TABLES[table]
         key = {name: {schema.attribute_type(name): str(value)} for name, value in keys.items()}
-        item = self._client.get_item(TableName=self.table_name(table), Key=key).get("Item")
+        item = self._client.get_item(TableName=self.table_name(table), Key=key, ConsistentRead=True).get("Item")
         return item["body"]["S"] if item else None
 
     def _query(self, table: str, limit: int | None = None, **args: Any) -> list[str]:
-        """Every body the query matches (all pages), or the first ``limit``."""
+        """Every body the query matches (all pages), or the first ``limit``; consistent unless of an index."""
         bodies: list[str] = []
-        args = {"TableName": self.table_name(table), **args}
+        args = {"TableName": self.table_name(table), "ConsistentRead": "IndexName" not in args, **args}
         while limit is None or len(bodies) < limit:
             page = self._client.query(**args, **({"Limit": limit - len(bodies)} if limit else {}))
             bodies += [item["body"]["S"] for item in page["Items"]]
@@ -147,7 +156,7 @@ class DynamoDBStore(TriageStore):
         return bodies
 
     def _scan(self, table: str) -> list[str]:
-        pages = self._client.get_paginator("scan").paginate(TableName=self.table_name(table))
+        pages = self._client.get_paginator("scan").paginate(TableName=self.table_name(table), ConsistentRead=True)
         return [item["body"]["S"] for page in pages for item in page["Items"]]
 
     # -- the store interface
@@ -157,19 +166,45 @@ class DynamoDBStore(TriageStore):
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
         return decode(StoredComplaint, self._get("raw_complaints", complaint_id=complaint_id))
 
+    def _allocation_item(self, allocation: Allocation) -> dict[str, dict[str, str]]:
+        return self._item("complaints_allocation", allocation, complaint_id=allocation.complaint_id,
+                          queue=allocation.queue, allocated_at=allocation.allocated_at)
+
     def put_allocation(self, allocation: Allocation) -> bool:
-        return self._put_new("complaints_allocation", self._item(
-            "complaints_allocation", allocation, complaint_id=allocation.complaint_id, queue=allocation.queue,
-            allocated_at=allocation.allocated_at))
+        return self._put_new("complaints_allocation", self._allocation_item(allocation))
 
     def get_allocation(self, complaint_id: str) -> Allocation | None:
         return decode(Allocation, self._get("complaints_allocation", complaint_id=complaint_id))
 
-    def list_queue(self, queue: str, limit: int = 100) -> list[Allocation]:
+    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None) -> list[Allocation]:
+        condition, values = "#q = :q", {":q": {"S": queue}}
+        if since:
+            condition += " AND allocated_at >= :since"
+            values[":since"] = {"S": since}
         return decode_all(Allocation, self._query(
             "complaints_allocation", limit, IndexName=QUEUE_INDEX, ScanIndexForward=False,
-            KeyConditionExpression="#q = :q", ExpressionAttributeNames={"#q": "queue"},
-            ExpressionAttributeValues={":q": {"S": queue}}))
+            KeyConditionExpression=condition, ExpressionAttributeNames={"#q": "queue"}, ExpressionAttributeValues=values))
+
+    def _swap_allocation(self, allocation: Allocation, read: Allocation) -> bool:
+        history = self._item("allocation_history", read, complaint_id=read.complaint_id, allocated_at=read.allocated_at)
+        try:
+            self._client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table_name("complaints_allocation"), "Item": self._allocation_item(allocation),
+                         "ConditionExpression": "allocated_at = :read",
+                         "ExpressionAttributeValues": {":read": {"S": read.allocated_at}}}},
+                {"Put": {"TableName": self.table_name("allocation_history"), "Item": history,
+                         "ConditionExpression": "attribute_not_exists(complaint_id)"}},
+            ])
+        except ClientError as error:
+            reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
+            if error.response["Error"]["Code"] == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+                return False
+            raise
+        return True
+
+    def list_allocation_history(self, complaint_id: str) -> list[Allocation]:
+        return decode_all(Allocation, self._query("allocation_history", KeyConditionExpression="complaint_id = :c",
+                                                  ExpressionAttributeValues={":c": {"S": complaint_id}}))
 
     def put_model_info(self, info: ModelInfo) -> bool:
         return self._put_new("model_info", self._item("model_info", info, task=info.task, version=info.version))
@@ -187,16 +222,21 @@ class DynamoDBStore(TriageStore):
             return self._put_new("model_strategy", item)
         return self._put("model_strategy", item, "revision = :read", {":read": {"N": str(read_revision)}})
 
-    def add_feedback(self, feedback: Feedback) -> bool:
+    def _insert_feedback(self, feedback: Feedback) -> bool:
         return self._put_new("feedback", self._item("feedback", feedback, complaint_id=feedback.complaint_id,
-                                                    at_task=f"{feedback.at}#{feedback.task}"))
+                                                    idempotency_key=feedback.idempotency_key))
+
+    def _get_feedback(self, complaint_id: str, idempotency_key: str) -> Feedback | None:
+        return decode(Feedback, self._get("feedback", complaint_id=complaint_id, idempotency_key=idempotency_key))
 
     def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
+        """No key orders corrections by time; a complaint has few, so they are read and sorted here."""
         if complaint_id is None:
             rows = decode_all(Feedback, self._scan("feedback"))
-            return sorted(rows, key=lambda f: (f.at, f.complaint_id, f.task))
-        return decode_all(Feedback, self._query("feedback", KeyConditionExpression="complaint_id = :c",
-                                                ExpressionAttributeValues={":c": {"S": complaint_id}}))
+        else:
+            rows = decode_all(Feedback, self._query("feedback", KeyConditionExpression="complaint_id = :c",
+                                                    ExpressionAttributeValues={":c": {"S": complaint_id}}))
+        return sorted(rows, key=lambda f: (f.at, f.complaint_id, f.idempotency_key))
 
     def put_rejection(self, rejection: RejectedRow) -> None:
         self._put("rejected_rows", self._item("rejected_rows", rejection, batch_id=rejection.batch_id,
@@ -212,9 +252,12 @@ class DynamoDBStore(TriageStore):
     def get_batch(self, batch_id: str) -> TriageBatch | None:
         return decode(TriageBatch, self._get("triage_batches", batch_id=batch_id))
 
-    def append_audit(self, event: AuditEvent) -> bool:
+    def _insert_audit(self, event: AuditEvent) -> bool:
         return self._put_new("audit_log", self._item("audit_log", event, event_id=event.event_id, log=AUDIT_PARTITION,
                                                      at_event=f"{event.at}#{event.event_id}"))
+
+    def _get_audit(self, event_id: str) -> AuditEvent | None:
+        return decode(AuditEvent, self._get("audit_log", event_id=event_id))
 
     def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         return decode_all(AuditEvent, self._query(

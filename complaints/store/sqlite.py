@@ -21,10 +21,12 @@ CREATE TABLE IF NOT EXISTS raw_complaints (complaint_id TEXT PRIMARY KEY, body T
 CREATE TABLE IF NOT EXISTS complaints_allocation (
     complaint_id TEXT PRIMARY KEY, queue TEXT NOT NULL, allocated_at TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS allocation_by_queue ON complaints_allocation (queue, allocated_at);
+CREATE TABLE IF NOT EXISTS allocation_history (complaint_id TEXT, allocated_at TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, allocated_at));
 CREATE TABLE IF NOT EXISTS model_info (task TEXT, version TEXT, body TEXT NOT NULL, PRIMARY KEY (task, version));
 CREATE TABLE IF NOT EXISTS model_strategy (task TEXT PRIMARY KEY, revision INTEGER NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS feedback (complaint_id TEXT, at TEXT, task TEXT, body TEXT NOT NULL,
-    PRIMARY KEY (complaint_id, at, task));
+CREATE TABLE IF NOT EXISTS feedback (complaint_id TEXT, idempotency_key TEXT, at TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, idempotency_key));
 CREATE TABLE IF NOT EXISTS rejected_rows (batch_id TEXT, row_number INTEGER, body TEXT NOT NULL,
     PRIMARY KEY (batch_id, row_number));
 CREATE TABLE IF NOT EXISTS triage_batches (batch_id TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -33,6 +35,17 @@ CREATE TABLE IF NOT EXISTS gate_decisions (task TEXT, challenger TEXT, champion 
     body TEXT NOT NULL, PRIMARY KEY (task, challenger, champion));
 CREATE TABLE IF NOT EXISTS releases (environment TEXT, applied_at TEXT, release_id TEXT, body TEXT NOT NULL,
     PRIMARY KEY (environment, applied_at, release_id));
+"""
+# A file written before corrections had idempotency keys: each keeps its old key, "<at>#<task>", as its own.
+_KEYED_FEEDBACK = """
+BEGIN IMMEDIATE;
+ALTER TABLE feedback RENAME TO feedback_unkeyed;
+CREATE TABLE feedback (complaint_id TEXT, idempotency_key TEXT, at TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, idempotency_key));
+INSERT INTO feedback SELECT complaint_id, at || '#' || task, at, json_set(body, '$.idempotency_key', at || '#' || task)
+    FROM feedback_unkeyed;
+DROP TABLE feedback_unkeyed;
+COMMIT;
 """
 
 
@@ -45,6 +58,8 @@ class SQLiteStore(TriageStore):
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        if "idempotency_key" not in {column[1] for column in self._db.execute("PRAGMA table_info(feedback)")}:
+            self._db.executescript(_KEYED_FEEDBACK)
 
     def close(self) -> None:
         self._db.close()
@@ -77,9 +92,30 @@ class SQLiteStore(TriageStore):
     def get_allocation(self, complaint_id: str) -> Allocation | None:
         return decode(Allocation, self._one("SELECT body FROM complaints_allocation WHERE complaint_id = ?", complaint_id))
 
-    def list_queue(self, queue: str, limit: int = 100) -> list[Allocation]:
-        return decode_all(Allocation, self._all("SELECT body FROM complaints_allocation WHERE queue = ? "
-                                                "ORDER BY allocated_at DESC, complaint_id LIMIT ?", queue, limit))
+    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None) -> list[Allocation]:
+        return decode_all(Allocation, self._all(
+            "SELECT body FROM complaints_allocation WHERE queue = ? AND allocated_at >= ? "
+            "ORDER BY allocated_at DESC, complaint_id LIMIT ?", queue, since or "", -1 if limit is None else limit))
+
+    def _swap_allocation(self, allocation: Allocation, read: Allocation) -> bool:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            swapped = self._db.execute(
+                "UPDATE complaints_allocation SET queue = ?, allocated_at = ?, body = ? "
+                "WHERE complaint_id = ? AND allocated_at = ?", (allocation.queue, allocation.allocated_at,
+                                                               encode(allocation), read.complaint_id,
+                                                               read.allocated_at)).rowcount == 1
+            if swapped:
+                self._insert("allocation_history", read, read.complaint_id, read.allocated_at)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return swapped
+
+    def list_allocation_history(self, complaint_id: str) -> list[Allocation]:
+        return decode_all(Allocation, self._all("SELECT body FROM allocation_history WHERE complaint_id = ? "
+                                                "ORDER BY allocated_at", complaint_id))
 
     def put_model_info(self, info: ModelInfo) -> bool:
         return self._insert("model_info", info, info.task, info.version)
@@ -96,13 +132,16 @@ class SQLiteStore(TriageStore):
         return self._db.execute("UPDATE model_strategy SET revision = ?, body = ? WHERE task = ? AND revision = ?",
                                 (written.revision, encode(written), written.task, read_revision)).rowcount == 1
 
-    def add_feedback(self, feedback: Feedback) -> bool:
-        return self._insert("feedback", feedback, feedback.complaint_id, feedback.at, feedback.task)
+    def _insert_feedback(self, feedback: Feedback) -> bool:
+        return self._insert("feedback", feedback, feedback.complaint_id, feedback.idempotency_key, feedback.at)
+
+    def _get_feedback(self, complaint_id: str, idempotency_key: str) -> Feedback | None:
+        return decode(Feedback, self._one("SELECT body FROM feedback WHERE complaint_id = ? AND idempotency_key = ?",
+                                          complaint_id, idempotency_key))
 
     def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
-        if complaint_id is None:
-            return decode_all(Feedback, self._all("SELECT body FROM feedback ORDER BY at"))
-        return decode_all(Feedback, self._all("SELECT body FROM feedback WHERE complaint_id = ? ORDER BY at", complaint_id))
+        return decode_all(Feedback, self._all("SELECT body FROM feedback WHERE ?1 IS NULL OR complaint_id = ?1 "
+                                              "ORDER BY at, complaint_id, idempotency_key", complaint_id))
 
     def put_rejection(self, rejection: RejectedRow) -> None:
         self._insert("rejected_rows", rejection, rejection.batch_id, rejection.row_number, replace=True)
@@ -117,8 +156,11 @@ class SQLiteStore(TriageStore):
     def get_batch(self, batch_id: str) -> TriageBatch | None:
         return decode(TriageBatch, self._one("SELECT body FROM triage_batches WHERE batch_id = ?", batch_id))
 
-    def append_audit(self, event: AuditEvent) -> bool:
+    def _insert_audit(self, event: AuditEvent) -> bool:
         return self._insert("audit_log", event, event.event_id, event.at)
+
+    def _get_audit(self, event_id: str) -> AuditEvent | None:
+        return decode(AuditEvent, self._one("SELECT body FROM audit_log WHERE event_id = ?", event_id))
 
     def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         return decode_all(AuditEvent, self._all("SELECT body FROM audit_log ORDER BY at DESC, event_id DESC LIMIT ?", limit))
