@@ -5,6 +5,10 @@ task's model version from its strategy, predict, route, and store the allocation
 version, strategy line, score and timestamp. A model that fails sends its complaints to manual triage;
 it never drops them. A caller that knows the models cannot run (a serverless triage call that failed past
 its retries) sends a whole batch to manual triage with its reason, through the same routing and records.
+
+Once the fault is fixed, ``retriage`` runs the models again on complaints a failure sent to manual triage
+(never on those sent there for low confidence, nor on those an analyst corrected) and supersedes their
+allocation, conditionally on the one it read; the first allocation stays in the complaint's history.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from tqdm import tqdm
@@ -25,7 +30,8 @@ from complaints.intake import MAX_KEPT_RECORD_CHARS, IntakeBatch
 from complaints.logs import log
 from complaints.predictors import Predictor, load_predictor
 from complaints.records import (
-    ALLOCATED, Allocation, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction, TriageBatch, utc_now,
+    ALLOCATED, MANUAL_TRIAGE, Allocation, Feedback, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction,
+    TriageBatch, utc_now,
 )
 from complaints.routing import route
 from complaints.schema import NEGATIVE, POSITIVE, Complaint, Rejection
@@ -65,6 +71,30 @@ class BatchReport:
         }
 
 
+@dataclass
+class RetriageReport(BatchReport):
+    """A retriage run: ``rows`` complaints examined, each retriaged (allocated or, the models now answering,
+    still in manual triage) or skipped for the reason counted in ``skipped``."""
+
+    dry_run: bool = False
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "examined": self.rows, "retriaged": self.allocated + self.manual_triage, "allocated": self.allocated,
+            "manual_triage": self.manual_triage, "skipped": sum(self.skipped.values()),
+            "skipped_reasons": dict(self.skipped.most_common()), "by_queue": dict(self.by_queue.most_common()),
+            "model_versions": self.model_versions, "batch_id": self.batch_id, "source": self.source,
+            "dry_run": self.dry_run,
+        }
+
+
+def serving_versions(serving: dict[str, ModelStrategy]) -> dict[str, dict[str, Any]]:
+    """What each task serves, as a run's report and batch record state it."""
+    return {name: {k: v for k, v in (("mode", s.mode), ("champion", s.champion), ("challenger", s.challenger)) if v}
+            for name, s in serving.items()}
+
+
 def batch_identity(batch: IntakeBatch) -> str:
     """The batch's id, from its content's hash (``source_sha256``: a file's bytes, a staged chunk's own hash),
     so it is known before the first row is read, and a retried or resent batch finds its own batch and
@@ -89,6 +119,17 @@ def served_tasks(tasks: list[TaskSpec], serving: dict[str, ModelStrategy]) -> li
             else t for t in tasks]
 
 
+def _why_not_retriaged(allocation: Allocation | None, corrections: list[Feedback]) -> str | None:
+    """Why a complaint listed in manual triage is left as it is, or None when a failure put it there."""
+    if allocation is None or allocation.queue != MANUAL_TRIAGE:
+        return "no_longer_in_manual_triage"
+    if corrections:
+        return "corrected_by_analyst"  # a person decided; the models do not overrule them
+    if not any(p.error for p in allocation.predictions.values()):
+        return "low_confidence"  # manual triage by design, not by fault
+    return None
+
+
 class TriagePipeline:
     def __init__(self, deployment: Deployment, chunk_size: int = 256):
         self.deployment = deployment
@@ -108,10 +149,7 @@ class TriagePipeline:
         first = next(chunks)
         batch_id = batch_identity(first)
         report = BatchReport(batch_id, first.source)
-        report.model_versions = {
-            name: {k: v for k, v in (("mode", s.mode), ("champion", s.champion), ("challenger", s.challenger)) if v}
-            for name, s in serving.items()
-        }
+        report.model_versions = serving_versions(serving)
         log(logger, logging.INFO, "batch started", batch_id=batch_id, source_sha256=first.source_sha256)
         with tqdm(desc="triage", unit="row", disable=not progress) as bar:
             for chunk in itertools.chain([first], chunks):
@@ -154,18 +192,73 @@ class TriagePipeline:
             todo.append(complaint)
         predictions = self._predict(todo, serving, manual_triage_reason)
         for complaint in todo:
-            queue, status, reasons = route(served_tasks(self.deployment.tasks, serving), predictions[complaint.complaint_id])
-            allocation = Allocation(
-                complaint_id=complaint.complaint_id, queue=queue, status=status, reasons=reasons,
-                predictions=predictions[complaint.complaint_id],
-                model_versions={t: p.model_version for t, p in predictions[complaint.complaint_id].items()},
-                taxonomy_version=self.deployment.taxonomy.version, batch_id=batch_id, allocated_at=utc_now(),
-            )
+            allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving, batch_id)
             if not store.put_allocation(allocation):  # another worker allocated it first: theirs stands
                 allocation = store.get_allocation(complaint.complaint_id)
                 report.reused += 1
             report.count(allocation)
         return rejections
+
+    def _allocation(self, complaint_id: str, predictions: dict[str, TaskPrediction],
+                    serving: dict[str, ModelStrategy], batch_id: str) -> Allocation:
+        queue, status, reasons = route(served_tasks(self.deployment.tasks, serving), predictions)
+        return Allocation(complaint_id=complaint_id, queue=queue, status=status, reasons=reasons,
+                          predictions=predictions, model_versions={t: p.model_version for t, p in predictions.items()},
+                          taxonomy_version=self.deployment.taxonomy.version, batch_id=batch_id, allocated_at=utc_now())
+
+    def retriage(self, batch_id: str | None = None, since: str | None = None, dry_run: bool = False
+                 ) -> RetriageReport:
+        """Run the models again on every complaint in manual triage because a task failed (of ``batch_id``,
+        allocated at or after ``since``, where given), and supersede its allocation where every task now
+        answers. Safe to run again: a complaint it moved is no longer in manual triage for a failure, and each
+        write is conditional on the allocation read. ``dry_run`` runs the models and writes nothing."""
+        store = self.deployment.store
+        serving = strategies(self.deployment)
+        started = utc_now()
+        listed = [a for a in store.list_queue(MANUAL_TRIAGE, limit=None, since=since)
+                  if batch_id is None or a.batch_id == batch_id]
+        digest = hashlib.sha256()
+        for allocation in sorted(listed, key=lambda a: a.complaint_id):
+            digest.update(f"{allocation.complaint_id}@{allocation.allocated_at}\n".encode("utf-8", "surrogatepass"))
+        report = RetriageReport(f"retriage-{digest.hexdigest()[:24]}", "retriage of manual triage after failures"
+                                + "".join(f", {k} {v}" for k, v in (("batch", batch_id), ("since", since)) if v),
+                                rows=len(listed), model_versions=serving_versions(serving), dry_run=dry_run)
+        log(logger, logging.INFO, "retriage started", batch_id=report.batch_id, listed=len(listed), dry_run=dry_run)
+        for start in range(0, len(listed), self.chunk_size):
+            self._retriage_chunk(listed[start:start + self.chunk_size], serving, report)
+        counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
+        if not dry_run:
+            store.put_batch(TriageBatch(report.batch_id, report.source, digest.hexdigest(), started, utc_now(), counts,
+                                        report.model_versions))
+        log(logger, logging.INFO, "retriage finished", **counts, batch_id=report.batch_id)
+        assert report.allocated + report.manual_triage + sum(report.skipped.values()) == report.rows, report.as_json()
+        return report
+
+    def _retriage_chunk(self, listed: list[Allocation], serving: dict[str, ModelStrategy],
+                        report: RetriageReport) -> None:
+        store = self.deployment.store
+        todo: list[tuple[Allocation, Complaint]] = []
+        for candidate in listed:
+            read = store.get_allocation(candidate.complaint_id)  # consistent: the queue index may lag
+            skip = _why_not_retriaged(read, store.list_feedback(candidate.complaint_id))
+            stored = store.get_complaint(candidate.complaint_id) if skip is None else None
+            if skip is None and stored is None:
+                skip = "complaint_not_stored"
+            if skip is not None:
+                report.skipped[skip] += 1
+                continue
+            todo.append((read, Complaint(stored.complaint_id, date.fromisoformat(stored.date_received),
+                                         stored.narrative, stored.attributes)))
+        predictions = self._predict([complaint for _, complaint in todo], serving, None)
+        for read, complaint in todo:
+            allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving,
+                                          report.batch_id)
+            if any(p.error for p in allocation.predictions.values()):
+                report.skipped["still_failing"] += 1  # the allocation it has stands, with its first failure
+            elif not report.dry_run and not store.supersede_allocation(allocation, read):
+                report.skipped["changed_since_read"] += 1  # another writer replaced it first: theirs stands
+            else:
+                report.count(allocation)
 
     def _predict(self, complaints: list[Complaint], serving: dict[str, ModelStrategy],
                  manual_triage_reason: str | None) -> dict[str, dict[str, TaskPrediction]]:

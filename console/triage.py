@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
 
 from console.common import DATA_HELP, UsageError, data_path, emit_json
 from complaints.deployment import Deployment
@@ -29,7 +30,8 @@ def add_commands(command) -> None:
     source.add_argument("--text", help="triage one complaint narrative")
     triage.add_argument("--json", action="store_true", help='last line: {"rows", "allocated", "manual_triage", "rejected", "by_queue", "model_versions", ...}')
 
-    show = command("show", cmd_show, "Show a stored complaint (redacted), its allocation and the model versions behind it.")
+    show = command("show", cmd_show, "Show a stored complaint (redacted), its allocation and the model versions behind "
+                                      "it, and the earlier allocations a retriage superseded.")
     show.add_argument("complaint_id")
     show.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -38,6 +40,18 @@ def add_commands(command) -> None:
     queue.add_argument("queue")
     queue.add_argument("--limit", type=int, default=20)
     queue.add_argument("--json", action="store_true", help="print one JSON object")
+
+    retriage = command("retriage", cmd_retriage, "Run the models again on complaints that a model or task failure "
+                                                 "sent to manual triage, once the fault is fixed; an allocation "
+                                                 "they now get supersedes the first, which stays in the complaint's "
+                                                 "history. Complaints in manual triage for low confidence, and "
+                                                 "complaints an analyst corrected, are left alone. Safe to re-run.")
+    retriage.add_argument("--batch", metavar="BATCH_ID", help="only complaints allocated by this batch")
+    retriage.add_argument("--since", metavar="ISO_TIME", help="only complaints allocated at or after this date or "
+                                                              "time (UTC unless it names an offset)")
+    retriage.add_argument("--dry-run", action="store_true", help="run the models, report, write nothing")
+    retriage.add_argument("--json", action="store_true", help='last line: {"examined", "retriaged", "allocated", '
+                                                              '"manual_triage", "skipped", "skipped_reasons", ...}')
 
     realloc = command("reallocate", cmd_reallocate, "Record an analyst's correction of one task's label; it "
                                                     "becomes training data for the next retrain.")
@@ -109,8 +123,10 @@ def _show(deployment: Deployment, complaint_id: str, as_json: bool) -> int:
             info = deployment.store.get_model_info(task, version)
             models[task] = {**(as_dict(info) if info else {"version": version}),
                             "gate_decisions": [as_dict(g) for g in deployment.store.list_gate_decisions(task, version)]}
+    history = deployment.store.list_allocation_history(complaint_id)
     payload = {"complaint": as_dict(complaint), "allocation": as_dict(allocation) if allocation else None,
-               "models": models, "feedback": [as_dict(f) for f in deployment.store.list_feedback(complaint_id)]}
+               "allocation_history": [as_dict(a) for a in history], "models": models,
+               "feedback": [as_dict(f) for f in deployment.store.list_feedback(complaint_id)]}
     if as_json:
         emit_json(payload)
         return 0
@@ -126,7 +142,13 @@ def _show(deployment: Deployment, complaint_id: str, as_json: bool) -> int:
         shadow = f"  shadow {p.shadow['model_version']}: {p.shadow['label']}" if p.shadow else ""
         error = f"  ERROR {p.error}" if p.error else ""
         print(f"  {task:<12} {p.label:<50} {p.score:.2f}  {p.model_version} ({p.served_by}){shadow}{error}")
-    print(f"  taxonomy {allocation.taxonomy_version}")
+    print(f"  taxonomy {allocation.taxonomy_version}  (batch {allocation.batch_id})")
+    if history:
+        print("\nEarlier allocations, superseded by a retriage (oldest first):")
+    for earlier in history:
+        print(f"  {earlier.allocated_at}  {earlier.queue}  [{earlier.status}]  (batch {earlier.batch_id})")
+        for reason in earlier.reasons:
+            print(f"    reason: {reason}")
     return 0
 
 
@@ -142,6 +164,32 @@ def cmd_queue(args, settings: Settings, deployment: Deployment) -> int:
     print(f"{args.queue}: {len(allocations)} newest")
     for a in allocations:
         print(f"  {a.complaint_id:<12} {a.allocated_at}  " + "  ".join(f"{t}={p.label}" for t, p in a.predictions.items()))
+    return 0
+
+
+def _utc(value: str) -> str:
+    """An ISO date or time as the store writes times (UTC, milliseconds), so that they compare as text."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since {value!r} is not an ISO date or time (e.g. 2026-11-29 or 2026-11-29T08:00)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat(
+        timespec="milliseconds")
+
+
+def cmd_retriage(args, settings: Settings, deployment: Deployment) -> int:
+    report = TriagePipeline(deployment).retriage(args.batch, _utc(args.since) if args.since else None, args.dry_run)
+    if args.json:
+        emit_json(report.as_json())
+        return 0
+    print(f"{report.batch_id}: {report.source}" + ("  (dry run: nothing written)" if report.dry_run else ""))
+    print(f"  examined         {report.rows:>7,}")
+    print(f"  retriaged        {report.allocated + report.manual_triage:>7,}")
+    print(f"    allocated      {report.allocated:>7,}")
+    print(f"    manual triage  {report.manual_triage:>7,}  (the models answered, with low confidence)")
+    print(f"  skipped          {sum(report.skipped.values()):>7,}")
+    for reason, count in report.skipped.most_common():
+        print(f"    {reason:<27} {count:>7,}")
     return 0
 
 
