@@ -4,112 +4,29 @@ moto's Step Functions interpreter runs infra/modules/orchestration/triage.asl.js
 templatefile renders it); its Lambda tasks run the real handlers of functions/ in this process, as the
 functions Terraform defines them (name, image command, environment); the store is moto's DynamoDB, the
 models are the trained baseline versions staged as the image stages them, the batches real complaints.
+The stack itself is model/moto_stack.py (``make bench-load`` runs it too).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import os
-import threading
-import time
-import traceback
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Callable
 from unittest import mock
 
 import boto3
 import pytest
-from botocore.client import BaseClient
-from moto import mock_aws
-from moto.awslambda.models import LambdaFunction
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from complaints.deployment import Deployment
 from complaints.manifest import ReleaseManifest
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
-from complaints.registry.local import LocalRegistry
-from complaints.release import apply
 from complaints.settings import Settings
 from complaints.store.dynamodb import DynamoDBStore
 from conftest import sample, write_csv, write_manifest
 from functions import release, runtime
-from test_infra import asl_variables, common_environment, function_grants, function_name, function_specs, render_asl
-
-REGION = "us-east-1"
-NAME_PREFIX = "complaints-test"
-BUCKET = "complaints-test-batches"
-EXECUTION_TIMEOUT_S = 120
-
-
-@dataclass
-class LambdaContext:
-    """The part of the Lambda context object the handlers read."""
-
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 1024
-
-
-@dataclass
-class Invocations:
-    """What the in-process Lambda ran, and the faults a test injects (function key -> fault)."""
-
-    calls: Counter = field(default_factory=Counter)
-    faults: dict[str, Callable[[dict], None]] = field(default_factory=dict)
-    current: str = ""
-    thread: int = 0
-    backoff_s: list[float] = field(default_factory=list)  # each Retry wait, recorded instead of slept
-    aws_calls: set[tuple[str, str, str, str]] = field(default_factory=set)  # (function, service, operation, resource)
-
-
-_lock = threading.Lock()
-
-
-def _in_process(invocations: Invocations, keys: dict[str, str]):
-    """moto's Lambda runs no code without Docker: this runs the handler of the function's image command in
-    this process, with the function's environment, and answers as Lambda does (an exception becomes a
-    function error whose errorType the state machine's Retry and Catch match on)."""
-
-    def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-        module, attribute = self.image_config.cmd[0].rsplit(".", 1)
-        handler = getattr(importlib.import_module(module), attribute)
-        key = keys[self.function_name]
-        with _lock, mock.patch.dict(os.environ, self.environment_vars):
-            invocations.calls[key] += 1
-            invocations.current, invocations.thread = key, threading.get_ident()
-            try:
-                if key in invocations.faults:
-                    invocations.faults[key](event)
-                return json.dumps(handler(event, LambdaContext(self.function_name))), False, ""
-            except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda reports it
-                payload = {"errorMessage": str(error), "errorType": type(error).__name__,
-                           "stackTrace": traceback.format_tb(error.__traceback__)}
-                return json.dumps(payload), True, ""
-            finally:
-                invocations.current = ""
-
-    return invoke
-
-
-def _recording(invocations: Invocations):
-    """Record every AWS call a handler makes, to hold it to the role Terraform gives that function."""
-    make_api_call = BaseClient._make_api_call
-
-    def call(self: BaseClient, operation: str, params: dict) -> Any:
-        if invocations.current and threading.get_ident() == invocations.thread:
-            service = self.meta.service_model.service_name
-            resource = params.get("TableName") or params.get("Key") or ""
-            invocations.aws_calls.add((invocations.current, service, operation, resource))
-        return make_api_call(self, operation, params)
-
-    return call
-
+from model.moto_stack import BUCKET, NAME_PREFIX, REGION, Stack, running_stack
+from test_infra import function_grants
 
 S3_ACTIONS = {"GetObject": "s3_read", "HeadObject": "s3_read", "PutObject": "s3_write"}
 
@@ -129,106 +46,18 @@ def assert_least_privilege(calls: set[tuple[str, str, str, str]]) -> None:
             pytest.fail(f"{function} called {service}:{operation}, which its role does not allow")
 
 
-@dataclass
-class Stack:
-    sfn: Any
-    s3: Any
-    sqs: Any
-    store: DynamoDBStore
-    state_machine_arn: str
-    dead_letter_url: str
-    functions: dict[str, str]  # function key -> ARN
-    invocations: Invocations
-    champions: dict[str, str]
-
-    def put_batch(self, key: str, path: Path) -> str:
-        self.s3.upload_file(str(path), BUCKET, key)
-        return key
-
-    def run(self, key: str) -> dict:
-        """Start an execution with the input EventBridge gives it; wait for its end."""
-        arn = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()),
-                                       input=json.dumps({"bucket": BUCKET, "key": key}))["executionArn"]
-        deadline = time.monotonic() + EXECUTION_TIMEOUT_S
-        while (execution := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, f"execution {arn} still running"
-            time.sleep(0.05)
-        return execution
-
-    def dead_letters(self) -> list[dict]:
-        messages = self.sqs.receive_message(QueueUrl=self.dead_letter_url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
-
-    def allocation_count(self) -> int:
-        return self.store._client.scan(TableName=self.store.table_name("complaints_allocation"),
-                                       Select="COUNT")["Count"]
-
-
 @pytest.fixture
-def stack(trained_home, tmp_path, monkeypatch) -> Stack:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    complaints_logger = logging.getLogger("complaints")
-    saved = (complaints_logger.handlers[:], complaints_logger.level)
+def stack(trained_home, tmp_path) -> Stack:
+    """The stack on moto serving the trained champions, staged as `functions.release stage` stages them."""
+    source = Deployment.embedded(Settings.from_env(home=trained_home))
+    models = tmp_path / "opt-models"
+    manifest = ReleaseManifest.load(write_manifest(
+        tmp_path / "deploy", "test", f"dynamodb://{NAME_PREFIX}?region={REGION}", f"file://{models}",
+        {t.name: {"champion": source.store.get_strategy(t.name).champion} for t in source.tasks}))
+    release.stage(manifest, source.registry, models)
     runtime.reset()
-    invocations = Invocations()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        # What `functions.release stage` puts in the image, and what `release apply` puts in the tables,
-        # both from one release manifest.
-        source = Deployment.embedded(Settings.from_env(home=trained_home))
-        models = tmp_path / "opt-models"
-        store_url = f"dynamodb://{NAME_PREFIX}?region={REGION}"
-        manifest = ReleaseManifest.load(write_manifest(
-            tmp_path / "deploy", "test", store_url, f"file://{models}",
-            {t.name: {"champion": source.store.get_strategy(t.name).champion} for t in source.tasks}))
-        champions = release.stage(manifest, source.registry, models)
-        store = DynamoDBStore(NAME_PREFIX, region_name=REGION)
-        store.create_tables()
-        apply(Deployment(store, LocalRegistry(models), source.tasks, source.taxonomy), manifest, "test-commit",
-              actor="test-release")
-
-        s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        dead_letter_url = sqs.create_queue(QueueName=f"{NAME_PREFIX}-dead-letter")["QueueUrl"]
-
-        values = {  # what Terraform sets, with this test's resources
-            "COMPLAINTS_STORE_URL": f"dynamodb://{NAME_PREFIX}?region={REGION}",
-            "COMPLAINTS_REGISTRY_URL": f"file://{models}",
-            "COMPLAINTS_LOG_LEVEL": "INFO",
-            "COMPLAINTS_STAGING_PREFIX": "staged/",
-            "COMPLAINTS_CHUNK_SIZE": "100",
-            "COMPLAINTS_BATCH_BUCKET": BUCKET,
-            "COMPLAINTS_INBOX_PREFIX": "inbox/",
-        }
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                          "Principal": {"Service": "lambda.amazonaws.com"}}]}
-        role = boto3.client("iam", region_name=REGION).create_role(
-            RoleName=NAME_PREFIX, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-        awslambda = boto3.client("lambda", region_name=REGION)
-        functions, keys = {}, {}
-        for key, spec in function_specs().items():
-            name = function_name(NAME_PREFIX, key)
-            environment = {var: values[var] for var in [*common_environment(), *spec["environment"]]}
-            functions[key] = awslambda.create_function(
-                FunctionName=name, Role=role, PackageType="Image",
-                Code={"ImageUri": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/complaints-serving@sha256:{'0' * 64}"},
-                ImageConfig={"Command": [spec["command"]]}, Environment={"Variables": environment})["FunctionArn"]
-            keys[name] = key
-
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        definition = render_asl({
-            variable: functions[expression.split('"')[1]] if expression.startswith("var.function_arns")
-            else dead_letter_url
-            for variable, expression in asl_variables().items()
-        })
-        machine = sfn.create_state_machine(name=f"{NAME_PREFIX}-triage", definition=definition, roleArn=role,
-                                           type="STANDARD")["stateMachineArn"]
-        with (mock.patch.object(LambdaFunction, "_invoke_lambda", _in_process(invocations, keys)),
-              mock.patch.object(BaseClient, "_make_api_call", _recording(invocations)),
-              mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=invocations.backoff_s.append))):
-            yield Stack(sfn, s3, sqs, store, machine, dead_letter_url, functions, invocations, champions)
-    complaints_logger.handlers[:], complaints_logger.level = saved
+    with running_stack(manifest, models, source.tasks, source.taxonomy) as stack:
+        yield stack
     runtime.reset()
 
 

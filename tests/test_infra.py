@@ -1,7 +1,7 @@
 """Static checks of infra/: checkov passes, and the Terraform agrees with the code it deploys.
 
-No Terraform binary is needed: python-hcl2 parses the modules, and the helpers here are also what
-test_aws_state_machine.py reads to build the stack on moto exactly as Terraform names it.
+No Terraform binary is needed: python-hcl2 parses the modules (model/moto_stack.py's readers, the same
+that build the stack on moto exactly as Terraform names it).
 """
 
 from __future__ import annotations
@@ -13,54 +13,17 @@ import re
 import subprocess
 import sys
 import tomllib
-from functools import cache
 from pathlib import Path
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 
 from complaints.settings import CHECKOUT
 from complaints.store.dynamodb import TABLES
+from model.moto_stack import (
+    ASL, INFRA, MODULES, asl_variables, common_environment, function_specs, local_values, render_asl, resources, terraform,
+)
 
-INFRA = CHECKOUT / "infra"
-MODULES = INFRA / "modules"
-ASL = MODULES / "orchestration" / "triage.asl.json"
 CHECKOV = Path(sys.prefix) / "checkov" / "bin" / "checkov"  # its own venv: `make setup` (see Makefile)
-_HCL = SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
-
-
-@cache
-def terraform(folder: Path) -> dict[str, list]:
-    """Every top-level block of the folder's *.tf files, merged by block type."""
-    merged: dict[str, list] = {}
-    for file in sorted(Path(folder).glob("*.tf")):
-        with open(file, encoding="utf-8") as handle:
-            for kind, blocks in hcl2.load(handle, serialization_options=_HCL).items():
-                merged.setdefault(kind, []).extend(blocks)
-    return merged
-
-
-def resources(folder: Path, kind: str = "resource") -> dict[tuple[str, str], dict]:
-    """(type, name) -> body of every resource (or data source) in the folder."""
-    found = {}
-    for block in terraform(folder).get(kind, []):
-        for rtype, named in block.items():
-            for name, body in named.items():
-                found[(rtype, name)] = body
-    return found
-
-
-def local_values(folder: Path) -> dict:
-    values: dict = {}
-    for block in terraform(folder).get("locals", []):
-        values.update({k: v for k, v in block.items() if not k.startswith("__")})
-    return values
-
-
-def function_specs() -> dict[str, dict]:
-    """The Lambda functions Terraform deploys: handler key -> {command, environment, ...}."""
-    return local_values(MODULES / "functions")["functions"]
 
 
 def function_grants(variables: dict[str, str]) -> dict[str, dict]:
@@ -77,34 +40,6 @@ def function_grants(variables: dict[str, str]) -> dict[str, dict]:
 
     return {key: {grant: resolve(spec[grant]) for grant in ("tables", "s3_read", "s3_write")}
             for key, spec in values["functions"].items()}
-
-
-def common_environment() -> dict[str, str]:
-    return local_values(MODULES / "functions")["common_environment"]
-
-
-def function_name(name_prefix: str, key: str) -> str:
-    """As Terraform names it: "${var.name_prefix}-${replace(each.key, "_", "-")}"."""
-    expression = resources(MODULES / "functions")[("aws_lambda_function", "this")]["function_name"]
-    assert expression == '${var.name_prefix}-${replace(each.key, "_", "-")}', expression
-    return f"{name_prefix}-{key.replace('_', '-')}"
-
-
-def asl_variables() -> dict[str, str]:
-    """templatefile's variables for the ASL file: name -> the Terraform expression passed."""
-    machine = resources(MODULES / "orchestration")[("aws_sfn_state_machine", "triage")]
-    call = machine["definition"]
-    assert call.startswith('${templatefile("${path.module}/triage.asl.json", {'), call
-    return dict(re.findall(r'(\w+)\s*=\s*([\w.\["\]]+)', call.split("{", 2)[2]))
-
-
-def render_asl(values: dict[str, str]) -> str:
-    """What templatefile makes of the ASL file: ${name} replaced; an unknown or missing name fails."""
-    text = ASL.read_text(encoding="utf-8")
-    used = set(re.findall(r"\$\{(\w+)\}", text))
-    assert used == set(values), f"the ASL uses {sorted(used)}, given {sorted(values)}"
-    assert "%{" not in text, "template directives would need Terraform to render"
-    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
 
 
 def _tasks(states: dict) -> dict[str, dict]:
