@@ -4,7 +4,7 @@ allocation → each task's version and the strategy line that served it → the 
 (training data sha256, taxonomy version, training config, git commit, held-out metrics) → the gate
 decision that admitted it → the strategy change that put it in service: a release (the manifest's git
 commit and the workflow run that applied it) or, in the embedded default, a local promotion → analysts'
-corrections since.
+corrections since; and the earlier allocations a retriage superseded, with why each went where it went.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ def audit_chain(deployment: Deployment, complaint_id: str) -> dict:
                                  "source_sha256": batch.source_sha256 if batch else None}},
         "tasks": tasks,
         "corrections": [asdict(f) for f in deployment.store.list_feedback(complaint_id)],
+        "superseded": [{"queue": a.queue, "status": a.status, "reasons": a.reasons, "allocated_at": a.allocated_at,
+                        "batch_id": a.batch_id, "model_versions": a.model_versions}
+                       for a in deployment.store.list_allocation_history(complaint_id)],
         "complete": all(chain["complete"] for chain in tasks.values()),
     }
 

@@ -199,6 +199,9 @@ def cmd_audit(args, settings: Settings, deployment: Deployment) -> int:
             print(f"  in service by {service['action']} at {service['at']} by {service['actor']}: {service['note']}")
         else:
             print("  in service by: NOT FOUND in the audit log")
+    for earlier in chain["superseded"]:
+        print(f"\nSuperseded by a retriage: {earlier['queue']} [{earlier['status']}] at {earlier['allocated_at']} "
+              f"(batch {earlier['batch_id']}): {'; '.join(earlier['reasons']) or 'no reason recorded'}")
     print(f"\nCorrections since: {len(chain['corrections'])}")
     for correction in chain["corrections"]:
         print(f"  {correction['at']} {correction['analyst']}: {correction['task']} "

@@ -117,7 +117,8 @@ def test_the_main_job_trains_once_then_reuses_models_and_complaints(cfpb_rows, t
 
 
 def test_help_is_available_for_every_command(capsys):
-    for command in ("run", "train", "triage", "show", "queue", "evaluate", "strategy", "reallocate", "validate"):
+    for command in ("run", "train", "triage", "show", "queue", "evaluate", "strategy", "reallocate", "retriage",
+                    "validate"):
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0

@@ -142,6 +142,9 @@ def test_a_model_that_cannot_load_sends_complaints_to_manual_triage_until_a_retr
     assert shown["allocation_history"][0]["predictions"]["issue"]["error"] == failed[complaint_id].predictions["issue"].error
     code, out, _ = cli("show", complaint_id)
     assert code == 0 and "superseded by a retriage" in out and report.batch_id in out
+    chain = last_json(cli("audit", complaint_id, "--json")[1])
+    assert chain["allocation"]["batch"]["source"].startswith("retriage") and chain["complete"]
+    assert [a["reasons"] for a in chain["superseded"]] == [failed[complaint_id].reasons]
 
 
 def test_an_unreachable_registry_sends_complaints_to_manual_triage_and_a_retriage_heals_them(deployment, cfpb_rows,
