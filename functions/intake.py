@@ -3,6 +3,9 @@
 A file refused whole (e.g. a missing required column) raises ``IntakeError``, its message naming the S3
 object rather than the scratch copy (it carries no field value); the state machine parks the batch in the
 dead-letter queue. Staged keys are named after the execution, so a retry overwrites them.
+
+The list of chunks goes to S3 too (``chunks.json``, which the Map reads with its ItemReader): what Intake
+returns is a few counts and keys whatever the batch's size, far under the state machine's 256 KiB payload.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ class StagedBatch(TypedDict):
     source: str
     rows: int
     rejected: int
-    chunks: list[ChunkRef]
+    chunks: int  # how many chunks the manifest lists
+    bucket: str
+    manifest: str  # key of the JSON list of every ChunkRef
 
 
 @runtime.handler
@@ -49,4 +54,6 @@ def handler(event: BatchObject, context: Any) -> StagedBatch:
         runtime.s3().put_object(Bucket=bucket, Key=chunk_key, Body=dumps(chunk).encode("utf-8"),
                                 ContentType="application/json")
         chunks.append(ChunkRef(bucket=bucket, key=chunk_key, complaints=len(chunk.complaints)))
-    return StagedBatch(source=batch.source, rows=batch.rows, rejected=len(batch.rejections), chunks=chunks)
+    runtime.write_json(bucket, f"{prefix}chunks.json", chunks)
+    return StagedBatch(source=batch.source, rows=batch.rows, rejected=len(batch.rejections), chunks=len(chunks),
+                       bucket=bucket, manifest=f"{prefix}chunks.json")

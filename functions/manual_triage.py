@@ -2,7 +2,7 @@
 
 The state machine passes the chunk and the error it caught; the pipeline's manual triage path does the
 rest (every task recorded as failed for that reason), so complaints already allocated keep their
-allocation and none is lost.
+allocation and none is lost. Its report replaces any the failed triage left, naming the error.
 """
 
 from __future__ import annotations
@@ -39,4 +39,4 @@ def reason(error: CaughtError) -> str:
 def handler(event: FailedChunk, context: Any) -> ChunkReport:
     chunk = loads(runtime.read_text(event["chunk"]["bucket"], event["chunk"]["key"]))
     report = runtime.pipeline().triage(chunk, manual_triage_reason=reason(event["error"]))
-    return runtime.summary(report)
+    return runtime.record(event["chunk"], report, fallback=event["error"]["Error"])

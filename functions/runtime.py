@@ -7,13 +7,17 @@ cold start, duration) and nothing else; models, the taxonomy and clients live as
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import time
 from collections.abc import Callable
+from pathlib import PurePosixPath
+from types import SimpleNamespace
 from typing import Any, TypedDict, TypeVar
 
 import boto3
+from botocore.retries.standard import OrRetryChecker, RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
 
 from complaints import logs
 from complaints.deployment import Deployment
@@ -36,12 +40,23 @@ class ChunkRef(TypedDict):
 
 
 class ChunkReport(TypedDict):
+    """What became of a chunk's rows, kept in S3 next to the chunk (``report_key``), never in the state."""
+
     batch_id: str
     rows: int
     allocated: int
     manual_triage: int
     rejected: int
     reused: int
+    fallback: str  # the error that sent the chunk to manual triage, "" when the models triaged it
+
+
+class TransientFault(RuntimeError):
+    """A fault that heals by waiting (throttling, a dropped connection, a slow peer): the state machine
+    retries this error name with backoff for minutes, and sends any other error to manual triage at once."""
+
+
+_TRANSIENT = OrRetryChecker([ThrottledRetryableChecker(), TransientRetryableChecker()])
 
 
 class _Container:
@@ -87,15 +102,47 @@ def read_text(bucket: str, key: str) -> str:
     return s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
 
 
-def summary(report: BatchReport) -> ChunkReport:
-    """The counts a state machine keeps per chunk (the full report is in triage_batches)."""
-    return ChunkReport(batch_id=report.batch_id, rows=report.rows, allocated=report.allocated,
-                       manual_triage=report.manual_triage, rejected=report.rejected, reused=report.reused)
+def read_json(bucket: str, key: str) -> Any:
+    return json.loads(read_text(bucket, key))
+
+
+def write_json(bucket: str, key: str, value: Any) -> None:
+    s3().put_object(Bucket=bucket, Key=key, Body=json.dumps(value).encode("utf-8"), ContentType="application/json")
+
+
+def report_key(chunk_key: str) -> str:
+    """Where a chunk's report lives: ``<staging folder>/reports/<chunk file>``."""
+    chunk = PurePosixPath(chunk_key)
+    return str(chunk.parent / "reports" / chunk.name)
+
+
+def record(chunk: ChunkRef, report: BatchReport, fallback: str = "") -> ChunkReport:
+    """Keep the chunk's counts in S3 for the batch's reconciliation (the full report is in triage_batches),
+    and return them; the state machine keeps none of it, so a batch of any size fits its payload limit."""
+    counts = ChunkReport(batch_id=report.batch_id, rows=report.rows, allocated=report.allocated,
+                         manual_triage=report.manual_triage, rejected=report.rejected, reused=report.reused,
+                         fallback=fallback)
+    write_json(chunk["bucket"], report_key(chunk["key"]), counts)
+    return counts
+
+
+def is_transient(error: BaseException) -> bool:
+    """A fault worth waiting out, as botocore's own retry policy judges one (a throttled, timed-out or 5xx
+    AWS call; a connection that failed), and Python's connection and timeout errors (the registry or any
+    other peer unreachable)."""
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    response = getattr(error, "response", None)  # a botocore ClientError carries the parsed error response
+    if isinstance(response, dict):
+        status = SimpleNamespace(status_code=response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+        return _TRANSIENT.is_retryable(RetryContext(1, parsed_response=response, http_response=status))
+    return _TRANSIENT.is_retryable(RetryContext(1, caught_exception=error))
 
 
 def handler(function: Callable[[Event, Any], Result]) -> Callable[[Event, Any], Result]:
     """Log each invocation as one JSON line; an exception is logged by type and re-raised, so the state
-    machine sees its type as the error name (what its Retry and Catch match on)."""
+    machine sees its type as the error name (what its Retry and Catch match on). A transient fault is
+    re-raised as ``TransientFault``, naming the original type, so one error name covers all of them."""
 
     @functools.wraps(function)
     def invoke(event: Event, context: Any) -> Result:
@@ -108,8 +155,11 @@ def handler(function: Callable[[Event, Any], Result]) -> Callable[[Event, Any], 
         try:
             result = function(event, context)
         except Exception as error:
+            transient = is_transient(error)
             log(logger, logging.ERROR, "invocation failed", **fields, error=type(error).__name__,
-                duration_ms=round((time.perf_counter() - started) * 1000))
+                transient=transient, duration_ms=round((time.perf_counter() - started) * 1000))
+            if transient:
+                raise TransientFault(f"{type(error).__name__}: {error}") from error
             raise
         log(logger, logging.INFO, "invocation finished", **fields,
             duration_ms=round((time.perf_counter() - started) * 1000))

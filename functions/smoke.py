@@ -3,9 +3,9 @@
 `make smoke ENV=prod` puts N real complaints from the CFPB sample as a CSV batch at
 ``inbox/smoke-<timestamp>.csv`` in the batch bucket, finds the execution that S3 -> EventBridge started for
 that object (an execution of the state machine started after the upload whose input names it), waits for
-it to end, and checks its output: it succeeded, intake read N rows, every chunk was triaged (none fell back
-to manual triage, none was parked), and allocated + manual triage + rejected = rows. Exit 0, or 1 with the
-reasons.
+it to end, and checks its output (Reconcile's summary): it succeeded (a parked chunk fails it), intake read
+N rows, no chunk fell back to manual triage, and allocated + manual triage + rejected = rows. Exit 0, or 1
+with the reasons.
 
 The batch bucket and the state machine are the stack's terraform outputs `batch_bucket` and
 `state_machine_arn`: --bucket/--state-machine-arn, else BATCH_BUCKET/STATE_MACHINE_ARN, else
@@ -99,19 +99,10 @@ def check(execution: dict, count: int) -> tuple[dict[str, int], list[str]]:
     """The counts of a finished execution, and what is wrong with it."""
     if execution["status"] != "SUCCEEDED":
         return {}, [f"the execution ended {execution['status']}: {execution.get('error', '')} {execution.get('cause', '')}".strip()]
-    output = json.loads(execution["output"])
-    counts = {"rows": output["intake"]["rows"], "allocated": 0, "manual_triage": 0, "rejected": 0, "reused": 0}
-    problems = []
-    for number, chunk in enumerate(output.get("chunks", []), start=1):
-        result = chunk.get("result")
-        if result is None:
-            problems.append(f"chunk {number} ({chunk.get('key')}) was parked in the dead-letter queue: {chunk.get('error')}")
-            continue
-        if result.get("manual_triage"):
-            problems.append(f"chunk {number}: triage failed after its retries and the chunk went to manual triage: "
-                            f"{(chunk.get('error') or {}).get('Error')}")
-        for name in ("allocated", "manual_triage", "rejected", "reused"):
-            counts[name] += result["report"][name]
+    summary = json.loads(execution["output"])["result"]["summary"]  # Reconcile's: every chunk has a report
+    counts = {name: summary[name] for name in ("rows", "allocated", "manual_triage", "rejected", "reused")}
+    problems = [f"{chunks} chunk(s): triage failed after its retries and the chunk went to manual triage: {error}"
+                for error, chunks in summary["fell_back"].items()]
     if counts["rows"] != count:
         problems.append(f"intake read {counts['rows']} rows, {count} were sent")
     triaged = counts["allocated"] + counts["manual_triage"] + counts["rejected"]

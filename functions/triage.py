@@ -1,4 +1,4 @@
-"""Triage one staged chunk: the core pipeline, exactly as the embedded path runs it."""
+"""Triage one staged chunk: the core pipeline, exactly as the embedded path runs it; its counts go to S3."""
 
 from __future__ import annotations
 
@@ -12,4 +12,4 @@ from functions.runtime import ChunkRef, ChunkReport
 @runtime.handler
 def handler(event: ChunkRef, context: Any) -> ChunkReport:
     report = runtime.pipeline().triage(loads(runtime.read_text(event["bucket"], event["key"])))
-    return runtime.summary(report)
+    return runtime.record(event, report)

@@ -9,6 +9,7 @@ The stack itself is model/moto_stack.py (``make bench-load`` runs it too).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from collections import Counter
@@ -17,6 +18,7 @@ from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from complaints.deployment import Deployment
 from complaints.manifest import ReleaseManifest
@@ -28,7 +30,7 @@ from functions import release, runtime
 from model.moto_stack import BUCKET, NAME_PREFIX, REGION, Stack, running_stack
 from test_infra import function_grants
 
-S3_ACTIONS = {"GetObject": "s3_read", "HeadObject": "s3_read", "PutObject": "s3_write"}
+S3_ACTIONS = {"GetObject": "s3_read", "HeadObject": "s3_read", "PutObject": "s3_write", "ListObjectsV2": "s3_list"}
 
 
 def assert_least_privilege(calls: set[tuple[str, str, str, str]]) -> None:
@@ -40,8 +42,8 @@ def assert_least_privilege(calls: set[tuple[str, str, str, str]]) -> None:
             table = resource.removeprefix(f"{NAME_PREFIX}-")
             assert f"dynamodb:{operation}" in allowed["tables"].get(table, []), (function, operation, table)
         elif service == "s3" and operation in S3_ACTIONS:
-            prefixes = allowed[S3_ACTIONS[operation]]
-            assert any(resource.startswith(prefix) for prefix in prefixes), (function, operation, resource)
+            prefixes = allowed[S3_ACTIONS[operation]]  # an IAM "*" matches any characters, "/" too
+            assert any(fnmatch.fnmatchcase(resource, f"{prefix}*") for prefix in prefixes), (function, operation, resource)
         else:
             pytest.fail(f"{function} called {service}:{operation}, which its role does not allow")
 
@@ -71,8 +73,33 @@ def real_batch(cfpb_rows, tmp_path) -> tuple[Path, list[str]]:
     return write_csv(tmp_path / "batch.csv", rows + bad), [r["Complaint ID"] for r in rows]
 
 
-def _chunks(execution: dict) -> list[dict]:
-    return json.loads(execution["output"])["chunks"]
+def summary(execution: dict) -> dict:
+    """Reconcile's counts: the execution's output."""
+    return json.loads(execution["output"])["result"]["summary"]
+
+
+def chunk_reports(stack: Stack, execution: dict) -> list[tuple[dict, dict | None]]:
+    """Each chunk the execution staged and the report it left in S3 (None where it left none)."""
+    folder = f"staged/{execution['executionArn'].rsplit(':', 1)[1]}/"
+    chunks = json.loads(stack.s3.get_object(Bucket=BUCKET, Key=f"{folder}chunks.json")["Body"].read())
+
+    def report(chunk: dict) -> dict | None:
+        try:
+            return json.loads(stack.s3.get_object(Bucket=BUCKET, Key=runtime.report_key(chunk["key"]))["Body"].read())
+        except stack.s3.exceptions.NoSuchKey:
+            return None
+
+    return [(chunk, report(chunk)) for chunk in chunks]
+
+
+def assert_every_row_ended(stack: Stack, execution: dict, ids: list[str]) -> None:
+    """Every complaint of the batch is allocated or in manual triage, in the store, and the counts add up."""
+    counts = summary(execution)
+    assert counts["rows"] == counts["allocated"] + counts["manual_triage"] + counts["rejected"], counts
+    allocations = [stack.store.get_allocation(i) for i in ids]
+    assert all(allocations), [i for i, a in zip(ids, allocations) if a is None]
+    by_status = Counter(a.status == ALLOCATED for a in allocations)
+    assert (by_status[True], by_status[False]) == (counts["allocated"], counts["manual_triage"]), counts
 
 
 def test_a_batch_of_real_complaints_comes_out_allocated_with_model_versions(stack, real_batch, caplog):
@@ -82,12 +109,18 @@ def test_a_batch_of_real_complaints_comes_out_allocated_with_model_versions(stac
 
     assert execution["status"] == "SUCCEEDED", execution
     output = json.loads(execution["output"])
-    assert (output["intake"]["rows"], output["intake"]["rejected"]) == (253, 3)
-    reports = [chunk["result"]["report"] for chunk in output["chunks"]]
-    assert [chunk["complaints"] for chunk in output["chunks"]] == [100, 100, 50]
+    assert (output["intake"]["rows"], output["intake"]["rejected"], output["intake"]["chunks"]) == (253, 3, 3)
+    assert len(execution["output"]) < 1_000  # counts and keys only: the state never grows with the batch
+    staged = chunk_reports(stack, execution)
+    reports = [report for _, report in staged]
+    assert [chunk["complaints"] for chunk, _ in staged] == [100, 100, 50]
     assert sum(r["allocated"] + r["manual_triage"] for r in reports) == 250
     assert sum(r["rejected"] for r in reports) == 3 and sum(r["reused"] for r in reports) == 0
-    assert stack.invocations.calls == Counter({"intake": 1, "triage": 3})
+    assert summary(execution) == {"rows": 253, "allocated": sum(r["allocated"] for r in reports), "chunks": 3,
+                                  "manual_triage": sum(r["manual_triage"] for r in reports), "rejected": 3,
+                                  "reused": 0, "fell_back": {}}
+    assert_every_row_ended(stack, execution, ids)
+    assert stack.invocations.calls == Counter({"intake": 1, "triage": 3, "reconcile": 1})
 
     queues = Counter()
     for complaint_id in ids:
@@ -108,10 +141,11 @@ def test_a_batch_of_real_complaints_comes_out_allocated_with_model_versions(stac
     assert len(stack.store.list_queue(MANUAL_TRIAGE, limit=500)) == queues[MANUAL_TRIAGE]
     assert stack.dead_letters() == []
     assert {(f, service) for f, service, _, _ in stack.invocations.aws_calls} == {
-        ("intake", "s3"), ("triage", "s3"), ("triage", "dynamodb")}
+        ("intake", "s3"), ("triage", "s3"), ("triage", "dynamodb"), ("reconcile", "s3")}
     assert_least_privilege(stack.invocations.aws_calls)
     finished = [r.fields for r in caplog.records if r.getMessage() == "invocation finished"]
-    assert [f["function"] for f in finished] == [f"{NAME_PREFIX}-intake"] + [f"{NAME_PREFIX}-triage"] * 3
+    assert [f["function"] for f in finished] == ([f"{NAME_PREFIX}-intake"] + [f"{NAME_PREFIX}-triage"] * 3
+                                                 + [f"{NAME_PREFIX}-reconcile"])
     assert finished[0]["cold_start"] and all(f["request_id"] for f in finished)
 
 
@@ -122,36 +156,35 @@ def test_the_same_batch_twice_makes_no_duplicates(stack, real_batch):
     second = stack.run(stack.put_batch("inbox/again.csv", path))
 
     assert first["status"] == second["status"] == "SUCCEEDED"
-    reports = [chunk["result"]["report"] for chunk in _chunks(second)]
-    assert sum(r["reused"] for r in reports) == 250
+    assert summary(second)["reused"] == 250
     assert stack.allocation_count() == 250
     assert {i: stack.store.get_allocation(i).allocated_at for i in ids[::25]} == allocated_at
 
 
-def test_a_chunk_whose_triage_keeps_failing_goes_to_manual_triage_and_nothing_is_lost(stack, real_batch):
+def test_a_chunk_whose_triage_fails_for_good_goes_to_manual_triage_at_once_and_nothing_is_lost(stack, real_batch):
     path, ids = real_batch
 
-    def second_chunk_times_out(event: dict) -> None:
+    def second_chunk_is_broken(event: dict) -> None:  # a permanent fault: retrying cannot help
         if event["key"].endswith("chunk-00002.json"):
-            raise TimeoutError("Task timed out after 300.00 seconds")
+            raise ValueError("the model's output has the wrong shape")
 
-    stack.invocations.faults["triage"] = second_chunk_times_out
-    execution = stack.run(stack.put_batch("inbox/flaky.csv", path))
+    stack.invocations.faults["triage"] = second_chunk_is_broken
+    execution = stack.run(stack.put_batch("inbox/broken.csv", path))
 
     assert execution["status"] == "SUCCEEDED", execution
-    chunks = _chunks(execution)
-    assert [bool(c["result"].get("manual_triage")) for c in chunks] == [False, True, False]
-    assert chunks[1]["error"]["Error"] == "TimeoutError"
-    assert stack.invocations.calls == Counter({"intake": 1, "triage": 3 + 2, "manual_triage": 1})  # 2 retries
-    assert stack.invocations.backoff_s == [1, 2]  # IntervalSeconds 1, BackoffRate 2
+    reports = [report for _, report in chunk_reports(stack, execution)]
+    assert [r["fallback"] for r in reports] == ["", "ValueError", ""]
+    assert summary(execution)["fell_back"] == {"ValueError": 1}
+    assert stack.invocations.calls == Counter({"intake": 1, "triage": 3, "manual_triage": 1, "reconcile": 1})
+    assert stack.invocations.backoff_s == []  # a permanent error is not retried
     for complaint_id in ids[100:200]:
         allocation = stack.store.get_allocation(complaint_id)
         assert (allocation.queue, allocation.status) == (MANUAL_TRIAGE, NEEDS_TRIAGE)
-        assert any("triage task failed after its retries: TimeoutError: Task timed out" in reason
+        assert any("triage task failed after its retries: ValueError: the model's output has the wrong shape" in reason
                    for reason in allocation.reasons), allocation.reasons
         assert allocation.model_versions == stack.champions  # the versions that were to serve it
         assert stack.store.get_complaint(complaint_id) is not None
-    assert all(stack.store.get_allocation(i) is not None for i in ids)
+    assert_every_row_ended(stack, execution, ids)
     assert stack.allocation_count() == 250 and stack.dead_letters() == []
     assert_least_privilege(stack.invocations.aws_calls)
 
@@ -159,18 +192,23 @@ def test_a_chunk_whose_triage_keeps_failing_goes_to_manual_triage_and_nothing_is
 def test_a_triage_task_that_fails_once_is_retried_and_the_models_decide(stack, real_batch):
     path, ids = real_batch
     failed = set()
+    read_text = runtime.read_text
 
-    def first_attempt_throttled(event: dict) -> None:
-        if event["key"] not in failed:
-            failed.add(event["key"])
-            raise RuntimeError("Rate exceeded")
+    def first_read_throttled(bucket: str, key: str) -> str:  # S3 answers 503 SlowDown once per chunk
+        if stack.invocations.current == "triage" and key not in failed:
+            failed.add(key)
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                               "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject")
+        return read_text(bucket, key)
 
-    stack.invocations.faults["triage"] = first_attempt_throttled
-    execution = stack.run(stack.put_batch("inbox/throttled.csv", path))
+    with mock.patch.object(runtime, "read_text", first_read_throttled):
+        execution = stack.run(stack.put_batch("inbox/throttled.csv", path))
 
     assert execution["status"] == "SUCCEEDED"
     assert stack.invocations.calls["triage"] == 6 and stack.invocations.calls["manual_triage"] == 0
+    assert len(stack.invocations.backoff_s) == 3 and all(0 <= wait <= 2 for wait in stack.invocations.backoff_s)
     assert not any("triage task failed" in r for i in ids for r in stack.store.get_allocation(i).reasons)
+    assert_every_row_ended(stack, execution, ids)
 
 
 def test_allocations_written_before_a_crash_stand_and_the_rest_go_to_manual_triage(stack, real_batch):
@@ -189,10 +227,17 @@ def test_allocations_written_before_a_crash_stand_and_the_rest_go_to_manual_tria
         execution = stack.run(stack.put_batch("inbox/crash.csv", path))
 
     assert execution["status"] == "SUCCEEDED"
+    # A dropped connection is transient: retried 10 times (each wait a random share of 2, 4, ... 60 s), then
+    # the chunk goes to manual triage.
+    assert stack.invocations.calls["triage"] == 3 + 10 and stack.invocations.calls["manual_triage"] == 1
+    assert len(stack.invocations.backoff_s) == 10 and max(stack.invocations.backoff_s) <= 60
     by_models = [stack.store.get_allocation(i) for i in ids[:40]]
     assert all(not any("triage task failed" in r for r in a.reasons) for a in by_models)
     fallback = [stack.store.get_allocation(i) for i in ids[40:100]]
-    assert all(a.queue == MANUAL_TRIAGE and "ConnectionError" in " ".join(a.reasons) for a in fallback)
+    assert all(a.queue == MANUAL_TRIAGE and "TransientFault: ConnectionError: connection reset by peer"
+               in " ".join(a.reasons) for a in fallback)
+    assert summary(execution)["fell_back"] == {"TransientFault": 1}
+    assert_every_row_ended(stack, execution, ids)
     assert stack.allocation_count() == 250
 
 
@@ -207,10 +252,14 @@ def test_a_chunk_nobody_can_triage_is_parked_in_the_dead_letter_queue_and_redriv
     key = stack.put_batch("inbox/outage.csv", path)
     execution = stack.run(key)
 
-    assert execution["status"] == "SUCCEEDED"
-    [parked] = stack.dead_letters()
+    # Reconcile finds the chunk without a report: the execution fails loudly, naming it, and the batch is
+    # parked next to the chunk.
+    assert (execution["status"], execution["error"]) == ("FAILED", "BatchIncomplete"), execution
+    assert "1 of 3 chunks have no report" in execution["cause"] and "chunk-00003.json" in execution["cause"]
+    parked, batch = sorted(stack.dead_letters(), key=lambda message: "intake" in message)
     assert parked["key"].endswith("chunk-00003.json") and parked["complaints"] == 50
     assert parked["error"]["Error"] == parked["fallback_error"]["Error"] == "ConnectionError"
+    assert (batch["key"], batch["error"]["Error"], batch["intake"]["rows"]) == ("inbox/outage.csv", "BatchIncomplete", 253)
     staged = stack.s3.get_object(Bucket=BUCKET, Key=parked["key"])["Body"].read().decode()
     assert {c["complaint_id"] for c in json.loads(staged)["complaints"]} == set(ids[200:])  # nothing lost
     assert stack.allocation_count() == 200
@@ -218,14 +267,15 @@ def test_a_chunk_nobody_can_triage_is_parked_in_the_dead_letter_queue_and_redriv
     stack.invocations.faults.clear()  # the outage is over: re-send the batch file
     again = stack.run(stack.put_batch("inbox/outage-redrive.csv", path))
     assert again["status"] == "SUCCEEDED" and stack.allocation_count() == 250
-    assert sum(c["result"]["report"]["reused"] for c in _chunks(again)) == 200
+    assert summary(again)["reused"] == 200
+    assert_every_row_ended(stack, again, ids)
 
 
 def test_a_batch_refused_whole_fails_the_execution_and_is_parked(stack, cfpb_rows, tmp_path):
     rows = [{k: v for k, v in row.items() if k != "Date received"} for row in sample(cfpb_rows, 5)]
     execution = stack.run(stack.put_batch("inbox/no-dates.csv", write_csv(tmp_path / "no-dates.csv", rows)))
 
-    assert execution["status"] == "FAILED"
+    assert (execution["status"], execution["error"]) == ("FAILED", "IntakeError")
     [parked] = stack.dead_letters()
     assert (parked["bucket"], parked["key"]) == (BUCKET, "inbox/no-dates.csv")
     assert parked["error"]["Error"] == "IntakeError" and "Date received" in parked["error"]["Cause"]

@@ -28,18 +28,27 @@ CHECKOV = Path(sys.prefix) / "checkov" / "bin" / "checkov"  # its own venv: `mak
 
 def function_grants(variables: dict[str, str]) -> dict[str, dict]:
     """What each function's role may do, from module functions: {"tables": {table: [actions]},
-    "s3_read": [key prefixes], "s3_write": [...]}, with ${var.NAME} replaced from ``variables``."""
+    "s3_read": [key prefixes], "s3_write": [...], "s3_list": [...]}, with ${var.NAME} and ${local.NAME}
+    replaced from ``variables`` and the module's locals."""
     values = local_values(MODULES / "functions")
 
     def resolve(value):
         if value == "${local.pipeline_tables}":
             return values["pipeline_tables"]
         if isinstance(value, list):
-            return [re.sub(r"\$\{var\.(\w+)\}", lambda m: variables[m.group(1)], item) for item in value]
+            return [resolve(values[item[8:-1]]) if re.fullmatch(r"\$\{local\.\w+\}", item)
+                    else re.sub(r"\$\{var\.(\w+)\}", lambda m: variables[m.group(1)], item) for item in value]
+        if isinstance(value, str):
+            return re.sub(r"\$\{var\.(\w+)\}", lambda m: variables[m.group(1)], value)
         return value
 
-    return {key: {grant: resolve(spec[grant]) for grant in ("tables", "s3_read", "s3_write")}
+    return {key: {grant: resolve(spec[grant]) for grant in ("tables", "s3_read", "s3_write", "s3_list")}
             for key, spec in values["functions"].items()}
+
+
+def placeholder_asl() -> dict:
+    """The state machine with each variable rendered as ``<name>`` (a number where it must be one)."""
+    return json.loads(render_asl({name: "1" if name == "triage_concurrency" else f"<{name}>" for name in asl_variables()}))
 
 
 def _tasks(states: dict) -> dict[str, dict]:
@@ -102,7 +111,7 @@ def test_every_module_has_its_files_and_documents_its_inputs_and_outputs():
 
 def test_every_handler_terraform_names_exists_and_gets_the_environment_it_reads():
     specs = function_specs()
-    assert set(specs) == {"intake", "triage", "manual_triage", "submit"}
+    assert set(specs) == {"intake", "triage", "manual_triage", "submit", "reconcile"}
     for key, spec in specs.items():
         module_name, attribute = spec["command"].rsplit(".", 1)
         module = importlib.import_module(module_name)
@@ -136,7 +145,7 @@ def test_table_key_schemas_match_the_dynamodb_store():
 
 def test_the_state_machine_calls_only_functions_terraform_defines():
     variables = asl_variables()
-    machine = json.loads(render_asl({name: f"<{name}>" for name in variables}))
+    machine = placeholder_asl()
     tasks = _tasks(machine["States"])
     called = {task["Parameters"]["FunctionName"].strip("<>") for task in tasks.values()
               if task["Resource"] == "arn:aws:states:::lambda:invoke"}
@@ -147,21 +156,81 @@ def test_the_state_machine_calls_only_functions_terraform_defines():
         match = re.fullmatch(r'var\.function_arns\["(\w+)"\]', variables[variable].strip())
         assert match, f"{variable} = {variables[variable]} is not a function of module functions"
         invoked.add(match.group(1))
-    assert invoked == {"intake", "triage", "manual_triage"} and invoked <= set(function_specs())
+    assert invoked == {"intake", "triage", "manual_triage", "reconcile"} and invoked <= set(function_specs())
     assert set(local_values(MODULES / "orchestration")["invoked_functions"]) == invoked  # the role may invoke them
 
 
 def test_a_failed_triage_task_is_retried_then_caught_into_manual_triage_then_parked():
-    machine = json.loads(render_asl({name: f"<{name}>" for name in asl_variables()}))
-    assert machine["States"]["Intake"]["Catch"][0]["Next"] == "ParkBatch"
-    assert machine["States"]["ParkBatch"]["Next"] == "BatchRefused"
-    chunk = machine["States"]["TriageChunks"]["ItemProcessor"]["States"]
-    throttled, anything = chunk["Triage"]["Retry"]
-    assert "Lambda.TooManyRequestsException" in throttled["ErrorEquals"] and throttled["MaxAttempts"] >= 5
-    assert anything["ErrorEquals"] == ["States.ALL"] and anything["MaxAttempts"] == 2
+    machine = placeholder_asl()
+    states = machine["States"]
+    assert [states[name]["Catch"][0]["Next"] for name in ("Intake", "TriageChunks", "Reconcile")] == ["ParkBatch"] * 3
+    assert states["ParkBatch"]["Next"] == states["ParkBatch"]["Catch"][0]["Next"] == "BatchFailed"
+    assert states["BatchFailed"]["ErrorPath"] == "$.error.Error"  # the execution fails with the batch's own error
+    chunk = states["TriageChunks"]["ItemProcessor"]["States"]
     assert chunk["Triage"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ManualTriage"}]
     assert chunk["ManualTriage"]["Catch"][0]["Next"] == "ParkChunk"
     assert chunk["ParkChunk"]["Parameters"]["QueueUrl"] == "<dead_letter_queue_url>"
+    assert chunk["ParkChunk"]["Catch"][0]["Next"] == "ChunkNotParked" and chunk["ChunkNotParked"]["Type"] == "Fail"
+
+
+def _retry_schedule(retrier: dict) -> list[float]:
+    """The longest wait before each retry: IntervalSeconds x BackoffRate^n, capped at MaxDelaySeconds."""
+    return [min(retrier["IntervalSeconds"] * retrier.get("BackoffRate", 2.0) ** n, retrier.get("MaxDelaySeconds", 1e9))
+            for n in range(retrier["MaxAttempts"])]
+
+
+def test_every_task_retries_transient_faults_for_minutes_with_jitter_and_is_caught():
+    machine = placeholder_asl()
+    tasks = _tasks(machine["States"])
+    assert set(tasks) == {"Intake", "Triage", "ManualTriage", "ParkChunk", "Reconcile", "ParkBatch"}
+    for name, task in tasks.items():
+        assert task["Retry"] and task["Catch"], f"{name} has no Retry or no Catch"
+        assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+        assert all(r["JitterStrategy"] == "FULL" for r in task["Retry"]), name  # a burst of batches spreads out
+        if task["Resource"] == "arn:aws:states:::sqs:sendMessage":  # the last resort: wait out anything
+            [anything] = task["Retry"]
+            assert anything["ErrorEquals"] == ["States.ALL"] and 180 <= sum(_retry_schedule(anything)) <= 900, name
+            continue
+        retry = {error: r for r in task["Retry"] for error in r["ErrorEquals"]}
+        assert "States.ALL" not in retry, f"{name} retries permanent errors too"
+        assert 180 <= sum(_retry_schedule(retry["TransientFault"])) <= 900, name  # minutes, not seconds
+        assert 600 <= sum(_retry_schedule(retry["Lambda.TooManyRequestsException"])) <= 1800, name
+        for error in ("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"):
+            assert retry[error] is retry["Lambda.TooManyRequestsException"], (name, error)
+        assert retry["States.Timeout"]["MaxAttempts"] == 2 and retry["Sandbox.Timedout"] is retry["States.Timeout"], name
+
+
+def test_task_timeouts_follow_the_lambda_timeouts_and_the_map_follows_triage_concurrency():
+    machine = placeholder_asl()
+    variables = asl_variables()
+    for name, task in _tasks(machine["States"]).items():
+        if task["Resource"] != "arn:aws:states:::lambda:invoke":
+            continue
+        function = re.fullmatch(r'var\.function_arns\["(\w+)"\]', variables[task["Parameters"]["FunctionName"].strip("<>")])
+        timeout_s = function_specs()[function.group(1)]["timeout_s"]
+        # Lambda's own timeout fires first (Sandbox.Timedout, with the function's logs); States.Timeout only
+        # if the invocation itself hangs.
+        assert timeout_s < task["TimeoutSeconds"] <= timeout_s + 60, (name, task["TimeoutSeconds"], timeout_s)
+    assert '"MaxConcurrency": ${triage_concurrency}' in ASL.read_text()
+    assert variables["triage_concurrency"] == "var.triage_concurrency"
+    modules = {name: body for block in terraform(INFRA / "stack")["module"] for name, body in block.items()}
+    assert modules["orchestration"]["triage_concurrency"] == '${var.reserved_concurrency["triage"]}'
+    assert modules["functions"]["reserved_concurrency"] == "${var.reserved_concurrency}"
+    assert function_specs()["triage"]["concurrency"] == '${var.reserved_concurrency["triage"]}'
+    map_state = machine["States"]["TriageChunks"]
+    assert map_state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert map_state["ResultPath"] is None  # no per-chunk result accumulates in the state
+    assert all(t.get("OutputPath", "$") is None for t in map_state["ItemProcessor"]["States"].values() if t["Type"] == "Task")
+
+
+def test_the_state_machine_role_may_run_the_distributed_map():
+    policy = resources(MODULES / "orchestration", "data")[("aws_iam_policy_document", "state_machine")]
+    granted = {s["sid"]: (s["actions"], s["resources"]) for s in policy["statement"]}
+    assert granted["RunTheMapsChildExecutions"] == (["states:StartExecution"], ["${local.state_machine_arn}"])
+    assert granted["ReadTheStagedChunkLists"] == (["s3:GetObject"], ["${var.batch_bucket_arn}/${var.staging_prefix}*/chunks.json"])
+    machine = resources(MODULES / "orchestration")[("aws_sfn_state_machine", "triage")]
+    assert machine["name"] == "${local.state_machine_name}"
+    assert local_values(MODULES / "orchestration")["state_machine_arn"].endswith(":stateMachine:${local.state_machine_name}")
 
 
 def test_eventbridge_starts_the_state_machine_with_the_input_it_reads():
@@ -179,8 +248,18 @@ def test_eventbridge_starts_the_state_machine_with_the_input_it_reads():
     for name, expression in transformer["input_paths"].items():
         rendered = rendered.replace(f"<{name}>", json.dumps(path(expression)))
     assert json.loads(rendered) == {"bucket": "complaints-prod-batches-1", "key": "inbox/2026-05-02.csv"}
-    intake = json.loads(ASL.read_text())["States"]["Intake"]["Parameters"]["Payload"]
+    machine = placeholder_asl()
+    intake = machine["States"]["Intake"]["Parameters"]["Payload"]
     assert {intake["bucket.$"], intake["key.$"]} == {"$.bucket", "$.key"}
+    # The state machine is encrypted with the environment's key: StartExecution needs it, for this state
+    # machine only (infra/modules/intake/README.md, "Starting an execution").
+    assert resources(MODULES / "orchestration")[("aws_sfn_state_machine", "triage")]["encryption_configuration"][0][
+        "type"] == "CUSTOMER_MANAGED_KMS_KEY"
+    policy = resources(MODULES / "intake", "data")[("aws_iam_policy_document", "events")]
+    [key] = [s for s in policy["statement"] if s["sid"] == "EncryptTheExecutionInput"]
+    assert set(key["actions"]) == {"kms:GenerateDataKey", "kms:Decrypt"} and key["resources"] == ["${var.kms_key_arn}"]
+    assert key["condition"] == [{"test": "StringEquals", "variable": "kms:EncryptionContext:aws:states:stateMachineArn",
+                                 "values": ["${var.state_machine_arn}"]}]
 
 
 def test_every_resource_and_the_state_machine_carry_the_release_tags():

@@ -83,16 +83,16 @@ def test_no_execution_for_the_batch_fails_the_smoke_test(stack, capsys):
 
 
 def test_the_counts_must_add_up_to_the_complaints_sent():
-    chunk = {"rows": 10, "allocated": 6, "manual_triage": 3, "rejected": 0, "reused": 0}
-    execution = {"status": "SUCCEEDED", "output": json.dumps({
-        "intake": {"rows": 10, "rejected": 0}, "chunks": [{"key": "c1", "result": {"report": chunk}}]})}
+    summary = {"rows": 10, "allocated": 6, "manual_triage": 3, "rejected": 0, "reused": 0, "chunks": 1, "fell_back": {}}
+    execution = {"status": "SUCCEEDED", "output": json.dumps({"intake": {"rows": 10}, "result": {"summary": summary}})}
     counts, problems = smoke.check(execution, 10)
     assert counts["allocated"] == 6 and problems == ["allocated 6 + manual triage 3 + rejected 0 = 9, not the 10 rows read"]
     assert smoke.check(execution, 25)[1][0] == "intake read 10 rows, 25 were sent"
-    parked = {"status": "SUCCEEDED", "output": json.dumps({"intake": {"rows": 1, "rejected": 0},
-                                                           "chunks": [{"key": "c1", "error": {"Error": "X"}}]})}
-    assert "parked in the dead-letter queue" in smoke.check(parked, 1)[1][0]
-    assert smoke.check({"status": "FAILED", "error": "BatchRefused"}, 1)[1] == ["the execution ended FAILED: BatchRefused"]
+    fell_back = {"status": "SUCCEEDED", "output": json.dumps({"result": {"summary": dict(
+        summary, allocated=7, fell_back={"TransientFault": 1})}})}
+    assert smoke.check(fell_back, 10)[1] == [
+        "1 chunk(s): triage failed after its retries and the chunk went to manual triage: TransientFault"]
+    assert smoke.check({"status": "FAILED", "error": "BatchIncomplete"}, 1)[1] == ["the execution ended FAILED: BatchIncomplete"]
 
 
 def test_the_smoke_test_refuses_another_environments_resources(monkeypatch):

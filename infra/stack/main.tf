@@ -45,6 +45,9 @@ module "orchestration" {
   source             = "../modules/orchestration"
   name_prefix        = local.name_prefix
   function_arns      = module.functions.function_arns
+  triage_concurrency = var.reserved_concurrency["triage"] # the Map runs as many chunks as triage may run at once
+  batch_bucket_arn   = module.intake.bucket_arn
+  staging_prefix     = module.intake.staging_prefix
   kms_key_arn        = module.key.key_arn
   release_tags       = local.release_tags
   log_retention_days = var.log_retention_days

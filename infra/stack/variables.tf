@@ -54,7 +54,7 @@ variable "chunk_size" {
 variable "reserved_concurrency" {
   description = "Reserved concurrent executions per function."
   type        = map(number)
-  default     = { intake = 5, triage = 20, manual_triage = 5, submit = 10 }
+  default     = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5 }
 }
 
 variable "api_rate_limit" {

@@ -14,6 +14,10 @@ locals {
     COMPLAINTS_LOG_LEVEL    = var.log_level
   }
 
+  # Where triage and manual triage leave each chunk's counts: <staging prefix><execution>/reports/ (an S3
+  # policy's "*" matches across "/", so this is every execution's reports folder and nothing else).
+  report_prefix = "${var.staging_prefix}*/reports/"
+
   # Store tables the pipeline touches, with the calls it makes on each (complaints/pipeline.py).
   pipeline_tables = {
     model_strategy        = ["dynamodb:GetItem"]
@@ -36,6 +40,7 @@ locals {
       }
       s3_read  = [var.inbox_prefix]
       s3_write = [var.staging_prefix]
+      s3_list  = []
       tables   = {}
     }
     triage = {
@@ -46,7 +51,8 @@ locals {
       concurrency = var.reserved_concurrency["triage"]
       environment = { COMPLAINTS_STORE_URL = local.store_url }
       s3_read     = [var.staging_prefix]
-      s3_write    = []
+      s3_write    = [local.report_prefix]
+      s3_list     = []
       tables      = local.pipeline_tables
     }
     manual_triage = {
@@ -57,7 +63,8 @@ locals {
       concurrency = var.reserved_concurrency["manual_triage"]
       environment = { COMPLAINTS_STORE_URL = local.store_url }
       s3_read     = [var.staging_prefix]
-      s3_write    = []
+      s3_write    = [local.report_prefix]
+      s3_list     = []
       tables      = local.pipeline_tables
     }
     submit = {
@@ -72,7 +79,20 @@ locals {
       }
       s3_read  = []
       s3_write = ["${var.inbox_prefix}api/"]
+      s3_list  = []
       tables   = {}
+    }
+    reconcile = {
+      command     = "functions.reconcile.handler"
+      description = "Sum the chunk reports of a batch and check they add up to the rows read"
+      memory_mb   = 512
+      timeout_s   = 300
+      concurrency = var.reserved_concurrency["reconcile"]
+      environment = {}
+      s3_read     = [var.staging_prefix]
+      s3_write    = []
+      s3_list     = [local.report_prefix]
+      tables      = {}
     }
   }
 }
@@ -143,6 +163,20 @@ data "aws_iam_policy_document" "function" {
       sid       = "WriteBatchObjects"
       actions   = ["s3:PutObject"]
       resources = [for prefix in statement.value : "${var.batch_bucket_arn}/${prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_list) == 0 ? [] : [each.value.s3_list]
+    content {
+      sid       = "ListBatchObjects"
+      actions   = ["s3:ListBucket"]
+      resources = [var.batch_bucket_arn]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = [for prefix in statement.value : "${prefix}*"]
+      }
     }
   }
 

@@ -107,6 +107,20 @@ data "aws_iam_policy_document" "events" {
     actions   = ["states:StartExecution"]
     resources = [var.state_machine_arn]
   }
+
+  # The state machine is encrypted with the environment's key: Step Functions encrypts an execution's input
+  # with it on behalf of whoever calls StartExecution, so that caller needs the key too, and only for this
+  # state machine (the encryption context Step Functions sets). See README.md, "Starting an execution".
+  statement {
+    sid       = "EncryptTheExecutionInput"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+      values   = [var.state_machine_arn]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "events" {

@@ -8,8 +8,14 @@
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
+data "aws_caller_identity" "current" {}
+
 locals {
-  invoked_functions = ["intake", "triage", "manual_triage"]
+  invoked_functions = ["intake", "triage", "manual_triage", "reconcile"]
+  # Built from the name, not the resource: the role's policy must exist before the state machine does.
+  state_machine_name = "${var.name_prefix}-triage"
+  state_machine_arn  = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${local.state_machine_name}"
+  execution_arns     = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:execution:${local.state_machine_name}/*"
 }
 
 resource "aws_sqs_queue" "dead_letter" {
@@ -45,6 +51,26 @@ data "aws_iam_policy_document" "state_machine" {
     sid       = "InvokeTheTriageFunctions"
     actions   = ["lambda:InvokeFunction"]
     resources = flatten([for name in local.invoked_functions : [var.function_arns[name], "${var.function_arns[name]}:*"]])
+  }
+
+  # The distributed Map runs each chunk as a child execution of this state machine and reads the list of
+  # chunks Intake staged (docs: "IAM policies for using Distributed Map states").
+  statement {
+    sid       = "RunTheMapsChildExecutions"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+
+  statement {
+    sid       = "WatchAndStopTheMapsChildExecutions"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = [local.execution_arns]
+  }
+
+  statement {
+    sid       = "ReadTheStagedChunkLists"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.batch_bucket_arn}/${var.staging_prefix}*/chunks.json"]
   }
 
   statement {
@@ -92,14 +118,16 @@ resource "aws_iam_role_policy" "delivery" {
 }
 
 resource "aws_sfn_state_machine" "triage" {
-  name     = "${var.name_prefix}-triage"
+  name     = local.state_machine_name
   type     = "STANDARD"
   role_arn = aws_iam_role.state_machine.arn
   definition = templatefile("${path.module}/triage.asl.json", {
     intake_function_arn        = var.function_arns["intake"]
     triage_function_arn        = var.function_arns["triage"]
     manual_triage_function_arn = var.function_arns["manual_triage"]
+    reconcile_function_arn     = var.function_arns["reconcile"]
     dead_letter_queue_url      = aws_sqs_queue.dead_letter.url
+    triage_concurrency         = var.triage_concurrency
   })
 
   logging_configuration {

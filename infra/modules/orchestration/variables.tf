@@ -4,8 +4,23 @@ variable "name_prefix" {
 }
 
 variable "function_arns" {
-  description = "Function ARN by handler name (module functions): intake, triage and manual_triage are invoked."
+  description = "Function ARN by handler name (module functions): intake, triage, manual_triage and reconcile are invoked."
   type        = map(string)
+}
+
+variable "triage_concurrency" {
+  description = "Chunks triaged at a time: the triage function's reserved concurrency, so one batch is never throttled by its own Map."
+  type        = number
+}
+
+variable "batch_bucket_arn" {
+  description = "ARN of the bucket of batch files (module intake): the Map reads the staged list of chunks from it."
+  type        = string
+}
+
+variable "staging_prefix" {
+  description = "Key prefix where intake stages the chunks of a batch (module intake)."
+  type        = string
 }
 
 variable "kms_key_arn" {
