@@ -124,6 +124,12 @@ class StoreContract:
         assert {f.task for f in store.list_feedback("1")} == {"team", "issue"}
         assert [f.idempotency_key for f in store.list_feedback("1")] == ["req-1", "req-2"]
 
+    def test_an_event_is_recognised_as_stored_whatever_its_details_become_in_json(self, store: TriageStore):
+        event = replace(EVENT, details={"ci95": (0.79, 0.83), "metrics": {"n": 3}})
+        assert store.append_audit(event) is True
+        assert store.append_audit(replace(event, at="2024-01-05T00:00:00+00:00")) is False
+        assert [e.details["ci95"] for e in store.list_audit()] == [[0.79, 0.83]]
+
     def test_feedback_without_an_idempotency_key_is_refused(self, store: TriageStore):
         with pytest.raises(ValueError, match="idempotency key"):
             store.add_feedback(replace(FEEDBACK, idempotency_key=""))

@@ -192,9 +192,9 @@ class TriageStore(ABC):
     def _replayed(self, stored: Feedback | AuditEvent | None, resent: Feedback | AuditEvent, what: str,
                   actor: str) -> bool:
         """False when ``resent`` repeats the request stored under its key; otherwise keep it and raise."""
-        if stored is not None and request_of(stored) == request_of(resent):
-            return False
         request = json.dumps([what, request_of(resent)], ensure_ascii=False, sort_keys=True)
+        if stored is not None and json.loads(request)[1] == request_of(stored):  # compared as stored: tuples as lists
+            return False
         kept = AuditEvent(f"conflict-{hashlib.sha256(request.encode()).hexdigest()[:32]}", utc_now(), actor,
                           CONFLICTING_RESEND, what, {"stored": as_dict(stored) if stored else None,
                                                      "resent": as_dict(resent)})
