@@ -28,10 +28,16 @@ locals {
       attributes = { task = "S" }
       index      = null
     }
+    allocation_history = {
+      hash_key   = "complaint_id"
+      range_key  = "allocated_at"
+      attributes = { complaint_id = "S", allocated_at = "S" }
+      index      = null
+    }
     feedback = {
       hash_key   = "complaint_id"
-      range_key  = "at_task"
-      attributes = { complaint_id = "S", at_task = "S" }
+      range_key  = "idempotency_key"
+      attributes = { complaint_id = "S", idempotency_key = "S" }
       index      = null
     }
     rejected_rows = {
