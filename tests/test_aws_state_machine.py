@@ -307,3 +307,31 @@ def test_the_api_puts_a_batch_in_the_inbox_that_the_state_machine_triages(stack,
     assert all(stack.store.get_allocation(r["Complaint ID"]) for r in rows)
     assert ("submit", "s3", "PutObject", key) in stack.invocations.aws_calls
     assert_least_privilege(stack.invocations.aws_calls)
+
+
+def test_a_batch_of_many_chunks_keeps_the_state_small_and_reconciles(stack, cfpb_rows, tmp_path, monkeypatch):
+    """The payload limit (256 KiB, States.DataLimitExceeded, which no Catch handles) cannot be reached:
+    Intake returns the same six counts and keys for 250 chunks as for 2,000 (the list is in S3), the Map
+    keeps no result, and Reconcile reads every chunk's report from S3."""
+    from functions import intake, reconcile
+
+    rows = sample(cfpb_rows, 250, salt="aws")
+    stack.put_batch("inbox/many.csv", write_csv(tmp_path / "many.csv", rows))
+    monkeypatch.setenv("COMPLAINTS_STAGING_PREFIX", "staged/")
+    monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "1")
+    staged = intake.handler({"bucket": BUCKET, "key": "inbox/many.csv", "execution": "many"}, None)
+    assert staged["chunks"] == 250 and set(staged) == {"source", "rows", "rejected", "chunks", "bucket", "manifest"}
+    assert len(json.dumps(staged)) < 512
+    chunks = json.loads(stack.s3.get_object(Bucket=BUCKET, Key=staged["manifest"])["Body"].read())
+    assert len({c["key"] for c in chunks}) == 250
+    for number, chunk in enumerate(chunks):  # what triage leaves: one complaint each, one went to people
+        report = runtime.ChunkReport(batch_id=f"b{number}", rows=1, allocated=int(number > 0),
+                                     manual_triage=int(number == 0), rejected=0, reused=0, fallback="")
+        runtime.write_json(BUCKET, runtime.report_key(chunk["key"]), report)
+
+    result = reconcile.handler(staged, None)
+    assert result == {"rows": 250, "allocated": 249, "manual_triage": 1, "rejected": 0, "reused": 0,
+                      "chunks": 250, "fell_back": {}}
+    stack.s3.delete_object(Bucket=BUCKET, Key=runtime.report_key(chunks[7]["key"]))  # a chunk parked
+    with pytest.raises(reconcile.BatchIncomplete, match="1 of 250 chunks have no report: staged/many/chunk-00008"):
+        reconcile.handler(staged, None)
