@@ -3,7 +3,6 @@ audit event, and the champion slot when the task has none yet."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,9 @@ def register_model(deployment: Deployment, task: str, artifact_dir: Path, kind: 
     info = ModelInfo(task=task, version=version, kind=kind, registered_at=utc_now(), metrics=metrics,
                      training_data_sha256=training_data_sha256, taxonomy_version=deployment.taxonomy.version,
                      uri=f"{task}@{version}")
-    if deployment.store.put_model_info(info):
-        deployment.store.append_audit(AuditEvent(uuid.uuid4().hex, utc_now(), actor, "register", task, as_dict(info)))
+    if deployment.store.put_model_info(info):  # one event per version, named after it
+        deployment.store.append_audit(AuditEvent(f"register-{task}-{version}", utc_now(), actor, "register", task,
+                                                 as_dict(info)))
     else:
         info = deployment.store.get_model_info(task, version)  # same content registered before: keep its record
     if make_champion and champions(deployment, [task], required=False).get(task) != version:

@@ -8,7 +8,6 @@ on the revision that was read, leaves an audit event, and moves the registry's `
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import replace
 
 from complaints.deployment import Deployment
@@ -61,7 +60,8 @@ def write(deployment: Deployment, new: ModelStrategy, actor: str, action: str, c
     if new.mode not in STRATEGY_MODES:
         raise ValueError(f"strategy mode must be one of {STRATEGY_MODES}, not {new.mode!r}")
     written = deployment.store.put_strategy(replace(new, updated_by=actor))
-    deployment.store.append_audit(AuditEvent(uuid.uuid4().hex, utc_now(), actor, action, new.task,
+    # One event per strategy revision: a write retried after the strategy was stored records it once.
+    deployment.store.append_audit(AuditEvent(f"strategy-{new.task}-r{written.revision}", utc_now(), actor, action, new.task,
                                              {**as_dict(written), **(context or {})}))
     deployment.registry.set_alias(new.task, "champion", written.champion)
     deployment.registry.set_alias(new.task, "challenger", written.challenger)
