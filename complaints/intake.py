@@ -118,7 +118,7 @@ def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = CHUNK_ROWS, to
     for raw in _records(path):
         outcome = _validate_safely(raw, taxonomy, today, seen_ids)
         complaint_id = (raw.fields or {}).get(COMPLAINT_ID, "").strip()
-        if _valid_id(complaint_id):
+        if valid_complaint_id(complaint_id):
             seen_ids.setdefault(complaint_id, raw.row_number)
         if isinstance(outcome, Rejection):
             chunk.rejections.append(outcome)
@@ -385,8 +385,11 @@ def _require_columns(columns: list[str], path: Path) -> None:
                           f"expected the CFPB export columns, found {len(columns)} column(s) without them")
 
 
-def _valid_id(complaint_id: str) -> bool:
-    return COMPLAINT_ID_PATTERN.fullmatch(complaint_id) is not None
+def valid_complaint_id(complaint_id: str) -> bool:
+    """The id rule: 1 to MAX_COMPLAINT_ID_CHARS of A-Z a-z 0-9 . _ : -, with no personal data in it. An id is
+    a key, stored, logged and echoed as sent, never redacted, so redaction may find nothing in it but a bare
+    number (what CFPB complaint ids are): an SSN, a phone number or a card number as an id is refused."""
+    return COMPLAINT_ID_PATTERN.fullmatch(complaint_id) is not None and set(redact(complaint_id)[1]) <= {"ACCOUNT"}
 
 
 def _safe(text: str, limit: int = 200) -> str:
@@ -417,7 +420,7 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: dict[s
 
     def reject(code: str, reason: str) -> Rejection:
         record, chars = _kept(raw.text, raw.chars)
-        safe_id = complaint_id if _valid_id(complaint_id) else ""
+        safe_id = complaint_id if valid_complaint_id(complaint_id) else ""
         return Rejection(raw.row_number, code, reason, safe_id, record, chars)
 
     if raw.fields is None:
@@ -427,9 +430,12 @@ def _validate(raw: _RawRecord, taxonomy: Taxonomy, today: date, seen_ids: dict[s
         return reject("non_utf8", f"bytes that are not UTF-8 in {_names(bad_columns)}")
     if not complaint_id:
         return reject("missing_complaint_id", "the complaint id is empty")
-    if not _valid_id(complaint_id):
+    if not COMPLAINT_ID_PATTERN.fullmatch(complaint_id):
         return reject("bad_complaint_id", f"the complaint id ({len(complaint_id):,} characters) is not 1 to "
                                           f"{MAX_COMPLAINT_ID_CHARS} of A-Z a-z 0-9 . _ : -")
+    if not valid_complaint_id(complaint_id):
+        return reject("bad_complaint_id", f"the complaint id has the shape of personal data "
+                                          f"({', '.join(sorted(redact(complaint_id)[1]))}): an id is never redacted")
     if complaint_id in seen_ids:
         return reject("duplicate_complaint_id", f"the complaint id appears earlier in this batch "
                                                 f"(row {seen_ids[complaint_id]})")
