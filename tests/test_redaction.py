@@ -71,12 +71,86 @@ def test_ordinary_text_and_cfpb_masks_are_left_alone(text):
     assert redact(text) == (text, {})
 
 
-# -- linear time: RE2, and a cap per call -----------------------------------------------------------------
+# -- names without a cue: spaCy's named-entity recogniser inside Presidio ------------------------------------
+
+@pytest.mark.parametrize("text, name", [
+    ("Maria Garcia answered my call and refused to help.", "Garcia"),
+    ("I called again and the manager, Carlos Okafor, hung up on me.", "Okafor"),
+    ("Please ask Linda M. Kowalski about it.", "Kowalski"),
+    ("My husband Ahmed and I paid every month.", "Ahmed"),
+])
+def test_names_in_free_text_are_replaced(text, name):
+    redacted, counts = redact(text)
+    assert name not in redacted and counts["NAME"] == 1, redacted
+
+
+@pytest.mark.parametrize("company", ["Wells Fargo", "Equifax", "Experian", "TransUnion", "Bank of America",
+                                     "Capital One", "Navient", "Citibank", "JPMorgan Chase", "PayPal"])
+def test_company_names_are_not_taken_for_names(company):
+    text = f"I disputed the late payment with {company} twice and {company} reported it anyway."
+    assert redact(text) == (text, {})
+
+
+@pytest.mark.parametrize("text", [
+    "XXXX XXXX told me to call back on XX/XX/XXXX.",  # the recogniser calls the masks a person
+    "Mr. XXXX and XXXX XXXX Street.",  # and "XXXX XXXX Street"
+    "Older American, Servicemember",  # a taxonomy tag: the recogniser calls "Older American" a person
+    "Credit reporting, credit repair services, or other personal consumer reports",
+])
+def test_masks_and_taxonomy_labels_are_not_names(text):
+    assert redact(text) == (text, {})
+
+
+def test_the_engine_is_presidio_with_our_re2_rules_and_spacy_ner_only():
+    from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+    from complaints import redaction
+    recognizers = redaction._analyzer().registry.recognizers
+    # Presidio's pattern recognizers run the backtracking `regex` module: none may be loaded.
+    assert not any(isinstance(r, PatternRecognizer) for r in recognizers)
+    assert sorted(type(r).__name__ for r in recognizers) == ["SpacyRecognizer", "_RuleRecognizer"]
+    assert [r.supported_entities for r in recognizers if isinstance(r, SpacyRecognizer)] == [["NAME"]]
+
+
+def test_the_spacy_pipeline_is_an_installed_package_and_loads_offline(monkeypatch):
+    import socket
+    import spacy
+    from complaints import redaction
+    assert spacy.util.is_package(redaction.SPACY_MODEL)
+
+    def no_network(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    engine = redaction._analyzer.__wrapped__()  # a fresh engine, not the cached one
+    assert [r.entity_type for r in engine.analyze("Maria Garcia called me.", language="en")] == ["NAME"]
+
+
+# -- linear time: RE2, bounded input to spaCy, and a cap per call -------------------------------------------
 
 def test_the_patterns_are_re2_so_no_input_can_make_them_backtrack():
     from complaints import redaction
     import re2
     assert all(isinstance(rule.regex, re2._Regexp) for rule in redaction._RULES)
+
+
+@pytest.mark.parametrize("text", ["(" * 70_000, "a" * 20_000 + " Maria Garcia " + "'s" * 5_000, " " * 30_000,
+                                  "Aaaa " * 5_000])
+def test_the_recogniser_sees_no_long_run_and_bounded_pieces_at_the_same_offsets(text):
+    # spaCy's tokenizer is super-linear on long runs of punctuation: the recogniser never gets one.
+    from complaints.redaction import _LONGEST_NAME_WORD, _PIECE_CHARS, _blank_long_runs, _pieces
+    pieces = _pieces(_blank_long_runs(text))
+    seen = "".join(pieces)
+    assert len(seen) == len(text) and all(a == b or b == " " for a, b in zip(text, seen))  # only blanked
+    assert all(len(piece) <= _PIECE_CHARS for piece in pieces)
+    assert all(len(word) <= _LONGEST_NAME_WORD for word in seen.split())
+    assert ("Maria Garcia" in seen) == ("Maria Garcia" in text)
+
+
+def test_a_name_far_into_a_long_text_is_found_at_its_place():
+    text = "I paid the bill on time. " * 1_500 + "Then Maria Garcia called me."
+    redacted, counts = redact(text)
+    assert redacted == "I paid the bill on time. " * 1_500 + "Then [NAME] called me." and counts["NAME"] == 1
 
 
 def test_text_beyond_the_cap_is_dropped_never_passed_through():
@@ -101,12 +175,14 @@ TRUNCATED_SUFFIX = "[TRUNCATED]"
 
 # -- the labelled set: real narratives with inserted PII (tests/pii_cases.py) ---------------------------------
 
-# Measured on 300 narratives with one item of each kind inserted: 100% for every kind but NAME (80%: names
-# without a cue such as "Mr." or "my name is" are not found), 0.038% of the untouched characters changed.
-MIN_RECALL = {"SSN": 0.97, "PHONE": 0.95, "CARD": 0.97, "ACCOUNT": 0.95, "EMAIL": 0.99, "DOB": 0.95, "IP": 0.97,
-              "ADDRESS": 0.90, "NAME": 0.70}
-MAX_CHANGED_UNTOUCHED = 0.002
-MAX_CHANGED_ORIGINAL = 0.001
+# Measured on 300 narratives with one item of each kind inserted (`python tests/pii_cases.py`): 100% for every
+# kind but NAME_NO_CUE (95.7%; the RE2 rules alone find 2.0%), 0.20% of the untouched characters changed
+# (0.05% by the rules alone) and 0.17% of the original narratives' (0%): the recogniser also calls some
+# collection agencies and capitalised nouns ("Hunter Warfield", "Lender") names.
+MIN_RECALL = {"SSN": 0.97, "PHONE": 0.97, "CARD": 0.97, "ACCOUNT": 0.97, "EMAIL": 0.97, "DOB": 0.97, "IP": 0.97,
+              "ADDRESS": 0.95, "NAME": 0.95, "NAME_NO_CUE": 0.90}
+MAX_CHANGED_UNTOUCHED = 0.003
+MAX_CHANGED_ORIGINAL = 0.003
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +195,12 @@ def pii_scores():
 
 
 def test_recall_per_kind_on_the_labelled_set(pii_scores):
+    from pii_cases import table
     recall = {kind: pii_scores.recall(kind) for kind in MIN_RECALL}
-    assert all(recall[kind] >= floor for kind, floor in MIN_RECALL.items()), pii_scores.table()
+    assert all(recall[kind] >= floor for kind, floor in MIN_RECALL.items()), table({"engine": pii_scores})
 
 
 def test_untouched_text_is_hardly_changed_on_the_labelled_set(pii_scores):
-    assert pii_scores.changed_untouched <= MAX_CHANGED_UNTOUCHED, pii_scores.table()
-    assert pii_scores.changed_original <= MAX_CHANGED_ORIGINAL, pii_scores.table()
+    from pii_cases import table
+    assert pii_scores.changed_untouched <= MAX_CHANGED_UNTOUCHED, table({"engine": pii_scores})
+    assert pii_scores.changed_original <= MAX_CHANGED_ORIGINAL, table({"engine": pii_scores})
