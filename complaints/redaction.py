@@ -16,10 +16,10 @@ Linear time on any input:
 
 * every pattern is an RE2 expression (``google-re2``): automata, no backtracking, so no input makes a
   pattern slower than linear (Python's ``re`` took 9 s on "account" + 16k spaces and 20 s on 100k digits);
-* spaCy's tokenizer is super-linear on long runs of punctuation (64k "(" took minutes), so the named-entity
-  recogniser sees the text with every run of more than :data:`_LONGEST_NAME_WORD` non-space characters
-  blanked out (no name is one), in pieces of at most :data:`_PIECE_CHARS` characters, and only where a
-  capitalised word follows another word (a lone "Credit card" or "EQUIFAX, INC." field is never a name);
+* spaCy's tokenizer is super-linear on long runs of punctuation (64k "(" took minutes), so it sees the text
+  with every run of more than :data:`_LONGEST_NAME_WORD` non-space characters blanked out (no name is one),
+  and the named-entity recogniser runs only on the sentences that may hold a name (:func:`_may_name`), at
+  most :data:`_PIECE_CHARS` characters at a time;
 * each call looks at no more than :data:`MAX_REDACT_CHARS` characters. Text beyond that is *dropped*, never
   passed through unredacted: the result ends with :data:`TRUNCATION_MARKER` and the counts carry
   ``TRUNCATED: 1``. An item that straddles the cut is still found (the patterns see
@@ -41,7 +41,7 @@ import spacy
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-from spacy.tokens import Doc
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from complaints.settings import Settings
 from complaints.taxonomy import Taxonomy
@@ -205,8 +205,11 @@ _NOT_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "sen
 _LONGEST_NAME_WORD = 40
 _LONG_RUN = re2.compile(rf"\S{{{_LONGEST_NAME_WORD + 1},}}")
 _PIECE_CHARS = 8192
-# A capitalised word after another word: text without one ("Credit card", "EQUIFAX, INC.") skips the recogniser.
-_MAYBE_NAME = re2.compile(r"\S\s+\p{Lu}\p{Ll}")
+# A sentence ends at a stop after anything but a capital ("J. Smith" is one sentence; "XXXX." ends one), or at a
+# line break.
+_SENTENCE_END = re2.compile(r"(?:[^\s\p{Lu}]|XX)[.!?]+\s+|\n\s*")
+_NAME_AFTER_WORD = re2.compile(r"[^\s.!?]\s+\p{Lu}\p{Ll}")
+_FIRST_WORD = re2.compile(r"[\"'(]*(\p{Lu}[\p{L}'-]*)")
 _CAPITALISED = re2.compile(r"\p{Lu}\p{Ll}")
 
 
@@ -219,19 +222,38 @@ def _blank_long_runs(text: str) -> str:
     return "".join(pieces) + text[pos:] if pieces else text
 
 
-def _pieces(text: str) -> list[str]:
-    """``text`` cut after a space into pieces of at most :data:`_PIECE_CHARS` characters (long runs are blank)."""
-    pieces, pos = [], 0
-    while len(text) - pos > _PIECE_CHARS:
-        cut = text.rfind(" ", pos, pos + _PIECE_CHARS) + 1 or pos + _PIECE_CHARS
-        pieces.append(text[pos:cut])
-        pos = cut
-    pieces.append(text[pos:])
-    return pieces
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` of each sentence, cut after a space into pieces of at most :data:`_PIECE_CHARS`."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)] + [len(text)]
+    spans, pos = [], 0
+    for end in ends:
+        while end - pos > _PIECE_CHARS:
+            cut = text.rfind(" ", pos, pos + _PIECE_CHARS) + 1 or pos + _PIECE_CHARS
+            spans.append((pos, cut))
+            pos = cut
+        if end > pos:
+            spans.append((pos, end))
+            pos = end
+    return spans
+
+
+def _may_name(text: str, start: int, end: int) -> bool:
+    """Whether the sentence can hold a name: a capitalised word follows another word in it, or it starts with
+    one that is no stop word ("Garcia told me", not "They told me") after another sentence. A field of its own
+    without either ("Credit card", "EQUIFAX, INC.", "Closed with explanation") never goes to the recogniser."""
+    if _NAME_AFTER_WORD.search(text, start, end):
+        return True
+    first = _FIRST_WORD.match(text, start, end) if start else None
+    return first is not None and not first.group(1).isupper() and first.group(1).lower() not in STOP_WORDS
 
 
 class _NameFinder(SpacyNlpEngine):
-    """spaCy's named-entity recogniser, on bounded pieces of text so that its time stays linear."""
+    """spaCy's named-entity recogniser, on the sentences that may hold a name: time linear in the text.
+
+    The whole text is only tokenized (with no run of over :data:`_LONGEST_NAME_WORD` non-space characters:
+    spaCy's tokenizer is super-linear on long runs of punctuation); the recogniser runs on the sentences
+    :func:`_may_name` picks (a third of a narrative's characters), at most :data:`_PIECE_CHARS` at a time.
+    """
 
     def __init__(self) -> None:
         super().__init__(models=[{"lang_code": "en", "model_name": SPACY_MODEL}],
@@ -246,9 +268,14 @@ class _NameFinder(SpacyNlpEngine):
 
     def process_text(self, text: str, language: str) -> NlpArtifacts:
         nlp = self.nlp[language]
-        docs = [nlp(piece) if _MAYBE_NAME.search(piece) else nlp.make_doc(piece)
-                for piece in _pieces(_blank_long_runs(text))]
-        doc = docs[0] if len(docs) == 1 else Doc.from_docs(docs, ensure_whitespace=False)
+        seen = _blank_long_runs(text)
+        doc = nlp.make_doc(seen)
+        picked = [(start, end) for start, end in _sentences(seen) if _may_name(seen, start, end)]
+        entities = [doc.char_span(start + entity.start_char, start + entity.end_char, entity.label_,
+                                  alignment_mode="expand")
+                    for (start, end), sentence in zip(picked, nlp.pipe(seen[start:end] for start, end in picked))
+                    for entity in sentence.ents]
+        doc.ents = [entity for entity in entities if entity is not None]
         return self._doc_to_nlp_artifact(doc, language)
 
 
