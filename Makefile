@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate bench bench-redaction cost shared-data clean
+.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate bench bench-redaction bench-load cost shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench: setup  ## serving latency, throughput and cold start of the champions (an
 
 bench-redaction: setup  ## worst-case inputs through the PII redaction at growing sizes: seconds per MB stays flat (linear)
 	$(BIN)/python -m model.bench_redaction
+
+bench-load: setup  ## 15,000 real complaints from one file, embedded and on the moto state machine: complaints/s, peak memory, zero lost
+	$(BIN)/python -m model.bench_load --output reports/bench-load.json
 
 cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day vs the triage team (infra/COST.md)
 	$(BIN)/python infra/cost/estimate.py
