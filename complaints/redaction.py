@@ -237,13 +237,14 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _may_name(text: str, start: int, end: int) -> bool:
-    """Whether the sentence can hold a name: a capitalised word follows another word in it, or it starts with
-    one that is no stop word ("Garcia told me", not "They told me") after another sentence. A field of its own
-    without either ("Credit card", "EQUIFAX, INC.", "Closed with explanation") never goes to the recogniser."""
-    if _NAME_AFTER_WORD.search(text, start, end):
+def _may_name(sentence: str, follows_another: bool) -> bool:
+    """Whether a sentence can hold a name: a capitalised word follows another word in it, or it starts with one
+    that is no stop word ("Garcia told me", not "They told me") after another sentence. A field of its own
+    without either ("Credit card", "EQUIFAX, INC.", "Closed with explanation") never goes to the recogniser.
+    (The sentence is passed as a string: google-re2 converts a ``pos`` into bytes from the text's start.)"""
+    if _NAME_AFTER_WORD.search(sentence):
         return True
-    first = _FIRST_WORD.match(text, start, end) if start else None
+    first = _FIRST_WORD.match(sentence) if follows_another else None
     return first is not None and not first.group(1).isupper() and first.group(1).lower() not in STOP_WORDS
 
 
@@ -270,11 +271,12 @@ class _NameFinder(SpacyNlpEngine):
         nlp = self.nlp[language]
         seen = _blank_long_runs(text)
         doc = nlp.make_doc(seen)
-        picked = [(start, end) for start, end in _sentences(seen) if _may_name(seen, start, end)]
+        picked = [(start, sentence) for start, end in _sentences(seen)
+                  if _may_name(sentence := seen[start:end], start > 0)]
         entities = [doc.char_span(start + entity.start_char, start + entity.end_char, entity.label_,
                                   alignment_mode="expand")
-                    for (start, end), sentence in zip(picked, nlp.pipe(seen[start:end] for start, end in picked))
-                    for entity in sentence.ents]
+                    for (start, _), found in zip(picked, nlp.pipe(sentence for _, sentence in picked))
+                    for entity in found.ents]
         doc.ents = [entity for entity in entities if entity is not None]
         return self._doc_to_nlp_artifact(doc, language)
 
