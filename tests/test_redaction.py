@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -104,25 +106,25 @@ def test_masks_and_taxonomy_labels_are_not_names(text):
 def test_the_engine_is_presidio_with_our_re2_rules_and_spacy_ner_only():
     from presidio_analyzer import PatternRecognizer
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-    from complaints import redaction
-    recognizers = redaction._analyzer().registry.recognizers
+    from complaints import name_finder
+    recognizers = name_finder.analyzer().registry.recognizers
     # Presidio's pattern recognizers run the backtracking `regex` module: none may be loaded.
     assert not any(isinstance(r, PatternRecognizer) for r in recognizers)
-    assert sorted(type(r).__name__ for r in recognizers) == ["SpacyRecognizer", "_RuleRecognizer"]
+    assert sorted(type(r).__name__ for r in recognizers) == ["RuleRecognizer", "SpacyRecognizer"]
     assert [r.supported_entities for r in recognizers if isinstance(r, SpacyRecognizer)] == [["NAME"]]
 
 
 def test_the_spacy_pipeline_is_an_installed_package_and_loads_offline(monkeypatch):
     import socket
     import spacy
-    from complaints import redaction
-    assert spacy.util.is_package(redaction.SPACY_MODEL)
+    from complaints import name_finder
+    assert spacy.util.is_package(name_finder.SPACY_MODEL)
 
     def no_network(*args, **kwargs):
         raise OSError("no network in this test")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    engine = redaction._analyzer.__wrapped__()  # a fresh engine, not the cached one
+    engine = name_finder.analyzer.__wrapped__()  # a fresh engine, not the cached one
     assert [r.entity_type for r in engine.analyze("Maria Garcia called me.", language="en")] == ["NAME"]
 
 
@@ -138,7 +140,7 @@ def test_the_patterns_are_re2_so_no_input_can_make_them_backtrack():
                                   "Aaaa " * 5_000, "I paid. Then Mr. J. Smith called.\nXXXX. Garcia did too! " * 500])
 def test_spacy_sees_no_long_run_and_bounded_sentences_at_the_same_offsets(text):
     # spaCy's tokenizer is super-linear on long runs of punctuation: it never gets one.
-    from complaints.redaction import _LONGEST_NAME_WORD, _PIECE_CHARS, _blank_long_runs, _sentences
+    from complaints.name_finder import _LONGEST_NAME_WORD, _PIECE_CHARS, _blank_long_runs, _sentences
     seen = _blank_long_runs(text)
     assert len(seen) == len(text) and all(a == b or b == " " for a, b in zip(text, seen))  # only blanked
     assert all(len(word) <= _LONGEST_NAME_WORD for word in seen.split())
@@ -151,8 +153,8 @@ def test_spacy_sees_no_long_run_and_bounded_sentences_at_the_same_offsets(text):
 
 
 def test_only_sentences_that_may_hold_a_name_go_to_the_recogniser(monkeypatch):
-    from complaints import redaction
-    nlp = redaction._analyzer().nlp_engine.nlp["en"]
+    from complaints import name_finder
+    nlp = name_finder.analyzer().nlp_engine.nlp["en"]
     sent, pipe = [], nlp.pipe
 
     def spy(texts):
@@ -227,3 +229,16 @@ def test_untouched_text_is_hardly_changed_on_the_labelled_set(pii_scores):
     from pii_cases import table
     assert pii_scores.changed_untouched <= MAX_CHANGED_UNTOUCHED, table({"engine": pii_scores})
     assert pii_scores.changed_original <= MAX_CHANGED_ORIGINAL, table({"engine": pii_scores})
+
+
+def test_a_text_without_a_capitalised_word_after_another_never_loads_presidio():
+    # Categorical fields ("Credit card", "CA") skip the name finder: commands that never meet a possible name
+    # never load Presidio and spaCy.
+    code = ("import sys\n"
+            "from complaints.redaction import redact\n"
+            "assert redact('Credit card') == ('Credit card', {})\n"
+            "assert redact('call 555-867-5309 now') == ('call [PHONE] now', {'PHONE': 1})\n"
+            "print(sorted(m for m in ('complaints.name_finder', 'presidio_analyzer', 'spacy') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

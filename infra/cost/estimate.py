@@ -75,9 +75,9 @@ class Assumptions:
     team_minutes_high: float = 3.0
     batches_per_day: int = 96  # file arrivals: one batch every 15 minutes
     chunk_size: int = 100  # infra/modules/functions chunk_size
-    max_concurrency: int = 10  # the Map state's MaxConcurrency (triage.asl.json)
+    max_concurrency: int = 20  # the Map's MaxConcurrency: prod's triage reserved concurrency (infra/envs/prod.tfvars)
     triage_memory_gb: float = 1.0  # infra/modules/functions triage_memory_mb
-    intake_memory_gb: float = 1.0
+    intake_memory_gb: float = 1.769  # infra/modules/functions: a full vCPU, so intake's time is as measured here
     submit_memory_gb: float = 0.5
     lambda_vcpu_share: float = 1024 / 1769  # Lambda gives a full vCPU at 1,769 MB; compute time scales by 1/share
     dynamodb_round_trip_s: float = 0.008  # one DynamoDB call from Lambda in-region, SDK included
@@ -222,7 +222,7 @@ def monthly_cost(per_day: int, arrival: str, m: Measured, p: Prices, a: Assumpti
     cold_s = m.cold_start_s / a.lambda_vcpu_share + a.container_init_s
     invocations = batches + chunks + (month if api else 0)
     gb_seconds = (month * lambda_seconds_per_complaint(m, a) * a.triage_memory_gb
-                  + month * m.intake_ms_per_complaint / 1000 / a.lambda_vcpu_share * a.intake_memory_gb
+                  + month * m.intake_ms_per_complaint / 1000 * a.intake_memory_gb
                   + batches * (1 + chunks_per_batch) * a.s3_round_trip_s * a.intake_memory_gb
                   + (month * a.submit_s * a.submit_memory_gb if api else 0)
                   + cold_starts * cold_s * a.triage_memory_gb)
@@ -237,7 +237,7 @@ def monthly_cost(per_day: int, arrival: str, m: Measured, p: Prices, a: Assumpti
         "Lambda requests": invocations * p.lambda_request,
         "Step Functions transitions": transitions * p.sfn_transition,
         "DynamoDB requests": month * (m.write_units_per_complaint * p.dynamodb_write_unit
-                                      + m.reads_per_complaint * 0.5 * p.dynamodb_read_unit),
+                                      + m.reads_per_complaint * p.dynamodb_read_unit),  # strongly consistent
         "DynamoDB storage + PITR (after a year)": table_gb * (p.dynamodb_storage_gb_month + p.dynamodb_pitr_gb_month),
         "API Gateway requests": (month if api else 0) * p.http_api_request,
         "S3 requests + a year of batch files": s3_requests + file_gb * p.s3_storage_gb_month,
@@ -254,7 +254,7 @@ def allocation_seconds(m: Measured, a: Assumptions, per_batch: int) -> float:
     chunks = math.ceil(per_batch / a.chunk_size)
     waves = math.ceil(chunks / a.max_concurrency)
     chunk_s = min(per_batch, a.chunk_size) * lambda_seconds_per_complaint(m, a) + a.s3_round_trip_s
-    intake_s = per_batch * m.intake_ms_per_complaint / 1000 / a.lambda_vcpu_share + 2 * a.s3_round_trip_s
+    intake_s = per_batch * m.intake_ms_per_complaint / 1000 + 2 * a.s3_round_trip_s
     return a.eventbridge_delivery_s + 4 * a.step_overhead_s + cold + intake_s + cold + waves * (chunk_s + a.step_overhead_s)
 
 

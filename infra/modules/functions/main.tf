@@ -31,8 +31,10 @@ locals {
     intake = {
       command     = "functions.intake.handler"
       description = "Validate a batch file from the inbox and stage its chunks"
-      memory_mb   = 1024
-      timeout_s   = 300
+      # Redaction (spaCy's recogniser) runs at about 80 complaints/s on one full vCPU (1,769 MB): Lambda's
+      # longest timeout covers a day at peak (15,000) in one file with room to spare.
+      memory_mb = 1769
+      timeout_s = 900
       concurrency = var.reserved_concurrency["intake"]
       environment = {
         COMPLAINTS_STAGING_PREFIX = var.staging_prefix
