@@ -17,7 +17,7 @@ from pathlib import Path
 import great_expectations as gx
 import pandas as pd
 
-from complaints.intake import COMPLAINT_ID_PATTERN, MAX_COMPLAINT_ID_CHARS, MAX_NARRATIVE_CHARS, parse_date
+from complaints.intake import MAX_COMPLAINT_ID_CHARS, MAX_NARRATIVE_CHARS, parse_date, valid_complaint_id
 from complaints.redaction import redact
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, ISSUE, NARRATIVE, PRODUCT, TAGS
 from complaints.taxonomy import Taxonomy
@@ -40,8 +40,8 @@ def intake_suite(taxonomy: Taxonomy, today: date) -> gx.ExpectationSuite:
     return gx.ExpectationSuite(SUITE, expectations=[
         expect.ExpectColumnValuesToBeNull(column=RECORD_ERROR, description=(
             "every record has the header's fields, fits a line, is UTF-8 and has a complaint id of 1 to "
-            f"{MAX_COMPLAINT_ID_CHARS} of A-Z a-z 0-9 . _ : - (intake: malformed_record, record_too_long, "
-            "non_utf8, bad_complaint_id)")),
+            f"{MAX_COMPLAINT_ID_CHARS} of A-Z a-z 0-9 . _ : - without the shape of personal data (intake: "
+            "malformed_record, record_too_long, non_utf8, bad_complaint_id)")),
         expect.ExpectColumnValuesToNotBeNull(column=COMPLAINT_ID, description=(
             "required: a complaint id (intake: missing_complaint_id)")),
         ExpectColumnValuesToNotRepeat(column=COMPLAINT_ID, description=(
@@ -95,7 +95,7 @@ def _record_error(undecodable: list[str], complaint_id: str | None) -> str | Non
     """Counts columns and names the rule, never quotes a value (Data Docs carry no personal data)."""
     if undecodable:
         return f"bytes that are not UTF-8 in {len(undecodable)} column(s)"
-    if complaint_id and not COMPLAINT_ID_PATTERN.fullmatch(complaint_id):
+    if complaint_id and not valid_complaint_id(complaint_id):
         return "the complaint id breaks the id rule"
     return None
 

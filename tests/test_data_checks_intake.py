@@ -21,6 +21,7 @@ from data_checks.intake import check_records, tags_pattern
 EXPECTATION_OF = {
     "malformed_record": "expect_column_values_to_be_null(record_error)",
     "non_utf8": "expect_column_values_to_be_null(record_error)",
+    "bad_complaint_id": "expect_column_values_to_be_null(record_error)",
     "missing_complaint_id": "expect_column_values_to_not_be_null(Complaint ID)",
     "duplicate_complaint_id": "expect_column_values_to_not_repeat(Complaint ID)",
     "empty_narrative": "expect_column_values_to_not_be_null(narrative_chars)",
@@ -52,6 +53,7 @@ def broken_csv(cfpb_rows, tmp_path):
     rows[8]["Complaint ID"] = "  "
     rows[9]["Tags"] = " Servicemember ,Older American"  # valid: intake trims each tag
     rows[11]["Issue"] = "Spaceship trouble"
+    rows[12]["Complaint ID"] = "512-38-4721"  # the id rule's characters, the shape of an SSN
     rows[13]["Complaint ID"] = rows[1]["Complaint ID"]  # a copy of a rejected row's id: one id, one row a batch
     path = write_csv(tmp_path / "broken.csv", rows)
     undecodable = io.StringIO()
@@ -68,7 +70,7 @@ def test_great_expectations_and_intake_agree_row_for_row(taxonomy, broken_csv):
     outcome = check_records(read_records(broken_csv), taxonomy, date.today())
     failed = outcome.failed_by_row()
     assert not outcome.success
-    assert set(failed) == {r.row_number for r in batch.rejections} == {2, 3, 4, 5, 6, 7, 8, 9, 12, 14, 16, 17}
+    assert set(failed) == {r.row_number for r in batch.rejections} == {2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 16, 17}
     for rejection in batch.rejections:
         assert EXPECTATION_OF[rejection.reason_code] in failed[rejection.row_number], rejection
     assert {r.reason_code for r in batch.rejections} == set(EXPECTATION_OF)  # every rule is exercised
@@ -79,12 +81,13 @@ def test_the_pipeline_stores_rejected_rows_and_triages_the_rest(deployment, taxo
     batch = read_batch(broken_csv, taxonomy)
     report = TriagePipeline(deployment).triage(batch)
     assert report.rows == 17 == report.allocated + report.manual_triage + report.rejected
-    assert report.rejected == 12 and report.allocated + report.manual_triage == 5
+    assert report.rejected == 13 and report.allocated + report.manual_triage == 4
     stored = deployment.store.list_rejections(report.batch_id)
-    assert [r.row_number for r in stored] == [2, 3, 4, 5, 6, 7, 8, 9, 12, 14, 16, 17]
+    assert [r.row_number for r in stored] == [2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 16, 17]
     assert report.rejected_reasons == Counter({**{code: 1 for code in (
         "empty_narrative", "narrative_too_long", "unknown_product", "bad_date", "future_date", "unknown_tag",
-        "missing_complaint_id", "unknown_issue", "malformed_record", "non_utf8")}, "duplicate_complaint_id": 2})
+        "missing_complaint_id", "unknown_issue", "malformed_record", "non_utf8", "bad_complaint_id")},
+        "duplicate_complaint_id": 2})
 
 
 def test_the_tags_expectation_reads_tags_as_the_taxonomy_does(taxonomy):
