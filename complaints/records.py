@@ -38,6 +38,9 @@ class TaskPrediction:
     served_by: str  # champion | challenger: which line of the task's strategy answered
     shadow: dict[str, Any] | None = None  # the challenger's answer in shadow mode, never acted on
     error: str = ""  # set when the model failed; the complaint then goes to manual triage
+    # The threshold the decision used (the release's, else the version's tuned one, else the task's config):
+    # flag tasks flag at or above it, other tasks send a confidence under it to manual triage.
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
