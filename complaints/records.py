@@ -186,6 +186,35 @@ class ReleaseRecord:
     run_url: str = ""
 
 
+@dataclass(frozen=True)
+class ApiUser:
+    """A row of ``users``: who may call the ops API, in which role (``complaints.access``) and, for an analyst,
+    for which team. Only the sha256 of the user's token is kept; a new token replaces the row."""
+
+    name: str
+    role: str  # analyst | specialist | triage_lead | auditor
+    team: str | None
+    token_sha256: str
+    created_at: str
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A row of ``explanations``: word attributions of one task's label for one complaint, computed on request
+    from exactly the model version its allocation records, and kept: written once per (complaint, task, version)."""
+
+    complaint_id: str
+    task: str
+    version: str
+    kind: str  # the model kind of that version
+    explainer: str  # the SHAP explainer that computed it
+    settings: dict[str, Any]  # the explainer's settings (max_evals, masker ...)
+    payload: dict[str, Any]  # what the explainer returned: label, score, base value, tokens, top words
+    requested_by: str
+    requested_at: str
+
+
 def as_dict(record: Any) -> dict[str, Any]:
     return dataclasses.asdict(record)
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
-    StoredComplaint, TaskPrediction, TriageBatch,
+    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
+    ReleaseRecord, StoredComplaint, TaskPrediction, TriageBatch,
 )
 from complaints.store import IdempotencyConflict, StaleWriteError, TriageStore
 from complaints.store.base import CONFLICTING_RESEND
@@ -40,6 +40,10 @@ GATE = GateDecision("team", "v2", "v1", "promote", ["macro F1 up, CI above 0"],
 RELEASE = ReleaseRecord("prod", "sha-manifest", "8c47b32", "releases/prod.yaml",
                         {"team": {"champion": "v2", "challenger": None, "mode": "champion", "canary_percent": 0,
                                   "threshold": 0.5}}, "2024-06-02T00:00:00+00:00", "ci", "https://ci.example/runs/1")
+USER = ApiUser("ana", "analyst", "Credit card", "sha-token", "2024-06-03T00:00:00+00:00", "lead")
+EXPLANATION = Explanation("1001", "team", "v-team", "tfidf-linear", "LinearExplainer", {"masker": "independent"},
+                          {"label": "Credit card", "score": 0.91, "tokens": [{"text": "card", "attribution": 0.4123456789}]},
+                          "ana", "2024-06-04T00:00:00+00:00")
 
 # Write-once tables: (the write, every record stored near the key, a record, another record under its key).
 WRITE_ONCE = {
@@ -53,6 +57,8 @@ WRITE_ONCE = {
                       replace(GATE, decision="reject", decided_at="2024-06-02T00:00:00+00:00")),
     "release": ("put_release", lambda store: store.list_releases("prod"), RELEASE,
                 replace(RELEASE, git_commit="d30befe", actor="ana")),
+    "explanation": ("put_explanation", lambda store: store.list_explanations("1001"), EXPLANATION,
+                    replace(EXPLANATION, requested_by="bo", payload={"label": "Mortgage"})),
 }
 # Tables written once per idempotency key: (the write, every record stored near the key, a record, its replay as a
 # client resends it later, another request under its key).
@@ -68,6 +74,7 @@ LAST_WRITE_WINS = {
     "rejection": ("put_rejection", lambda store: store.list_rejections("b1"), REJECTION,
                   replace(REJECTION, reason="still empty")),
     "batch": ("put_batch", lambda store: [store.get_batch("b1")], BATCH, replace(BATCH, finished_at="t2")),
+    "user": ("put_user", lambda store: store.list_users(), USER, replace(USER, token_sha256="sha-rotated")),
 }
 
 
@@ -200,6 +207,23 @@ class StoreContract:
         assert store.list_releases("prod") == [newer, again, RELEASE]
         assert store.list_releases("prod", limit=2) == [newer, again]
         assert store.list_releases("dev") == []
+
+    def test_users_are_found_by_name(self, store: TriageStore):
+        store.put_user(USER)
+        store.put_user(replace(USER, name="bo", role="auditor", team=None))
+        assert store.get_user("ana") == USER and store.get_user("nobody") is None
+        assert [u.name for u in store.list_users()] == ["ana", "bo"]
+
+    def test_explanations_are_kept_per_complaint_task_and_version(self, store: TriageStore):
+        older = replace(EXPLANATION, version="v-old")
+        issue = replace(EXPLANATION, task="issue", version="v-issue")
+        for explanation in (EXPLANATION, older, issue, replace(EXPLANATION, complaint_id="2002")):
+            assert store.put_explanation(explanation) is True
+        assert store.get_explanation("1001", "team", "v-team") == EXPLANATION
+        assert store.get_explanation("1001", "team", "v-old") == older
+        assert store.get_explanation("1001", "team", "v-none") is None
+        assert store.list_explanations("1001") == [issue, older, EXPLANATION]  # by task, then version
+        assert store.list_explanations("3003") == []
 
     # Replays: a retried write (a Lambda retry, a re-run batch) must not fail or duplicate, in every backend.
     @pytest.mark.parametrize("case", WRITE_ONCE.values(), ids=WRITE_ONCE.keys())

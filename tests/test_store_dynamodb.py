@@ -73,7 +73,7 @@ def test_a_queue_longer_than_one_page_is_read_to_its_limit(aws):
 def test_every_table_has_a_schema():
     assert set(TABLES) == {"raw_complaints", "complaints_allocation", "allocation_history", "model_info",
                            "model_strategy", "feedback", "rejected_rows", "triage_batches", "audit_log",
-                           "gate_decisions", "releases"}
+                           "gate_decisions", "releases", "users", "explanations"}
 
 
 def test_reads_that_decide_a_write_are_strongly_consistent(aws):

@@ -29,8 +29,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
-    StoredComplaint, TriageBatch, as_dict, request_of, utc_now,
+    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
+    ReleaseRecord, StoredComplaint, TriageBatch, as_dict, request_of, utc_now,
 )
 
 Record = TypeVar("Record")
@@ -221,3 +221,27 @@ class TriageStore(ABC):
     @abstractmethod
     def list_releases(self, environment: str, limit: int = 100) -> list[ReleaseRecord]:
         """The environment's newest applications first."""
+
+    # users: the ops API's users, one per name; a later write under a name replaces it (a new token)
+    @abstractmethod
+    def put_user(self, user: ApiUser) -> None: ...
+
+    @abstractmethod
+    def get_user(self, name: str) -> ApiUser | None: ...
+
+    @abstractmethod
+    def list_users(self) -> list[ApiUser]:
+        """Every user, by name."""
+
+    # explanations: written once per (complaint_id, task, version)
+    @abstractmethod
+    def put_explanation(self, explanation: Explanation) -> bool:
+        """Record the explanation unless one of its (complaint_id, task, version) exists; True when written, False
+        when that key was stored (a replay, or a concurrent request), which keeps the first."""
+
+    @abstractmethod
+    def get_explanation(self, complaint_id: str, task: str, version: str) -> Explanation | None: ...
+
+    @abstractmethod
+    def list_explanations(self, complaint_id: str) -> list[Explanation]:
+        """The complaint's explanations, by task and version."""

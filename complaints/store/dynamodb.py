@@ -25,8 +25,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
-    StoredComplaint, TriageBatch,
+    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
+    ReleaseRecord, StoredComplaint, TriageBatch,
 )
 from complaints.store.base import TriageStore, decode, decode_all, encode
 
@@ -70,6 +70,8 @@ TABLES: dict[str, Table] = {
     "audit_log": Table("event_id", index=Index(AUDIT_INDEX, "log", "at_event")),
     "gate_decisions": Table("task", "challenger_champion"),
     "releases": Table("environment", "applied_release"),
+    "users": Table("username"),
+    "explanations": Table("complaint_id", "task_version"),
 }
 
 
@@ -288,3 +290,25 @@ class DynamoDBStore(TriageStore):
         return decode_all(ReleaseRecord, self._query(
             "releases", limit, ScanIndexForward=False, KeyConditionExpression="environment = :e",
             ExpressionAttributeValues={":e": {"S": environment}}))
+
+    def put_user(self, user: ApiUser) -> None:
+        self._put("users", self._item("users", user, username=user.name))
+
+    def get_user(self, name: str) -> ApiUser | None:
+        return decode(ApiUser, self._get("users", username=name))
+
+    def list_users(self) -> list[ApiUser]:
+        return sorted(decode_all(ApiUser, self._scan("users")), key=lambda user: user.name)
+
+    def put_explanation(self, explanation: Explanation) -> bool:
+        return self._put_new("explanations", self._item(
+            "explanations", explanation, complaint_id=explanation.complaint_id,
+            task_version=f"{explanation.task}#{explanation.version}"))
+
+    def get_explanation(self, complaint_id: str, task: str, version: str) -> Explanation | None:
+        return decode(Explanation, self._get("explanations", complaint_id=complaint_id, task_version=f"{task}#{version}"))
+
+    def list_explanations(self, complaint_id: str) -> list[Explanation]:
+        rows = decode_all(Explanation, self._query("explanations", KeyConditionExpression="complaint_id = :c",
+                                                   ExpressionAttributeValues={":c": {"S": complaint_id}}))
+        return sorted(rows, key=lambda e: (e.task, e.version))

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from complaints.records import (
-    Allocation, AuditEvent, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow, ReleaseRecord,
-    StoredComplaint, TriageBatch,
+    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
+    ReleaseRecord, StoredComplaint, TriageBatch,
 )
 from complaints.store.base import TriageStore, decode, decode_all, encode
 
@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS gate_decisions (task TEXT, challenger TEXT, champion 
     body TEXT NOT NULL, PRIMARY KEY (task, challenger, champion));
 CREATE TABLE IF NOT EXISTS releases (environment TEXT, applied_at TEXT, release_id TEXT, body TEXT NOT NULL,
     PRIMARY KEY (environment, applied_at, release_id));
+CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS explanations (complaint_id TEXT, task TEXT, version TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, task, version));
 """
 # A file written before corrections had idempotency keys: each keeps its old key, "<at>#<task>", as its own.
 _KEYED_FEEDBACK = """
@@ -180,3 +183,23 @@ class SQLiteStore(TriageStore):
     def list_releases(self, environment: str, limit: int = 100) -> list[ReleaseRecord]:
         return decode_all(ReleaseRecord, self._all("SELECT body FROM releases WHERE environment = ? "
                                                    "ORDER BY applied_at DESC, release_id DESC LIMIT ?", environment, limit))
+
+    def put_user(self, user: ApiUser) -> None:
+        self._insert("users", user, user.name, replace=True)
+
+    def get_user(self, name: str) -> ApiUser | None:
+        return decode(ApiUser, self._one("SELECT body FROM users WHERE name = ?", name))
+
+    def list_users(self) -> list[ApiUser]:
+        return decode_all(ApiUser, self._all("SELECT body FROM users ORDER BY name"))
+
+    def put_explanation(self, explanation: Explanation) -> bool:
+        return self._insert("explanations", explanation, explanation.complaint_id, explanation.task, explanation.version)
+
+    def get_explanation(self, complaint_id: str, task: str, version: str) -> Explanation | None:
+        return decode(Explanation, self._one("SELECT body FROM explanations WHERE complaint_id = ? AND task = ? "
+                                             "AND version = ?", complaint_id, task, version))
+
+    def list_explanations(self, complaint_id: str) -> list[Explanation]:
+        return decode_all(Explanation, self._all("SELECT body FROM explanations WHERE complaint_id = ? "
+                                                 "ORDER BY task, version", complaint_id))

@@ -70,6 +70,18 @@ locals {
       attributes = { environment = "S", applied_release = "S" }
       index      = null
     }
+    users = {
+      hash_key   = "username"
+      range_key  = null
+      attributes = { username = "S" }
+      index      = null
+    }
+    explanations = {
+      hash_key   = "complaint_id"
+      range_key  = "task_version"
+      attributes = { complaint_id = "S", task_version = "S" }
+      index      = null
+    }
   }
 }
 
