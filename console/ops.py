@@ -1,0 +1,106 @@
+"""Ops commands: serve the ops API, manage its users, explain a complaint's allocation."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from console.common import emit_json
+from complaints import access
+from complaints.deployment import Deployment
+from complaints.explanations import explanation
+from complaints.records import as_dict
+from complaints.settings import Settings
+
+
+def add_commands(command) -> None:
+    serve = command("serve", cmd_serve, "Serve the ops API (OpenAPI at /docs and /openapi.json) on this store; "
+                                        "callers authenticate with a token from `complaints users add`.")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+
+    users = command("users", None, "The ops API's users: who they are and what role they have.")
+    actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a user and print its API token (shown once; only its hash is kept)")
+    add.set_defaults(handler=cmd_users_add)
+    add.add_argument("name", help="a-z 0-9 _ -, at most 64 (on AWS: the Cognito username)")
+    add.add_argument("--role", required=True, choices=access.ROLES)
+    add.add_argument("--team", help="an analyst's team (its queue and manual triage)")
+    add.add_argument("--replace", action="store_true", help="give an existing user a new token and role; its old "
+                                                            "token stops working")
+    listing = actions.add_parser("list", help="list the users and their roles")
+    listing.set_defaults(handler=cmd_users_list)
+
+    explain = command("explain", cmd_explain, "Explain why a complaint's tasks labelled it as they did: word "
+                                              "attributions (SHAP) from the exact model version its allocation "
+                                              "records, computed once and kept in the store.")
+    explain.add_argument("complaint_id")
+    explain.add_argument("--task", action="append", help="a task to explain (repeatable; default every task)")
+    explain.add_argument("--html", type=Path, metavar="DIR", help="also write <complaint>-<task>.html there")
+    explain.add_argument("--png", type=Path, metavar="DIR", help="also write <complaint>-<task>.png there")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _operator() -> str:
+    """Who runs a command on this machine: the CLI has no login, so its writes name the OS user."""
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_serve(args, settings: Settings, deployment: Deployment) -> int:
+    import uvicorn
+
+    from ops_api.app import create_app
+
+    try:
+        import explain
+    except ImportError as missing:  # the `explain` extra is not installed: kept explanations are still served
+        print(f"complaints serve: explanations will not be computed ({missing}); install the explain extra")
+        explain = None
+    uvicorn.run(create_app(deployment, explainer=explain), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_users_add(args, settings: Settings, deployment: Deployment) -> int:
+    token = access.add_user(deployment.store, deployment.taxonomy, args.name, args.role, args.team, _operator(),
+                            args.replace)
+    print(f"user {args.name}: {args.role}" + (f" of {args.team}" if args.team else ""))
+    print(f"token (shown once; send it as 'Authorization: Bearer <token>'):\n{token}")
+    return 0
+
+
+def cmd_users_list(args, settings: Settings, deployment: Deployment) -> int:
+    for user in deployment.store.list_users():
+        print(f"  {user.name:<24} {user.role:<12} {user.team or '':<40} since {user.created_at}")
+    return 0
+
+
+def cmd_explain(args, settings: Settings, deployment: Deployment) -> int:
+    import explain
+
+    allocation = deployment.store.get_allocation(args.complaint_id)
+    tasks = args.task or (list(allocation.predictions) if allocation else ["team"])
+    made = {task: explanation(deployment, args.complaint_id, task, _operator(), explain.explain) for task in tasks}
+    for task, (kept, _) in made.items():
+        stem = f"{args.complaint_id}-{task}"
+        if args.html:
+            args.html.mkdir(parents=True, exist_ok=True)
+            (args.html / f"{stem}.html").write_text(explain.render_html(kept.payload), encoding="utf-8")
+        if args.png:
+            args.png.mkdir(parents=True, exist_ok=True)
+            explain.render_png(kept.payload, args.png / f"{stem}.png")
+    if args.json:
+        emit_json({task: {**as_dict(kept), "computed_now": computed} for task, (kept, computed) in made.items()})
+        return 0
+    for task, (kept, computed) in made.items():
+        payload = kept.payload
+        print(f"{task}: {payload['label']} ({payload['score']:.2f})  version {kept.version} ({kept.kind}), "
+              f"{kept.explainer} {kept.settings}  " + ("computed now" if computed else
+                                                       f"kept since {kept.requested_at} ({kept.requested_by})"))
+        print("  for:     " + ", ".join(_words(payload["top_for"])))
+        print("  against: " + ", ".join(_words(payload["top_against"])))
+    return 0
+
+
+def _words(top: list) -> list[str]:
+    """Top words as "word (+0.12)"; the explain payload lists them as {text, attribution} like its tokens."""
+    return [f"{t['text']} ({t['attribution']:+.3f})" if isinstance(t, dict) else str(t) for t in top]

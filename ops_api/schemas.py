@@ -1,0 +1,149 @@
+"""What the ops API sends and takes: the response and request bodies of ``ops_api/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+class Error(BaseModel):
+    code: str = Field(description="not_authenticated, access_denied, not_found, invalid_request, conflict, "
+                                  "not_explainable")
+    message: str = Field(description="why, naming fields and limits, never a value sent")
+
+
+class ErrorResponse(BaseModel):
+    model_config = _example({"error": {"code": "access_denied",
+                                       "message": "a analyst of Mortgage may not read the queue 'Credit card'"}})
+    error: Error
+
+
+class QueueRef(BaseModel):
+    model_config = _example({"id": "credit-card", "name": "Credit card", "count": 212})
+    id: str = Field(description="the queue's id in URLs")
+    name: str
+    count: int = Field(description="complaints in the queue now, corrections applied")
+
+
+class Me(BaseModel):
+    model_config = _example({"name": "ana", "role": "analyst", "team": "Credit card",
+                             "queues": ["Credit card", "Manual triage"]})
+    name: str
+    role: str = Field(description="analyst, specialist, triage_lead or auditor")
+    team: str | None = Field(description="an analyst's team")
+    queues: list[str] = Field(description="the queues this user may read")
+
+
+class Prediction(BaseModel):
+    label: str
+    score: float
+    version: str = Field(description="the model version that answered (content hash)")
+    served_by: str = Field(description="champion or challenger")
+    error: str = Field(description="why the model failed; empty when it answered")
+
+
+class ComplaintItem(BaseModel):
+    complaint_id: str
+    allocated_at: str
+    queue: str = Field(description="where the complaint stands now, corrections applied")
+    status: str = Field(description="allocated or manual_triage, as the models decided")
+    corrected: bool
+    predictions: dict[str, Prediction]
+
+
+class QueuePage(BaseModel):
+    queue: QueueRef
+    sort: str
+    offset: int
+    limit: int
+    items: list[ComplaintItem]
+
+
+class Correction(BaseModel):
+    task: str
+    label: str
+    previous_label: str
+    analyst: str = Field(description="the authenticated user who made it")
+    at: str
+    idempotency_key: str
+
+
+class AllocationView(BaseModel):
+    queue: str = Field(description="the queue the models sent it to")
+    status: str
+    reasons: list[str]
+    allocated_at: str
+    batch_id: str
+    taxonomy_version: str
+    predictions: dict[str, Prediction]
+
+
+class ExplanationRef(BaseModel):
+    task: str
+    version: str
+    requested_at: str
+
+
+class ComplaintDetail(BaseModel):
+    model_config = _example({
+        "complaint_id": "4120785", "date_received": "2021-02-14", "narrative": "I called [NAME] about my card ...",
+        "attributes": {"Product": "Credit card", "State": "TX"}, "queue": "Credit card",
+        "allocation": {"queue": "Credit card", "status": "allocated", "reasons": [],
+                       "allocated_at": "2026-11-29T08:00:00.000+00:00", "batch_id": "b-1", "taxonomy_version": "2026.11.1",
+                       "predictions": {"team": {"label": "Credit card", "score": 0.93, "version": "0123456789abcdef",
+                                                "served_by": "champion", "error": ""}}},
+        "corrections": [], "explanations": []})
+    complaint_id: str
+    date_received: str
+    narrative: str = Field(description="redacted at intake")
+    attributes: dict[str, str]
+    queue: str = Field(description="where the complaint stands now, corrections applied")
+    allocation: AllocationView
+    corrections: list[Correction]
+    explanations: list[ExplanationRef]
+
+
+class Reassignment(BaseModel):
+    model_config = _example({"task": "team", "label": "Mortgage"})
+    task: str = Field(description="team, issue or vulnerable (the configured tasks)", max_length=64)
+    label: str = Field(description="the correct label; for the vulnerable flag: yes or no", max_length=200)
+
+
+class ReassignmentResult(BaseModel):
+    correction: Correction
+    already_stored: bool = Field(description="a resend: nothing was stored again")
+    queue: QueueRef = Field(description="where the complaint stands now")
+
+
+class ExplanationView(BaseModel):
+    complaint_id: str
+    task: str
+    version: str = Field(description="the version the allocation records, which computed this")
+    kind: str
+    explainer: str
+    settings: dict[str, Any]
+    payload: dict[str, Any] = Field(description="label, score, base_value, tokens with attributions, top_for, "
+                                                "top_against, shap_version")
+    requested_by: str
+    requested_at: str
+
+
+class Summary(BaseModel):
+    model_config = _example({"since": "2026-11-28T08:00:00.000+00:00", "until": "2026-11-29T08:00:00.000+00:00",
+                             "allocated": 2256, "by_queue": {"Credit card": 212, "Manual triage": 640},
+                             "manual_triage": 640, "manual_triage_share": 0.2837, "corrections": 3,
+                             "corrections_by_task": {"team": 3}, "moved": 2})
+    since: str
+    until: str
+    allocated: int
+    by_queue: dict[str, int] = Field(description="complaints allocated per queue, as the models sent them")
+    manual_triage: int
+    manual_triage_share: float
+    corrections: int
+    corrections_by_task: dict[str, int]
+    moved: int = Field(description="complaints a correction moved to another queue")

@@ -1,0 +1,243 @@
+"""The ops API on real triaged complaints: every role against every endpoint (allowed and refused), corrections
+attributed to the authenticated user, explanations from the version that decided, and the committed OpenAPI 3.0
+document that the code must still produce."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+
+from complaints import access, strategy
+from complaints.deployment import Deployment
+from complaints.queues import slug
+from complaints.settings import Settings
+from conftest import PROVENANCE
+from ops_api.app import create_app
+from ops_api.openapi import COMMITTED, openapi_30, rendered, spec_app
+from ops_fixtures import STAND_IN, VULNERABLE, ops_home, ops_store  # noqa: F401 (fixtures)
+
+ROLES = ("analyst_a", "analyst_b", "specialist", "triage_lead", "auditor")
+
+
+@pytest.fixture
+def deployment(ops_home):
+    return Deployment.embedded(Settings.from_env(home=ops_home))
+
+
+@pytest.fixture
+def client(deployment):
+    return TestClient(create_app(deployment, explainer=STAND_IN))
+
+
+def as_role(ops_store, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {ops_store.tokens[role]}"}
+
+
+def endpoints(ops_store) -> dict[str, tuple[str, str, dict | None, set[str]]]:
+    """name -> (method, path, body, the roles allowed). Analyst A works team A and manual triage, analyst B team B
+    and manual triage; the specialist the vulnerable queue; the lead every queue; the auditor reads everything."""
+    c, a, b = ops_store.complaint, slug(ops_store.team_a), slug(ops_store.team_b)
+    lead, readers_a = {"triage_lead", "auditor"}, {"analyst_a", "triage_lead", "auditor"}
+    manual_readers = {"analyst_a", "analyst_b", "triage_lead", "auditor"}
+    return {
+        "me": ("GET", "/me", None, set(ROLES)),
+        "queues": ("GET", "/queues", None, set(ROLES)),
+        "team A's queue": ("GET", f"/queues/{a}/complaints", None, readers_a),
+        "team B's queue": ("GET", f"/queues/{b}/complaints", None, {"analyst_b", "triage_lead", "auditor"}),
+        "manual triage queue": ("GET", "/queues/manual-triage/complaints", None, manual_readers),
+        "vulnerable queue": ("GET", f"/queues/{slug(VULNERABLE)}/complaints", None, {"specialist"} | lead),
+        "team A's complaint": ("GET", f"/complaints/{c['a']}", None, readers_a),
+        "team B's complaint": ("GET", f"/complaints/{c['b']}", None, {"analyst_b"} | lead),
+        "manual triage complaint": ("GET", f"/complaints/{c['manual']}", None, manual_readers),
+        "vulnerable complaint": ("GET", f"/complaints/{c['vulnerable']}", None, {"specialist"} | lead),
+        "reassign team A's complaint": ("POST", f"/complaints/{c['a']}/reassignments",
+                                        {"task": "team", "label": ops_store.team_b}, {"analyst_a", "triage_lead"}),
+        "reassign a vulnerable complaint": ("POST", f"/complaints/{c['vulnerable']}/reassignments",
+                                            {"task": "vulnerable", "label": "no"}, {"specialist", "triage_lead"}),
+        "request an explanation": ("POST", f"/complaints/{c['b']}/explanations/team", None, {"analyst_b"} | lead),
+        "read an explanation": ("GET", f"/complaints/{c['a']}/explanations/team", None, readers_a),
+        "audit chain": ("GET", f"/complaints/{c['a']}/audit", None, lead),
+        "summary": ("GET", "/summary?hours=2160", None, lead),
+    }
+
+
+def _cases():
+    return [(name, role) for name in ENDPOINT_NAMES for role in ROLES]
+
+
+ENDPOINT_NAMES = ("me", "queues", "team A's queue", "team B's queue", "manual triage queue", "vulnerable queue",
+                  "team A's complaint", "team B's complaint", "manual triage complaint", "vulnerable complaint",
+                  "reassign team A's complaint", "reassign a vulnerable complaint", "request an explanation",
+                  "read an explanation", "audit chain", "summary")
+
+
+@pytest.mark.parametrize("name,role", _cases())
+def test_each_role_may_call_exactly_the_endpoints_its_work_needs(ops_store, client, name, role):
+    method, path, body, allowed = endpoints(ops_store)[name]
+    response = client.request(method, path, json=body, headers=as_role(ops_store, role))
+    if role in allowed:
+        assert response.status_code in (200, 201), response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "access_denied"
+
+
+@pytest.mark.parametrize("name", ENDPOINT_NAMES)
+def test_every_endpoint_refuses_a_missing_or_false_token(ops_store, client, name):
+    method, path, body, _ = endpoints(ops_store)[name]
+    forged = ops_store.tokens["triage_lead"][:-2] + "xx"
+    for headers in ({}, {"Authorization": "Bearer nobody.secret"}, {"Authorization": f"Bearer {forged}"}):
+        response = client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_each_role_sees_the_queues_it_works_with_real_counts(ops_store, client):
+    counts = {q["name"]: q["count"] for q in client.get("/queues", headers=as_role(ops_store, "triage_lead")).json()}
+    assert sum(counts.values()) == 60 and counts[VULNERABLE] >= 1
+    mine = client.get("/queues", headers=as_role(ops_store, "analyst_a")).json()
+    assert [q["name"] for q in mine] == [ops_store.team_a, "Manual triage"]
+    assert [q["name"] for q in client.get("/queues", headers=as_role(ops_store, "specialist")).json()] == [VULNERABLE]
+    page = client.get(f"/queues/{slug(ops_store.team_a)}/complaints?limit=2&sort=oldest",
+                      headers=as_role(ops_store, "analyst_a")).json()
+    assert page["queue"]["count"] == counts[ops_store.team_a] and len(page["items"]) == 2
+    assert page["items"][0]["allocated_at"] <= page["items"][1]["allocated_at"]
+    assert all(item["queue"] == ops_store.team_a for item in page["items"])
+
+
+def test_a_reassignment_is_the_users_correction_moves_the_complaint_and_a_resend_stores_nothing(ops_store, client,
+                                                                                                deployment):
+    complaint = ops_store.complaint["a"]
+    headers = {**as_role(ops_store, "analyst_a"), "Idempotency-Key": "req-42"}
+    body = {"task": "team", "label": ops_store.team_b}
+    first = client.post(f"/complaints/{complaint}/reassignments", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["correction"]["analyst"] == "analyst-a" and first.json()["queue"]["name"] == ops_store.team_b
+    again = client.post(f"/complaints/{complaint}/reassignments", json=body, headers=headers)
+    assert again.status_code == 200 and again.json()["already_stored"] is True
+    [stored] = deployment.store.list_feedback(complaint)
+    assert (stored.analyst, stored.idempotency_key, stored.label) == ("analyst-a", "req-42", ops_store.team_b)
+    # it left team A: analyst A no longer reads it, analyst B now does
+    assert client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "analyst_a")).status_code == 403
+    moved = client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "analyst_b")).json()
+    assert moved["queue"] == ops_store.team_b and moved["allocation"]["queue"] == ops_store.team_a
+    other = client.post(f"/complaints/{complaint}/reassignments", json={"task": "team", "label": ops_store.team_a},
+                        headers={**as_role(ops_store, "triage_lead"), "Idempotency-Key": "req-42"})
+    assert other.status_code == 409 and other.json()["error"]["code"] == "conflict"
+
+
+@pytest.mark.parametrize("body,status,why", [
+    ({"task": "team", "label": "Not a team"}, 422, "not a valid team label"),
+    ({"task": "weather", "label": "sunny"}, 404, "no task 'weather'"),
+    ({"task": "team"}, 422, "body.label: Field required"),
+])
+def test_bad_requests_get_a_4xx_with_a_reason_and_never_echo_the_value(ops_store, client, body, status, why):
+    response = client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", json=body,
+                           headers=as_role(ops_store, "triage_lead"))
+    assert response.status_code == status and why in response.json()["error"]["message"]
+    secret = client.get("/queues/manual-triage/complaints?sort=123-45-6789", headers=as_role(ops_store, "auditor"))
+    assert secret.status_code == 422 and "123-45-6789" not in secret.text
+
+
+def test_a_complaint_shows_its_redacted_narrative_versions_scores_and_corrections(ops_store, client, deployment):
+    complaint = ops_store.complaint["vulnerable"]
+    detail = client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "specialist")).json()
+    stored, allocation = deployment.store.get_complaint(complaint), deployment.store.get_allocation(complaint)
+    assert detail["narrative"] == stored.narrative and detail["queue"] == VULNERABLE
+    assert {t: p["version"] for t, p in detail["allocation"]["predictions"].items()} == allocation.model_versions
+    assert {t: p["score"] for t, p in detail["allocation"]["predictions"].items()} == {
+        t: p.score for t, p in allocation.predictions.items()}
+    assert [c["analyst"] for c in detail["corrections"]] == [f.analyst for f in deployment.store.list_feedback(complaint)]
+
+
+def test_an_old_allocation_is_explained_by_the_version_that_made_it_not_todays_champion(ops_store, client, deployment,
+                                                                                        sample_csv):
+    from model.baseline import BaselineConfig
+    from model.train import TrainingArguments, train
+
+    complaint = ops_store.complaint["b"]
+    decided = deployment.store.get_allocation(complaint).predictions["team"]
+    [newer] = train(deployment, TrainingArguments(data=sample_csv, tasks=["team"], champion="never", max_rows=300,
+                                                  provenance=PROVENANCE, baseline=BaselineConfig(max_iter=50)))
+    assert newer.version != decided.model_version
+    strategy.promote(deployment, "team", newer.version, "test")
+    assert strategy.champions(deployment)["team"] == newer.version
+    response = client.post(f"/complaints/{complaint}/explanations/team", headers=as_role(ops_store, "triage_lead"))
+    assert response.status_code == 201, response.text
+    made = response.json()
+    assert made["version"] == decided.model_version and made["requested_by"] == "triage-lead"
+    assert (made["payload"]["label"], made["payload"]["score"]) == (decided.label, pytest.approx(decided.score))
+    kept = client.post(f"/complaints/{complaint}/explanations/team", headers=as_role(ops_store, "auditor"))
+    assert kept.status_code == 200 and kept.json() == made  # asked again: the kept one, not computed anew
+    assert client.get(f"/complaints/{complaint}/explanations/team",
+                      headers=as_role(ops_store, "auditor")).json() == made
+
+
+def test_an_explanation_not_yet_requested_is_not_found(ops_store, client):
+    response = client.get(f"/complaints/{ops_store.complaint['manual']}/explanations/issue",
+                          headers=as_role(ops_store, "auditor"))
+    assert response.status_code == 404 and "POST to request one" in response.json()["error"]["message"]
+
+
+def test_the_audit_chain_and_the_summary_come_from_the_store(ops_store, client):
+    chain = client.get(f"/complaints/{ops_store.complaint['a']}/audit", headers=as_role(ops_store, "auditor")).json()
+    assert chain["complaint_id"] == ops_store.complaint["a"] and set(chain["tasks"]) == {"team", "issue", "vulnerable"}
+    summary = client.get("/summary?hours=2160", headers=as_role(ops_store, "triage_lead")).json()
+    assert summary["allocated"] == 60 == sum(summary["by_queue"].values())
+    assert summary["manual_triage_share"] == pytest.approx(summary["manual_triage"] / 60, abs=1e-4)
+    assert summary["corrections"] == sum(summary["corrections_by_task"].values())
+
+
+def test_on_aws_the_user_is_the_verified_jwts_username_with_its_role_from_the_store(ops_store, deployment):
+    from ops_api.app import jwt_identity
+
+    app = create_app(deployment, jwt_identity(deployment), explainer=STAND_IN)
+
+    def call(claims: dict | None) -> int:
+        scope_event = {"requestContext": {"authorizer": {"jwt": {"claims": claims}}}} if claims else {}
+
+        async def asgi(scope, receive, send):
+            scope["aws.event"] = scope_event  # what Mangum puts in the scope
+            await app(scope, receive, send)
+        return TestClient(asgi).get(f"/complaints/{ops_store.complaint['b']}").status_code
+
+    assert call({"username": "analyst-b"}) == 200
+    assert call({"username": "analyst-a"}) == 403
+    assert call({"username": "stranger"}) == 401 and call(None) == 401
+
+
+def test_users_are_refused_without_a_valid_role_or_team(deployment):
+    for name, role, team in (("Ana Smith", "analyst", "Mortgage"), ("ana", "admin", None), ("ana", "analyst", None),
+                             ("ana", "auditor", "Mortgage"), ("ana", "analyst", "Nowhere")):
+        with pytest.raises(ValueError):
+            access.add_user(deployment.store, deployment.taxonomy, name, role, team, "test")
+    with pytest.raises(ValueError, match="exists"):
+        access.add_user(deployment.store, deployment.taxonomy, "auditor", "auditor", None, "test")
+    token = access.add_user(deployment.store, deployment.taxonomy, "auditor", "auditor", None, "test", replace=True)
+    assert access.authenticate(deployment.store, token).name == "auditor"
+    assert deployment.store.get_user("auditor").token_sha256 not in token  # only a hash is kept
+
+
+# -- the committed OpenAPI 3.0 document ------------------------------------------------------------------------
+
+def test_the_committed_openapi_document_is_what_the_code_produces():
+    produced = rendered(openapi_30(spec_app()))
+    assert COMMITTED.read_text(encoding="utf-8") == produced, "the API changed: run `make openapi` and commit it"
+
+
+def test_the_document_is_valid_openapi_3_0_with_examples_errors_and_a_header_security_scheme():
+    document = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    validate(document)
+    assert document["openapi"].startswith("3.0.")
+    text = json.dumps(document)
+    assert '"anyOf"' not in text and '"const"' not in text and '"type": "null"' not in text
+    assert document["components"]["securitySchemes"]["ApiKey"] == {
+        **document["components"]["securitySchemes"]["ApiKey"], "type": "apiKey", "in": "header", "name": "Authorization"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation["security"] == [{"ApiKey": []}], (method, path)
+            for status in ("401", "403", "404", "422"):
+                assert operation["responses"][status]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+    assert "example" in document["components"]["schemas"]["ComplaintDetail"]
