@@ -111,14 +111,14 @@ def test_every_module_has_its_files_and_documents_its_inputs_and_outputs():
 
 def test_every_handler_terraform_names_exists_and_gets_the_environment_it_reads():
     specs = function_specs()
-    assert set(specs) == {"intake", "triage", "manual_triage", "submit", "reconcile"}
+    assert set(specs) == {"intake", "triage", "manual_triage", "submit", "reconcile", "ops_api"}
     for key, spec in specs.items():
         module_name, attribute = spec["command"].rsplit(".", 1)
         module = importlib.import_module(module_name)
         assert callable(getattr(module, attribute)), spec["command"]
         source = Path(module.__file__).read_text(encoding="utf-8")
         reads = set(re.findall(r"os\.environ\[[\"'](\w+)[\"']\]", source))
-        if "runtime.pipeline()" in source:  # Deployment.aws(): the store and the registry
+        if "runtime.pipeline()" in source or "Deployment.aws()" in source:  # the store and the registry
             reads |= {"COMPLAINTS_STORE_URL", "COMPLAINTS_REGISTRY_URL"}
         given = set(common_environment()) | set(spec["environment"])
         assert reads <= given, f"{key} reads {sorted(reads - given)}, which Terraform does not set"
@@ -269,7 +269,7 @@ def test_every_resource_and_the_state_machine_carry_the_release_tags():
     release = local_values(stack)["release_tags"]
     assert '"complaints:git-sha" = var.git_sha' in release and "var.model_versions" in release, release
     modules = {name: body for block in terraform(stack)["module"] for name, body in block.items()}
-    assert set(modules) == {"key", "store", "functions", "orchestration", "intake", "alarms"}
+    assert set(modules) == {"key", "store", "functions", "orchestration", "intake", "ops_api", "alarms"}
     assert modules["orchestration"]["release_tags"] == "${local.release_tags}"
     machine = resources(MODULES / "orchestration")[("aws_sfn_state_machine", "triage")]
     assert machine["tags"] == "${var.release_tags}" and machine["type"] == "STANDARD"
@@ -670,3 +670,26 @@ def test_no_iam_user_or_access_key_exists_anywhere_in_infra():
                 assert not {"iam:CreateUser", "iam:CreateAccessKey", "iam:*", "*"} & set(actions), (folder.name, name)
     text = "\n".join(p.read_text(encoding="utf-8") for p in INFRA.rglob("*.tf"))
     assert not re.search(r"AKIA[0-9A-Z]{16}|aws_secret_access_key", text)
+
+
+# -- the ops API: reachable only with a verified Cognito token; its role reads what the app reads --------------
+
+def test_the_ops_api_is_reachable_only_with_a_verified_cognito_token_and_its_role_is_least_privilege():
+    api = resources(MODULES / "ops_api")
+    routes = [body for (rtype, _), body in api.items() if rtype == "aws_apigatewayv2_route"]
+    assert [(r["route_key"], r["authorization_type"], r["authorizer_id"]) for r in routes] == [
+        ("$default", "JWT", "${aws_apigatewayv2_authorizer.cognito.id}")]
+    jwt = api[("aws_apigatewayv2_authorizer", "cognito")]["jwt_configuration"][0]
+    assert {key: value for key, value in jwt.items() if key != "__comments__"} == {"audience": ["${aws_cognito_user_pool_client.ops_app.id}"],
+                   "issuer": "https://${aws_cognito_user_pool.ops.endpoint}"}
+    pool = api[("aws_cognito_user_pool", "ops")]
+    assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is True and pool["mfa_configuration"] == "ON"
+    source = (CHECKOUT / "ops_api" / "app.py").read_text(encoding="utf-8")
+    assert 'claims.get("username")' in source  # the claim an access token names its user by
+    modules = {name: body for block in terraform(INFRA / "stack")["module"] for name, body in block.items()}
+    assert modules["ops_api"]["function_arn"] == '${module.functions.function_arns["ops_api"]}'
+    tables = function_grants({"inbox_prefix": "inbox/", "staging_prefix": "staged/"})["ops_api"]["tables"]
+    assert set(tables) <= set(TABLES)
+    assert tables["users"] == ["dynamodb:GetItem"] and "dynamodb:PutItem" not in tables["explanations"]
+    writes = {table for table, actions in tables.items() if any(a != "dynamodb:GetItem" and "Put" in a for a in actions)}
+    assert writes == {"feedback", "audit_log"}  # a correction and its audit event; nothing else

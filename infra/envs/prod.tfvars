@@ -2,7 +2,7 @@
 environment          = "prod"
 region               = "us-east-1"
 chunk_size           = 100
-reserved_concurrency = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5 }
+reserved_concurrency = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5, ops_api = 10 }
 api_rate_limit       = 20
 api_burst_limit      = 50
 log_retention_days   = 365

@@ -67,6 +67,17 @@ module "intake" {
   log_retention_days    = var.log_retention_days
 }
 
+module "ops_api" {
+  source              = "../modules/ops_api"
+  name_prefix         = local.name_prefix
+  function_arn        = module.functions.function_arns["ops_api"]
+  function_name       = module.functions.function_names["ops_api"]
+  kms_key_arn         = module.key.key_arn
+  allowed_origins     = var.ops_app_origins
+  deletion_protection = var.deletion_protection
+  log_retention_days  = var.log_retention_days
+}
+
 module "alarms" {
   source                 = "../modules/alarms"
   name_prefix            = local.name_prefix

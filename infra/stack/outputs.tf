@@ -13,6 +13,21 @@ output "api_endpoint" {
   value       = module.intake.api_endpoint
 }
 
+output "ops_api_endpoint" {
+  description = "The ops API (ops_api/openapi.json); every call needs a Cognito access token of ops_user_pool_id."
+  value       = module.ops_api.api_endpoint
+}
+
+output "ops_user_pool_id" {
+  description = "The ops team's Cognito user pool."
+  value       = module.ops_api.user_pool_id
+}
+
+output "ops_app_client_id" {
+  description = "The ops app's Cognito client: its users' access tokens call the ops API."
+  value       = module.ops_api.app_client_id
+}
+
 output "state_machine_arn" {
   description = "The triage state machine."
   value       = module.orchestration.state_machine_arn

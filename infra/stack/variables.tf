@@ -54,7 +54,7 @@ variable "chunk_size" {
 variable "reserved_concurrency" {
   description = "Reserved concurrent executions per function."
   type        = map(number)
-  default     = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5 }
+  default     = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5, ops_api = 10 }
 }
 
 variable "api_rate_limit" {
@@ -79,6 +79,12 @@ variable "deletion_protection" {
   description = "Refuse to delete the store's tables."
   type        = bool
   default     = true
+}
+
+variable "ops_app_origins" {
+  description = "Origins of the ops app (Budibase) whose browsers may call the ops API."
+  type        = list(string)
+  default     = []
 }
 
 variable "alarm_emails" {

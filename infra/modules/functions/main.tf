@@ -84,6 +84,32 @@ locals {
       s3_list  = []
       tables   = {}
     }
+    ops_api = {
+      command     = "functions.ops_api.handler"
+      description = "The ops API (ops_api/) behind API Gateway: queues, complaints, corrections, the audit chain"
+      memory_mb   = 1024
+      timeout_s   = 29 # API Gateway's own limit
+      concurrency = var.reserved_concurrency["ops_api"]
+      environment = { COMPLAINTS_STORE_URL = local.store_url }
+      s3_read     = []
+      s3_write    = []
+      s3_list     = []
+      # What the ops API reads and writes (complaints/access.py, queues.py, feedback.py, audit.py, explanations.py).
+      # It computes no explanation (no SHAP in the image): it reads the kept ones and never writes one.
+      tables = {
+        users                 = ["dynamodb:GetItem"]
+        raw_complaints        = ["dynamodb:GetItem"]
+        complaints_allocation = ["dynamodb:GetItem", "dynamodb:Query"]
+        allocation_history    = ["dynamodb:Query"]
+        feedback              = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"]
+        audit_log             = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+        explanations          = ["dynamodb:GetItem", "dynamodb:Query"]
+        model_info            = ["dynamodb:GetItem"]
+        gate_decisions        = ["dynamodb:Query"]
+        releases              = ["dynamodb:Query"]
+        triage_batches        = ["dynamodb:GetItem"]
+      }
+    }
     reconcile = {
       command     = "functions.reconcile.handler"
       description = "Sum the chunk reports of a batch and check they add up to the rows read"
@@ -185,9 +211,10 @@ data "aws_iam_policy_document" "function" {
   dynamic "statement" {
     for_each = each.value.tables
     content {
-      sid       = "Store${replace(title(replace(statement.key, "_", " ")), " ", "")}"
-      actions   = statement.value
-      resources = [var.table_arns[statement.key]]
+      sid     = "Store${replace(title(replace(statement.key, "_", " ")), " ", "")}"
+      actions = statement.value
+      # a Query may read the table's indexes (the queues by_queue, the audit log by_time)
+      resources = contains(statement.value, "dynamodb:Query") ? [var.table_arns[statement.key], "${var.table_arns[statement.key]}/index/*"] : [var.table_arns[statement.key]]
     }
   }
 }

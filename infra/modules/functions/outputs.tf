@@ -1,5 +1,5 @@
 output "function_arns" {
-  description = "Function ARN by handler name (intake, triage, manual_triage, submit)."
+  description = "Function ARN by handler name (intake, triage, manual_triage, submit, reconcile, ops_api)."
   value       = { for name, function in aws_lambda_function.this : name => function.arn }
 }
 

@@ -74,7 +74,7 @@ variable "triage_memory_mb" {
 variable "reserved_concurrency" {
   description = "Reserved concurrent executions per function: caps the write rate on the store and protects the account's other functions."
   type        = map(number)
-  default     = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5 }
+  default     = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5, ops_api = 10 }
 }
 
 variable "log_level" {

@@ -1,0 +1,140 @@
+# The ops API on AWS: an HTTP API whose every route requires a Cognito access token (API Gateway's JWT
+# authorizer verifies it before the function runs), in front of the ops_api function (module functions),
+# which takes the user's name from the verified claims and the user's role from the store's users table.
+# The users are the ops team: no self sign-up; an administrator creates each one (and records the role with
+# `complaints --env ENV users add`).
+
+resource "aws_cognito_user_pool" "ops" {
+  name                     = "${var.name_prefix}-ops"
+  deletion_protection      = var.deletion_protection ? "ACTIVE" : "INACTIVE"
+  mfa_configuration        = "ON"
+  username_attributes      = []
+  auto_verified_attributes = ["email"]
+
+  software_token_mfa_configuration {
+    enabled = true
+  }
+
+  admin_create_user_config {
+    allow_admin_create_user_only = true
+  }
+
+  password_policy {
+    minimum_length                   = 14
+    require_lowercase                = true
+    require_uppercase                = true
+    require_numbers                  = true
+    require_symbols                  = true
+    temporary_password_validity_days = 3
+  }
+
+  account_recovery_setting {
+    recovery_mechanism {
+      name     = "verified_email"
+      priority = 1
+    }
+  }
+
+  user_pool_add_ons {
+    advanced_security_mode = "ENFORCED" # compromised credentials and risky sign-ins are blocked
+  }
+}
+
+# The ops app (Budibase) and other clients sign users in with SRP and send the access token.
+resource "aws_cognito_user_pool_client" "ops_app" {
+  name                          = "${var.name_prefix}-ops-app"
+  user_pool_id                  = aws_cognito_user_pool.ops.id
+  generate_secret               = false
+  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  prevent_user_existence_errors = "ENABLED"
+  enable_token_revocation       = true
+  access_token_validity         = 60
+  id_token_validity             = 60
+  refresh_token_validity        = 12
+
+  token_validity_units {
+    access_token  = "minutes"
+    id_token      = "minutes"
+    refresh_token = "hours"
+  }
+}
+
+resource "aws_apigatewayv2_api" "ops" {
+  name          = "${var.name_prefix}-ops"
+  protocol_type = "HTTP"
+  description   = "The ops API (ops_api/openapi.json): queues, complaints, corrections, explanations, the audit chain."
+
+  cors_configuration {
+    allow_origins = var.allowed_origins
+    allow_methods = ["GET", "POST"]
+    allow_headers = ["Authorization", "Content-Type", "Idempotency-Key"]
+    max_age       = 600
+  }
+}
+
+resource "aws_apigatewayv2_authorizer" "cognito" {
+  api_id           = aws_apigatewayv2_api.ops.id
+  name             = "cognito"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    audience = [aws_cognito_user_pool_client.ops_app.id] # an access token's client_id
+    issuer   = "https://${aws_cognito_user_pool.ops.endpoint}"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  name              = "/aws/vendedlogs/apigateway/${var.name_prefix}-ops"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.ops.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit = var.burst_limit
+    throttling_rate_limit  = var.rate_limit
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api.arn
+    format = jsonencode({ # ids, routes and statuses: never a body
+      requestId        = "$context.requestId"
+      ip               = "$context.identity.sourceIp"
+      user             = "$context.authorizer.claims.username"
+      requestTime      = "$context.requestTime"
+      routeKey         = "$context.routeKey"
+      status           = "$context.status"
+      responseLength   = "$context.responseLength"
+      integrationError = "$context.integrationErrorMessage"
+    })
+  }
+}
+
+resource "aws_apigatewayv2_integration" "ops_api" {
+  api_id                 = aws_apigatewayv2_api.ops.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = var.function_arn
+  payload_format_version = "2.0"
+}
+
+# Every path goes to the app, which routes it; none is reachable without a verified token.
+resource "aws_apigatewayv2_route" "ops_api" {
+  api_id             = aws_apigatewayv2_api.ops.id
+  route_key          = "$default"
+  target             = "integrations/${aws_apigatewayv2_integration.ops_api.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.cognito.id
+}
+
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowTheOpsApi"
+  action        = "lambda:InvokeFunction"
+  function_name = var.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.ops.execution_arn}/*"
+}
