@@ -1,10 +1,11 @@
 """The ops team's queues as they stand: allocations with analysts' corrections applied.
 
 A correction does not rewrite the allocation (the models' decision is kept as made, for audit); it moves
-the complaint. Where a complaint stands now is the routing of its allocation's predictions with each
-corrected task's label put in (the latest correction of each task wins): a corrected team moves it to that
-team, a vulnerable flag set to yes moves it to the specialist queue, and an analyst's label is never
-"unsure". Queue listings and counts use this, so a reassigned complaint leaves its old queue at once.
+the complaint. Where a complaint stands now (the latest correction of each task wins): a person who set the
+team sends it to that team, unless a flag is raised (the specialist queue) or a flag's model failed and
+nobody set it (manual triage); otherwise the allocation's predictions, with any corrected flag put in, are
+routed as triage routes them. Queue listings, counts and access use this, so a reassigned complaint leaves
+its old queue at once.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 from complaints.access import queues
 from complaints.deployment import Deployment
-from complaints.records import NEEDS_TRIAGE, Allocation, Feedback
+from complaints.records import MANUAL_TRIAGE, NEEDS_TRIAGE, Allocation, Feedback
 from complaints.routing import route
+from complaints.schema import POSITIVE
 
 SORTS = ("newest", "oldest", "least_confident")  # least confident: the queue task's score, lowest first
 
@@ -39,13 +41,20 @@ def slug(queue: str) -> str:
 def current_queue(deployment: Deployment, allocation: Allocation, corrections: list[Feedback]) -> str:
     if not corrections:
         return allocation.queue
-    predictions = dict(allocation.predictions)
-    for correction in corrections:  # oldest first: the latest of each task wins
-        if correction.task in predictions:
-            predictions[correction.task] = replace(predictions[correction.task], label=correction.label, score=1.0,
-                                                   error="")
+    latest = {correction.task: correction.label for correction in corrections}  # oldest first: the latest wins
+    predictions = {task: replace(p, label=latest[task], error="") if task in latest else p
+                   for task, p in allocation.predictions.items()}
     tasks = [task for task in deployment.tasks if task.name in predictions]
-    return route(tasks, predictions)[0]
+    team = next(task for task in tasks if task.role == "queue")
+    if team.name not in latest:
+        return route(tasks, predictions)[0]
+    # A person chose the team: the models' confidence no longer matters; a raised flag still sends the complaint
+    # to its specialist queue, and a flag whose model failed (and nobody set) still to manual triage.
+    flags = [task for task in tasks if task.role == "flag"]
+    if any(predictions[task.name].error for task in flags):
+        return MANUAL_TRIAGE
+    raised = [task.queue for task in flags if predictions[task.name].label == POSITIVE]
+    return raised[0] if raised else latest[team.name]
 
 
 def placed(deployment: Deployment, complaint_id: str) -> Placed | None:

@@ -131,7 +131,8 @@ def create_app(deployment: Deployment, identity: Identity | None = None, explain
             headers = {"Allow": ", ".join(sorted({method for route in app.routes if isinstance(route, APIRoute)
                                                   and route.path_regex.match(request.url.path)
                                                   for method in route.methods}))}
-        return error(exc.status_code, code, str(exc.detail), headers)
+        status = 422 if exc.status_code == 400 else exc.status_code  # a body that cannot be read: malformed too
+        return error(status, code, str(exc.detail), headers)
 
     def queue_named(queue_id: str) -> str:
         for name in access.queues(tasks, taxonomy):

@@ -57,10 +57,13 @@ def ops_store(trained_home, cfpb_rows, tmp_path_factory) -> OpsStore:
     deployment = Deployment.embedded(Settings.from_env(home=home))
     batch = write_csv(home.parent / "batch.csv", sample(cfpb_rows, 60, salt="ops-api"))
     TriagePipeline(deployment).triage(read_batch(batch, deployment.taxonomy))
-    counts = QueueBoard(deployment).counts()
-    team_a, team_b = [name for name, _ in sorted(counts.items(), key=lambda kv: -kv[1])
-                      if name in deployment.taxonomy.teams][:2]
     board = QueueBoard(deployment)
+    team_a, team_b = sorted(deployment.taxonomy.teams, key=lambda team: (-len(board.placed[team]), team))[:2]
+    for team, needed in ((team_a, 3), (team_b, 1)):  # team A: two to list, one spare for the specialist queue
+        while len(board.placed[team]) < needed:  # the test models sent too few there: a triage lead moves one
+            waiting = sorted(p.allocation.complaint_id for p in board.placed[MANUAL_TRIAGE])
+            reallocate(deployment, waiting[-1], "team", team, "lead")
+            board = QueueBoard(deployment)
 
     def first(queue: str) -> str:
         return sorted(p.allocation.complaint_id for p in board.placed[queue])[0]

@@ -116,12 +116,13 @@ def test_a_reassignment_is_the_users_correction_moves_the_complaint_and_a_resend
     assert first.json()["correction"]["analyst"] == "analyst-a" and first.json()["queue"]["name"] == ops_store.team_b
     again = client.post(f"/complaints/{complaint}/reassignments", json=body, headers=headers)
     assert again.status_code == 200 and again.json()["already_stored"] is True
-    [stored] = deployment.store.list_feedback(complaint)
-    assert (stored.analyst, stored.idempotency_key, stored.label) == ("analyst-a", "req-42", ops_store.team_b)
+    [stored] = [c for c in deployment.store.list_feedback(complaint) if c.idempotency_key == "req-42"]
+    assert (stored.analyst, stored.label) == ("analyst-a", ops_store.team_b)
     # it left team A: analyst A no longer reads it, analyst B now does
     assert client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "analyst_a")).status_code == 403
     moved = client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "analyst_b")).json()
-    assert moved["queue"] == ops_store.team_b and moved["allocation"]["queue"] == ops_store.team_a
+    assert moved["queue"] == ops_store.team_b  # the allocation stays as the models made it
+    assert moved["allocation"]["queue"] == deployment.store.get_allocation(complaint).queue != ops_store.team_b
     other = client.post(f"/complaints/{complaint}/reassignments", json={"task": "team", "label": ops_store.team_a},
                         headers={**as_role(ops_store, "triage_lead"), "Idempotency-Key": "req-42"})
     assert other.status_code == 409 and other.json()["error"]["code"] == "conflict"
@@ -136,6 +137,9 @@ def test_bad_requests_get_a_4xx_with_a_reason_and_never_echo_the_value(ops_store
     response = client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", json=body,
                            headers=as_role(ops_store, "triage_lead"))
     assert response.status_code == status and why in response.json()["error"]["message"]
+    unreadable = client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", content=b"\xff\xfe{",
+                             headers={**as_role(ops_store, "triage_lead"), "Content-Type": "application/json"})
+    assert unreadable.status_code == 422 and unreadable.json()["error"]["code"] == "invalid_request"
     secret = client.get("/queues/manual-triage/complaints?sort=123-45-6789", headers=as_role(ops_store, "auditor"))
     assert secret.status_code == 422 and "123-45-6789" not in secret.text
 
@@ -241,3 +245,16 @@ def test_the_document_is_valid_openapi_3_0_with_examples_errors_and_a_header_sec
                 assert operation["responses"][status]["content"]["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
     assert "example" in document["components"]["schemas"]["ComplaintDetail"]
+
+
+def test_the_api_benchmark_measures_every_request_on_a_copy_of_the_store(ops_home, tmp_path):
+    from ops_api import bench
+
+    output = tmp_path / "bench-api.json"
+    before = (ops_home / "triage.sqlite3").read_bytes()
+    assert bench.main(["--home", str(ops_home), "--requests", "4", "--output", str(output)]) == 0
+    report = json.loads(output.read_text())
+    assert report["complaints"] == 60
+    for name in ("queue_counts", "queue_page", "complaint_detail"):
+        assert report[name]["requests"] == 4 and 0 < report[name]["p50_ms"] <= report[name]["p95_ms"]
+    assert (ops_home / "triage.sqlite3").read_bytes() == before  # the benchmark user went to the copy
