@@ -102,5 +102,5 @@ def cmd_explain(args, settings: Settings, deployment: Deployment) -> int:
 
 
 def _words(top: list) -> list[str]:
-    """Top words as "word (+0.12)"; the explain payload lists them as {text, attribution} like its tokens."""
-    return [f"{t['text']} ({t['attribution']:+.3f})" if isinstance(t, dict) else str(t) for t in top]
+    """Top words as "word (+0.123)"; the explain payload lists each as [word, attribution]."""
+    return [f"{word} ({attribution:+.3f})" for word, attribution in top]
