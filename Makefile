@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-redaction bench-load cost shared-data clean
+.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load cost shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[train,dev,report,hub,checks,aws,api]'
+	$(BIN)/pip install --quiet -e '.[train,dev,report,hub,checks,aws,explain,api]'
 	# checkov in its own venv: it pins boto3, packaging and networkx below what the project uses
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet 'checkov==3.3.30'
@@ -55,8 +55,11 @@ SMOKE_COUNT ?= 25
 smoke: setup  ## post-deploy: SMOKE_COUNT (25) real complaints through ENV's batch bucket and state machine; fails unless all are triaged
 	$(BIN)/python -m functions.smoke --env $(ENV) --bucket "$(BATCH_BUCKET)" --state-machine-arn "$(STATE_MACHINE_ARN)" --count $(SMOKE_COUNT)
 
-bench: setup bench-api  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
+bench: setup bench-explain bench-api  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
 	$(BIN)/python -m model.bench --output reports/bench.json
+
+bench-explain: setup  ## seconds per SHAP explanation of each registered model kind, cold and warm (targets: linear 1 s, transformer 10 s)
+	$(BIN)/python -m model.bench_explain --output reports/bench-explain.json
 
 bench-api: setup  ## the ops API's p50/p95 for queue listings and complaint detail on the store of make run (a copy)
 	$(BIN)/python -m ops_api.bench --output reports/bench-api.json
