@@ -30,7 +30,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -55,6 +55,9 @@ MAX_RECORD_CHARS = 2 * 1024 * 1024
 MAX_COMPLAINT_ID_CHARS = 64
 COMPLAINT_ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_COMPLAINT_ID_CHARS}}}")
 _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+_DATA_SUFFIXES = {".csv", *_JSON_SUFFIXES}
+# A folder holding one of these is a dataset saved with save_to_disk, read as one dataset.
+_SAVED_DATASET_FILES = ("dataset_info.json", "dataset_dict.json", "state.json")
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _READ_CHUNK_CHARS = 64 * 1024
@@ -133,6 +136,30 @@ def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = CHUNK_ROWS, to
         yield chunk
 
 
+def data_files(path: str | Path) -> list[Path]:
+    """The files ``path`` stands for: itself; a dataset saved with save_to_disk (the folder, read as one); or a
+    folder's CFPB exports (CSV and JSON lines, gzipped or not) in name order, its other files (the
+    provenance.csv and README beside the shared sample) skipped. A folder without one is refused."""
+    path = Path(path)
+    if not path.is_dir() or _is_saved_dataset(path):
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.name != "provenance.csv" and _is_data_file(p))
+    if not files:
+        raise IntakeError(f"{path}: a folder with no CFPB export in it (CSV or JSON lines, optionally gzipped)")
+    return files
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    return any((path / name).exists() for name in _SAVED_DATASET_FILES)
+
+
+def _is_data_file(path: Path) -> bool:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in _DATA_SUFFIXES
+
+
 def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
     """The whole of ``path`` validated and held in memory (its chunks joined), for callers that need every
     row at once (the Lambda intake stages its own chunks); raises IntakeError only for a file refused whole."""
@@ -175,21 +202,25 @@ def parse_date(value: str) -> date | None:
 
 
 def _checked_sha256(path: Path) -> str:
-    """The file's sha256 (a dataset folder's: its files' bytes in name order), after reading it through as
-    intake reads it, so a file over the size cap or with a broken gzip stream is refused whole up front."""
+    """The file's sha256 (a folder's: its data files' bytes in name order, a saved dataset's: all its files'),
+    after reading each through as intake reads it, so a file over the size cap or with a broken gzip stream
+    is refused whole up front."""
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if _is_saved_dataset(path):
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+    else:
+        files = data_files(path)
     for file in files:
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-    if not path.is_dir():
-        try:
-            with _open_binary(path) as stream:
-                while stream.read(1 << 20):
-                    pass
-        except (EOFError, zlib.error, gzip.BadGzipFile) as error:
-            raise _broken_gzip(path, error) from None
+        if not _is_saved_dataset(path):
+            try:
+                with _open_binary(file) as stream:
+                    while stream.read(1 << 20):
+                        pass
+            except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+                raise _broken_gzip(file, error) from None
     return digest.hexdigest()
 
 
@@ -268,8 +299,19 @@ def _too_long(row_number: int, error: _LineTooLong) -> _RawRecord:
 
 
 def _records(path: Path) -> Iterator[_RawRecord]:
-    if path.is_dir():
+    """The records of a file, a saved dataset, or a folder's files one after another (rows numbered on
+    across them, so a complaint id may stand once in the whole folder)."""
+    if _is_saved_dataset(path):
         yield from _dataset_records(path)
+        return
+    if path.is_dir():
+        offset = 0
+        for file in data_files(path):
+            last = 0
+            for raw in _records(file):
+                last = raw.row_number
+                yield replace(raw, row_number=offset + last)
+            offset += last
         return
     suffixes = [s.lower() for s in path.suffixes]
     is_json = bool(suffixes) and (suffixes[-1] in _JSON_SUFFIXES or (suffixes[-1] == ".gz" and len(suffixes) > 1 and suffixes[-2] in _JSON_SUFFIXES))

@@ -30,6 +30,7 @@ def all_tagged_rows(provenance_csv: Path, complaints: list[Complaint]) -> set[st
 
 
 def default_provenance(data_path: Path) -> Path | None:
-    """The provenance file shipped beside a CFPB sample, if there is one."""
-    candidate = Path(data_path).parent / "provenance.csv"
+    """The provenance file shipped beside a CFPB sample file or in its folder, if there is one."""
+    folder = Path(data_path) if Path(data_path).is_dir() else Path(data_path).parent
+    candidate = folder / "provenance.csv"
     return candidate if candidate.exists() else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
-SHARED_DATA = Path("../shared/data/cfpb/complaints.csv.gz")
+SHARED_DATA = Path("../shared/data/cfpb")  # complaints.csv.gz and recent.csv.gz, read as one
 
 
 def _default_home() -> Path:
@@ -19,7 +19,7 @@ def _default_home() -> Path:
 
 
 def default_data_path() -> Path | None:
-    """COMPLAINTS_DATA, else the shared CFPB sample beside the working directory or the checkout."""
+    """COMPLAINTS_DATA, else the shared CFPB data folder beside the working directory or the checkout."""
     if env := os.environ.get("COMPLAINTS_DATA"):
         return Path(env)
     for base in (Path.cwd(), CHECKOUT):

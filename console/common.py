@@ -9,8 +9,8 @@ from complaints.settings import default_data_path
 
 EXIT_REFUSED = 2  # bad input or configuration: refused, nothing was changed
 EXIT_FAILED = 1  # the command ran and failed (`validate`: the data failed the suite; `train`: part-way, it says what changed)
-DATA_HELP = ("CFPB-format CSV, CSV.gz, JSON lines or a saved Hugging Face dataset (env COMPLAINTS_DATA; "
-             "default ../shared/data/cfpb/complaints.csv.gz)")
+DATA_HELP = ("CFPB-format CSV, CSV.gz, JSON lines, a saved Hugging Face dataset, or a folder of such files read as "
+             "one (env COMPLAINTS_DATA; default the folder ../shared/data/cfpb: complaints.csv.gz and recent.csv.gz)")
 
 
 class UsageError(RuntimeError):
@@ -21,7 +21,7 @@ def data_path(value: str | None) -> Path:
     path = Path(value) if value else default_data_path()
     if path is None:
         raise UsageError("no data given: pass --data PATH or set COMPLAINTS_DATA "
-                         "(the default ../shared/data/cfpb/complaints.csv.gz is not there)")
+                         "(the default folder ../shared/data/cfpb is not there)")
     return path
 
 

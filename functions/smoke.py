@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from complaints.intake import data_files
 from complaints.settings import CHECKOUT, default_data_path
 
 DEFAULT_COUNT = 25
@@ -57,12 +58,15 @@ class Outcome:
 
 
 def smoke_batch(data: Path, count: int, stamp: str) -> bytes:
-    """``count`` real complaints with a narrative, drawn at random from the sample, as a CFPB-format CSV."""
-    opener = gzip.open if data.suffix == ".gz" else open
-    with opener(data, "rt", encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        rows = [row for row in reader if (row.get(NARRATIVE) or "").strip()]
-        fields = list(reader.fieldnames or [])
+    """``count`` real complaints with a narrative, drawn at random from the sample (a CFPB CSV export, or a
+    folder of them), as a CFPB-format CSV."""
+    rows, fields = [], []
+    for file in data_files(data):
+        opener = gzip.open if file.suffix == ".gz" else open
+        with opener(file, "rt", encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows += [row for row in reader if (row.get(NARRATIVE) or "").strip()]
+            fields = fields or list(reader.fieldnames or [])
     if len(rows) < count:
         raise ValueError(f"{data} has {len(rows)} complaints with a narrative, fewer than {count}")
     chosen = random.Random(stamp).sample(rows, count)
@@ -117,7 +121,7 @@ def smoke(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, count: int = D
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     outcome = Outcome(key=f"{INBOX_PREFIX}smoke-{stamp}.csv")
     data = data or default_data_path()
-    if data is None or not Path(data).is_file():
+    if data is None or not Path(data).exists():
         outcome.problems.append(f"no CFPB sample at {data}: set COMPLAINTS_DATA or run `make shared-data`")
         return outcome
     body = smoke_batch(Path(data), count, stamp)

@@ -37,7 +37,7 @@ from pathlib import Path
 import yaml
 
 from complaints.deployment import Deployment
-from complaints.intake import read_batch, read_chunks
+from complaints.intake import data_files, read_batch, read_chunks
 from complaints.manifest import ReleaseManifest
 from complaints.pipeline import TriagePipeline
 from complaints.records import ALLOCATED
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     except NoChampionError as error:
         raise SystemExit(f"{error} (`make run` registers baseline champions)") from None
     shared = default_data_path()
-    sources = args.data or (sorted(shared.parent.glob("*.csv.gz")) if shared else [])
+    sources = args.data or (data_files(shared) if shared else [])
     if not sources:
         raise SystemExit("no CFPB data: pass --data or see README, 'Data'")
     started = time.perf_counter()

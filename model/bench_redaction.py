@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from complaints.redaction import _rule_spans, pii_spans, redact
+from complaints.intake import data_files
 from complaints.settings import default_data_path
 
 # Shapes that make backtracking engines quadratic or worse: a keyword then a long run that never completes
@@ -79,7 +80,7 @@ def real_complaints(n: int) -> list[dict[str, str]]:
     path = default_data_path()
     if path is None:
         raise SystemExit("the CFPB sample is missing (see README, 'Data'); pass --complaints 0 to skip")
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+    with gzip.open(data_files(path)[0], "rt", encoding="utf-8", newline="") as handle:
         return [row for _, row in zip(range(n), csv.DictReader(handle))]
 
 

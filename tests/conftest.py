@@ -17,6 +17,7 @@ from complaints.deployment import Deployment
 from complaints.settings import CHECKOUT, Settings
 
 DATA = (CHECKOUT / "../shared/data/cfpb/complaints.csv.gz").resolve()
+RECENT = DATA.parent / "recent.csv.gz"
 PROVENANCE = DATA.parent / "provenance.csv"
 
 
@@ -26,10 +27,20 @@ def _stable(value: str) -> str:
 
 @pytest.fixture(scope="session")
 def cfpb_rows() -> list[dict[str, str]]:
-    """Every real complaint, as CSV rows (the file is read, never copied into the repo)."""
-    if not DATA.exists():
-        pytest.fail(f"the CFPB sample is missing at {DATA}; see README, 'Data'")
-    with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
+    """Every real complaint of complaints.csv.gz, as CSV rows (the file is read, never copied into the repo)."""
+    return _rows(DATA)
+
+
+@pytest.fixture(scope="session")
+def recent_rows() -> list[dict[str, str]]:
+    """Every real complaint of recent.csv.gz (2021-2024 API pulls), as CSV rows."""
+    return _rows(RECENT)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        pytest.fail(f"the CFPB data is missing at {path}; see README, 'Data'")
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -116,6 +116,26 @@ def test_hugging_face_dataset_saved_to_disk(taxonomy, cfpb_rows, tmp_path):
     assert {c.complaint_id for c in batch.complaints} == {r["Complaint ID"] for r in rows}
 
 
+def test_a_folder_of_exports_reads_as_one_batch(taxonomy, cfpb_rows, recent_rows, tmp_path):
+    first, second = sample(cfpb_rows, 5, salt="folder"), sample(recent_rows, 4, salt="folder")
+    write_csv(tmp_path / "a.csv", first)
+    write_csv(tmp_path / "b.csv", second + [dict(first[0])])  # the last row resends an id of a.csv
+    (tmp_path / "provenance.csv").write_text("complaint_id,source\n1,x\n")
+    (tmp_path / "README.md").write_text("not data")
+    assert [p.name for p in intake.data_files(tmp_path)] == ["a.csv", "b.csv"]
+    batch = read_batch(tmp_path, taxonomy)
+    assert [c.complaint_id for c in batch.complaints] == [r["Complaint ID"] for r in first + second]
+    [resent] = batch.rejections
+    assert resent.row_number == 10 and resent.reason_code == "duplicate_complaint_id"
+    assert batch.source_sha256 == read_batch(tmp_path, taxonomy).source_sha256
+    (tmp_path / "b.csv").write_text((tmp_path / "b.csv").read_text() + "\n")
+    assert read_batch(tmp_path, taxonomy).source_sha256 != batch.source_sha256  # a file changed: a new batch
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(IntakeError, match="no CFPB export"):
+        read_batch(empty, taxonomy)
+
+
 def test_a_missing_file_and_an_empty_file_are_refused(taxonomy, tmp_path):
     with pytest.raises(IntakeError, match="no such file"):
         read_batch(tmp_path / "nope.csv", taxonomy)

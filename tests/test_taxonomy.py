@@ -12,9 +12,11 @@ def taxonomy():
     return Taxonomy.load(CONFIG_DIR / "taxonomy.yaml")
 
 
-def test_every_label_of_every_era_in_the_real_data_resolves(taxonomy, cfpb_rows):
-    assert taxonomy.unknown_labels(cfpb_rows) == {"Product": Counter(), "Issue": Counter()}
-    for row in cfpb_rows:
+@pytest.mark.parametrize("rows", ["cfpb_rows", "recent_rows"])
+def test_every_label_of_every_era_in_the_real_data_resolves(taxonomy, rows, request):
+    rows = request.getfixturevalue(rows)
+    assert taxonomy.unknown_labels(rows) == {"Product": Counter(), "Issue": Counter()}
+    for row in rows:
         assert taxonomy.team(row["Product"], row["Sub-product"]) in taxonomy.teams
         assert taxonomy.issue(row["Issue"], row["Sub-issue"]) in taxonomy.canonical_issues
 

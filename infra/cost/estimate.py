@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from complaints.deployment import Deployment
-from complaints.intake import IntakeBatch, read_batch
+from complaints.intake import IntakeBatch, data_files, read_batch
 from complaints.pipeline import TriagePipeline
 from complaints.predictors import load_predictor
 from complaints.records import as_dict
@@ -148,8 +148,12 @@ def _cold_start(paths: list[Path]) -> float:
 
 
 def _raw_bytes(path: Path) -> int:
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
-        return sum(len(block) for block in iter(lambda: handle.read(1 << 20), b""))
+    """Uncompressed bytes of a CFPB export (a folder: of its exports)."""
+    total = 0
+    for file in data_files(path):
+        with gzip.open(file, "rb") if file.suffix == ".gz" else open(file, "rb") as handle:
+            total += sum(len(block) for block in iter(lambda: handle.read(1 << 20), b""))
+    return total
 
 
 def measure(home: Path, data: Path, bench: Path | None) -> Measured:
