@@ -1,5 +1,10 @@
-"""What a model of each task learns from: the data file's complaints, relabelled and extended by analysts'
-corrections, cut into each task's training and held-out examples.
+"""What a model of each task learns from: the data's complaints (a file, or a folder of CFPB exports read as
+one), relabelled and extended by analysts' corrections, cut into each task's training and held-out examples.
+
+The CFPB holds one narrative under several complaint ids (one consumer, several companies; about 6% of the
+shared data's rows). A task learns and is scored on each narrative once, with its majority label: copies
+would weigh one consumer's words several times, and their labels can disagree (the product differs by
+company). An analyst's correction of any copy decides the narrative's label.
 
 Training, the ``training`` data gate and ``complaints validate`` all read the data through here, so they
 agree on every example and every label.
@@ -7,6 +12,7 @@ agree on every example and every label.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,15 +34,15 @@ LABEL_DISTRIBUTION = "label_distribution.json"
 @dataclass(frozen=True)
 class TrainingSet:
     complaints: list[Complaint]  # every complaint read, corrected ones added
-    splits: Splits
-    source_sha256: str  # of the data file
+    splits: Splits  # one example per narrative and task
+    source_sha256: str  # of the data (a folder: its data files)
     all_tagged_ids: frozenset[str]  # rows of all-tagged sources, which flag tasks leave out
 
 
 def corrected_complaints(deployment: Deployment, data: Path, max_rows: int | None = None
                          ) -> tuple[list[Complaint], dict[tuple[str, str], str], str]:
-    """The file's valid complaints plus stored complaints analysts corrected; the corrections by
-    (complaint id, task), the latest winning; and the file's sha256."""
+    """The data's valid complaints plus stored complaints analysts corrected; the corrections by
+    (complaint id, task), the latest winning; and the data's sha256."""
     batch = read_batch(data, deployment.taxonomy)
     complaints = batch.complaints
     if max_rows:
@@ -58,12 +64,30 @@ def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_
     biased = frozenset(all_tagged_rows(provenance, complaints) if provenance else ())
     splits = {}
     for task in tasks:
-        labelled = [(c, corrections.get((c.complaint_id, task.name)) or task.label_of(c, deployment.taxonomy))
-                    for c in complaints if not (task.binary and c.complaint_id in biased)]
-        labelled = [(c, label) for c, label in labelled if label is not None]
+        corrected = {cid: label for (cid, name), label in corrections.items() if name == task.name}
+        labelled = one_per_narrative([(c, task.label_of(c, deployment.taxonomy)) for c in complaints
+                                      if not (task.binary and c.complaint_id in biased)], corrected)
         splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, holdout_percent)],
                              [(c, y) for c, y in labelled if is_holdout(c.narrative, holdout_percent)])
     return TrainingSet(complaints, splits, source_sha, biased)
+
+
+def one_per_narrative(labelled: list[tuple[Complaint, str | None]], corrected: dict[str, str]) -> Labelled:
+    """One example per narrative: the labels of its copies' analysts' corrections if any, else of the copies;
+    the most frequent wins (ties: the first in label order), and the first copy (by complaint id) carrying
+    it stands for the narrative. Copies without a label do not vote."""
+    copies: dict[str, list[tuple[Complaint, str]]] = defaultdict(list)
+    for complaint, label in labelled:
+        label = corrected.get(complaint.complaint_id) or label
+        if label is not None:
+            copies[fingerprint(complaint.narrative)].append((complaint, label))
+    examples = []
+    for group in copies.values():
+        voters = [(c, y) for c, y in group if c.complaint_id in corrected] or group
+        votes = Counter(y for _, y in voters)
+        label = min(votes, key=lambda y: (-votes[y], y))
+        examples.append(min(((c, y) for c, y in voters if y == label), key=lambda pair: pair[0].complaint_id))
+    return examples
 
 
 def _as_complaint(stored: StoredComplaint) -> Complaint:
