@@ -1,5 +1,7 @@
 """The numpy serving code reproduces the scikit-learn model it was exported from."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -28,16 +30,45 @@ def test_multiclass_probabilities_match_scikit_learn(texts_and_labels, cfpb_rows
     assert predictor.predict(["no word of this text is in the vocabulary zzzqqq"])[0][0] in predictor.labels
 
 
-def test_binary_model_decides_at_its_tuned_threshold(texts_and_labels, tmp_path):
+def test_binary_model_decides_at_the_threshold_tuned_with_it(texts_and_labels, tmp_path):
     texts, rows = texts_and_labels
     labels = [POSITIVE if r["Tags"] else NEGATIVE for r in rows]
-    tuned = baseline.fit(texts, labels, True, tmp_path, baseline.BaselineConfig(max_iter=200, target_recall=0.7))
+    baseline.fit(texts, labels, True, tmp_path, baseline.BaselineConfig(max_iter=200))
+    meta = json.loads((tmp_path / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps({**meta, "decision_threshold": 0.37}))
     predictor = load_predictor(tmp_path)
-    assert predictor.binary and predictor.decision_threshold == tuned["decision_threshold"]
-    assert tuned["cv_recall"] >= 0.7
+    assert predictor.binary and predictor.threshold == 0.37
     proba = predictor.predict_proba(texts[:20])[:, 1]
-    decided = [label for label, _ in predictor.predict(texts[:20])]
-    assert decided == [POSITIVE if p >= tuned["decision_threshold"] else NEGATIVE for p in proba]
+    assert [label for label, _ in predictor.predict(texts[:20])] == [POSITIVE if p >= 0.37 else NEGATIVE for p in proba]
+    assert [label for label, _ in predictor.predict(texts[:20], threshold=0.9)] == [
+        POSITIVE if p >= 0.9 else NEGATIVE for p in proba]
+
+
+def test_the_temperature_rescales_probabilities_and_keeps_every_decision(texts_and_labels, tmp_path):
+    texts, rows = texts_and_labels
+    baseline.fit(texts, [r["Product"] for r in rows], False, tmp_path, baseline.BaselineConfig(max_iter=200))
+    raw = load_predictor(tmp_path).predict_proba(texts[:30])
+    meta = json.loads((tmp_path / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps({**meta, "temperature": 2.0}))
+    scaled = load_predictor(tmp_path).predict_proba(texts[:30])
+    expected = np.sqrt(raw) / np.sqrt(raw).sum(axis=1, keepdims=True)  # softmax(logits / 2)
+    np.testing.assert_allclose(scaled, expected, atol=1e-9)
+    assert (scaled.argmax(axis=1) == raw.argmax(axis=1)).all() and (scaled.max(axis=1) < raw.max(axis=1)).all()
+
+
+def test_a_version_exported_before_feature_blocks_still_serves(texts_and_labels, tmp_path):
+    texts, rows = texts_and_labels
+    labels = [r["Product"] for r in rows]
+    baseline.fit(texts, labels, False, tmp_path, baseline.BaselineConfig(max_iter=200, char_ngrams=None))
+    current = load_predictor(tmp_path).predict_proba(texts[:30])
+    meta = json.loads((tmp_path / "model.json").read_text())
+    [word] = meta.pop("features")
+    (tmp_path / "vocabulary-word.json").rename(tmp_path / "vocabulary.json")
+    arrays = dict(np.load(tmp_path / "weights.npz"))
+    np.savez_compressed(tmp_path / "weights.npz", idf=arrays.pop("idf_word"), **arrays)
+    (tmp_path / "model.json").write_text(json.dumps({**meta, "token_pattern": word["token_pattern"],
+                                                     "ngram_range": word["ngram_range"], "sublinear_tf": True}))
+    np.testing.assert_allclose(load_predictor(tmp_path).predict_proba(texts[:30]), current, atol=1e-12)
 
 
 def test_unknown_model_kinds_are_refused(tmp_path):

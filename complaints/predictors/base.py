@@ -1,4 +1,10 @@
-"""The predictor contract: class probabilities in, (label, score) decisions out."""
+"""The predictor contract: calibrated class probabilities in, (label, score) decisions out.
+
+Each model kind computes its raw probabilities; every kind is then calibrated the same way, by the
+temperature fitted on the validation slice at training (``temperature`` in model.json: probabilities
+p^(1/T), renormalised, which is softmax(logits / T)). So a score of 0.8 means about 80% right for every
+version, and a threshold keeps its meaning across versions. A version without one is served uncalibrated.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +20,18 @@ from complaints.schema import NEGATIVE, POSITIVE
 
 
 class Predictor(ABC):
-    """A loaded model version. Binary models decide at their tuned ``decision_threshold``."""
+    """A loaded model version with the operating point tuned with it: binary models flag at or above
+    ``threshold``; for the others a confidence under ``threshold`` means "ask a person" (None: the task's
+    configured threshold applies)."""
 
     def __init__(self, path: Path, meta: dict):
         self.path = path
         self.meta = meta
         self.labels: list[str] = list(meta["labels"])
         self.binary = self.labels == [NEGATIVE, POSITIVE]
-        self.decision_threshold = float(meta.get("decision_threshold") or 0.5)
+        self.temperature = float(meta.get("temperature") or 1.0)
+        tuned = meta.get("decision_threshold")
+        self.threshold: float | None = float(tuned) if tuned is not None else (0.5 if self.binary else None)
 
     @cached_property
     def training_fingerprints(self) -> frozenset[str]:
@@ -30,13 +40,29 @@ class Predictor(ABC):
         return frozenset(json.loads(file.read_text())) if file.exists() else frozenset()
 
     @abstractmethod
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities, shape (len(texts), len(self.labels))."""
+    def raw_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """The kind's own probabilities, shape (len(texts), len(self.labels))."""
 
-    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        """(label, score) per text. Binary: score is P(yes); multi-class: the top class's probability."""
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, shape (len(texts), len(self.labels))."""
+        return calibrated(self.raw_proba(texts), self.temperature)
+
+    def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[tuple[str, float]]:
+        """(label, score) per text. Binary: score is P(yes), "yes" at or above ``threshold`` (default the
+        version's); multi-class: the top class and its probability (the threshold is the router's)."""
         proba = self.predict_proba(texts)
         if self.binary:
-            return [(POSITIVE if p >= self.decision_threshold else NEGATIVE, float(p)) for p in proba[:, 1]]
+            cut = self.threshold if threshold is None else threshold
+            return [(POSITIVE if p >= cut else NEGATIVE, float(p)) for p in proba[:, 1]]
         top = proba.argmax(axis=1)
         return [(self.labels[i], float(proba[row, i])) for row, i in enumerate(top)]
+
+
+def calibrated(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(log(proba) / temperature): temperature scaling of probabilities whatever produced them."""
+    if temperature == 1.0 or proba.size == 0:
+        return proba
+    logits = np.log(np.clip(proba, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=1, keepdims=True)

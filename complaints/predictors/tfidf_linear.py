@@ -1,8 +1,10 @@
 """The baseline model at serving time: TF-IDF features and a linear classifier in plain numpy.
 
-Training (``model/baseline.py``) fits scikit-learn's TfidfVectorizer and LogisticRegression and exports
-their parameters as arrays and a vocabulary list (no pickle: a registry download is never executable).
-This module reproduces scikit-learn's transform exactly; a test holds the two to the same probabilities.
+Training (``model/baseline.py``) fits scikit-learn's TfidfVectorizers (word n-grams, and character n-grams
+inside word boundaries) joined by a FeatureUnion, and LogisticRegression, and exports their parameters as
+arrays and vocabulary lists (no pickle: a registry download is never executable). This module reproduces
+scikit-learn's transform exactly; a test holds the two to the same probabilities. Versions trained before
+character n-grams (one word block, ``vocabulary.json``) load as a single block, so a rollback still serves.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,39 +21,76 @@ import numpy as np
 from complaints.predictors.base import Predictor
 
 
-class TfidfLinearPredictor(Predictor):
-    def __init__(self, path: Path, meta: dict):
-        super().__init__(path, meta)
-        arrays = np.load(path / "weights.npz")
-        self.idf = arrays["idf"]
-        self.coef = arrays["coef"]  # (classes or 1, vocabulary)
-        self.intercept = arrays["intercept"]
-        terms = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
-        self.vocabulary = {term: index for index, term in enumerate(terms)}
-        self.token_pattern = re.compile(meta["token_pattern"])
-        self.ngram_min, self.ngram_max = meta["ngram_range"]
-        self.sublinear_tf = bool(meta["sublinear_tf"])
+@dataclass(frozen=True)
+class _Block:
+    """One vectorizer's features: where they start in the weight vector, and how they are counted."""
 
-    def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        tokens = self.token_pattern.findall(text.lower())
-        counts: Counter[int] = Counter()
-        for n in range(self.ngram_min, self.ngram_max + 1):
-            for start in range(len(tokens) - n + 1):
-                index = self.vocabulary.get(" ".join(tokens[start:start + n]))
-                if index is not None:
-                    counts[index] += 1
+    offset: int
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    analyzer: str  # "word" | "char_wb"
+    ngram_range: tuple[int, int]
+    token_pattern: re.Pattern | None
+    sublinear_tf: bool
+    weight: float
+
+    def terms(self, text: str) -> Iterator[str]:
+        low, high = self.ngram_range
+        if self.analyzer == "word":
+            tokens = self.token_pattern.findall(text)
+            for n in range(low, high + 1):
+                for start in range(len(tokens) - n + 1):
+                    yield " ".join(tokens[start:start + n])
+            return
+        for word in text.split():  # scikit-learn's char_wb: n-grams of " word ", a short word counted once
+            padded = f" {word} "
+            for n in range(low, high + 1):
+                if len(padded) <= n:
+                    yield padded
+                    break
+                for start in range(len(padded) - n + 1):
+                    yield padded[start:start + n]
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(indices into the weight vector, values) of the text's features in this block."""
+        counts = Counter(index for term in self.terms(text) if (index := self.vocabulary.get(term)) is not None)
         indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         if self.sublinear_tf:
             tf = 1.0 + np.log(tf)
         values = tf * self.idf[indices]
         norm = np.linalg.norm(values)
-        return indices, values / norm if norm > 0 else values
+        return indices + self.offset, (values / norm if norm > 0 else values) * self.weight
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+
+class TfidfLinearPredictor(Predictor):
+    def __init__(self, path: Path, meta: dict):
+        super().__init__(path, meta)
+        arrays = np.load(path / "weights.npz")
+        self.coef = arrays["coef"]  # (classes or 1, features of every block)
+        self.intercept = arrays["intercept"]
+        self.blocks: list[_Block] = []
+        offset = 0
+        for spec in meta.get("features") or [_legacy_word_block(meta)]:
+            name = spec["name"]
+            file = path / ("vocabulary.json" if name == "legacy" else f"vocabulary-{name}.json")
+            terms = json.loads(file.read_text(encoding="utf-8"))
+            pattern = re.compile(spec["token_pattern"]) if spec["analyzer"] == "word" else None
+            self.blocks.append(_Block(offset, {term: i for i, term in enumerate(terms)},
+                                      arrays["idf" if name == "legacy" else f"idf_{name}"], spec["analyzer"],
+                                      tuple(spec["ngram_range"]), pattern, bool(spec["sublinear_tf"]),
+                                      float(spec["weight"])))
+            offset += len(terms)
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, values) of the text's non-zero features: what the linear layer (and its SHAP values) see."""
+        parts = [block.features(text.lower()) for block in self.blocks]
+        return np.concatenate([i for i, _ in parts]), np.concatenate([v for _, v in parts])
+
+    def raw_proba(self, texts: Sequence[str]) -> np.ndarray:
         logits = np.empty((len(texts), self.coef.shape[0]))
         for row, text in enumerate(texts):
-            indices, values = self._features(text)
+            indices, values = self.features(text)
             logits[row] = self.coef[:, indices] @ values + self.intercept
         if self.coef.shape[0] == 1:  # binary logistic regression: one weight vector for the positive class
             positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
@@ -58,3 +98,9 @@ class TfidfLinearPredictor(Predictor):
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _legacy_word_block(meta: dict) -> dict:
+    """The one word block of a version exported before feature blocks."""
+    return {"name": "legacy", "analyzer": "word", "ngram_range": meta["ngram_range"],
+            "token_pattern": meta["token_pattern"], "sublinear_tf": meta["sublinear_tf"], "weight": 1.0}

@@ -89,7 +89,7 @@ class TransformerOnnxPredictor(Predictor):
         if "hierarchy" in meta:
             self.hierarchy = (heads["team_weight"], heads["team_bias"], heads["issue_given_team"])
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def raw_proba(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.labels)))
         embeddings = self.encoder.embed(texts)
