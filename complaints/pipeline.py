@@ -19,7 +19,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -33,10 +33,9 @@ from complaints.records import (
     ALLOCATED, MANUAL_TRIAGE, Allocation, Feedback, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction,
     TriageBatch, utc_now,
 )
-from complaints.routing import route
-from complaints.schema import NEGATIVE, POSITIVE, Complaint, Rejection
+from complaints.routing import route, served_threshold
+from complaints.schema import Complaint, Rejection
 from complaints.strategy import serving_plan, strategies
-from complaints.tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +110,6 @@ def _conflicting_resend(complaint: Complaint, stored: StoredComplaint) -> Reject
     return Rejection(complaint.row_number, "conflicting_resend", f"complaint id {complaint.complaint_id} is already "
                      f"stored (batch {stored.batch_id}) with different content", complaint.complaint_id,
                      record[:MAX_KEPT_RECORD_CHARS], len(record))
-
-
-def served_tasks(tasks: list[TaskSpec], serving: dict[str, ModelStrategy]) -> list[TaskSpec]:
-    """The tasks with the confidence thresholds their strategies serve with, where a release sets one."""
-    return [replace(t, threshold=serving[t.name].threshold) if serving[t.name].threshold is not None and not t.binary
-            else t for t in tasks]
 
 
 def _why_not_retriaged(allocation: Allocation | None, corrections: list[Feedback]) -> str | None:
@@ -201,7 +194,7 @@ class TriagePipeline:
 
     def _allocation(self, complaint_id: str, predictions: dict[str, TaskPrediction],
                     serving: dict[str, ModelStrategy], batch_id: str) -> Allocation:
-        queue, status, reasons = route(served_tasks(self.deployment.tasks, serving), predictions)
+        queue, status, reasons = route(self.deployment.tasks, predictions)
         return Allocation(complaint_id=complaint_id, queue=queue, status=status, reasons=reasons,
                           predictions=predictions, model_versions={t: p.model_version for t, p in predictions.items()},
                           taxonomy_version=self.deployment.taxonomy.version, batch_id=batch_id, allocated_at=utc_now())
@@ -271,17 +264,17 @@ class TriagePipeline:
                 by_version[plans[complaint.complaint_id][0]].append(complaint)
             shadows = {} if manual_triage_reason else self._shadow_answers(task.name, complaints, plans)
             for version, group in by_version.items():
+                released = serving[task.name].threshold
                 if manual_triage_reason:
-                    answers, error = [("", 0.0)] * len(group), manual_triage_reason
+                    answers, error, tuned = [("", 0.0)] * len(group), manual_triage_reason, None
                 else:
-                    answers, error = self._run(task.name, version, group)
-                threshold = serving[task.name].threshold
-                if task.binary and threshold is not None and not error:  # the release's decision threshold
-                    answers = [(POSITIVE if score >= threshold else NEGATIVE, score) for _, score in answers]
+                    answers, error, tuned = self._run(task.name, version, group, released)
+                threshold = served_threshold(task, released, tuned)
                 for complaint, (label, score) in zip(group, answers):
                     _, served_by, _ = plans[complaint.complaint_id]
                     results[complaint.complaint_id][task.name] = TaskPrediction(
-                        task.name, label, score, version, served_by, shadows.get(complaint.complaint_id), error)
+                        task.name, label, score, version, served_by, shadows.get(complaint.complaint_id), error,
+                        threshold)
         return results
 
     def _shadow_answers(self, task: str, complaints: list[Complaint], plans: dict) -> dict[str, dict]:
@@ -291,18 +284,21 @@ class TriagePipeline:
                 by_version[shadow].append(complaint)
         answers = {}
         for version, group in by_version.items():
-            labels, error = self._run(task, version, group)
+            labels, error, _ = self._run(task, version, group)
             for complaint, (label, score) in zip(group, labels):
                 answers[complaint.complaint_id] = {"model_version": version, "label": label, "score": score, "error": error}
         return answers
 
-    def _run(self, task: str, version: str, complaints: list[Complaint]) -> tuple[list[tuple[str, float]], str]:
-        """Predictions of one version, or empty answers and the error when the model cannot run."""
+    def _run(self, task: str, version: str, complaints: list[Complaint], released: float | None = None
+             ) -> tuple[list[tuple[str, float]], str, float | None]:
+        """Predictions of one version (a flag decided at the release's threshold where it sets one) and the
+        threshold tuned with it, or empty answers and the error when the model cannot run."""
         try:
             key = (task, version)
             if key not in self._predictors:
                 self._predictors[key] = load_predictor(self.deployment.registry.fetch(task, version))
-            return self._predictors[key].predict([c.narrative for c in complaints]), ""
+            predictor = self._predictors[key]
+            return predictor.predict([c.narrative for c in complaints], released), "", predictor.threshold
         except Exception as error:  # noqa: BLE001 - any model failure routes to people, never loses a complaint
             log(logger, logging.ERROR, "model failed", task=task, model_version=version, error=repr(error))
-            return [("", 0.0)] * len(complaints), f"{type(error).__name__}: {error}"
+            return [("", 0.0)] * len(complaints), f"{type(error).__name__}: {error}", None

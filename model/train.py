@@ -1,6 +1,7 @@
-"""The training job: fit each task's model (of the kind its config declares) on the training split, score
-it on the held-out split with the serving code, write its model card, register it, and make it champion
-when the task has none.
+"""The training job: fit each task's model (of the kind its config declares) on the training split less its
+validation slice, calibrate it and tune the operating point (every task's threshold, together) on that
+slice, score it on the held-out split with the serving code, write its model card, register it, and make
+it champion when the task has none.
 
 Every task is fitted and scored before any is registered, so a failed fit registers nothing. Analysts'
 reallocations (the ``feedback`` table) override the file's labels and add the complaints they corrected,
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
 from complaints.deployment import Deployment
@@ -27,13 +29,17 @@ from complaints.model_card import write_model_card
 from complaints.predictors import KINDS, load_predictor
 from complaints.predictors.transformer_onnx import KIND as TRANSFORMER_KIND
 from complaints.registration import CHAMPION_POLICIES, RegistrationIncomplete, register_model
-from complaints.settings import CHECKOUT
+from complaints.operating_point import OPERATING_POINT, OperatingPoint, Operations, TaskAnswers, tune
+from complaints.predictors.base import calibrated
+from complaints.schema import POSITIVE, Complaint
+from complaints.settings import CHECKOUT, CONFIG_DIR
 from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_validation
 from complaints.strategy import champions
 from complaints.tasks import TaskSpec
 from complaints.training_data import LABEL_DISTRIBUTION, Labelled, Splits, TrainingSet, training_set
 from data_checks.training import check_training
 from model import baseline
+from model.calibration import expected_calibration_error, fit_temperature
 
 if TYPE_CHECKING:  # the transformer kind needs torch; the baseline path must not import it
     from model.transformer import TransformerConfig
@@ -54,6 +60,7 @@ class TrainingArguments:
     provenance: Path | None = None  # defaults to provenance.csv beside the data
     champion: str = "if-none"  # register as champion: if the task has none | if-better | always | never
     actor: str = field(default_factory=getpass.getuser)
+    operations: Path = CONFIG_DIR / "operations.yaml"  # the specialist capacity the operating point is tuned for
     baseline: baseline.BaselineConfig = field(default_factory=baseline.BaselineConfig)
     transformer: "TransformerConfig | None" = None  # model.transformer.TransformerConfig; defaults when None
 
@@ -97,28 +104,31 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
         raise TrainingDataError("the training data failed the `training` suite; nothing was trained\n" + check.report())
     splits = check.trainable(data.splits)
     excluded = {"excluded_all_tagged_source_rows": len(data.all_tagged_ids)}
+    validation = {name: [(c, y) for c, y in train_set if is_validation(c.narrative)]
+                  for name, (train_set, _) in splits.items()}
     with tempfile.TemporaryDirectory(prefix="train-") as tmp:
         fitted = _fit_baselines([t for t in tasks if args.kind_of(t) == baseline.KIND], splits, args, Path(tmp), progress)
         transformer_tasks = [t for t in tasks if args.kind_of(t) == TRANSFORMER_KIND]
         if transformer_tasks:
             fitted |= _fit_transformer(transformer_tasks, splits, args, Path(tmp), progress)
+        point = _calibrate_and_tune(tasks, fitted, validation, Operations.load(args.operations))
         scored = [_score(deployment, task, args.kind_of(task), *fitted[task.name], *splits[task.name], data,
                          {**(excluded if task.binary else {}),
-                          "excluded_small_classes": check.small_classes.get(task.name, {})})
+                          "excluded_small_classes": check.small_classes.get(task.name, {})}, point)
                   for task in tasks]
         return _register_all(deployment, scored, args)
 
 
 def _fit_baselines(tasks: list[TaskSpec], splits: Splits, args: TrainingArguments, folder: Path, progress: bool
                    ) -> dict[str, tuple[Path, dict]]:
-    """One TF-IDF + logistic regression per task."""
+    """One TF-IDF + logistic regression per task, on the training split less its validation slice."""
     artifacts = {}
     for task in tqdm(tasks, desc="train", unit="task", disable=not progress):
-        train_set = splits[task.name][0]
+        fit_set = [(c, y) for c, y in splits[task.name][0] if not is_validation(c.narrative)]
         artifact_dir = folder / task.name
-        tuned = baseline.fit([c.narrative for c, _ in train_set], [y for _, y in train_set], task.binary,
-                             artifact_dir, args.baseline)
-        artifacts[task.name] = (artifact_dir, {"config": asdict(args.baseline), **tuned})
+        baseline.fit([c.narrative for c, _ in fit_set], [y for _, y in fit_set], task.binary, artifact_dir,
+                     args.baseline)
+        artifacts[task.name] = (artifact_dir, {"config": asdict(args.baseline), "fit_rows": len(fit_set)})
     return artifacts
 
 
@@ -146,8 +156,52 @@ def _fit_transformer(tasks: list[TaskSpec], splits: Splits, args: TrainingArgume
     return {task.name: (folder / task.name, transformer.export(fitted, task.name, folder / task.name)) for task in tasks}
 
 
+def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], validation: dict[str, Labelled],
+                        operations: Operations) -> OperatingPoint:
+    """Fit each version's temperature on its task's validation examples, then tune every threshold together
+    on the complaints of the slice (complaints.operating_point), and write both into each model.json."""
+    rows: dict[str, Complaint] = {}
+    for task in tasks:
+        for complaint, _ in validation[task.name]:
+            rows.setdefault(fingerprint(complaint.narrative), complaint)
+    keys = sorted(rows)
+    texts = [rows[key].narrative for key in keys]
+    answers = []
+    for task in tasks:
+        artifact_dir, tuned = fitted[task.name]
+        predictor = load_predictor(artifact_dir)
+        truth = {fingerprint(c.narrative): y for c, y in validation[task.name]}
+        labels = [truth.get(key) for key in keys]
+        known = np.array([label is not None for label in labels])
+        raw = predictor.raw_proba(texts)
+        known_labels = [label for label in labels if label is not None]
+        temperature = fit_temperature(raw[known], known_labels, predictor.labels)
+        proba = calibrated(raw, temperature)
+        tuned["calibration"] = {"temperature": temperature, "validation_rows": int(known.sum()),
+                                "ece_before": expected_calibration_error(raw[known], known_labels, predictor.labels),
+                                "ece_after": expected_calibration_error(proba[known], known_labels, predictor.labels)}
+        if task.binary:
+            scores, hits = proba[:, predictor.labels.index(POSITIVE)], np.array([y == POSITIVE for y in labels])
+        else:
+            top = proba.argmax(axis=1)
+            scores, hits = proba.max(axis=1), np.array([predictor.labels[i] == y for i, y in zip(top, labels)])
+        answers.append(TaskAnswers(task, scores, hits, known))
+    point = tune(answers, operations)
+    for task in tasks:
+        artifact_dir, tuned = fitted[task.name]
+        meta_file = artifact_dir / "model.json"
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        meta["temperature"] = tuned["calibration"]["temperature"]
+        if task.name in point.thresholds:
+            meta["decision_threshold"] = point.thresholds[task.name]
+            tuned["decision_threshold"] = point.thresholds[task.name]
+        meta_file.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        (artifact_dir / OPERATING_POINT).write_text(json.dumps(point.as_json(), indent=2), encoding="utf-8")
+    return point
+
+
 def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path, tuned: dict, train_set: Labelled,
-           holdout: Labelled, data: TrainingSet, excluded: dict) -> _Scored:
+           holdout: Labelled, data: TrainingSet, excluded: dict, point: OperatingPoint) -> _Scored:
     """Score on the held-out split with the serving code, as it will run, and write the model card."""
     data_hash = hashlib.sha256(json.dumps(
         [data.source_sha256, sorted((c.complaint_id, y) for c, y in train_set)]).encode()).hexdigest()
@@ -155,12 +209,13 @@ def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path
         json.dumps(sorted({fingerprint(c.narrative) for c, _ in train_set})))
     (artifact_dir / LABEL_DISTRIBUTION).write_text(json.dumps(Counter(y for _, y in train_set), sort_keys=True))
     predictor = load_predictor(artifact_dir)
-    predicted = [label for label, _ in predictor.predict([c.narrative for c, _ in holdout])]
-    metrics = task_metrics(task, [y for _, y in holdout], predicted, len(predictor.labels))
+    predicted = predictor.predict([c.narrative for c, _ in holdout])
+    metrics = task_metrics(task, [y for _, y in holdout], [label for label, _ in predicted], len(predictor.labels),
+                           [score for _, score in predicted])
     training = {"data_sha256": data_hash, "git_commit": _git_commit(), "train_rows": len(train_set),
                 "holdout_rows": len(holdout), "taxonomy_version": deployment.taxonomy.version, "kind": kind,
                 **excluded, **tuned}
-    write_model_card(artifact_dir, task.name, kind, metrics, training)
+    write_model_card(artifact_dir, task.name, kind, metrics, training, point.as_json())
     return _Scored(task, kind, artifact_dir, metrics, data_hash, len(train_set), len(holdout))
 
 

@@ -43,7 +43,6 @@ class TransformerConfig:
     learning_rate: float = 8e-5
     warmup_ratio: float = 0.06
     seed: int = 0
-    target_recall: float = 0.66  # flag tasks: highest threshold reaching this recall on the validation slice
     quantize: bool = True
 
 
@@ -92,7 +91,6 @@ class FittedTransformer:
     tokenizer: object
     labels: dict[str, list[str]]
     config: TransformerConfig
-    tuned: dict[str, dict]
     hierarchy: tuple[str, str] | None  # (parent task, child task) when the child's prior is in use
     prior: dict | None  # the child's classes given the parent's, counted on the training rows
     training_seconds: float
@@ -174,12 +172,9 @@ def fit(texts: list[str], targets: dict[str, list[str | None]], binary: dict[str
                 if step >= total:
                     break
 
-    fitted = FittedTransformer(model, tokenizer, labels, config, {}, None, None, 0.0)
+    fitted = FittedTransformer(model, tokenizer, labels, config, None, None, 0.0)
     val_texts, val_targets = validation
     val_proba = torch_proba(fitted, val_texts)
-    for task in targets:
-        if binary[task]:
-            fitted.tuned[task] = _tune_threshold(val_proba[task][:, 1], val_targets[task], config.target_recall)
     if hierarchy:
         parent, child = hierarchy
         fitted.prior = _child_prior(targets[parent], targets[child], labels[parent], labels[child])
@@ -192,20 +187,6 @@ def fit(texts: list[str], targets: dict[str, list[str | None]], binary: dict[str
 def _balanced(y: torch.Tensor, classes: int) -> torch.Tensor:
     counts = torch.bincount(y[y != IGNORE], minlength=classes).float().clamp(min=1)
     return counts.sum() / (classes * counts)
-
-
-def _tune_threshold(p_yes: np.ndarray, truth: list[str | None], target_recall: float) -> dict:
-    keep = np.array([t is not None for t in truth])
-    positive = np.array([t == POSITIVE for t in truth])[keep]
-    p_yes = p_yes[keep]
-    best = {"decision_threshold": 0.5, "validation_recall": 0.0, "validation_precision": 0.0}
-    for threshold in np.round(np.arange(0.02, 0.99, 0.01), 2):
-        flagged = p_yes >= threshold
-        recall = float((flagged & positive).sum() / max(positive.sum(), 1))
-        if recall >= target_recall:
-            best = {"decision_threshold": float(threshold), "validation_recall": round(recall, 4),
-                    "validation_precision": round(float((flagged & positive).sum() / max(flagged.sum(), 1)), 4)}
-    return best
 
 
 def _child_prior(parents: list[str | None], children: list[str | None], parent_labels: list[str],
@@ -243,7 +224,7 @@ def export(fitted: FittedTransformer, task: str, output_dir: Path) -> dict:
     weight, bias = _head(fitted, task)
     heads = {"weight": weight, "bias": bias}
     meta = {"kind": KIND, "labels": fitted.labels[task], "max_length": fitted.config.max_length,
-            "base_model": fitted.config.base_model, **fitted.tuned.get(task, {})}
+            "base_model": fitted.config.base_model}
     if fitted.hierarchy and task == fitted.hierarchy[1]:
         heads["team_weight"], heads["team_bias"] = _head(fitted, fitted.hierarchy[0])
         heads["issue_given_team"] = np.asarray(fitted.prior["child_given_parent"], dtype=np.float32)
@@ -251,7 +232,7 @@ def export(fitted: FittedTransformer, task: str, output_dir: Path) -> dict:
     np.savez(output_dir / "heads.npz", **heads)
     (output_dir / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
     return {"training_seconds": fitted.training_seconds, "config": asdict(fitted.config),
-            "hierarchy": "hierarchy" in meta, **fitted.tuned.get(task, {})}
+            "hierarchy": "hierarchy" in meta}
 
 
 def _head(fitted: FittedTransformer, task: str) -> tuple[np.ndarray, np.ndarray]:

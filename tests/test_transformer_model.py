@@ -108,7 +108,8 @@ def test_tasks_of_one_run_share_one_encoder_session(transformer_home):
 
 def test_flag_threshold_and_card_are_recorded(transformer_home):
     vulnerable = load_predictor(champions(transformer_home)[2])
-    assert vulnerable.binary and 0 < vulnerable.decision_threshold < 1
+    point = json.loads((champions(transformer_home)[2] / "operating_point.json").read_text())
+    assert vulnerable.binary and vulnerable.threshold == point["thresholds"]["vulnerable"] and vulnerable.temperature > 0
     card = (champions(transformer_home)[2] / "README.md").read_text()
     assert "model-index" in card and "training_seconds" in card and "transformer-onnx" in card
 
