@@ -1,4 +1,6 @@
-"""Scoring models against true labels, with bootstrap confidence intervals and the business targets."""
+"""Scoring models against true labels, with bootstrap confidence intervals and the business targets: each
+task's raw metrics, and the system block (complaints.operating_point) of the complaints routed as the
+pipeline routes them."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from complaints.deployment import Deployment
+from complaints.operating_point import Operations, TaskAnswers, system_metrics
 from complaints.predictors import load_predictor
+from complaints.records import ALLOCATED, TaskPrediction
+from complaints.routing import route, served_threshold
 from complaints.splits import fingerprint
-from complaints.strategy import champions
+from complaints.strategy import champions, strategies
 from complaints.schema import POSITIVE, Complaint
 from complaints.tasks import TaskSpec
 
@@ -37,20 +42,27 @@ def macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     return float(np.mean(scores)) if scores else float("nan")
 
 
-def task_metrics(task: TaskSpec, y_true: Sequence[str], y_pred: Sequence[str], classes: int) -> dict:
-    """Accuracy for a classifying task; recall and precision of the positive class for a flag task."""
+def task_metrics(task: TaskSpec, y_true: Sequence[str], y_pred: Sequence[str], classes: int,
+                 scores: Sequence[float] | None = None) -> dict:
+    """Accuracy for a classifying task; recall and precision of the positive class for a flag task, and
+    with its scores (P(yes)) the threshold-free view: ROC AUC, and the precision and flag rate at the
+    team's recall (its target)."""
     if task.binary:
         positives = [p == POSITIVE for t, p in zip(y_true, y_pred) if t == POSITIVE]
         flagged = [t == POSITIVE for t, p in zip(y_true, y_pred) if p == POSITIVE]
         recall = float(np.mean(positives)) if positives else float("nan")
         precision = float(np.mean(flagged)) if flagged else float("nan")
-        return {
+        metrics = {
             "recall": round(recall, 4),
             "precision": round(precision, 4),
             "f1": round(2 * recall * precision / (recall + precision), 4) if recall + precision > 0 else 0.0,
             "ci95": bootstrap_ci(positives),
             "n": len(y_true), "positives": len(positives), "flagged": len(flagged),
         }
+        if scores is not None and positives and len(positives) < len(y_true):
+            metrics |= ranking_metrics(np.asarray(y_true) == POSITIVE, np.asarray(scores, dtype=float),
+                                       (task.target or {}).get("recall", 0.6))
+        return metrics
     hits = [t == p for t, p in zip(y_true, y_pred)]
     return {
         "accuracy": round(float(np.mean(hits)), 4) if hits else float("nan"),
@@ -59,6 +71,20 @@ def task_metrics(task: TaskSpec, y_true: Sequence[str], y_pred: Sequence[str], c
         "macro_f1": round(macro_f1(y_true, y_pred), 4),
         "n": len(y_true),
     }
+
+
+def ranking_metrics(positive: np.ndarray, scores: np.ndarray, recall: float) -> dict:
+    """ROC AUC (the chance a positive outscores a negative, ties half) and, flagging from the highest score
+    down until ``recall`` of the positives are found, the precision and the share of complaints flagged."""
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = ((ends - counts + 1 + ends) / 2)[inverse]  # 1-based ranks, tied scores sharing their average
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    auc = (ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    found = np.cumsum(positive[np.argsort(-scores, kind="mergesort")])
+    k = int(np.searchsorted(found, np.ceil(recall * n_pos - 1e-9))) + 1
+    return {"auc": round(float(auc), 4), f"precision_at_recall_{recall:.2f}": round(float(found[k - 1] / k), 4),
+            f"flag_rate_at_recall_{recall:.2f}": round(k / len(scores), 4)}
 
 
 def check_targets(tasks: list[TaskSpec], metrics: dict[str, dict]) -> dict[str, dict]:
@@ -74,34 +100,55 @@ def check_targets(tasks: list[TaskSpec], metrics: dict[str, dict]) -> dict[str, 
     return results
 
 
-def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset()
-                       ) -> tuple[dict, list[dict]]:
-    """Score every task's champion on ``complaints`` it was not trained on.
+def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset(),
+                       operations: Operations | None = None) -> tuple[dict, list[dict]]:
+    """Score every task's champion on ``complaints`` it was not trained on, and the system they make.
 
     Complaints whose narrative is in any champion's training set are left out (and counted), so a
-    model is never credited for what it memorised; flag tasks also leave out ``provenance_ids``.
+    model is never credited for what it memorised; flag tasks also leave out ``provenance_ids``. Each
+    complaint is routed as the pipeline routes it (the champions' thresholds, a release's where it sets
+    one), so its row says where it would go (``status``, ``queue``) and the system block measures that.
     Returns the report and one prediction row per evaluated complaint.
     """
     versions = champions(deployment)
+    serving = strategies(deployment)
     predictors = {t.name: load_predictor(deployment.registry.fetch(t.name, versions[t.name])) for t in deployment.tasks}
     seen = frozenset().union(*(p.training_fingerprints for p in predictors.values()))
     unseen = [c for c in complaints if fingerprint(c.narrative) not in seen]
     rows = [{"complaint_id": c.complaint_id} for c in unseen]
-    metrics = {}
+    decided: list[dict[str, TaskPrediction]] = [{} for _ in unseen]
+    metrics, answers, thresholds = {}, [], {}
     for task in deployment.tasks:
-        answers = predictors[task.name].predict([c.narrative for c in unseen])
-        y_true, y_pred = [], []
-        for row, complaint, (label, score) in zip(rows, unseen, answers):
+        predictor = predictors[task.name]
+        threshold = thresholds[task.name] = served_threshold(task, serving[task.name].threshold, predictor.threshold)
+        predicted = predictor.predict([c.narrative for c in unseen], threshold)
+        y_true, y_pred, y_score, hits, known = [], [], [], [], []
+        for row, decisions, complaint, (label, score) in zip(rows, decided, unseen, predicted):
             truth = task.label_of(complaint, deployment.taxonomy)
             row.update({f"{task.name}_true": truth or "", f"{task.name}_pred": label, f"{task.name}_score": round(score, 4)})
-            if truth is not None and not (task.binary and complaint.complaint_id in provenance_ids):
+            decisions[task.name] = TaskPrediction(task.name, label, score, versions[task.name], "champion",
+                                                  threshold=threshold)
+            scored = truth is not None and not (task.binary and complaint.complaint_id in provenance_ids)
+            hits.append(truth == POSITIVE if task.binary else truth == label)
+            known.append(scored)
+            if scored:
                 y_true.append(truth)
                 y_pred.append(label)
-        metrics[task.name] = task_metrics(task, y_true, y_pred, len(predictors[task.name].labels))
+                y_score.append(score)
+        metrics[task.name] = task_metrics(task, y_true, y_pred, len(predictor.labels), y_score)
+        answers.append(TaskAnswers(task, np.array([s for _, s in predicted]), np.array(hits), np.array(known)))
+    for row, decisions in zip(rows, decided):
+        queue, status, _ = route(deployment.tasks, decisions)
+        row.update({"status": status, "queue": queue})
+    allocated = np.array([row["status"] == ALLOCATED for row in rows], dtype=bool)
+    flagged = {t.name: np.array([row["queue"] == t.queue and row[f"{t.name}_pred"] == POSITIVE for row in rows],
+                                dtype=bool) for t in deployment.tasks if t.binary}
     report = {
         "n": len(unseen),
         "tasks": metrics,
         "targets": check_targets(deployment.tasks, metrics),
+        "system": {**system_metrics(answers, allocated, flagged, operations or Operations.load()),
+                   "thresholds": thresholds},
         "model_versions": versions,
         "excluded": {"seen_in_training": len(complaints) - len(unseen),
                      "all_tagged_source_rows_for_flags": len(provenance_ids & {c.complaint_id for c in unseen})},

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from complaints.evaluation import bootstrap_ci, task_metrics
+from complaints.operating_point import Operations, TaskAnswers, sweep
 from complaints.schema import POSITIVE
 from complaints.tasks import TaskSpec
 
@@ -159,7 +160,7 @@ def plot_coverage(path: Path, task: TaskSpec, curve: list[CoveragePoint], at_thr
     ax.plot(thresholds, [p.accuracy for p in curve], label="accuracy on the allocated share")
     ax.axvline(task.threshold, color="grey", linestyle="--")
     ax.plot([task.threshold] * 2, [at_threshold.coverage, at_threshold.accuracy], "o", color="black")
-    ax.annotate(f"configured threshold {task.threshold:.2f}\ncoverage {at_threshold.coverage:.3f}, "
+    ax.annotate(f"served threshold {task.threshold:.2f}\ncoverage {at_threshold.coverage:.3f}, "
                 f"accuracy {at_threshold.accuracy:.3f}", (task.threshold, 0.05), xytext=(6, 0),
                 textcoords="offset points", fontsize=8)
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence threshold (under it: manual triage)", ylabel="share",
@@ -184,6 +185,24 @@ def plot_precision_recall(path: Path, task: TaskSpec, curve: tuple[np.ndarray, n
            title=f"{task.name}: precision–recall")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
+    figure.savefig(path, dpi=110)
+
+
+def plot_system(path: Path, curves: dict[str, list[dict]], system: dict) -> None:
+    """Per task with a target: the system's accuracy (a flag: recall) against automation as the task's own
+    threshold moves, the triage team's rate, and the served point."""
+    figure = _figure(4.2 * len(curves), 4.2)
+    for index, (name, curve) in enumerate(curves.items(), start=1):
+        ax = figure.add_subplot(1, len(curves), index)
+        metric = "recall" if "recall" in curve[0] else "accuracy"
+        ax.plot([p["automation"] for p in curve], [p[metric] for p in curve], marker=".", label=f"moving {name}'s threshold")
+        ax.axhline(curve[0]["target"], color="green", linestyle="--", label=f"triage team {curve[0]['target']:.2f}")
+        ax.plot(system["automation_rate"], system["tasks"][name][metric], "o", color="crimson", markersize=8,
+                label=f"served: automation {system['automation_rate']:.2f}, {metric} {system['tasks'][name][metric]:.3f}")
+        ax.set(xlim=(0, 1.01), xlabel="automation (allocated without a person)", ylabel=f"system {metric}",
+               title=f"{name}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left", fontsize=7)
     figure.savefig(path, dpi=110)
 
 
@@ -227,6 +246,37 @@ def _targets_table(report: dict) -> list[str]:
     return lines + ["", "A task passes when its value is at least the target minus the tolerance.", ""]
 
 
+def _system_section(report: dict, rows: Sequence[dict], tasks: list[TaskSpec], folder: Path,
+                    flag_excluded_ids: Collection[str]) -> list[str]:
+    system = report["system"]
+    cost = system["cost_per_complaint"]
+    lines = ["## The system: models and the triage team", "",
+             "Each complaint routed as the pipeline routes it. Manual triage is handled by the triage team as today, "
+             "at its own rates (the targets): expected system accuracy = the models on what they allocate + the team's "
+             "rate on manual triage.", "",
+             f"Automation **{_num(system['automation_rate'])}** (the share of triage time saved), manual triage "
+             f"{_num(system['manual_triage_share'])}; cost per complaint ${cost['system']:.4f} against "
+             f"${cost['all_manual']:.4f} all manual ({cost['saving']:.1%} less).", "",
+             "| task | system value | target | models on what they allocate | specialist share | threshold | result |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, values in system["tasks"].items():
+        value = values.get("accuracy", values.get("recall"))
+        lines.append(f"| {name} | {_num(value)} | {values['target']:.2f} | {_num(values.get('allocated_accuracy', np.nan))} "
+                     f"| {_num(values.get('specialist_share', np.nan))} | {system['thresholds'][name]} "
+                     f"| {'PASS' if values['pass'] else '**FAIL**'} |")
+    answers = []
+    for task in tasks:
+        known = [bool(r[f"{task.name}_true"]) and not (task.binary and r["complaint_id"] in flag_excluded_ids) for r in rows]
+        hits = [r[f"{task.name}_true"] == (POSITIVE if task.binary else r[f"{task.name}_pred"]) for r in rows]
+        answers.append(TaskAnswers(task, np.array([float(r[f"{task.name}_score"]) for r in rows]), np.array(hits),
+                                   np.array(known, dtype=bool)))
+    curves = {name: sweep(answers, system["thresholds"], name, Operations.load()) for name in system["tasks"]}
+    if rows and curves:
+        plot_system(folder / "system.png", curves, system)
+        lines += ["", "![system accuracy against automation](system.png)"]
+    return lines + [""]
+
+
 def _heading(task: TaskSpec) -> list[str]:
     return [f"## {task.name}", "", f"Role `{task.role}`: {ROLE_TEXT[task.role].format(queue=task.queue)}.", ""]
 
@@ -247,7 +297,7 @@ def _coverage_table(task: TaskSpec, data: LabelledPredictions) -> list[str]:
     thresholds = sorted({*TABLE_THRESHOLDS.tolist(), task.threshold})
     lines = ["| threshold | coverage | accuracy |", "| --- | --- | --- |"]
     for point in coverage_curve(data.y_true, data.y_pred, data.scores, thresholds):
-        mark = " (configured)" if point.threshold == task.threshold else ""
+        mark = " (served)" if point.threshold == task.threshold else ""
         lines.append(f"| {point.threshold:.2f}{mark} | {_num(point.coverage)} | {_num(point.accuracy)} |")
     return lines + [""]
 
@@ -266,7 +316,7 @@ def _classifier_section(task: TaskSpec, metrics: dict, data: LabelledPredictions
     plot_confusion(folder / f"{task.name}_confusion.png", task, labels, matrix)
     return lines + [
         "### Coverage vs accuracy of the manual triage threshold", "",
-        f"At the configured threshold {task.threshold:.2f}, {task.name} allocates "
+        f"At the served threshold {task.threshold:.2f}, {task.name} allocates "
         f"**{_num(at_threshold.coverage)}** of complaints without a person, with accuracy "
         f"**{_num(at_threshold.accuracy)}** on them; the rest go to manual triage. (Coverage is this task's "
         "alone: a complaint also goes to manual triage when another task is unsure.)", "",
@@ -307,11 +357,15 @@ def write_report(report: dict, rows: list[dict], tasks: list[TaskSpec], folder: 
     so the charts count the same complaints as the report.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    lines = _overview(report, source) + _targets_table(report)
+    lines = _overview(report, source) + _targets_table(report) + _system_section(report, rows, tasks, folder,
+                                                                                 flag_excluded_ids)
     for task in tasks:
         data = labelled_predictions(task, rows, flag_excluded_ids)
-        section = _flag_section if task.binary else _classifier_section
-        lines += section(task, report["tasks"][task.name], data, folder)
+        if task.binary:
+            lines += _flag_section(task, report["tasks"][task.name], data, folder)
+        else:  # the threshold the champion is served with (tuned with it, or the release's), not the config's
+            served = replace(task, threshold=report["system"]["thresholds"][task.name])
+            lines += _classifier_section(served, report["tasks"][task.name], data, folder)
     (folder / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     readme = folder / "README.md"
     readme.write_text("\n".join(lines), encoding="utf-8")

@@ -117,12 +117,30 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
               f"{target['target']:>7.2f}  {verdict} (±{target['tolerance']:.2f})")
         if "precision" in metrics:
             print(f"{'':<12} {'precision':<10} {metrics['precision']:>7.3f}")
+    _print_system(report["system"])
     print("\nModel versions: " + ", ".join(f"{k}={v}" for k, v in report["model_versions"].items()))
     if args.predictions:
         print(f"Predictions: {args.predictions}")
     if readme:
         print(f"Report: {readme}")
     return 0
+
+
+def _print_system(system: dict) -> None:
+    """The system block: the models plus the triage team on what they leave to manual triage."""
+    cost = system["cost_per_complaint"]
+    print(f"\nSystem (models + the triage team on manual triage): automation {system['automation_rate']:.1%}, "
+          f"manual triage {system['manual_triage_share']:.1%}")
+    for name, values in system["tasks"].items():
+        verdict = "PASS" if values["pass"] else "FAIL"
+        if "recall" in values:
+            print(f"  {name:<12} recall {values['recall']:.3f} (target {values['target']:.2f}), specialist queue "
+                  f"{values['specialist_share']:.1%} of volume (capacity {values['capacity']:.0%})  {verdict}")
+        else:
+            print(f"  {name:<12} accuracy {values['accuracy']:.3f} (target {values['target']:.2f}; the models "
+                  f"{values['allocated_accuracy']:.3f} on what they allocate)  {verdict}")
+    print(f"  cost per complaint: ${cost['system']:.4f} against ${cost['all_manual']:.4f} all manual "
+          f"({cost['saving']:.1%} less; automated ${cost['automated_path']:.5f}, manual ${cost['manual_path']:.4f})")
 
 
 def cmd_strategy(args, settings: Settings, deployment: Deployment) -> int:

@@ -62,11 +62,19 @@ def test_evaluate_prints_the_json_contract_and_writes_predictions(cli, cfpb_rows
         rows = list(csv.DictReader(handle))
     assert len(rows) == report["n"]
     assert list(rows[0]) == ["complaint_id", "team_true", "team_pred", "team_score", "issue_true", "issue_pred",
-                             "issue_score", "vulnerable_true", "vulnerable_pred", "vulnerable_score"]
+                             "issue_score", "vulnerable_true", "vulnerable_pred", "vulnerable_score", "status", "queue"]
     accuracy = sum(r["team_true"] == r["team_pred"] for r in rows) / len(rows)
     assert accuracy == pytest.approx(report["tasks"]["team"]["accuracy"], abs=1e-4)
+    system = report["system"]  # the rows as routed, with the triage team on manual triage
+    allocated = [r for r in rows if r["status"] == "allocated"]
+    assert system["automation_rate"] == pytest.approx(len(allocated) / len(rows), abs=1e-4)
+    assert {r["queue"] for r in rows if r["status"] == "manual_triage"} <= {"Manual triage"}
+    assert all(r["queue"] == "Vulnerable customers" for r in allocated if r["vulnerable_pred"] == "yes")
+    expected = (sum(r["team_true"] == r["team_pred"] for r in allocated) + 0.80 * (len(rows) - len(allocated))) / len(rows)
+    assert system["tasks"]["team"]["accuracy"] == pytest.approx(expected, abs=1e-4)
+    assert {"auc", "precision_at_recall_0.60", "flag_rate_at_recall_0.60"} <= set(report["tasks"]["vulnerable"])
     code, out, _ = cli("evaluate", "--data", str(path))
-    assert code == 0 and ("PASS" in out or "FAIL" in out) and "95% CI" in out
+    assert code == 0 and ("PASS" in out or "FAIL" in out) and "95% CI" in out and "System (models + the triage team" in out
 
 
 def test_a_file_missing_a_required_column_is_refused_with_exit_2(cli, cfpb_rows, tmp_path):
