@@ -38,7 +38,7 @@ def render_html(payload: dict) -> str:
     scale = max((abs(t["attribution"]) for t in payload["tokens"]), default=0.0) or 1.0
     narrative = "".join(
         f'<span style="background:{_colour(t["attribution"], scale)}" title="{t["attribution"]:+.4f}">'
-        f'{escape(t["text"])}</span>{escape(t.get("gap", " "))}' for t in payload["tokens"])
+        f'{escape(t["text"])}</span>{escape(t["gap"])}' for t in payload["tokens"])
     details = {**{k: v for k, v in payload.items() if k not in _CORE and isinstance(v, str | int | float)},
                "kind": payload["kind"], "explainer": payload["explainer"], "base value": payload["base_value"],
                **payload["settings"], "shap": payload["shap_version"]}
