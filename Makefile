@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load cost shared-data clean
+.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load ablation vulnerable-signal cost shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ train: setup  ## fine-tune the transformer champion recipe; promoted where it be
 
 # The model lifecycle of a deployed environment (deploy/$(ENV).yaml); `local` runs it on this machine.
 ENV ?= local
-DATA ?= $(DATA_DIR)/complaints.csv.gz
+DATA ?= $(DATA_DIR)
 OUT ?= build/promotion
 retrain: setup  ## retrain ENV's models on DATA and its corrections, gate them, write the manifest change + report to OUT
 	$(BIN)/complaints --env $(ENV) retrain --data $(DATA) --out $(OUT)
@@ -63,6 +63,12 @@ bench-explain: setup  ## seconds per SHAP explanation of each registered model k
 
 bench-api: setup  ## the ops API's p50/p95 for queue listings and complaint detail on the store of make run (a copy)
 	$(BIN)/python -m ops_api.bench --output reports/bench-api.json
+
+ablation: setup  ## each model variant (data, de-duplication, n-grams, class weights, hierarchy, embeddings) on the held-out split: reports/ablation.json
+	$(BIN)/python -m model.ablation --output reports/ablation.json
+
+vulnerable-signal: setup  ## what tagged complaints say (age, service, benefits, care) and the champion's precision-recall with the specialist share
+	$(BIN)/python -m model.vulnerable_signal --output reports/vulnerable-signal.md
 
 bench-redaction: setup  ## worst-case inputs through the PII redaction at growing sizes: seconds per MB stays flat (linear)
 	$(BIN)/python -m model.bench_redaction
@@ -100,10 +106,13 @@ data-gate: setup  ## the Great Expectations suites over DATA (intake and trainin
 	$(BIN)/complaints validate --data $(DATA) --suite intake --docs build/data-docs/intake
 	$(BIN)/complaints validate --data $(DATA) --suite training --docs build/data-docs/training
 
-shared-data:  ## check that the CFPB sample is beside the checkout (or fetch it from $$CFPB_DATA_URL)
-	@if [ -f $(DATA_DIR)/complaints.csv.gz ]; then echo "CFPB sample: $(DATA_DIR)"; \
-	elif [ -n "$$CFPB_DATA_URL" ]; then mkdir -p $(DATA_DIR) && curl -fsSL "$$CFPB_DATA_URL" -o $(DATA_DIR)/complaints.csv.gz; \
-	else echo "error: $(DATA_DIR)/complaints.csv.gz is missing and CFPB_DATA_URL is not set"; exit 2; fi
+SHARED_FILES := complaints.csv.gz recent.csv.gz provenance.csv
+shared-data:  ## check that the CFPB data is beside the checkout (or fetch each file from the base URL $$CFPB_DATA_URL)
+	@for file in $(SHARED_FILES); do \
+	  if [ -f $(DATA_DIR)/$$file ]; then continue; \
+	  elif [ -n "$$CFPB_DATA_URL" ]; then mkdir -p $(DATA_DIR) && curl -fsSL "$$CFPB_DATA_URL/$$file" -o $(DATA_DIR)/$$file || exit 2; \
+	  else echo "error: $(DATA_DIR)/$$file is missing and CFPB_DATA_URL is not set"; exit 2; fi; \
+	done; echo "CFPB data: $(DATA_DIR)"
 
 clean:  ## remove the virtual environment and the embedded store/registry
 	rm -rf $(VENV) .complaints .coverage coverage.xml
