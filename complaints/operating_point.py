@@ -116,7 +116,7 @@ def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: d
 class OperatingPoint:
     thresholds: dict[str, float]  # classifier tasks: confidence under it -> manual triage; flags: flag at or above
     system: dict  # system_metrics at the point, on the slice it was tuned on
-    curve: list[dict]  # per automation level: the best worst-margin reachable, and the rates there
+    curve: list[dict]  # per automation level: the widest worst-task accuracy margin reachable there
 
     def as_json(self) -> dict:
         return {"thresholds": self.thresholds, "system": self.system, "curve": self.curve}
