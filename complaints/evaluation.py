@@ -100,8 +100,8 @@ def check_targets(tasks: list[TaskSpec], metrics: dict[str, dict]) -> dict[str, 
     return results
 
 
-def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset(),
-                       operations: Operations | None = None) -> tuple[dict, list[dict]]:
+def evaluate_champions(deployment: Deployment, complaints: list[Complaint], operations: Operations,
+                       provenance_ids: set[str] = frozenset()) -> tuple[dict, list[dict]]:
     """Score every task's champion on ``complaints`` it was not trained on, and the system they make.
 
     Complaints whose narrative is in any champion's training set are left out (and counted), so a
@@ -147,7 +147,7 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], prov
         "n": len(unseen),
         "tasks": metrics,
         "targets": check_targets(deployment.tasks, metrics),
-        "system": {**system_metrics(answers, allocated, flagged, operations or Operations.load()),
+        "system": {**system_metrics(answers, allocated, flagged, operations),
                    "thresholds": thresholds},
         "model_versions": versions,
         "excluded": {"seen_in_training": len(complaints) - len(unseen),

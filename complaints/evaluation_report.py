@@ -247,7 +247,7 @@ def _targets_table(report: dict) -> list[str]:
 
 
 def _system_section(report: dict, rows: Sequence[dict], tasks: list[TaskSpec], folder: Path,
-                    flag_excluded_ids: Collection[str]) -> list[str]:
+                    flag_excluded_ids: Collection[str], operations: Operations) -> list[str]:
     system = report["system"]
     cost = system["cost_per_complaint"]
     lines = ["## The system: models and the triage team", "",
@@ -270,7 +270,7 @@ def _system_section(report: dict, rows: Sequence[dict], tasks: list[TaskSpec], f
         hits = [r[f"{task.name}_true"] == (POSITIVE if task.binary else r[f"{task.name}_pred"]) for r in rows]
         answers.append(TaskAnswers(task, np.array([float(r[f"{task.name}_score"]) for r in rows]), np.array(hits),
                                    np.array(known, dtype=bool)))
-    curves = {name: sweep(answers, system["thresholds"], name, Operations.load()) for name in system["tasks"]}
+    curves = {name: sweep(answers, system["thresholds"], name, operations) for name in system["tasks"]}
     if rows and curves:
         plot_system(folder / "system.png", curves, system)
         lines += ["", "![system accuracy against automation](system.png)"]
@@ -349,7 +349,7 @@ def _flag_section(task: TaskSpec, metrics: dict, data: LabelledPredictions, fold
         f"![{task.name} precision–recall]({task.name}_precision_recall.png)", ""]
 
 
-def write_report(report: dict, rows: list[dict], tasks: list[TaskSpec], folder: Path,
+def write_report(report: dict, rows: list[dict], tasks: list[TaskSpec], folder: Path, operations: Operations,
                  flag_excluded_ids: Collection[str] = frozenset(), source: str | None = None) -> Path:
     """Write ``folder``/README.md, its PNG charts and metrics.json (the report dict, for diffing); return README.md.
 
@@ -358,7 +358,7 @@ def write_report(report: dict, rows: list[dict], tasks: list[TaskSpec], folder: 
     """
     folder.mkdir(parents=True, exist_ok=True)
     lines = _overview(report, source) + _targets_table(report) + _system_section(report, rows, tasks, folder,
-                                                                                 flag_excluded_ids)
+                                                                                 flag_excluded_ids, operations)
     for task in tasks:
         data = labelled_predictions(task, rows, flag_excluded_ids)
         if task.binary:

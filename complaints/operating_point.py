@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from complaints.settings import CONFIG_DIR
 from complaints.tasks import TaskSpec
 
 OPERATING_POINT = "operating_point.json"  # written with every version trained: its point, system block and curve
@@ -49,7 +48,7 @@ class Operations:
         return self.manual_minutes / 60 * self.loaded_wage_per_hour
 
     @classmethod
-    def load(cls, path: Path = CONFIG_DIR / "operations.yaml") -> "Operations":
+    def load(cls, path: Path) -> "Operations":
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         operations = cls(float(doc["specialist_capacity"]), float(doc["manual_triage"]["minutes_per_complaint"]),
                          float(doc["manual_triage"]["loaded_wage_per_hour"]), float(doc["automated_cost_per_complaint"]),

@@ -34,6 +34,7 @@ class Settings:
     home: Path
     tasks_file: Path
     taxonomy_file: Path
+    operations_file: Path  # the specialist capacity and costs the operating point is tuned and measured against
 
     @property
     def store_path(self) -> Path:
@@ -49,4 +50,5 @@ class Settings:
             home=Path(home or os.environ.get("COMPLAINTS_HOME") or _default_home()).resolve(),
             tasks_file=Path(tasks_file or os.environ.get("COMPLAINTS_TASKS") or CONFIG_DIR / "tasks.yaml"),
             taxonomy_file=Path(os.environ.get("COMPLAINTS_TAXONOMY") or CONFIG_DIR / "taxonomy.yaml"),
+            operations_file=Path(os.environ.get("COMPLAINTS_OPERATIONS") or CONFIG_DIR / "operations.yaml"),
         )

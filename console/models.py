@@ -9,6 +9,7 @@ from console.common import DATA_HELP, UsageError, data_path, emit_json
 from complaints import strategy
 from complaints.deployment import Deployment
 from complaints.evaluation import evaluate_champions
+from complaints.operating_point import Operations
 from complaints.intake import read_batch
 from complaints.predictors import KINDS
 from complaints.provenance import all_tagged_rows, default_provenance
@@ -90,7 +91,8 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     batch = read_batch(data, deployment.taxonomy)
     provenance = Path(args.provenance) if args.provenance else default_provenance(data)
     biased = all_tagged_rows(provenance, batch.complaints) if provenance and not args.keep_biased_sources else set()
-    report, rows = evaluate_champions(deployment, batch.complaints, biased)
+    operations = Operations.load(settings.operations_file)
+    report, rows = evaluate_champions(deployment, batch.complaints, operations, biased)
     report["excluded"]["rejected_rows"] = len(batch.rejections)
     if args.predictions:
         with open(args.predictions, "w", newline="", encoding="utf-8") as handle:
@@ -101,7 +103,7 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     if args.report:
         from complaints.evaluation_report import write_report
 
-        readme = write_report(report, rows, deployment.tasks, Path(args.report), flag_excluded_ids=biased,
+        readme = write_report(report, rows, deployment.tasks, Path(args.report), operations, flag_excluded_ids=biased,
                               source=str(data))
     if args.json:
         emit_json(report)

@@ -32,7 +32,7 @@ from complaints.registration import CHAMPION_POLICIES, RegistrationIncomplete, r
 from complaints.operating_point import OPERATING_POINT, OperatingPoint, Operations, TaskAnswers, tune
 from complaints.predictors.base import calibrated
 from complaints.schema import POSITIVE, Complaint
-from complaints.settings import CHECKOUT, CONFIG_DIR
+from complaints.settings import CHECKOUT, Settings
 from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_validation
 from complaints.strategy import champions
 from complaints.tasks import TaskSpec
@@ -60,7 +60,8 @@ class TrainingArguments:
     provenance: Path | None = None  # defaults to provenance.csv beside the data
     champion: str = "if-none"  # register as champion: if the task has none | if-better | always | never
     actor: str = field(default_factory=getpass.getuser)
-    operations: Path = CONFIG_DIR / "operations.yaml"  # the specialist capacity the operating point is tuned for
+    # the specialist capacity and margin the operating point is tuned for (env COMPLAINTS_OPERATIONS)
+    operations: Path = field(default_factory=lambda: Settings.from_env().operations_file)
     baseline: baseline.BaselineConfig = field(default_factory=baseline.BaselineConfig)
     transformer: "TransformerConfig | None" = None  # model.transformer.TransformerConfig; defaults when None
 

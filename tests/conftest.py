@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 import gzip
 import hashlib
 import json
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from complaints.deployment import Deployment
-from complaints.settings import CHECKOUT, Settings
+from complaints.settings import CHECKOUT, CONFIG_DIR, Settings
 
 DATA = (CHECKOUT / "../shared/data/cfpb/complaints.csv.gz").resolve()
 RECENT = DATA.parent / "recent.csv.gz"
@@ -61,6 +62,20 @@ def sample(rows: list[dict[str, str]], n: int, salt: str = "") -> list[dict[str,
 def sample_csv(cfpb_rows, tmp_path_factory) -> Path:
     """800 real complaints in the CFPB export format."""
     return write_csv(tmp_path_factory.mktemp("data") / "sample.csv", sample(cfpb_rows, 800))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_model_operations(tmp_path_factory) -> Iterator[Path]:
+    """The operations config (COMPLAINTS_OPERATIONS, for every test and the commands they start) with a tuning
+    margin of -0.3: models trained on a few hundred complaints cannot match the triage team, so under the
+    real config their operating point sends every complaint to people; this one lets them allocate, so the
+    tests exercise the team and specialist queues. test_operating_point.py tests the real rule."""
+    doc = yaml.safe_load((CONFIG_DIR / "operations.yaml").read_text(encoding="utf-8"))
+    path = tmp_path_factory.mktemp("operations") / "operations.yaml"
+    path.write_text(yaml.safe_dump({**doc, "tuning_margin": -0.3}), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COMPLAINTS_OPERATIONS", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")
