@@ -47,7 +47,10 @@ def test_a_challenger_trained_on_a_tenth_of_the_data_is_rejected(deployment, sam
 
 
 def test_a_challenger_identical_to_the_champion_is_no_difference(deployment, sample_csv):
-    same = challenger(deployment, sample_csv)  # the champion's recipe on the champion's data: the same weights
+    # the champion's recipe on the champion's data, its operating point tuned with the same tasks: the same version
+    results = train(deployment, TrainingArguments(data=sample_csv, champion="never", provenance=PROVENANCE,
+                                                  baseline=BaselineConfig(max_iter=100)))
+    same = next(result.version for result in results if result.task == "team")
     assert same == champions(deployment)["team"]
     verdict = compare(deployment, deployment.task("team"), same, sample_csv, GatePolicy())
     assert verdict.decision == NO_DIFFERENCE and verdict.metrics["difference"]["value"] == 0
