@@ -64,8 +64,7 @@ def test_int8_onnx_predictions_agree_with_the_torch_model(fitted, tmp_path):
 def test_fp32_onnx_export_is_exact_across_lengths_and_batches(fitted, tmp_path):
     model, texts = fitted
     exact = transformer.FittedTransformer(model.model, model.tokenizer, model.labels,
-                                          transformer.TransformerConfig(max_length=64, quantize=False), {}, None, None,
-                                          0.0)
+                                          transformer.TransformerConfig(max_length=64, quantize=False), None, None, 0.0)
     transformer.export(exact, "team", tmp_path / "fp32")
     predictor = load_predictor(tmp_path / "fp32")
     texts = texts + ["short", "a rather longer complaint about a late fee on my credit card statement"]
