@@ -98,6 +98,7 @@ def create_app(deployment: Deployment, identity: Identity | None = None, explain
     identify = identity or token_identity(deployment)
     tasks, taxonomy = deployment.tasks, deployment.taxonomy
     app = FastAPI(title="Complaints ops API", version=VERSION, dependencies=[Depends(known_query)],
+                  generate_unique_id_function=lambda route: route.name,  # operation ids the ops app's queries keep
                   description="Queues, complaints, reassignments, explanations and the audit chain of the complaints "
                               "triage system, for the ops app. Every call is made as an authenticated user, whose "
                               "role decides what it may read and write.")
@@ -149,7 +150,7 @@ def create_app(deployment: Deployment, identity: Identity | None = None, explain
 
     @app.get("/me", response_model=Me, responses=ERRORS, tags=["users"], summary="The authenticated user")
     def me(user: User) -> Me:
-        return Me(name=user.name, role=user.role, team=user.team,
+        return Me(name=user.name, role=user.role, team=user.team, team_queue_id=slug(user.team) if user.team else None,
                   queues=access.readable_queues(user, tasks, taxonomy))
 
     @app.get("/queues", response_model=list[QueueRef], responses=ERRORS, tags=["queues"],

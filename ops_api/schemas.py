@@ -31,11 +31,12 @@ class QueueRef(BaseModel):
 
 
 class Me(BaseModel):
-    model_config = _example({"name": "ana", "role": "analyst", "team": "Credit card",
+    model_config = _example({"name": "ana", "role": "analyst", "team": "Credit card", "team_queue_id": "credit-card",
                              "queues": ["Credit card", "Manual triage"]})
     name: str
     role: str = Field(description="analyst, specialist, triage_lead or auditor")
     team: str | None = Field(description="an analyst's team")
+    team_queue_id: str | None = Field(description="the id of an analyst's team queue in URLs")
     queues: list[str] = Field(description="the queues this user may read")
 
 
