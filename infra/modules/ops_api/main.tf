@@ -4,6 +4,12 @@
 # The users are the ops team: no self sign-up; an administrator creates each one (and records the role with
 # `complaints --env ENV users add`).
 
+data "aws_caller_identity" "current" {}
+
+locals {
+  issuer = "https://${aws_cognito_user_pool.ops.endpoint}"
+}
+
 resource "aws_cognito_user_pool" "ops" {
   name                     = "${var.name_prefix}-ops"
   deletion_protection      = var.deletion_protection ? "ACTIVE" : "INACTIVE"
@@ -59,6 +65,59 @@ resource "aws_cognito_user_pool_client" "ops_app" {
   }
 }
 
+# Budibase signs the ops team in by OpenID Connect against this pool (authorization code grant, through the
+# hosted sign-in pages of the domain below) and calls the API with the signed-in user's access token, so its
+# client is one of the API's audiences. Only when Budibase is hosted (budibase_url set).
+resource "aws_cognito_user_pool_domain" "ops" {
+  count        = var.budibase_url == null ? 0 : 1
+  domain       = "${var.name_prefix}-ops-${data.aws_caller_identity.current.account_id}"
+  user_pool_id = aws_cognito_user_pool.ops.id
+}
+
+resource "aws_cognito_user_pool_client" "budibase" {
+  count                                = var.budibase_url == null ? 0 : 1
+  name                                 = "${var.name_prefix}-budibase"
+  user_pool_id                         = aws_cognito_user_pool.ops.id
+  generate_secret                      = true
+  allowed_oauth_flows_user_pool_client = true
+  allowed_oauth_flows                  = ["code"]
+  allowed_oauth_scopes                 = ["openid", "email", "profile"]
+  supported_identity_providers         = ["COGNITO"]
+  callback_urls                        = ["${var.budibase_url}/api/global/auth/oidc/callback"]
+  logout_urls                          = ["${var.budibase_url}/"]
+  explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
+  prevent_user_existence_errors        = "ENABLED"
+  enable_token_revocation              = true
+  access_token_validity                = 60
+  id_token_validity                    = 60
+  refresh_token_validity               = 12
+
+  token_validity_units {
+    access_token  = "minutes"
+    id_token      = "minutes"
+    refresh_token = "hours"
+  }
+}
+
+# The client secret goes into Budibase's OIDC settings by hand, from here; it is never an output.
+resource "aws_secretsmanager_secret" "budibase_oidc" {
+  #checkov:skip=CKV2_AWS_57:Cognito cannot rotate an app client's secret in place; a new secret means a new client (taint it) and pasting both into Budibase's OIDC settings.
+  count       = var.budibase_url == null ? 0 : 1
+  name        = "${var.name_prefix}/budibase-oidc-client"
+  description = "Budibase's OpenID Connect client of the ops user pool (JSON: issuer, client_id, client_secret)."
+  kms_key_id  = var.kms_key_arn
+}
+
+resource "aws_secretsmanager_secret_version" "budibase_oidc" {
+  count     = var.budibase_url == null ? 0 : 1
+  secret_id = aws_secretsmanager_secret.budibase_oidc[0].id
+  secret_string = jsonencode({
+    issuer        = local.issuer
+    client_id     = aws_cognito_user_pool_client.budibase[0].id
+    client_secret = aws_cognito_user_pool_client.budibase[0].client_secret
+  })
+}
+
 resource "aws_apigatewayv2_api" "ops" {
   name          = "${var.name_prefix}-ops"
   protocol_type = "HTTP"
@@ -79,8 +138,8 @@ resource "aws_apigatewayv2_authorizer" "cognito" {
   identity_sources = ["$request.header.Authorization"]
 
   jwt_configuration {
-    audience = [aws_cognito_user_pool_client.ops_app.id] # an access token's client_id
-    issuer   = "https://${aws_cognito_user_pool.ops.endpoint}"
+    audience = concat([aws_cognito_user_pool_client.ops_app.id], aws_cognito_user_pool_client.budibase[*].id) # an access token's client_id
+    issuer   = local.issuer
   }
 }
 

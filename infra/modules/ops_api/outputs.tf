@@ -17,3 +17,23 @@ output "app_client_id" {
   description = "The app client the ops app signs users in with (its access tokens are the API's audience)."
   value       = aws_cognito_user_pool_client.ops_app.id
 }
+
+output "oidc_issuer" {
+  description = "The user pool's OpenID Connect issuer; its discovery document is <oidc_issuer>/.well-known/openid-configuration."
+  value       = local.issuer
+}
+
+output "budibase_client_id" {
+  description = "Budibase's OpenID Connect client (one of the API's audiences); null when Budibase is not hosted."
+  value       = one(aws_cognito_user_pool_client.budibase[*].id)
+}
+
+output "budibase_client_secret_arn" {
+  description = "Secrets Manager secret holding that client's issuer, id and secret; null when Budibase is not hosted."
+  value       = one(aws_secretsmanager_secret.budibase_oidc[*].arn)
+}
+
+output "sign_in_domain" {
+  description = "Prefix of the hosted sign-in domain (https://<prefix>.auth.<region>.amazoncognito.com, found through the discovery document); null when Budibase is not hosted."
+  value       = one(aws_cognito_user_pool_domain.ops[*].domain)
+}

@@ -47,3 +47,14 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "budibase_url" {
+  description = "https://<domain> of the self-hosted Budibase (module budibase): adds its OpenID Connect client, the hosted sign-in domain and the client's secret; null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.budibase_url == null || can(regex("^https://[^/]+$", var.budibase_url))
+    error_message = "budibase_url is https://<domain>, without a path or trailing slash."
+  }
+}
