@@ -269,7 +269,7 @@ def test_every_resource_and_the_state_machine_carry_the_release_tags():
     release = local_values(stack)["release_tags"]
     assert '"complaints:git-sha" = var.git_sha' in release and "var.model_versions" in release, release
     modules = {name: body for block in terraform(stack)["module"] for name, body in block.items()}
-    assert set(modules) == {"key", "store", "functions", "orchestration", "intake", "ops_api", "alarms"}
+    assert set(modules) == {"key", "store", "functions", "orchestration", "intake", "ops_api", "alarms", "budibase"}
     assert modules["orchestration"]["release_tags"] == "${local.release_tags}"
     machine = resources(MODULES / "orchestration")[("aws_sfn_state_machine", "triage")]
     assert machine["tags"] == "${var.release_tags}" and machine["type"] == "STANDARD"
@@ -333,7 +333,7 @@ def test_every_s3_bucket_is_the_hardened_bucket_module():
         assert folder == BUCKET or written == [], f"{folder.name} writes {written} itself: use module bucket"
     calls = bucket_calls()
     assert {(folder.name, name) for folder, name in calls} == {
-        ("bootstrap", "state_bucket"), ("intake", "batches"), ("intake", "access_logs")}
+        ("bootstrap", "state_bucket"), ("intake", "batches"), ("intake", "access_logs"), ("budibase", "alb_logs")}
 
     bucket = resources(BUCKET)
     assert all(body["bucket"] == "${aws_s3_bucket.this.id}" for (rtype, _), body in bucket.items() if rtype != "aws_s3_bucket")
@@ -385,6 +385,8 @@ def test_buckets_written_before_the_module_are_moved_into_it_not_replaced():
     module = resources(BUCKET)
     expected: dict[Path, dict[str, str]] = {}
     for (folder, name), call in bucket_calls().items():
+        if (folder.name, name) not in old_names:  # born in the module: nothing to move
+            continue
         present = {rtype for (rtype, _), body in module.items() if "count" not in body
                    or (rtype == "aws_s3_bucket_logging" and call.get("access_logging"))
                    or (rtype == "aws_s3_bucket_notification" and call.get("eventbridge"))}
@@ -680,8 +682,10 @@ def test_the_ops_api_is_reachable_only_with_a_verified_cognito_token_and_its_rol
     assert [(r["route_key"], r["authorization_type"], r["authorizer_id"]) for r in routes] == [
         ("$default", "JWT", "${aws_apigatewayv2_authorizer.cognito.id}")]
     jwt = api[("aws_apigatewayv2_authorizer", "cognito")]["jwt_configuration"][0]
-    assert {key: value for key, value in jwt.items() if key != "__comments__"} == {"audience": ["${aws_cognito_user_pool_client.ops_app.id}"],
-                   "issuer": "https://${aws_cognito_user_pool.ops.endpoint}"}
+    assert {key: value for key, value in jwt.items() if key != "__comments__"} == {
+        "audience": "${concat([aws_cognito_user_pool_client.ops_app.id], aws_cognito_user_pool_client.budibase[*].id)}",
+        "issuer": "${local.issuer}"}
+    assert local_values(MODULES / "ops_api")["issuer"] == "https://${aws_cognito_user_pool.ops.endpoint}"
     pool = api[("aws_cognito_user_pool", "ops")]
     assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is True and pool["mfa_configuration"] == "ON"
     source = (CHECKOUT / "ops_api" / "app.py").read_text(encoding="utf-8")
@@ -693,3 +697,179 @@ def test_the_ops_api_is_reachable_only_with_a_verified_cognito_token_and_its_rol
     assert tables["users"] == ["dynamodb:GetItem"] and "dynamodb:PutItem" not in tables["explanations"]
     writes = {table for table, actions in tables.items() if any(a != "dynamodb:GetItem" and "Put" in a for a in actions)}
     assert writes == {"feedback", "audit_log"}  # a correction and its audit event; nothing else
+
+
+# -- Budibase: the ops front end, hosted next to the stack; it reaches data only through the ops API ------------
+
+BUDIBASE = MODULES / "budibase"
+# What the single image reads from its environment (Budibase's hosting/single/runner.sh), all from the secret.
+BUDIBASE_SECRETS = {"JWT_SECRET", "INTERNAL_API_KEY", "API_ENCRYPTION_KEY", "ENCRYPTION_KEY", "MINIO_ACCESS_KEY",
+                    "MINIO_SECRET_KEY", "REDIS_PASSWORD", "COUCHDB_USER", "COUCHDB_PASSWORD", "BB_ADMIN_USER_EMAIL",
+                    "BB_ADMIN_USER_PASSWORD"}
+
+
+def _variables(folder: Path) -> dict[str, dict]:
+    return {name: body for block in terraform(folder)["variable"] for name, body in block.items()}
+
+
+def _security_group_rules() -> dict[str, list[dict]]:
+    """Security group name -> its rules, each {direction, ports, source} as the module writes them."""
+    rules: dict[str, list[dict]] = {}
+    for (rtype, name), body in resources(BUDIBASE).items():
+        if rtype.startswith("aws_vpc_security_group_") and rtype.endswith("_rule"):
+            group = re.fullmatch(r"\$\{aws_security_group\.(\w+)\.id\}", body["security_group_id"]).group(1)
+            assert len(body.get("description", "")) > 10, f"{name} has no description"
+            rules.setdefault(group, []).append({
+                "direction": rtype.split("_")[-2], "ports": (body["from_port"], body["to_port"]),
+                "source": body.get("referenced_security_group_id") or body.get("cidr_ipv4")})
+    return rules
+
+
+def test_budibase_runs_one_task_in_the_private_subnets_without_a_public_address():
+    service = resources(BUDIBASE)[("aws_ecs_service", "budibase")]
+    # CouchDB, Redis and MinIO inside the single image each assume they own /data: one task, stopped before
+    # its replacement starts, and no variable that could ask for more.
+    assert (service["desired_count"], service["deployment_minimum_healthy_percent"],
+            service["deployment_maximum_percent"]) == (1, 0, 100)
+    assert not {"desired_count", "task_count", "replicas"} & set(_variables(BUDIBASE))
+    network = service["network_configuration"][0]
+    assert network["subnets"] == "${var.private_subnet_ids}" and network["assign_public_ip"] is False
+    assert network["security_groups"] == ["${aws_security_group.task.id}"]
+    assert service["launch_type"] == "FARGATE" and service["enable_execute_command"] is False
+    cluster = resources(BUDIBASE)[("aws_ecs_cluster", "budibase")]
+    assert cluster["setting"] == [{"name": "containerInsights", "value": "enabled"}]
+    readme = (BUDIBASE / "README.md").read_text(encoding="utf-8")
+    assert "one task" in readme.lower() and "EFS" in readme
+
+
+def test_budibase_is_served_over_tls13_behind_a_firewall_and_http_only_redirects():
+    found = resources(BUDIBASE)
+    https, http = found[("aws_lb_listener", "https")], found[("aws_lb_listener", "http")]
+    assert (https["port"], https["protocol"], https["ssl_policy"]) == (443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06")
+    assert https["certificate_arn"] == "${var.certificate_arn}"
+    assert https["default_action"][0]["target_group_arn"] == "${aws_lb_target_group.budibase.arn}"
+    [redirect] = http["default_action"]
+    assert redirect["type"] == "redirect" and redirect["redirect"][0]["protocol"] == "HTTPS" and redirect["redirect"][0]["port"] == "443"
+    alb = found[("aws_lb", "budibase")]
+    assert alb["drop_invalid_header_fields"] is True and alb["enable_deletion_protection"] == "${var.deletion_protection}"
+    assert alb["access_logs"][0] == {"bucket": "${module.alb_logs.name}", "prefix": "alb", "enabled": True}
+    assert alb["subnets"] == "${var.internal ? var.private_subnet_ids : var.public_subnet_ids}"
+    target = found[("aws_lb_target_group", "budibase")]
+    container = local_values(BUDIBASE)["container"]
+    assert target["port"] == container["portMappings"][0]["containerPort"] == "${local.container_port}"
+    assert local_values(BUDIBASE)["container_port"] == 80  # the image's nginx
+    assert target["health_check"][0]["path"] == "/health" and "http://localhost/health" in container["healthCheck"]["command"][1]
+    assert found[("aws_wafv2_web_acl_association", "budibase")] == {
+        "resource_arn": "${aws_lb.budibase.arn}", "web_acl_arn": "${aws_wafv2_web_acl.budibase.arn}"}
+    groups = {rule["statement"][0]["managed_rule_group_statement"][0]["name"] for rule in found[("aws_wafv2_web_acl", "budibase")]["rule"]}
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= groups  # Log4j among the bad inputs
+    assert found[("aws_wafv2_web_acl_logging_configuration", "budibase")]["log_destination_configs"] == ["${aws_cloudwatch_log_group.waf.arn}"]
+
+
+def test_budibase_security_groups_admit_only_the_hop_before_them():
+    rules = _security_group_rules()
+    assert sorted((r["direction"], r["ports"], r["source"]) for r in rules["alb"]) == [
+        ("egress", ("${local.container_port}", "${local.container_port}"), "${aws_security_group.task.id}"),
+        ("ingress", (80, 80), "${each.value}"), ("ingress", (443, 443), "${each.value}")]
+    assert all(resources(BUDIBASE)[("aws_vpc_security_group_ingress_rule", name)]["for_each"] == "${toset(var.allowed_cidrs)}"
+               for name in ("alb_https", "alb_http"))
+    assert sorted((r["direction"], r["ports"], r["source"]) for r in rules["task"]) == [
+        ("egress", (443, 443), "0.0.0.0/0"), ("egress", (2049, 2049), "${aws_security_group.efs.id}"),
+        ("ingress", ("${local.container_port}", "${local.container_port}"), "${aws_security_group.alb.id}")]
+    assert [(r["direction"], r["ports"], r["source"]) for r in rules["efs"]] == [
+        ("ingress", (2049, 2049), "${aws_security_group.task.id}")]
+    allowed = _variables(BUDIBASE)["allowed_cidrs"]
+    assert "default" not in allowed and "/0" in allowed["validation"][0]["condition"]  # no default, never the internet
+
+
+def test_budibase_credentials_reach_the_container_only_from_secrets_manager():
+    values = local_values(BUDIBASE)
+    container = values["container"]
+    assert {e["name"] for e in container["environment"]} & BUDIBASE_SECRETS == set()
+    assert {e["name"] for e in container["environment"]} == {"PLATFORM_URL", "ENABLE_ANALYTICS"}
+    assert container["secrets"] == ('${[for name in sort(local.secret_names) : {name = name, valueFrom = '
+                                    '"${aws_secretsmanager_secret.budibase.arn}:${name}::"}]}')
+    generated = set(re.findall(r'"(\w+)"', values["generated_secrets"]))
+    assert generated | {"BB_ADMIN_USER_EMAIL"} == BUDIBASE_SECRETS and values["secret_names"] == \
+        '${setunion(local.generated_secrets, ["BB_ADMIN_USER_EMAIL"])}'
+    found = resources(BUDIBASE)
+    assert found[("random_password", "secret")]["special"] is False  # they go into COUCH_DB_URL
+    assert found[("aws_secretsmanager_secret", "budibase")]["kms_key_id"] == "${var.kms_key_arn}"
+    assert found[("aws_ecs_task_definition", "budibase")]["container_definitions"] == "${jsonencode([local.container])}"
+    assert container["image"] == "budibase/budibase:${var.image_version}"
+    assert _variables(BUDIBASE)["image_version"]["default"] == "3.38.1"
+
+
+def test_budibase_data_volume_is_encrypted_mounted_over_tls_with_iam_and_backed_up():
+    found = resources(BUDIBASE)
+    efs = found[("aws_efs_file_system", "data")]
+    assert efs["encrypted"] is True and efs["kms_key_id"] == "${var.kms_key_arn}"
+    [volume] = found[("aws_ecs_task_definition", "budibase")]["volume"]
+    config = volume["efs_volume_configuration"][0]
+    assert config["file_system_id"] == "${aws_efs_file_system.data.id}" and config["transit_encryption"] == "ENABLED"
+    assert config["authorization_config"] == [{"access_point_id": "${aws_efs_access_point.data.id}", "iam": "ENABLED"}]
+    assert local_values(BUDIBASE)["container"]["mountPoints"] == [
+        {"sourceVolume": volume["name"], "containerPath": "${local.data_path}", "readOnly": False}]
+    assert local_values(BUDIBASE)["data_path"] == "/data"
+    assert found[("aws_efs_mount_target", "data")]["for_each"] == "${toset(var.private_subnet_ids)}"
+    assert found[("aws_efs_access_point", "data")]["root_directory"][0]["path"] == "/budibase"
+    assert found[("aws_backup_selection", "data")]["resources"] == ["${aws_efs_file_system.data.arn}"]
+    assert found[("aws_backup_vault", "budibase")]["kms_key_arn"] == "${var.kms_key_arn}"
+    [daily] = found[("aws_backup_plan", "budibase")]["rule"]
+    assert daily["schedule"].startswith("cron(") and daily["lifecycle"] == [{"delete_after": "${var.backup_retention_days}"}]
+    assert daily["target_vault_name"] == "${aws_backup_vault.budibase.name}"
+    assert "AWSBackupServiceRolePolicyForBackup" in found[("aws_iam_role_policy_attachment", "backup")]["for_each"]
+    policy = resources(BUDIBASE, "data")[("aws_iam_policy_document", "data")]["statement"]
+    assert {s["sid"]: s.get("effect", "Allow") for s in policy} == {
+        "OnlyTheBudibaseTaskThroughItsAccessPoint": "Allow", "DenyInsecureTransport": "Deny"}
+
+
+def test_budibase_roles_reach_nothing_of_the_stack():
+    documents = resources(BUDIBASE, "data")
+    execution = documents[("aws_iam_policy_document", "execution")]["statement"]
+    assert {s["sid"]: (s["actions"], s["resources"]) for s in execution} == {
+        "ReadBudibasesSecret": (["secretsmanager:GetSecretValue"], ["${aws_secretsmanager_secret.budibase.arn}"]),
+        "DecryptItThroughSecretsManager": (["kms:Decrypt"], ["${var.kms_key_arn}"]),
+        "WriteTheContainersLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], ["${aws_cloudwatch_log_group.budibase.arn}:*"])}
+    [decrypt] = [s for s in execution if s["sid"] == "DecryptItThroughSecretsManager"]
+    assert conditions(decrypt)["kms:ViaService"] == ("StringEquals", ["secretsmanager.${local.region}.amazonaws.com"])
+    [mount] = documents[("aws_iam_policy_document", "task")]["statement"]
+    assert all(a.startswith("elasticfilesystem:Client") for a in mount["actions"])
+    assert mount["resources"] == ["${aws_efs_file_system.data.arn}"]
+    assert conditions(mount)["elasticfilesystem:AccessPointArn"] == ("StringEquals", ["${aws_efs_access_point.data.arn}"])
+    found = resources(BUDIBASE)
+    assert {name: (body["role"], body["policy"]) for (rtype, name), body in found.items() if rtype == "aws_iam_role_policy"} == {
+        "execution": ("${aws_iam_role.execution.id}", "${data.aws_iam_policy_document.execution.json}"),
+        "task": ("${aws_iam_role.task.id}", "${data.aws_iam_policy_document.task.json}")}
+    assert [body["role"] for (rtype, _), body in found.items() if rtype == "aws_iam_role_policy_attachment"] == [
+        "${aws_iam_role.backup.name}"]  # AWS Backup's managed policies, on the backup role only
+    granted = json.dumps(execution + [mount])  # the tasks' only policies
+    assert not re.search(r"dynamodb:|s3:|execute-api:|states:|lambda:|sqs:", granted)
+    modules = {name: body for block in terraform(INFRA / "stack")["module"] for name, body in block.items()}
+    passed = set(modules["budibase"]) - {"source", "count", "__comments__"}
+    assert not {name for name in passed if re.search(r"table|bucket|function|api|queue|state_machine", name)}, passed
+    assert modules["budibase"]["kms_key_arn"] == "${module.key.key_arn}"
+
+
+def test_budibase_signs_in_with_cognito_and_its_token_is_an_audience_of_the_ops_api():
+    api = resources(MODULES / "ops_api")
+    client = api[("aws_cognito_user_pool_client", "budibase")]
+    assert client["callback_urls"] == ["${var.budibase_url}/api/global/auth/oidc/callback"]
+    assert client["allowed_oauth_flows"] == ["code"] and client["allowed_oauth_flows_user_pool_client"] is True
+    assert {"openid", "email", "profile"} <= set(client["allowed_oauth_scopes"]) and client["generate_secret"] is True
+    assert client["user_pool_id"] == "${aws_cognito_user_pool.ops.id}"
+    assert "budibase[*].id" in api[("aws_apigatewayv2_authorizer", "cognito")]["jwt_configuration"][0]["audience"]
+    secret = api[("aws_secretsmanager_secret_version", "budibase_oidc")]["secret_string"]
+    assert "aws_cognito_user_pool_client.budibase[0].client_secret" in secret
+    assert api[("aws_secretsmanager_secret", "budibase_oidc")]["kms_key_id"] == "${var.kms_key_arn}"
+    for folder in (MODULES / "ops_api", INFRA / "stack"):  # the client secret is never an output
+        for block in terraform(folder)["output"]:
+            assert not any(re.search(r"\.client_secret\b", body["value"]) for body in block.values()), folder.name
+    stack = INFRA / "stack"
+    modules = {name: body for block in terraform(stack)["module"] for name, body in block.items()}
+    assert local_values(stack)["budibase_url"] == '${var.budibase == null ? null : "https://${var.budibase.domain}"}'
+    assert modules["ops_api"]["budibase_url"] == "${local.budibase_url}"
+    assert "local.budibase_url" in modules["ops_api"]["allowed_origins"]  # CORS admits Budibase's origin
+    assert modules["budibase"]["domain"] == "${var.budibase.domain}"
+    assert modules["budibase"]["count"] == "${var.budibase == null ? 0 : 1}"
+    assert local_values(BUDIBASE)["url"] == "https://${var.domain}"

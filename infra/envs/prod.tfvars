@@ -8,3 +8,19 @@ api_burst_limit      = 50
 log_retention_days   = 365
 deletion_protection  = true
 alarm_emails         = [] # subscribe the on-call tool to the alarm_topic_arn output
+
+# Budibase, the ops front end (infra/modules/budibase), in the landing zone's prod VPC. Not hosted until the
+# platform team hands over the VPC, subnets, DNS name and ACM certificate: replace null with, e.g.,
+# budibase = {
+#   domain             = "ops.complaints.megabank.example"
+#   certificate_arn    = "arn:aws:acm:us-east-1:<account>:certificate/<id>"
+#   vpc_id             = "vpc-<id>"
+#   private_subnet_ids = ["subnet-<a>", "subnet-<b>", "subnet-<c>"]
+#   public_subnet_ids  = ["subnet-<d>", "subnet-<e>", "subnet-<f>"]  # or internal = true
+#   allowed_cidrs      = ["10.0.0.0/8"]     # the corporate ranges (egress of the bank's proxies)
+#   admin_email        = "complaints-ops@megabank.example"
+#   memory             = 4096               # 1 vCPU, 4 GB
+#   backup_retention_days        = 35
+#   weekly_backup_retention_days = 365
+# }
+budibase = null

@@ -10,6 +10,8 @@ locals {
     },
     { for task, version in var.model_versions : "complaints:model:${task}" => version },
   )
+
+  budibase_url = var.budibase == null ? null : "https://${var.budibase.domain}"
 }
 
 module "key" {
@@ -73,9 +75,33 @@ module "ops_api" {
   function_arn        = module.functions.function_arns["ops_api"]
   function_name       = module.functions.function_names["ops_api"]
   kms_key_arn         = module.key.key_arn
-  allowed_origins     = var.ops_app_origins
+  allowed_origins     = distinct(concat(var.ops_app_origins, local.budibase_url == null ? [] : [local.budibase_url]))
+  budibase_url        = local.budibase_url
   deletion_protection = var.deletion_protection
   log_retention_days  = var.log_retention_days
+}
+
+# The ops team's front end, in the landing-zone VPC; absent until envs/<env>.tfvars sets budibase.
+module "budibase" {
+  count                        = var.budibase == null ? 0 : 1
+  source                       = "../modules/budibase"
+  name_prefix                  = local.name_prefix
+  kms_key_arn                  = module.key.key_arn
+  domain                       = var.budibase.domain
+  certificate_arn              = var.budibase.certificate_arn
+  vpc_id                       = var.budibase.vpc_id
+  private_subnet_ids           = var.budibase.private_subnet_ids
+  public_subnet_ids            = var.budibase.public_subnet_ids
+  internal                     = var.budibase.internal
+  allowed_cidrs                = var.budibase.allowed_cidrs
+  admin_email                  = var.budibase.admin_email
+  image_version                = var.budibase.image_version
+  cpu                          = var.budibase.cpu
+  memory                       = var.budibase.memory
+  backup_retention_days        = var.budibase.backup_retention_days
+  weekly_backup_retention_days = var.budibase.weekly_backup_retention_days
+  log_retention_days           = var.log_retention_days
+  deletion_protection          = var.deletion_protection
 }
 
 module "alarms" {

@@ -52,3 +52,53 @@ output "release_tags" {
   description = "The tags every resource carries."
   value       = local.release_tags
 }
+
+output "budibase_url" {
+  description = "Where the ops team opens Budibase; null when it is not hosted."
+  value       = one(module.budibase[*].url)
+}
+
+output "budibase_alb_dns_name" {
+  description = "Point the Budibase domain at this name (CNAME or alias)."
+  value       = one(module.budibase[*].alb_dns_name)
+}
+
+output "budibase_cluster_name" {
+  description = "Budibase's ECS cluster."
+  value       = one(module.budibase[*].cluster_name)
+}
+
+output "budibase_service_name" {
+  description = "Budibase's ECS service (one task)."
+  value       = one(module.budibase[*].service_name)
+}
+
+output "budibase_efs_id" {
+  description = "Budibase's data volume."
+  value       = one(module.budibase[*].efs_id)
+}
+
+output "budibase_backup_vault_name" {
+  description = "The vault of the data volume's backups."
+  value       = one(module.budibase[*].backup_vault_name)
+}
+
+output "budibase_secret_arn" {
+  description = "Budibase's own credentials, the first administrator's among them."
+  value       = one(module.budibase[*].secret_arn)
+}
+
+output "ops_oidc_issuer" {
+  description = "The ops user pool's OpenID Connect issuer (Budibase's OIDC config URL: <issuer>/.well-known/openid-configuration)."
+  value       = module.ops_api.oidc_issuer
+}
+
+output "budibase_oidc_client_id" {
+  description = "Budibase's OpenID Connect client of the ops user pool."
+  value       = module.ops_api.budibase_client_id
+}
+
+output "budibase_oidc_secret_arn" {
+  description = "The secret holding that client's issuer, id and secret (for Budibase's OIDC settings)."
+  value       = module.ops_api.budibase_client_secret_arn
+}

@@ -82,7 +82,7 @@ variable "deletion_protection" {
 }
 
 variable "ops_app_origins" {
-  description = "Origins of the ops app (Budibase) whose browsers may call the ops API."
+  description = "Origins, besides Budibase's own (added when budibase is set), whose browsers may call the ops API."
   type        = list(string)
   default     = []
 }
@@ -91,4 +91,24 @@ variable "alarm_emails" {
   description = "Addresses subscribed to the alarm topic."
   type        = list(string)
   default     = []
+}
+
+variable "budibase" {
+  description = "Self-hosted Budibase, the ops front end (modules/budibase), in the bank's landing-zone VPC: its DNS name and certificate, the VPC and subnets, the corporate ranges that may reach it, the first administrator's mailbox, and sizes; null: not hosted."
+  type = object({
+    domain                       = string
+    certificate_arn              = string
+    vpc_id                       = string
+    private_subnet_ids           = list(string)
+    public_subnet_ids            = optional(list(string), [])
+    internal                     = optional(bool, false)
+    allowed_cidrs                = list(string)
+    admin_email                  = string
+    image_version                = optional(string, "3.38.1")
+    cpu                          = optional(number, 1024)
+    memory                       = optional(number, 4096)
+    backup_retention_days        = optional(number, 35)
+    weekly_backup_retention_days = optional(number, 0)
+  })
+  default = null
 }
