@@ -10,16 +10,16 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load ablation vulnerable-signal cost shared-data clean
+.PHONY: help setup budibase-runtime budibase-deploy budibase-e2e run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load ablation vulnerable-signal cost shared-data clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[train,dev,report,hub,checks,aws,explain,api]'
+	$(BIN)/pip install --quiet -e '.[train,dev,report,hub,checks,aws,explain,api,ops-app]'
 	# checkov in its own venv: it pins boto3, packaging and networkx below what the project uses
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet 'checkov==3.3.30'
@@ -90,6 +90,17 @@ checkov: setup  ## checkov over infra/ and the serving image's Dockerfile
 plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request comment, build/plan/ENV.md, cut under GitHub's limit
 	@test -n "$(PLAN)" || { echo "error: PLAN=<terraform show -no-color output> is required"; exit 2; }
 	$(PYTHON) infra/plan_comment.py --env $(ENV) --plan "$(PLAN)" --out build/plan/$(ENV).md
+
+# The ops app (budibase/). BUDIBASE_URL/OPS_API_URL and BUDIBASE_API_KEY come from the environment (the deploy workflow).
+budibase-runtime:  ## install the local Budibase runtime in .budibase: Node 22, @budibase/server, pouchdb-server, Redis, Chromium
+	bash budibase/harness/install.sh .budibase
+
+budibase-deploy: setup  ## create or update the ops app in BUDIBASE_URL over OPS_API_URL and publish it (idempotent)
+	$(BIN)/python -m budibase.deploy
+
+budibase-e2e: setup budibase-runtime  ## the ops app in a real Budibase server and Chromium on the store of make run (run first if none); screenshots in budibase/screenshots
+	@test -f "$${COMPLAINTS_HOME:-.complaints}/triage.sqlite3" || $(MAKE) run
+	$(BIN)/pytest -m budibase tests/test_budibase_app.py -p no:cacheprovider
 
 openapi: setup  ## write the ops API's OpenAPI 3.0 document, ops_api/openapi.json (a test fails when it is stale)
 	$(BIN)/python -m ops_api.openapi

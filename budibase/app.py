@@ -1,0 +1,290 @@
+"""The ops team's Budibase app, as code: the ops API's queries as the app shows them, the roles, the screens.
+
+Every rule stays in the ops API: each query carries the signed-in user's own token (the datasource's
+``Authorization`` header is bound to ``{{ [user].[oauth2].[accessToken] }}``, the access token of their
+single sign-on), so what a user may see or change is what the API lets *them* do. Budibase roles only
+choose which screens a user is shown. Queue ids and the labels offered for reassignment come from the
+deployment's own tasks and taxonomy, never from a list typed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from budibase.components import (
+    bind, columns, component_id, execute, js, navigate, node, notify, provider_ref, query_source,
+)
+
+from complaints.access import specialist_queues
+from complaints.queues import slug
+from complaints.records import MANUAL_TRIAGE
+from complaints.tasks import TaskSpec
+from complaints.taxonomy import Taxonomy
+
+NAME, URL = "Complaints ops", "/complaints-ops"
+DATASOURCE = "Ops API"
+USER_TOKEN = "Bearer {{ [user].[oauth2].[accessToken] }}"
+
+# Budibase roles (screens shown), after the ops API's roles (what may be done); a triage lead sees every screen.
+ANALYST, SPECIALIST, AUDITOR, TRIAGE_LEAD, BASIC = "ANALYST", "SPECIALIST", "AUDITOR", "TRIAGE_LEAD", "BASIC"
+ROLES = [
+    {"name": ANALYST, "inherits": [BASIC], "uiMetadata": {"displayName": "Analyst", "description":
+                                                         "works a team queue and manual triage"}},
+    {"name": SPECIALIST, "inherits": [BASIC], "uiMetadata": {"displayName": "Specialist", "description":
+                                                            "works the vulnerable customers queue"}},
+    {"name": AUDITOR, "inherits": [BASIC], "uiMetadata": {"displayName": "Auditor", "description":
+                                                         "reads everything and the audit chain"}},
+    {"name": TRIAGE_LEAD, "inherits": [ANALYST, SPECIALIST, AUDITOR],
+     "uiMetadata": {"displayName": "Triage lead", "description": "works every queue"}},
+]
+OPS_ROLE_TO_APP_ROLE = {"analyst": ANALYST, "specialist": SPECIALIST, "auditor": AUDITOR, "triage_lead": TRIAGE_LEAD}
+
+# An API error body ({"error": {...}}) fails the query, so the app shows it instead of an empty success.
+_REFUSED = "if (data && data.error) { throw new Error(data.error.message) }\n"
+_PERCENT = "const pct = s => (s === undefined || s === null) ? '' : Math.round(s * 100) + '%'\n"
+_AGE = ("const age = at => { const h = (Date.now() - Date.parse(at)) / 36e5; "
+        "return h < 48 ? Math.floor(h) + ' h' : Math.floor(h / 24) + ' d' }\n")
+
+
+@dataclass(frozen=True)
+class QueryView:
+    """How the app reads one ops API operation: its rows (a JavaScript transformer) and their columns."""
+
+    transformer: str
+    fields: tuple[str, ...]
+
+
+QUERY_VIEWS = {
+    "me": QueryView(_REFUSED + "return [data]", ("name", "role", "team", "team_queue_id")),
+    "list_queues": QueryView(_REFUSED + "return data", ("id", "name", "count")),
+    "queue_page": QueryView(_REFUSED + _PERCENT + _AGE + """return data.items.map(c => ({
+  complaint_id: c.complaint_id, age: age(c.allocated_at), allocated_at: c.allocated_at, queue: c.queue,
+  status: c.status === 'allocated' ? 'models' : 'manual triage', corrected: c.corrected ? 'yes' : '',
+  team: (c.predictions.team || {}).label, team_score: pct((c.predictions.team || {}).score),
+  issue: (c.predictions.issue || {}).label, issue_score: pct((c.predictions.issue || {}).score),
+  vulnerable_score: pct((c.predictions.vulnerable || {}).score)
+}))""", ("complaint_id", "age", "allocated_at", "queue", "status", "corrected", "team", "team_score", "issue",
+         "issue_score", "vulnerable_score")),
+    "complaint": QueryView(_REFUSED + _PERCENT + """const a = data.allocation
+const tasks = Object.entries(a.predictions).map(([task, p]) =>
+  `| ${task} | ${p.label} | ${pct(p.score)} | \\`${p.version}\\` | ${p.served_by} | ${p.error || ''} |`).join('\\n')
+const fixes = data.corrections.map(c =>
+  `| ${c.task} | ${c.previous_label} → ${c.label} | ${c.analyst} | ${c.at} |`).join('\\n')
+const details = [
+  `**Queue:** ${data.queue} · **models sent it to:** ${a.queue} (${a.status.replace('_', ' ')})`,
+  `**Received:** ${data.date_received} · **allocated:** ${a.allocated_at} · **batch:** \\`${a.batch_id}\\` · ` +
+  `**taxonomy:** ${a.taxonomy_version}`,
+  a.reasons.length ? `**Why manual triage:** ${a.reasons.join('; ')}` : '',
+  '', '| task | label | score | model version | served by | error |', '|---|---|---|---|---|---|', tasks, '',
+  data.corrections.length ? '**Corrections**\\n\\n| task | change | by | at |\\n|---|---|---|---|\\n' + fixes
+                          : '_No corrections yet._'
+].join('\\n')
+return [{ complaint_id: data.complaint_id, narrative: data.narrative, queue: data.queue, details }]""",
+                           ("complaint_id", "narrative", "queue", "details")),
+    "reassign": QueryView(_REFUSED + """return [{ queue_id: data.queue.id, queue: data.queue.name,
+  already_stored: data.already_stored, task: data.correction.task, label: data.correction.label }]""",
+                          ("queue_id", "queue", "already_stored", "task", "label")),
+    "request_explanation": QueryView(_REFUSED + "return [{ task: data.task, version: data.version }]",
+                                     ("task", "version")),
+    "read_explanation": QueryView(_REFUSED + """const p = data.payload
+const head = `**${data.task}: ${p.label}** (score ${Math.round(p.score * 100)}%) · model \\`${data.version}\\` · ` +
+  `${p.explainer}, SHAP ${p.shap_version} · requested by ${data.requested_by} at ${data.requested_at}`
+const rows = [...p.top_for.map(([word, value]) => ({ direction: 'for', word, value: value.toFixed(4) })),
+              ...p.top_against.map(([word, value]) => ({ direction: 'against', word, value: value.toFixed(4) }))]
+return rows.map(r => ({ ...r, head }))""", ("direction", "word", "value", "head")),
+    "audit": QueryView(_REFUSED + _PERCENT + """return Object.entries(data.tasks).map(([task, t]) => ({
+  task, label: t.prediction ? t.prediction.label : '', score: t.prediction ? pct(t.prediction.score) : '',
+  version: t.version, kind: (t.model_info || {}).kind, registered_at: (t.model_info || {}).registered_at,
+  accuracy: ((t.model_info || {}).metrics || {}).accuracy,
+  training_data: (((t.model_card || {}).training || {}).data_sha256 || '').slice(0, 12),
+  git_commit: (((t.model_card || {}).training || {}).git_commit || '').slice(0, 12),
+  in_service_by: t.put_in_service_by ? `${t.put_in_service_by.action} by ${t.put_in_service_by.actor}` : '',
+  gate: t.gate_decision ? JSON.stringify(t.gate_decision).slice(0, 120) : 'none (promoted without a gate)',
+  batch: data.allocation.batch.batch_id, source_sha256: data.allocation.batch.source_sha256.slice(0, 12),
+  corrections: data.corrections.length, chain_complete: data.complete ? 'yes' : 'NO'
+}))""", ("task", "label", "score", "version", "kind", "registered_at", "accuracy", "training_data", "git_commit",
+         "in_service_by", "gate", "batch", "source_sha256", "corrections", "chain_complete")),
+    "summary": QueryView(_REFUSED + """return [{ allocated: data.allocated, manual_triage: data.manual_triage,
+  manual_triage_share: Math.round(data.manual_triage_share * 100) + '%', corrections: data.corrections,
+  moved: data.moved }]""", ("allocated", "manual_triage", "manual_triage_share", "corrections", "moved")),
+}
+# Rendered HTML needs the user's header, which an iframe cannot send: the explanation screen reads the JSON.
+UNUSED_OPERATIONS = {"explanation_html"}
+
+
+def query_definition(imported: dict[str, Any], operation: str) -> dict[str, Any]:
+    """The imported query as the app uses it: named after its operation, with its rows and columns."""
+    view = QUERY_VIEWS[operation]
+    fields = dict(imported["fields"])
+    headers = dict(fields.get("headers") or {})
+    if "Idempotency-Key" in headers:  # a fresh key per click, made by the reassign buttons
+        headers["Idempotency-Key"] = "{{ idempotency_key }}"
+    fields["headers"] = headers
+    parameters = [{**p, "name": "idempotency_key"} if p["name"] == "Idempotency-Key" else p
+                  for p in imported.get("parameters", [])]
+    return {**imported, "name": operation, "fields": fields, "parameters": parameters,
+            "transformer": view.transformer, "schema": {f: {"name": f, "type": "string"} for f in view.fields}}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the deployment's configuration says the app offers: queue ids and the labels of each task."""
+
+    team_queues: list[str]
+    specialist_queue_ids: list[str]
+    labels: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, tasks: list[TaskSpec], taxonomy: Taxonomy) -> "Vocabulary":
+        return cls(team_queues=list(taxonomy.teams), specialist_queue_ids=[slug(q) for q in specialist_queues(tasks)],
+                   labels={task.name: list(task.classes(taxonomy) or ()) for task in tasks
+                           if task.classes(taxonomy)})
+
+
+def _queue_table(place: tuple[str, ...], queue_page: dict[str, Any], queue_id: str) -> dict[str, Any]:
+    provider = component_id(*place, "complaints")
+    table = node("table", (*place, "complaints table"), dataProvider=provider_ref(provider), rowCount=12, compact=True,
+                 noRowsMessage="No complaints in this queue", onClick=[navigate(
+                     "/complaint/" + bind("eventContext", "row", "complaint_id"))],
+                 columns=columns(("complaint_id", "Complaint"), ("age", "Age"), ("issue", "Predicted issue"),
+                                 ("issue_score", "Issue score"), ("team", "Team"), ("team_score", "Team score"),
+                                 ("vulnerable_score", "Vulnerable score"), ("status", "Decided by"),
+                                 ("corrected", "Corrected")))
+    return node("dataprovider", (*place, "complaints"), table, paginate=False, limit=200,
+                dataSource=query_source(queue_page, queue_id=queue_id, sort="newest", offset="0", limit="200"))
+
+
+def _screen(route: str, role: str, title: str, *children: dict[str, Any], home: bool = False) -> dict[str, Any]:
+    root = node("container", (route, "screen"), node("heading", (route, "title"), text=title, size="M"), *children,
+                layout="flex", direction="column", hAlign="stretch", vAlign="top", size="grow", gap="M")
+    return {"name": route, "showNavigation": True, "width": "Large", "props": root,
+            "routing": {"route": route, "roleId": role, "homeScreen": home}}
+
+
+def screens(queries: dict[str, dict[str, Any]], vocabulary: Vocabulary, workspace_app_id: str
+            ) -> list[dict[str, Any]]:
+    q = queries
+    me = component_id("/team-queue", "me")
+    team_queue = node("dataprovider", ("/team-queue", "me"), _queue_table(
+        ("/team-queue",), q["queue_page"], bind(me, "rows", "0", "team_queue_id")), dataSource=query_source(q["me"]),
+        paginate=False)
+    queues_table = node("table", ("/queues", "queues table"), dataProvider=provider_ref(component_id("/queues", "queues")),
+                        rowCount=20, compact=True, columns=columns(("name", "Queue"), ("count", "Complaints now")),
+                        onClick=[navigate("/queue/" + bind("eventContext", "row", "id"))])
+    built = [
+        _screen("/queues", BASIC, "Queues", node("dataprovider", ("/queues", "queues"), queues_table,
+                                                  dataSource=query_source(q["list_queues"]), paginate=False), home=True),
+        _screen("/queue/:queue_id", BASIC, "Queue", _queue_table(("/queue/:queue_id",), q["queue_page"],
+                                                                 bind("url", "queue_id"))),
+        _screen("/team-queue", ANALYST, "Team queue", team_queue, home=True),
+        _screen("/manual-triage", ANALYST, "Manual triage",
+                _queue_table(("/manual-triage",), q["queue_page"], slug(MANUAL_TRIAGE))),
+        *[_screen(f"/{queue_id}", SPECIALIST, queue_id.replace("-", " ").capitalize(),
+                  _queue_table((f"/{queue_id}",), q["queue_page"], queue_id), home=True)
+          for queue_id in vocabulary.specialist_queue_ids],
+        _complaint_screen(q, vocabulary),
+        _explanation_screen(q),
+        _audit_screen(q),
+        _audit_home(q),
+    ]
+    return [{**screen, "workspaceAppId": workspace_app_id} for screen in built]
+
+
+def _complaint_screen(q: dict[str, dict[str, Any]], vocabulary: Vocabulary) -> dict[str, Any]:
+    route = "/complaint/:complaint_id"
+    rows = component_id(route, "complaint rows")
+    complaint_id = bind(rows, "complaint_id")
+    explain = [node("button", (route, f"explain {task}"), text=f"Explain {task}", type="secondary", onClick=[
+        execute(q["request_explanation"], complaint_id=complaint_id, task=task),
+        navigate(f"/complaint/{complaint_id}/explanation/{task}")]) for task in vocabulary.labels]
+    fresh_key = js("return 'ops-app-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2)")
+    reassign = []
+    for task, labels in vocabulary.labels.items():
+        form = component_id(route, f"reassign {task} form")
+        picker = node("optionsfield", (route, f"reassign {task} label"), field="label", label=f"Correct {task}",
+                      placeholder=f"Choose the right {task}", optionsSource="custom", autocomplete=len(labels) > 10,
+                      customOptions=[{"label": label, "value": label} for label in labels],
+                      validation=[{"constraint": "required", "type": "string", "error": "Choose a label"}])
+        submit = node("button", (route, f"reassign {task}"), text=f"Reassign {task}", type="cta", onClick=[
+            {"##eventHandlerType": "Validate Form", "parameters": {"componentId": form}},
+            execute(q["reassign"], complaint_id=complaint_id, task=task, label=bind(form, "label"),
+                    idempotency_key=fresh_key),
+            notify(f"{task.capitalize()} corrected: the complaint is in " + bind("actions", "1", "result", "data", "0",
+                                                                                 "queue")),
+            navigate("/queue/" + bind("actions", "1", "result", "data", "0", "queue_id"))])
+        reassign.append(node("form", (route, f"reassign {task} form"), picker, submit, actionType="Create",
+                             dataSource={"label": "Custom", "name": "Custom"}, size="spectrum--medium"))
+    detail = node(
+        "repeater", (route, "complaint rows"),
+        node("heading", (route, "complaint heading"), text="Complaint " + complaint_id, size="S"),
+        node("markdownviewer", (route, "details"), value=bind(rows, "details")),
+        node("heading", (route, "narrative heading"), text="Narrative (redacted at intake)", size="XS"),
+        node("text", (route, "narrative"), text=bind(rows, "narrative"), size="S"),
+        node("container", (route, "explain buttons"), *explain, layout="flex", direction="row", gap="S"),
+        node("heading", (route, "reassign heading"), text="Reassign", size="XS"),
+        node("container", (route, "reassign forms"), *reassign, layout="flex", direction="row", gap="L", wrap=True),
+        node("button", (route, "audit"), text="Audit chain", type="secondary", quiet=True,
+             onClick=[navigate(f"/audit/{complaint_id}")]),
+        dataProvider=provider_ref(component_id(route, "complaint")), direction="column", gap="M", hAlign="stretch")
+    return _screen(route, BASIC, "Complaint", node(
+        "dataprovider", (route, "complaint"), detail, paginate=False,
+        dataSource=query_source(q["complaint"], complaint_id=bind("url", "complaint_id"))))
+
+
+def _explanation_screen(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    route = "/complaint/:complaint_id/explanation/:task"
+    provider = component_id(route, "explanation")
+    table = node("table", (route, "words"), dataProvider=provider_ref(provider), rowCount=20, compact=True,
+                 columns=columns(("direction", "Pushes"), ("word", "Word"), ("value", "SHAP value")),
+                 noRowsMessage="No explanation yet")
+    return _screen(route, BASIC, "Why the model decided", node(
+        "dataprovider", (route, "explanation"),
+        node("markdownviewer", (route, "head"), value=bind(provider, "rows", "0", "head")), table, paginate=False,
+        dataSource=query_source(q["read_explanation"], complaint_id=bind("url", "complaint_id"),
+                                task=bind("url", "task"))),
+        node("button", (route, "back"), text="Back to the complaint", type="secondary",
+             onClick=[navigate("/complaint/" + bind("url", "complaint_id"))]))
+
+
+def _audit_screen(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    route = "/audit/:complaint_id"
+    table = node("table", (route, "chain"), dataProvider=provider_ref(component_id(route, "chain")), rowCount=10,
+                 compact=True, columns=columns(
+                     ("task", "Task"), ("label", "Label"), ("score", "Score"), ("version", "Model version"),
+                     ("kind", "Kind"), ("accuracy", "Held-out accuracy"), ("training_data", "Training data"),
+                     ("git_commit", "Git commit"), ("in_service_by", "Put in service"), ("gate", "Gate decision"),
+                     ("batch", "Batch"), ("source_sha256", "Source file"), ("corrections", "Corrections"),
+                     ("chain_complete", "Chain complete")))
+    return _screen(route, AUDITOR, "Audit chain of complaint " + bind("url", "complaint_id"), node(
+        "dataprovider", (route, "chain"), table, paginate=False,
+        dataSource=query_source(q["audit"], complaint_id=bind("url", "complaint_id"))))
+
+
+def _audit_home(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    route = "/audit"
+    provider, form = component_id(route, "summary"), component_id(route, "find form")
+    figures = [node("cardstat", (route, name), title=title, value=bind(provider, "rows", "0", name), label="last 24 h")
+               for name, title in (("allocated", "Triaged"), ("manual_triage_share", "Manual triage share"),
+                                   ("corrections", "Corrections"), ("moved", "Moved by corrections"))]
+    find = node("form", (route, "find form"),
+                node("stringfield", (route, "complaint id"), field="complaint_id", label="Complaint id"),
+                node("button", (route, "open chain"), text="Open its audit chain", type="cta",
+                     onClick=[navigate("/audit/" + bind(form, "complaint_id"))]),
+                actionType="Create", dataSource={"label": "Custom", "name": "Custom"})
+    return _screen(route, AUDITOR, "Audit", node(
+        "dataprovider", (route, "summary"), node("container", (route, "figures"), *figures, layout="flex",
+                                                 direction="row", gap="M"),
+        dataSource=query_source(q["summary"], hours="24"), paginate=False), find, home=True)
+
+
+def navigation(vocabulary: Vocabulary) -> dict[str, Any]:
+    links = [("Queues", "/queues", BASIC), ("Team queue", "/team-queue", ANALYST),
+             ("Manual triage", "/manual-triage", ANALYST),
+             *[(queue_id.replace("-", " ").capitalize(), f"/{queue_id}", SPECIALIST)
+               for queue_id in vocabulary.specialist_queue_ids],
+             ("Audit", "/audit", AUDITOR)]
+    return {"navigation": "Top", "title": NAME, "navWidth": "Large", "sticky": True,
+            "navBackground": "var(--spectrum-global-color-static-blue-1200)",
+            "navTextColor": "var(--spectrum-global-color-static-white)",
+            "links": [{"text": text, "url": url, "roleId": role, "type": "link"} for text, url, role in links]}

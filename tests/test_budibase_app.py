@@ -1,0 +1,214 @@
+"""The ops app end to end (``make budibase-e2e``): a real Budibase app server, the ops API on a copy of the
+store ``make run`` left, the app built and published from ``budibase/`` twice (the second run must only
+update), then the published app in headless Chromium as four ops users. An analyst takes a complaint from
+manual triage into their team; the correction must land in the store, attributed to them, and the
+complaint must show in its new queue. Screenshots of each screen go to ``budibase/screenshots``.
+
+Needs the runtime of ``make budibase-runtime`` (Node 22, @budibase/server, pouchdb-server, Redis,
+Chromium); deselected from ``make test``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from budibase import app
+from budibase.client import BuilderClient, Credentials
+from budibase.deploy import deploy
+from complaints.access import add_user
+from complaints.deployment import Deployment
+from complaints.queues import placed, slug
+from complaints.records import MANUAL_TRIAGE
+from complaints.settings import Settings
+
+pytestmark = pytest.mark.budibase
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME = Path(os.environ.get("BUDIBASE_RUNTIME", ROOT / ".budibase"))
+SCREENSHOTS = Path(os.environ.get("BUDIBASE_SCREENSHOTS", ROOT / "budibase" / "screenshots"))
+EXPORT = Path(os.environ.get("BUDIBASE_EXPORT", ROOT / "build" / "budibase" / "complaints-ops.tar.gz"))
+CHROMIUM = "/usr/bin/chromium"
+# As the machine's notes say: without the background-networking flags Chromium keeps calling out.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def ops_store(tmp_path_factory) -> tuple[Path, Deployment]:
+    """A copy of the store and registry of ``make run`` (COMPLAINTS_HOME, default .complaints), so the test's
+    corrections never touch it."""
+    source = Settings.from_env().home
+    if not (source / "triage.sqlite3").exists():
+        pytest.fail(f"no store of `make run` in {source}: run `make run` first (make budibase-e2e does)")
+    home = tmp_path_factory.mktemp("ops-home")
+    shutil.copytree(source, home, dirs_exist_ok=True)
+    deployment = Deployment.embedded(Settings.from_env(home=home))
+    assert deployment.store.list_queue(MANUAL_TRIAGE, limit=1), "the store of make run holds no triaged complaints"
+    return home, deployment
+
+
+@pytest.fixture(scope="module")
+def team(ops_store) -> str:
+    """The analyst's team: the busiest team queue, so manual triage surely holds complaints about it."""
+    _, deployment = ops_store
+    counts = Counter(a.predictions["team"].label for a in deployment.store.list_queue(MANUAL_TRIAGE, limit=None)
+                     if "team" in a.predictions)
+    return counts.most_common(1)[0][0]
+
+
+@pytest.fixture(scope="module")
+def ops_users(ops_store, team) -> dict[str, tuple[str, str]]:
+    """name -> (ops role, API token), issued by the ops API's own user store."""
+    _, deployment = ops_store
+    people = {"ana": ("analyst", team), "sam": ("specialist", None), "lee": ("triage_lead", None),
+              "avery": ("auditor", None)}
+    return {name: (role, add_user(deployment.store, deployment.taxonomy, name, role, team_name, "e2e"))
+            for name, (role, team_name) in people.items()}
+
+
+@pytest.fixture(scope="module")
+def stack(ops_store, tmp_path_factory):
+    from budibase.harness.services import local_budibase
+    home, _ = ops_store
+    with local_budibase(RUNTIME, tmp_path_factory.mktemp("budibase"), home) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def deployed(stack, ops_store):
+    _, deployment = ops_store
+    admin = stack.backends.session(stack.backends.admin_id(stack.admin_email))
+    client = BuilderClient(stack.url, Credentials(session_cookie=admin.cookie, csrf_token=admin.csrf_token))
+    vocabulary = app.Vocabulary.of(deployment.tasks, deployment.taxonomy)
+    first = deploy(client, stack.ops_api_url, vocabulary)
+    second = deploy(client, stack.ops_api_url, vocabulary)
+    EXPORT.parent.mkdir(parents=True, exist_ok=True)
+    EXPORT.write_bytes(client.export())
+    inventory = {"queries": [q["name"] for q in client.queries()], "screens": [s["routing"]["route"]
+                                                                               for s in client.screens()],
+                 "roles": [r["name"] for r in client.roles()]}
+    client.close()
+    return first, second, inventory, vocabulary
+
+
+def test_a_second_deployment_updates_everything_and_duplicates_nothing(deployed):
+    first, second, inventory, _ = deployed
+    assert first.created and second.created == [] and second.removed == []
+    assert sorted(second.updated) == sorted(first.created + first.updated)
+    assert sorted(inventory["queries"]) == sorted(app.QUERY_VIEWS)
+    assert len(inventory["screens"]) == len(set(inventory["screens"]))
+    assert Counter(inventory["roles"])[app.ANALYST] == 1
+    assert EXPORT.stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def signed_in(stack, deployed, ops_users, browser):
+    """One browser context per ops user, signed in to the published app as that user."""
+    first = deployed[0]
+    prod_app_id = first.app_id.replace("app_dev_", "app_")
+    contexts = {}
+    for name, (role, token) in ops_users.items():
+        user_id = stack.backends.put_app_user(f"{name}@megabank.example", prod_app_id,
+                                              first.roles[app.OPS_ROLE_TO_APP_ROLE[role]], token)
+        session = stack.backends.session(user_id)
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        context.add_cookies([{"name": "budibase:auth", "value": session.cookie, "url": stack.url}])
+        contexts[name] = context
+    yield contexts
+    for context in contexts.values():
+        context.close()
+
+
+def _open(context, stack, route: str, wait_for: str, shot: str | None = None):
+    page = context.new_page()
+    page.goto(f"{stack.url}/app{app.URL}{route}")
+    page.get_by_text(wait_for, exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    if shot:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
+    return page
+
+
+def _complaint_ids(page) -> list[str]:
+    return re.findall(r"^\s*(\d{5,})\s*$", page.locator("table, .spectrum-Table").first.inner_text(), re.M)
+
+
+def test_each_role_sees_its_queue_of_real_triaged_complaints(signed_in, stack, ops_store, team):
+    _, deployment = ops_store
+    analyst_queue = _open(signed_in["ana"], stack, "/team-queue", "Team queue", "team-queue")
+    in_team = {a.complaint_id for a in deployment.store.list_queue(team, limit=None)}
+    shown = set(_complaint_ids(analyst_queue))
+    assert shown and shown <= in_team
+    manual = _open(signed_in["ana"], stack, "/manual-triage", "Manual triage", "manual-triage")
+    assert _complaint_ids(manual)
+    vulnerable = _open(signed_in["sam"], stack, "/vulnerable-customers", "Vulnerable customers",
+                       "vulnerable-customers")
+    assert _complaint_ids(vulnerable)
+    lead = _open(signed_in["lee"], stack, "/queues", "Queues", "queues")
+    assert team in lead.inner_text() and MANUAL_TRIAGE in lead.inner_text()
+
+
+def test_the_api_not_the_app_limits_what_a_user_reads(signed_in, stack):
+    """The analyst opens another team's queue by URL: the app asks the API as them, and the API refuses."""
+    page = _open(signed_in["ana"], stack, "/queue/manual-triage", "Queue")
+    assert _complaint_ids(page)
+    other = _open(signed_in["ana"], stack, f"/queue/{slug('Vulnerable customers')}", "Queue")
+    assert not _complaint_ids(other)
+
+
+def test_an_analyst_reassigns_from_manual_triage_into_their_team(signed_in, stack, ops_store, team):
+    home, deployment = ops_store
+    manual = _open(signed_in["ana"], stack, "/manual-triage", "Manual triage")
+    complaint_id = next(c for c in _complaint_ids(manual) if placed(deployment, c).queue == MANUAL_TRIAGE)
+    page = _open(signed_in["ana"], stack, f"/complaint/{complaint_id}", "Narrative", "complaint")
+    assert "model version" in page.inner_text()
+    form = page.locator(".spectrum-Form, form").filter(has_text="Correct team").first
+    form.get_by_text("Choose the right team").click()
+    page.get_by_role("option", name=team, exact=True).click()
+    page.get_by_role("button", name="Reassign team").click()
+    page.wait_for_url(re.compile(rf"/queue/{slug(team)}$"), timeout=60_000)
+    page.get_by_text(complaint_id).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(SCREENSHOTS / "after-reassign.png"), full_page=True)
+
+    now = placed(Deployment.embedded(Settings.from_env(home=home)), complaint_id)
+    assert now.queue == team
+    correction = now.corrections[-1]
+    assert (correction.task, correction.label, correction.analyst) == ("team", team, "ana")
+    assert correction.idempotency_key.startswith("ops-app-")
+
+
+def test_explain_shows_the_words_behind_a_decision(signed_in, stack, ops_store, team):
+    _, deployment = ops_store
+    allocated = deployment.store.list_queue(team, limit=1)[0]
+    page = _open(signed_in["lee"], stack, f"/complaint/{allocated.complaint_id}", "Narrative")
+    page.get_by_role("button", name="Explain issue").click()
+    page.wait_for_url(re.compile(r"/explanation/issue$"), timeout=60_000)
+    page.get_by_text("SHAP").first.wait_for(timeout=120_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SCREENSHOTS / "explanation.png"), full_page=True)
+    assert deployment.store.list_explanations(allocated.complaint_id)
+    assert allocated.predictions["issue"].model_version in page.inner_text()
+
+
+def test_the_auditor_reads_the_audit_chain(signed_in, stack, ops_store):
+    _, deployment = ops_store
+    complaint_id = deployment.store.list_queue(MANUAL_TRIAGE, limit=1)[0].complaint_id
+    _open(signed_in["avery"], stack, "/audit", "Triaged", "audit")
+    page = _open(signed_in["avery"], stack, f"/audit/{complaint_id}", "Model version", "audit-chain")
+    for task in ("team", "issue", "vulnerable"):
+        assert task in page.inner_text()
