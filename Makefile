@@ -91,7 +91,8 @@ plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request c
 	@test -n "$(PLAN)" || { echo "error: PLAN=<terraform show -no-color output> is required"; exit 2; }
 	$(PYTHON) infra/plan_comment.py --env $(ENV) --plan "$(PLAN)" --out build/plan/$(ENV).md
 
-# The ops app (budibase/). BUDIBASE_URL/OPS_API_URL and BUDIBASE_API_KEY come from the environment (the deploy workflow).
+# The ops app (budibase/). BUDIBASE_URL and OPS_API_URL from the environment, else the initialised stack's
+# terraform outputs (apply.yml); BUDIBASE_API_KEY (a Budibase builder's API key) from the environment.
 budibase-runtime:  ## install the local Budibase runtime in .budibase: Node 22, @budibase/server, pouchdb-server, Redis, Chromium
 	bash budibase/harness/install.sh .budibase
 

@@ -76,10 +76,10 @@ const details = [
   `**Received:** ${data.date_received} · **allocated:** ${a.allocated_at} · **batch:** \\`${a.batch_id}\\` · ` +
   `**taxonomy:** ${a.taxonomy_version}`,
   a.reasons.length ? `**Why manual triage:** ${a.reasons.join('; ')}` : '',
-  '', '| task | label | score | model version | served by | error |', '|---|---|---|---|---|---|', tasks, '',
+  '| task | label | score | model version | served by | error |\\n|---|---|---|---|---|---|\\n' + tasks,
   data.corrections.length ? '**Corrections**\\n\\n| task | change | by | at |\\n|---|---|---|---|\\n' + fixes
                           : '_No corrections yet._'
-].join('\\n')
+].filter(Boolean).join('\\n\\n')
 return [{ complaint_id: data.complaint_id, narrative: data.narrative, queue: data.queue, details }]""",
                            ("complaint_id", "narrative", "queue", "details")),
     "reassign": QueryView(_REFUSED + """return [{ queue_id: data.queue.id, queue: data.queue.name,
@@ -175,7 +175,7 @@ def screens(queries: dict[str, dict[str, Any]], vocabulary: Vocabulary, workspac
     built = [
         _screen("/queues", BASIC, "Queues", node("dataprovider", ("/queues", "queues"), queues_table,
                                                   dataSource=query_source(q["list_queues"]), paginate=False), home=True),
-        _screen("/queue/:queue_id", BASIC, "Queue", _queue_table(("/queue/:queue_id",), q["queue_page"],
+        _screen("/queue/:queue_id", BASIC, "Queue " + bind("url", "queue_id"), _queue_table(("/queue/:queue_id",), q["queue_page"],
                                                                  bind("url", "queue_id"))),
         _screen("/team-queue", ANALYST, "Team queue", team_queue, home=True),
         _screen("/manual-triage", ANALYST, "Manual triage",
@@ -219,13 +219,13 @@ def _complaint_screen(q: dict[str, dict[str, Any]], vocabulary: Vocabulary) -> d
         "repeater", (route, "complaint rows"),
         node("heading", (route, "complaint heading"), text="Complaint " + complaint_id, size="S"),
         node("markdownviewer", (route, "details"), value=bind(rows, "details")),
-        node("heading", (route, "narrative heading"), text="Narrative (redacted at intake)", size="XS"),
-        node("text", (route, "narrative"), text=bind(rows, "narrative"), size="S"),
         node("container", (route, "explain buttons"), *explain, layout="flex", direction="row", gap="S"),
         node("heading", (route, "reassign heading"), text="Reassign", size="XS"),
         node("container", (route, "reassign forms"), *reassign, layout="flex", direction="row", gap="L", wrap=True),
         node("button", (route, "audit"), text="Audit chain", type="secondary", quiet=True,
              onClick=[navigate(f"/audit/{complaint_id}")]),
+        node("heading", (route, "narrative heading"), text="Narrative (redacted at intake)", size="XS"),
+        node("text", (route, "narrative"), text=bind(rows, "narrative"), size="S"),
         dataProvider=provider_ref(component_id(route, "complaint")), direction="column", gap="M", hAlign="stretch")
     return _screen(route, BASIC, "Complaint", node(
         "dataprovider", (route, "complaint"), detail, paginate=False,
@@ -249,7 +249,7 @@ def _explanation_screen(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def _audit_screen(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
     route = "/audit/:complaint_id"
-    table = node("table", (route, "chain"), dataProvider=provider_ref(component_id(route, "chain")), rowCount=10,
+    table = node("table", (route, "chain table"), dataProvider=provider_ref(component_id(route, "chain")), rowCount=10,
                  compact=True, columns=columns(
                      ("task", "Task"), ("label", "Label"), ("score", "Score"), ("version", "Model version"),
                      ("kind", "Kind"), ("accuracy", "Held-out accuracy"), ("training_data", "Training data"),

@@ -20,6 +20,7 @@ from typing import Any
 from budibase import app
 from budibase.client import BudibaseError, BuilderClient, Credentials
 from complaints.settings import Settings
+from complaints.stack_outputs import stack_outputs
 from complaints.tasks import load_tasks
 from complaints.taxonomy import Taxonomy
 
@@ -123,14 +124,23 @@ def _sync_screens(client: BuilderClient, wanted: list[dict[str, Any]], done: Dep
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m budibase.deploy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("BUDIBASE_URL"),
-                        help="the Budibase instance (env BUDIBASE_URL)")
+                        help="the Budibase instance (env BUDIBASE_URL; else the stack's output budibase_url)")
     parser.add_argument("--ops-api-url", default=os.environ.get("OPS_API_URL"),
-                        help="the ops API the app calls, as Budibase's server reaches it (env OPS_API_URL)")
+                        help="the ops API the app calls, as Budibase's server reaches it (env OPS_API_URL; else the "
+                             "stack's output ops_api_endpoint)")
     parser.add_argument("--export", type=Path, help="also write the app's Budibase export file (tar.gz) here")
     parser.add_argument("--no-publish", action="store_true", help="update the development app only")
     args = parser.parse_args(argv)
     if not args.url or not args.ops_api_url:
-        parser.error("--url and --ops-api-url are required (or BUDIBASE_URL and OPS_API_URL)")
+        outputs = stack_outputs()
+        if outputs and not outputs.get("budibase_url") and not args.url:
+            print("the stack hosts no Budibase (output budibase_url is null): the ops app is not deployed")
+            return 0
+        args.url = args.url or outputs.get("budibase_url")
+        args.ops_api_url = args.ops_api_url or outputs.get("ops_api_endpoint")
+    if not args.url or not args.ops_api_url:
+        parser.error("--url and --ops-api-url are required (or BUDIBASE_URL and OPS_API_URL, or an initialised "
+                     "infra/stack whose outputs name them)")
     credentials = Credentials(api_key=os.environ.get("BUDIBASE_API_KEY"),
                               session_cookie=os.environ.get("BUDIBASE_SESSION"),
                               csrf_token=os.environ.get("BUDIBASE_CSRF_TOKEN"))

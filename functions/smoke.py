@@ -25,8 +25,6 @@ import io
 import json
 import os
 import random
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from complaints.intake import data_files
-from complaints.settings import CHECKOUT, default_data_path
+from complaints.settings import default_data_path
+from complaints.stack_outputs import stack_outputs
 
 DEFAULT_COUNT = 25
 INBOX_PREFIX = "inbox/"
@@ -144,19 +143,6 @@ def smoke(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, count: int = D
     outcome.status = execution["status"]
     outcome.counts, outcome.problems = check(execution, count)
     return outcome
-
-
-def stack_outputs(stack: Path = CHECKOUT / "infra" / "stack") -> dict[str, str]:
-    """The stack's string outputs, where this checkout's infra/stack is initialised; {} where it is not."""
-    terraform = shutil.which("terraform")
-    if terraform is None:
-        return {}
-    run = subprocess.run([terraform, f"-chdir={stack}", "output", "-json"], capture_output=True, text=True,
-                         timeout=120, check=False)
-    if run.returncode != 0:
-        return {}
-    return {name: output["value"] for name, output in json.loads(run.stdout or "{}").items()
-            if isinstance(output.get("value"), str)}
 
 
 def targets(bucket: str, state_machine_arn: str) -> tuple[str, str]:
