@@ -416,6 +416,12 @@ DATA_READS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dy
               "logs:FilterLogEvents", "kms:GenerateDataKey", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
+# Secrets whose values Terraform writes, so the state the plan role reads holds them already; it reads them
+# again only because refreshing a secret version is GetSecretValue (modules budibase and ops_api).
+SECRETS_IN_STATE = [f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:complaints-*/budibase-??????",
+                    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:complaints-*/budibase-oidc-client-??????"]
+
+
 def hub_token(environment: str) -> str:
     return f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:complaints-{environment}/hugging-face-token-AbCdEf"
 
@@ -556,10 +562,14 @@ def test_the_plan_role_reads_configuration_and_writes_only_the_state_lock():
                 f"plan may {action} on {statement['resources']}"
             for data in fnmatch.filter(DATA_READS, action):
                 assert _state_lock_or_key(statement, data) or (data == "s3:GetObject" and all(
-                    r.startswith(f"{STATE_BUCKET}/") for r in statement["resources"])), \
+                    r.startswith(f"{STATE_BUCKET}/") for r in statement["resources"])) or (
+                    data == "secretsmanager:GetSecretValue" and statement["resources"] == SECRETS_IN_STATE), \
                     f"plan may read data: {action} on {statement['resources']}"
     locks = [s for s in allowed("plan") if "s3:PutObject" in s["actions"]]
     assert [s["resources"] for s in locks] == [[f"{STATE_BUCKET}/complaints/*/terraform.tfstate.tflock"]]
+    secrets = [r for s in allowed("plan") if any(fnmatch.fnmatchcase("secretsmanager:GetSecretValue", a) for a in s["actions"])
+               for r in s["resources"]]
+    assert not any(fnmatch.fnmatchcase(hub_token(environment), r) for r in secrets for environment in ("dev", "prod"))
 
 
 def test_the_retrain_role_reads_only_corrections_models_and_the_hub_token():
@@ -613,14 +623,26 @@ def test_each_apply_role_is_scoped_to_its_environment_and_cannot_touch_the_ci_id
         granted = allowed("apply", environment)
         text = json.dumps(granted)
         assert f"complaints-{other}" not in text and f"complaints/{other}/" not in text
-        iam = [r for s in granted if any(a.startswith("iam:") for a in s["actions"]) for r in s["resources"]]
-        assert iam and all(r == f"arn:aws:iam::{ACCOUNT}:role/complaints-{environment}-*" for r in iam), iam
+        stack_roles = f"arn:aws:iam::{ACCOUNT}:role/complaints-{environment}-"
+        linked = [s for s in granted if s["actions"] == ["iam:CreateServiceLinkedRole"]]
+        assert [conditions(s)["iam:AWSServiceName"] for s in linked] == [("StringEquals", [
+            "ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "elasticfilesystem.amazonaws.com", "backup.amazonaws.com"])]
+        assert all(r.startswith(f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/") for s in linked for r in s["resources"])
+        iam = [r for s in granted if s not in linked and any(a.startswith("iam:") for a in s["actions"]) for r in s["resources"]]
+        assert iam and all(r.startswith(stack_roles) for r in iam), iam
         for role in github_roles().values():
             arn = f"arn:aws:iam::{ACCOUNT}:role{render(role['path'])}{render(role['name'], environment)}"
-            assert not any(fnmatch.fnmatchcase(arn, pattern) for pattern in iam), arn
+            assert not any(fnmatch.fnmatchcase(arn, pattern) for s in granted for pattern in s["resources"]
+                           if any(a.startswith("iam:") for a in s["actions"])), arn
         passed = [s for s in granted if "iam:PassRole" in s["actions"]]
-        assert [conditions(s)["iam:PassedToService"][1] for s in passed] == [
-            ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]]
+        assert [(s["resources"], conditions(s)["iam:PassedToService"]) for s in passed] == [
+            ([f"{stack_roles}*"], ("StringEquals", ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"])),
+            ([f"{stack_roles}budibase-execution", f"{stack_roles}budibase-task"], ("StringEquals", ["ecs-tasks.amazonaws.com"])),
+            ([f"{stack_roles}budibase-backup"], ("StringEquals", ["backup.amazonaws.com"]))]
+        attachable = {arn for s in granted if "iam:AttachRolePolicy" in s["actions"] for arn in conditions(s)["iam:PolicyARN"][1]}
+        assert attachable == {"arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
+                              "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+                              "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"}
         state = [r for s in granted for r in s["resources"] if r.startswith(f"{STATE_BUCKET}/")]
         assert set(state) == {f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate",
                               f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate.tflock"}

@@ -34,6 +34,14 @@ locals {
   iam_arn        = "arn:${local.partition}:iam::${local.account_id}"
   apigateway_arn = "arn:${local.partition}:apigateway:${var.region}:"
   s3_arn         = "arn:${local.partition}:s3:::"
+  ecs_arn        = "arn:${local.partition}:ecs:${var.region}:${local.account_id}"
+  efs_arn        = "arn:${local.partition}:elasticfilesystem:${var.region}:${local.account_id}"
+  elb_arn        = "arn:${local.partition}:elasticloadbalancing:${var.region}:${local.account_id}"
+  wafv2_arn      = "arn:${local.partition}:wafv2:${var.region}:${local.account_id}:regional"
+  backup_arn     = "arn:${local.partition}:backup:${var.region}:${local.account_id}"
+  ec2_arn        = "arn:${local.partition}:ec2:${var.region}:${local.account_id}"
+  cognito_arn    = "arn:${local.partition}:cognito-idp:${var.region}:${local.account_id}"
+  secrets_arn    = "arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}"
 }
 
 # -- the identity provider: GitHub's tokens, for AWS STS ---------------------------------------------------
@@ -347,11 +355,97 @@ data "aws_iam_policy_document" "plan" {
   }
 }
 
+# The ops front end (modules budibase and ops_api): what its resources' refresh reads. Ids that are
+# generated (file systems, access points, user pools, backup plans) are scoped by the environment's tag.
+data "aws_iam_policy_document" "plan_ops_front_end" {
+  statement {
+    sid       = "ReadTheUserPoolsAndClients"
+    actions   = ["cognito-idp:DescribeUserPool", "cognito-idp:GetUserPoolMfaConfig", "cognito-idp:DescribeUserPoolClient", "cognito-idp:ListTagsForResource"]
+    resources = ["${local.cognito_arn}:userpool/*"]
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = ["*"]
+    }
+  }
+
+  # Terraform refreshes a secret version by reading its value (GetSecretValue). These values are already
+  # in the state this role reads (random_password, the Cognito client secret); the Hub token is not.
+  statement {
+    sid       = "ReadBudibasesSecrets"
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:GetSecretValue"]
+    resources = ["${local.secrets_arn}:secret:complaints-*/budibase-??????", "${local.secrets_arn}:secret:complaints-*/budibase-oidc-client-??????"]
+  }
+
+  statement {
+    sid       = "DecryptBudibasesSecretsThroughSecretsManager"
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = ["*"]
+    }
+  }
+
+  statement {
+    sid     = "ReadTheBudibaseService"
+    actions = ["ecs:DescribeClusters", "ecs:DescribeServices", "ecs:ListTagsForResource"]
+    resources = [
+      "${local.ecs_arn}:cluster/complaints-*", "${local.ecs_arn}:service/complaints-*/complaints-*",
+      "${local.ecs_arn}:task-definition/complaints-*:*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadTheDataVolume"
+    actions   = ["elasticfilesystem:Describe*", "elasticfilesystem:ListTagsForResource"]
+    resources = ["${local.efs_arn}:file-system/*", "${local.efs_arn}:access-point/*"]
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = ["*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTheFirewall"
+    actions   = ["wafv2:GetWebACL", "wafv2:GetLoggingConfiguration", "wafv2:ListTagsForResource", "wafv2:GetWebACLForResource"]
+    resources = ["${local.wafv2_arn}/webacl/complaints-*/*", "${local.elb_arn}:loadbalancer/app/complaints-*/*"]
+  }
+
+  statement {
+    sid       = "ReadTheBackupVault"
+    actions   = ["backup:DescribeBackupVault", "backup:ListTags"]
+    resources = ["${local.backup_arn}:backup-vault:complaints-*"]
+  }
+
+  statement {
+    sid       = "ReadTheBackupPlans"
+    actions   = ["backup:GetBackupPlan", "backup:GetBackupSelection", "backup:ListTags"]
+    resources = ["${local.backup_arn}:backup-plan:*"]
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = ["*"]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "plan_unscoped" {
   statement {
     sid = "ReadWhatHasNoResourceLevelPermissions"
     actions = [
       "kms:ListAliases", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies",
+      # The ops front end: none of these has a resource type in the Service Authorization Reference.
+      "ecs:DescribeTaskDefinition", "elasticloadbalancing:Describe*", "elasticloadbalancing:GetLoadBalancerWebACL",
+      "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSubnets", "cognito-idp:DescribeUserPoolDomain",
     ]
     resources = ["*"]
   }
@@ -361,6 +455,12 @@ resource "aws_iam_role_policy" "plan" {
   name   = "read-only-plan"
   role   = aws_iam_role.plan.id
   policy = data.aws_iam_policy_document.plan.json
+}
+
+resource "aws_iam_role_policy" "plan_ops_front_end" {
+  name   = "read-only-ops-front-end"
+  role   = aws_iam_role.plan.id
+  policy = data.aws_iam_policy_document.plan_ops_front_end.json
 }
 
 resource "aws_iam_role_policy" "plan_unscoped" {
@@ -528,7 +628,8 @@ data "aws_iam_policy_document" "apply_data" {
     resources = ["${local.dynamodb_arn}:table/complaints-${each.key}-*"]
   }
 
-  # module intake: the batch bucket and its access-log bucket, both named after this account.
+  # module intake: the batch bucket and its access-log bucket; module budibase: the load balancer's access
+  # logs; all named after this account.
   statement {
     sid = "ManageTheBuckets"
     actions = [
@@ -541,6 +642,7 @@ data "aws_iam_policy_document" "apply_data" {
     resources = [
       "${local.s3_arn}complaints-${each.key}-batches-${local.account_id}",
       "${local.s3_arn}complaints-${each.key}-batches-${local.account_id}-access-logs",
+      "${local.s3_arn}complaints-${each.key}-budibase-alb-logs-${local.account_id}",
     ]
   }
 
@@ -646,6 +748,8 @@ data "aws_iam_policy_document" "apply_compute" {
       "${local.logs_arn}:log-group:/aws/lambda/complaints-${each.key}-*",
       "${local.logs_arn}:log-group:/aws/vendedlogs/states/complaints-${each.key}-*",
       "${local.logs_arn}:log-group:/aws/vendedlogs/apigateway/complaints-${each.key}-*",
+      "${local.logs_arn}:log-group:/ecs/complaints-${each.key}-*",
+      "${local.logs_arn}:log-group:aws-waf-logs-complaints-${each.key}-*",
     ]
   }
 
@@ -682,12 +786,351 @@ data "aws_iam_policy_document" "apply_compute" {
   }
 }
 
+# module budibase and ops_api's sign-in: Budibase's roles passed to ECS and AWS Backup, the user pool and its
+# clients, the secrets, the service, the load balancer and its firewall. Names are complaints-<env>-*; user
+# pools have generated ids, so their tag. (Budibase's roles are created by ManageTheStacksRoles.)
+data "aws_iam_policy_document" "apply_ops_front_end" {
+  for_each = toset(local.environments)
+
+  statement {
+    sid       = "AttachOnlyTheBackupPoliciesToTheBackupRole"
+    actions   = ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
+    resources = ["${local.iam_arn}:role/complaints-${each.key}-budibase-backup"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values = [
+        "arn:${local.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        "arn:${local.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+      ]
+    }
+  }
+
+  statement {
+    sid     = "PassTheBudibaseTaskRolesToEcs"
+    actions = ["iam:PassRole"]
+    resources = [
+      "${local.iam_arn}:role/complaints-${each.key}-budibase-execution",
+      "${local.iam_arn}:role/complaints-${each.key}-budibase-task",
+    ]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "PassTheBackupRoleToAwsBackup"
+    actions   = ["iam:PassRole"]
+    resources = ["${local.iam_arn}:role/complaints-${each.key}-budibase-backup"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["backup.amazonaws.com"]
+    }
+  }
+
+  # ECS, Elastic Load Balancing, EFS and AWS Backup create their service-linked role on first use in an
+  # account, as the caller: only these four, by their fixed names.
+  statement {
+    sid     = "LetTheFrontEndsServicesCreateTheirLinkedRoles"
+    actions = ["iam:CreateServiceLinkedRole"]
+    resources = [
+      "${local.iam_arn}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
+      "${local.iam_arn}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
+      "${local.iam_arn}:role/aws-service-role/elasticfilesystem.amazonaws.com/AWSServiceRoleForAmazonElasticFileSystem",
+      "${local.iam_arn}:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup",
+    ]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "elasticfilesystem.amazonaws.com", "backup.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "CreateTheOpsUserPool"
+    actions   = ["cognito-idp:CreateUserPool"] # no resource type: a pool's id exists only once it is created
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "ManageTheOpsUserPoolItsClientsAndDomain"
+    actions = [
+      "cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool",
+      "cognito-idp:GetUserPoolMfaConfig", "cognito-idp:SetUserPoolMfaConfig", "cognito-idp:TagResource",
+      "cognito-idp:UntagResource", "cognito-idp:ListTagsForResource", "cognito-idp:CreateUserPoolClient",
+      "cognito-idp:UpdateUserPoolClient", "cognito-idp:DeleteUserPoolClient", "cognito-idp:DescribeUserPoolClient",
+      "cognito-idp:CreateUserPoolDomain", "cognito-idp:UpdateUserPoolDomain", "cognito-idp:DeleteUserPoolDomain",
+    ]
+    resources = ["${local.cognito_arn}:userpool/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  # Budibase's credentials and its OIDC client's secret (encrypted with the environment's key, above).
+  statement {
+    sid = "ManageBudibasesSecrets"
+    actions = [
+      "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
+      "secretsmanager:UpdateSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:TagResource",
+      "secretsmanager:UntagResource", "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue",
+      "secretsmanager:ListSecretVersionIds", "secretsmanager:UpdateSecretVersionStage",
+    ]
+    resources = [
+      "${local.secrets_arn}:secret:complaints-${each.key}/budibase-??????",
+      "${local.secrets_arn}:secret:complaints-${each.key}/budibase-oidc-client-??????",
+    ]
+  }
+
+  statement {
+    sid = "ManageTheBudibaseService"
+    actions = [
+      "ecs:CreateCluster", "ecs:UpdateCluster", "ecs:UpdateClusterSettings", "ecs:DeleteCluster", "ecs:DescribeClusters",
+      "ecs:RegisterTaskDefinition", "ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices",
+      "ecs:TagResource", "ecs:UntagResource", "ecs:ListTagsForResource",
+    ]
+    resources = [
+      "${local.ecs_arn}:cluster/complaints-${each.key}-*",
+      "${local.ecs_arn}:service/complaints-${each.key}-*/complaints-${each.key}-*",
+      "${local.ecs_arn}:task-definition/complaints-${each.key}-*:*",
+    ]
+  }
+
+  statement {
+    sid = "ManageTheLoadBalancer"
+    actions = [
+      "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer",
+      "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetSecurityGroups",
+      "elasticloadbalancing:SetSubnets", "elasticloadbalancing:SetIpAddressType", "elasticloadbalancing:CreateListener",
+      "elasticloadbalancing:DeleteListener", "elasticloadbalancing:ModifyListener",
+      "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:CreateTargetGroup",
+      "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:ModifyTargetGroup",
+      "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
+    ]
+    resources = [
+      "${local.elb_arn}:loadbalancer/app/complaints-${each.key}-*/*",
+      "${local.elb_arn}:listener/app/complaints-${each.key}-*/*/*",
+      "${local.elb_arn}:targetgroup/complaints-${each.key}-*/*",
+    ]
+  }
+
+  statement {
+    sid = "ManageTheFirewallAndItsAssociation"
+    actions = [
+      "wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL", "wafv2:GetWebACL", "wafv2:TagResource",
+      "wafv2:UntagResource", "wafv2:ListTagsForResource", "wafv2:PutLoggingConfiguration",
+      "wafv2:GetLoggingConfiguration", "wafv2:DeleteLoggingConfiguration", "wafv2:AssociateWebACL",
+      "wafv2:DisassociateWebACL", "wafv2:GetWebACLForResource",
+    ]
+    resources = [
+      "${local.wafv2_arn}/webacl/complaints-${each.key}-*/*",
+      "${local.elb_arn}:loadbalancer/app/complaints-${each.key}-*/*",
+    ]
+  }
+}
+
+# module budibase: the security groups (and the network interfaces of the volume's mount targets), the data
+# volume and its backups. Security groups, file systems, access points and backup plans have generated
+# ids: they are created with the environment's tag and managed by it.
+data "aws_iam_policy_document" "apply_ops_network_and_storage" {
+  for_each = toset(local.environments)
+
+  statement {
+    sid       = "CreateTheSecurityGroupsInAVpc"
+    actions   = ["ec2:CreateSecurityGroup"]
+    resources = ["${local.ec2_arn}:vpc/*", "${local.ec2_arn}:security-group/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "TagSecurityGroupsAndRulesAsTheyAreCreated"
+    actions   = ["ec2:CreateTags"]
+    resources = ["${local.ec2_arn}:security-group/*", "${local.ec2_arn}:security-group-rule/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "CreateTaggedRules"
+    actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"]
+    resources = ["${local.ec2_arn}:security-group-rule/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "ManageTheEnvironmentsSecurityGroupsAndRules"
+    actions = [
+      "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress",
+      "ec2:RevokeSecurityGroupEgress", "ec2:ModifySecurityGroupRules", "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+      "ec2:UpdateSecurityGroupRuleDescriptionsEgress", "ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags",
+    ]
+    resources = ["${local.ec2_arn}:security-group/*", "${local.ec2_arn}:security-group-rule/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  # EFS creates and deletes a mount target's network interface as the caller, in a landing-zone subnet
+  # this bootstrap does not know (and cannot tag): subnets and interfaces are scoped to the account and
+  # region only; the security group must be the environment's.
+  statement {
+    sid       = "MountTargetsInterfacesInTheLandingZonesSubnets"
+    actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"]
+    resources = ["${local.ec2_arn}:subnet/*", "${local.ec2_arn}:network-interface/*"]
+  }
+
+  statement {
+    sid       = "MountTargetsInterfacesInTheEnvironmentsSecurityGroup"
+    actions   = ["ec2:CreateNetworkInterface"]
+    resources = ["${local.ec2_arn}:security-group/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "CreateTheDataVolume"
+    actions   = ["elasticfilesystem:CreateFileSystem"] # no resource type: the id exists only once it is created
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "TagTheVolumeAndAccessPointAsTheyAreCreated"
+    actions   = ["elasticfilesystem:TagResource"]
+    resources = ["${local.efs_arn}:file-system/*", "${local.efs_arn}:access-point/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "elasticfilesystem:CreateAction"
+      values   = ["CreateFileSystem", "CreateAccessPoint"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "ManageTheDataVolume"
+    actions = [
+      "elasticfilesystem:Describe*", "elasticfilesystem:ListTagsForResource", "elasticfilesystem:UpdateFileSystem",
+      "elasticfilesystem:DeleteFileSystem", "elasticfilesystem:PutBackupPolicy", "elasticfilesystem:PutLifecycleConfiguration",
+      "elasticfilesystem:PutFileSystemPolicy", "elasticfilesystem:DeleteFileSystemPolicy",
+      "elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget",
+      "elasticfilesystem:ModifyMountTargetSecurityGroups", "elasticfilesystem:CreateAccessPoint",
+      "elasticfilesystem:DeleteAccessPoint", "elasticfilesystem:TagResource", "elasticfilesystem:UntagResource",
+    ]
+    resources = ["${local.efs_arn}:file-system/*", "${local.efs_arn}:access-point/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "ManageTheBackupVault"
+    actions = [
+      "backup:CreateBackupVault", "backup:DeleteBackupVault", "backup:DescribeBackupVault", "backup:ListTags",
+      "backup:TagResource", "backup:UntagResource",
+    ]
+    resources = ["${local.backup_arn}:backup-vault:complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid       = "CreateTheBackupPlan"
+    actions   = ["backup:CreateBackupPlan", "backup:TagResource"]
+    resources = ["${local.backup_arn}:backup-plan:*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "ManageTheBackupPlanAndItsSelection"
+    actions = [
+      "backup:GetBackupPlan", "backup:UpdateBackupPlan", "backup:DeleteBackupPlan", "backup:CreateBackupSelection",
+      "backup:GetBackupSelection", "backup:DeleteBackupSelection", "backup:ListBackupSelections", "backup:ListTags",
+      "backup:TagResource", "backup:UntagResource",
+    ]
+    resources = ["${local.backup_arn}:backup-plan:*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "apply_unscoped" {
   statement {
     sid = "DeliverExecutionAndAccessLogs"
     actions = [
       "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
       "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "kms:ListAliases",
+    ]
+    resources = ["*"]
+  }
+
+  # The ops front end's actions that have no resource type in the Service Authorization Reference.
+  # DeregisterTaskDefinition could retire any family's revision; the rest only read.
+  statement {
+    sid = "ManageWhatTheFrontEndCannotScope"
+    actions = [
+      "ecs:DescribeTaskDefinition", "ecs:DeregisterTaskDefinition", "elasticloadbalancing:Describe*",
+      "ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSubnets", "cognito-idp:DescribeUserPoolDomain",
+      # AWS Backup checks this when a vault is created (its storage); it names no resource.
+      "backup-storage:MountCapsule",
+    ]
+    resources = ["*"]
+  }
+
+  # The load balancer's side of the firewall association: SetWebAcl has no resource type; its successors'
+  # resource types are not yet published. wafv2:AssociateWebACL, which is scoped to the environment's ACL
+  # and load balancer, must allow the same call.
+  statement {
+    sid = "LetTheFirewallAttachToTheLoadBalancer"
+    actions = [
+      "elasticloadbalancing:SetWebAcl", "elasticloadbalancing:CreateWebACLAssociation",
+      "elasticloadbalancing:DeleteWebACLAssociation", "elasticloadbalancing:GetLoadBalancerWebACL",
     ]
     resources = ["*"]
   }
@@ -743,10 +1186,42 @@ resource "aws_iam_role_policy_attachment" "apply_compute" {
   policy_arn = aws_iam_policy.apply_compute[each.key].arn
 }
 
+resource "aws_iam_policy" "apply_ops_front_end" {
+  for_each = toset(local.environments)
+
+  name        = "github-complaints-${each.key}-apply-ops-front-end"
+  path        = local.roles_path
+  description = "GitHub Actions environment ${each.key}: the ops user pool, Budibase's secrets, service, load balancer and firewall"
+  policy      = data.aws_iam_policy_document.apply_ops_front_end[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "apply_ops_front_end" {
+  for_each = toset(local.environments)
+
+  role       = aws_iam_role.apply[each.key].name
+  policy_arn = aws_iam_policy.apply_ops_front_end[each.key].arn
+}
+
+resource "aws_iam_policy" "apply_ops_network_and_storage" {
+  for_each = toset(local.environments)
+
+  name        = "github-complaints-${each.key}-apply-ops-network-storage"
+  path        = local.roles_path
+  description = "GitHub Actions environment ${each.key}: Budibase's security groups, data volume and backups"
+  policy      = data.aws_iam_policy_document.apply_ops_network_and_storage[each.key].json
+}
+
+resource "aws_iam_role_policy_attachment" "apply_ops_network_and_storage" {
+  for_each = toset(local.environments)
+
+  role       = aws_iam_role.apply[each.key].name
+  policy_arn = aws_iam_policy.apply_ops_network_and_storage[each.key].arn
+}
+
 resource "aws_iam_policy" "apply_unscoped" {
   name        = "github-complaints-apply-unscoped"
   path        = local.roles_path
-  description = "GitHub Actions apply roles: the log-delivery and alias actions that support no resource-level permissions"
+  description = "GitHub Actions apply roles: the actions that support no resource-level permissions (log delivery, aliases, the ops front end's)"
   policy      = data.aws_iam_policy_document.apply_unscoped.json
 }
 
