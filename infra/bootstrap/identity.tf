@@ -206,7 +206,8 @@ resource "aws_secretsmanager_secret" "hub_token" {
 }
 
 # -- plan: read-only, and the state lock ------------------------------------------------------------------
-# Reads configuration, never data: no item, object (except the state), secret or message is readable.
+# Reads configuration, never data: no item, object (except the state), secret (except Budibase's two, whose
+# values are in the state already) or message is readable.
 
 data "aws_iam_policy_document" "plan" {
   statement {
