@@ -25,6 +25,7 @@ from complaints.taxonomy import Taxonomy
 NAME, URL = "Complaints ops", "/complaints-ops"
 DATASOURCE = "Ops API"
 USER_TOKEN = "Bearer {{ [user].[oauth2].[accessToken] }}"
+QUEUE_ROWS = 200  # a queue screen lists its newest 200 complaints (the API's largest page)
 
 # Budibase roles (screens shown), after the ops API's roles (what may be done); a triage lead sees every screen.
 ANALYST, SPECIALIST, AUDITOR, TRIAGE_LEAD, BASIC = "ANALYST", "SPECIALIST", "AUDITOR", "TRIAGE_LEAD", "BASIC"
@@ -93,18 +94,28 @@ const head = `**${data.task}: ${p.label}** (score ${Math.round(p.score * 100)}%)
 const rows = [...p.top_for.map(([word, value]) => ({ direction: 'for', word, value: value.toFixed(4) })),
               ...p.top_against.map(([word, value]) => ({ direction: 'against', word, value: value.toFixed(4) }))]
 return rows.map(r => ({ ...r, head }))""", ("direction", "word", "value", "head")),
-    "audit": QueryView(_REFUSED + _PERCENT + """return Object.entries(data.tasks).map(([task, t]) => ({
-  task, label: t.prediction ? t.prediction.label : '', score: t.prediction ? pct(t.prediction.score) : '',
-  version: t.version, kind: (t.model_info || {}).kind, registered_at: (t.model_info || {}).registered_at,
-  accuracy: ((t.model_info || {}).metrics || {}).accuracy,
-  training_data: (((t.model_card || {}).training || {}).data_sha256 || '').slice(0, 12),
-  git_commit: (((t.model_card || {}).training || {}).git_commit || '').slice(0, 12),
-  in_service_by: t.put_in_service_by ? `${t.put_in_service_by.action} by ${t.put_in_service_by.actor}` : '',
-  gate: t.gate_decision ? JSON.stringify(t.gate_decision).slice(0, 120) : 'none (promoted without a gate)',
-  batch: data.allocation.batch.batch_id, source_sha256: data.allocation.batch.source_sha256.slice(0, 12),
-  corrections: data.corrections.length, chain_complete: data.complete ? 'yes' : 'NO'
-}))""", ("task", "label", "score", "version", "kind", "registered_at", "accuracy", "training_data", "git_commit",
-         "in_service_by", "gate", "batch", "source_sha256", "corrections", "chain_complete")),
+    "audit": QueryView(_REFUSED + _PERCENT + """const b = data.allocation.batch
+const figures = m => Object.entries(m || {}).filter(([, v]) => typeof v === 'number')
+  .map(([k, v]) => `${k} ${Math.round(v * 1000) / 1000}`).join(' · ')
+return Object.entries(data.tasks).map(([task, t]) => {
+  const p = t.prediction || {}, info = t.model_info || {}, training = (t.model_card || {}).training || {}
+  const g = t.gate_decision, s = t.put_in_service_by
+  const card = [
+    `**Decision:** ${p.label} (score ${pct(p.score)}, served by ${p.served_by}${p.error ? ', error: ' + p.error : ''})`,
+    `**Model version:** \\`${t.version}\\` · ${info.kind || 'unknown kind'} · ` +
+      `registered ${info.registered_at || '?'}`,
+    `**Held-out metrics:** ${figures(info.metrics) || 'none recorded'}`,
+    `**Trained on:** data \\`${training.data_sha256 || '?'}\\` · commit \\`${training.git_commit || '?'}\\` · ` +
+      `${training.train_rows || '?'} rows · taxonomy ${training.taxonomy_version || '?'}`,
+    `**Gate:** ` + (g ? `${g.decision} against \\`${g.champion}\\` by ${g.actor} at ${g.decided_at} ` +
+      `(report \\`${g.report_sha256.slice(0, 12)}\\`): ${g.reasons.join('; ')}` : 'none: promoted without a gate'),
+    `**Put in service:** ` + (s ? `${s.action} (${s.mode}) by ${s.actor} at ${s.at}` +
+      (s.run_url ? ` · [workflow run](${s.run_url})` : '') + (s.note ? ` · ${s.note}` : '') : 'NOT FOUND'),
+    `**Batch:** \\`${b.batch_id}\\` from ${b.source} (sha256 \\`${b.source_sha256}\\`) · ` +
+      `**corrections:** ${data.corrections.length} · **chain complete:** ${t.complete ? 'yes' : 'NO'}`
+  ].join('\\n\\n')
+  return { task, version: t.version, complete: t.complete ? 'yes' : 'no', card: `### ${task}\\n\\n` + card }
+})""", ("task", "version", "complete", "card")),
     "summary": QueryView(_REFUSED + """return [{ allocated: data.allocated, manual_triage: data.manual_triage,
   manual_triage_share: Math.round(data.manual_triage_share * 100) + '%', corrections: data.corrections,
   moved: data.moved }]""", ("allocated", "manual_triage", "manual_triage_share", "corrections", "moved")),
@@ -131,28 +142,27 @@ def query_definition(imported: dict[str, Any], operation: str) -> dict[str, Any]
 class Vocabulary:
     """What the deployment's configuration says the app offers: queue ids and the labels of each task."""
 
-    team_queues: list[str]
     specialist_queue_ids: list[str]
     labels: dict[str, list[str]]
 
     @classmethod
     def of(cls, tasks: list[TaskSpec], taxonomy: Taxonomy) -> "Vocabulary":
-        return cls(team_queues=list(taxonomy.teams), specialist_queue_ids=[slug(q) for q in specialist_queues(tasks)],
-                   labels={task.name: list(task.classes(taxonomy) or ()) for task in tasks
-                           if task.classes(taxonomy)})
+        return cls(specialist_queue_ids=[slug(queue) for queue in specialist_queues(tasks)],
+                   labels={task.name: list(task.classes(taxonomy)) for task in tasks if task.classes(taxonomy)})
 
 
 def _queue_table(place: tuple[str, ...], queue_page: dict[str, Any], queue_id: str) -> dict[str, Any]:
     provider = component_id(*place, "complaints")
-    table = node("table", (*place, "complaints table"), dataProvider=provider_ref(provider), rowCount=12, compact=True,
-                 noRowsMessage="No complaints in this queue", onClick=[navigate(
-                     "/complaint/" + bind("eventContext", "row", "complaint_id"))],
+    table = node("table", (*place, "complaints table"), dataProvider=provider_ref(provider), rowCount=12,
+                 compact=True, noRowsMessage="No complaints in this queue",
+                 onClick=[navigate("/complaint/" + bind("eventContext", "row", "complaint_id"))],
                  columns=columns(("complaint_id", "Complaint"), ("age", "Age"), ("issue", "Predicted issue"),
                                  ("issue_score", "Issue score"), ("team", "Team"), ("team_score", "Team score"),
                                  ("vulnerable_score", "Vulnerable score"), ("status", "Decided by"),
                                  ("corrected", "Corrected")))
-    return node("dataprovider", (*place, "complaints"), table, paginate=False, limit=200,
-                dataSource=query_source(queue_page, queue_id=queue_id, sort="newest", offset="0", limit="200"))
+    return node("dataprovider", (*place, "complaints"), table, paginate=False, limit=QUEUE_ROWS,
+                dataSource=query_source(queue_page, queue_id=queue_id, sort="newest", offset="0",
+                                        limit=str(QUEUE_ROWS)))
 
 
 def _screen(route: str, role: str, title: str, *children: dict[str, Any], home: bool = False) -> dict[str, Any]:
@@ -169,14 +179,16 @@ def screens(queries: dict[str, dict[str, Any]], vocabulary: Vocabulary, workspac
     team_queue = node("dataprovider", ("/team-queue", "me"), _queue_table(
         ("/team-queue",), q["queue_page"], bind(me, "rows", "0", "team_queue_id")), dataSource=query_source(q["me"]),
         paginate=False)
-    queues_table = node("table", ("/queues", "queues table"), dataProvider=provider_ref(component_id("/queues", "queues")),
-                        rowCount=20, compact=True, columns=columns(("name", "Queue"), ("count", "Complaints now")),
+    queues_table = node("table", ("/queues", "queues table"),
+                        dataProvider=provider_ref(component_id("/queues", "queues")), rowCount=20, compact=True,
+                        columns=columns(("name", "Queue"), ("count", "Complaints now")),
                         onClick=[navigate("/queue/" + bind("eventContext", "row", "id"))])
     built = [
         _screen("/queues", BASIC, "Queues", node("dataprovider", ("/queues", "queues"), queues_table,
-                                                  dataSource=query_source(q["list_queues"]), paginate=False), home=True),
-        _screen("/queue/:queue_id", BASIC, "Queue " + bind("url", "queue_id"), _queue_table(("/queue/:queue_id",), q["queue_page"],
-                                                                 bind("url", "queue_id"))),
+                                                  dataSource=query_source(q["list_queues"]), paginate=False),
+                home=True),
+        _screen("/queue/:queue_id", BASIC, "Queue " + bind("url", "queue_id"),
+                _queue_table(("/queue/:queue_id",), q["queue_page"], bind("url", "queue_id"))),
         _screen("/team-queue", ANALYST, "Team queue", team_queue, home=True),
         _screen("/manual-triage", ANALYST, "Manual triage",
                 _queue_table(("/manual-triage",), q["queue_page"], slug(MANUAL_TRIAGE))),
@@ -249,15 +261,12 @@ def _explanation_screen(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def _audit_screen(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
     route = "/audit/:complaint_id"
-    table = node("table", (route, "chain table"), dataProvider=provider_ref(component_id(route, "chain")), rowCount=10,
-                 compact=True, columns=columns(
-                     ("task", "Task"), ("label", "Label"), ("score", "Score"), ("version", "Model version"),
-                     ("kind", "Kind"), ("accuracy", "Held-out accuracy"), ("training_data", "Training data"),
-                     ("git_commit", "Git commit"), ("in_service_by", "Put in service"), ("gate", "Gate decision"),
-                     ("batch", "Batch"), ("source_sha256", "Source file"), ("corrections", "Corrections"),
-                     ("chain_complete", "Chain complete")))
+    rows = component_id(route, "tasks")
+    cards = node("repeater", (route, "tasks"), node("markdownviewer", (route, "task card"), value=bind(rows, "card")),
+                 dataProvider=provider_ref(component_id(route, "chain")), direction="column", gap="L",
+                 noRowsMessage="No audit chain for this complaint")
     return _screen(route, AUDITOR, "Audit chain of complaint " + bind("url", "complaint_id"), node(
-        "dataprovider", (route, "chain"), table, paginate=False,
+        "dataprovider", (route, "chain"), cards, paginate=False,
         dataSource=query_source(q["audit"], complaint_id=bind("url", "complaint_id"))))
 
 

@@ -163,6 +163,22 @@ class Invocations:
 _lock = threading.Lock()
 
 
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """The function's environment for one invocation, set and restored key by key. (mock.patch.dict empties
+    os.environ before restoring it, and moto's Map threads for other chunks read it meanwhile.)"""
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _in_process(invocations: Invocations, keys: dict[str, str]):
     """moto's Lambda runs no code without Docker: this runs the handler of the function's image command in
     this process, with the function's environment, and answers as Lambda does (an exception becomes a
@@ -172,7 +188,7 @@ def _in_process(invocations: Invocations, keys: dict[str, str]):
         module, attribute = self.image_config.cmd[0].rsplit(".", 1)
         handler = getattr(importlib.import_module(module), attribute)
         key = keys[self.function_name]
-        with _lock, mock.patch.dict(os.environ, self.environment_vars):
+        with _lock, _environment(self.environment_vars):
             invocations.calls[key] += 1
             invocations.current, invocations.thread = key, threading.get_ident()
             try:

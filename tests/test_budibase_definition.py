@@ -100,3 +100,16 @@ def test_the_reassign_query_sends_the_idempotency_key_it_is_given():
     assert query["fields"]["headers"]["Idempotency-Key"] == "{{ idempotency_key }}"
     assert [p["name"] for p in query["parameters"]] == ["complaint_id", "idempotency_key"]
     assert set(query["schema"]) == set(app.QUERY_VIEWS["reassign"].fields)
+
+
+def test_the_deploy_command_does_nothing_where_the_stack_hosts_no_budibase(monkeypatch, capsys):
+    from budibase import deploy as command
+    monkeypatch.delenv("BUDIBASE_URL", raising=False)
+    monkeypatch.delenv("OPS_API_URL", raising=False)
+    monkeypatch.setattr(command, "stack_outputs", lambda: {"ops_api_endpoint": "https://ops.example"})
+    assert command.main([]) == 0
+    assert "hosts no Budibase" in capsys.readouterr().out
+    monkeypatch.setattr(command, "stack_outputs", lambda: {})  # no stack, no URL: a usage error, not a no-op
+    with pytest.raises(SystemExit) as usage:
+        command.main([])
+    assert usage.value.code == 2 and "--url and --ops-api-url are required" in capsys.readouterr().err
