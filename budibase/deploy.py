@@ -29,10 +29,10 @@ SPEC = Path(__file__).resolve().parent.parent / "ops_api" / "openapi.json"
 
 @dataclass
 class Deployed:
-    """What one run did, for the log and the tests: counts of what it created, updated and removed."""
+    """What one run did, for the log and the tests: the ids it settled on, and what it created, updated and
+    removed."""
 
     app_id: str
-    url: str
     roles: dict[str, str]
     queries: dict[str, str]
     created: list[str] = field(default_factory=list)
@@ -42,7 +42,7 @@ class Deployed:
 
 def deploy(client: BuilderClient, ops_api_url: str, vocabulary: app.Vocabulary, publish: bool = True) -> Deployed:
     workspace = client.workspace(app.NAME, app.URL)
-    done = Deployed(app_id=workspace["appId"], url=workspace["url"], roles={}, queries={})
+    done = Deployed(app_id=workspace["appId"], roles={}, queries={})
     done.queries = _sync_queries(client, ops_api_url, done)
     done.roles = _sync_roles(client, done)
     queries = {query["name"]: query for query in client.queries() if query["_id"] in done.queries.values()}
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     credentials = Credentials(api_key=os.environ.get("BUDIBASE_API_KEY"),
                               session_cookie=os.environ.get("BUDIBASE_SESSION"),
                               csrf_token=os.environ.get("BUDIBASE_CSRF_TOKEN"))
+    if not credentials.api_key and not (credentials.session_cookie and credentials.csrf_token):
+        parser.error("set BUDIBASE_API_KEY (a Budibase builder's API key), or BUDIBASE_SESSION and "
+                     "BUDIBASE_CSRF_TOKEN")
     settings = Settings.from_env()
     vocabulary = app.Vocabulary.of(load_tasks(settings.tasks_file), Taxonomy.load(settings.taxonomy_file))
     client = BuilderClient(args.url, credentials)

@@ -113,3 +113,12 @@ def test_the_deploy_command_does_nothing_where_the_stack_hosts_no_budibase(monke
     with pytest.raises(SystemExit) as usage:
         command.main([])
     assert usage.value.code == 2 and "--url and --ops-api-url are required" in capsys.readouterr().err
+
+
+def test_the_deploy_command_needs_credentials(monkeypatch, capsys):
+    from budibase import deploy as command
+    for name in ("BUDIBASE_API_KEY", "BUDIBASE_SESSION", "BUDIBASE_CSRF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as usage:
+        command.main(["--url", "https://budibase.example", "--ops-api-url", "https://ops.example"])
+    assert usage.value.code == 2 and "BUDIBASE_API_KEY" in capsys.readouterr().err
