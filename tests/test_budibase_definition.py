@@ -13,7 +13,6 @@ import pytest
 from budibase import app
 from budibase.components import STANDARD
 from budibase.deploy import SPEC
-from complaints.deployment import Deployment
 from complaints.queues import slug
 from complaints.settings import Settings
 from complaints.tasks import load_tasks
@@ -79,17 +78,18 @@ def test_routes_are_unique_and_each_role_has_its_home_screen(built, vocabulary):
 
 
 def test_reassignment_offers_the_configured_labels_and_a_fresh_idempotency_key(built, vocabulary):
-    deployment = Deployment.embedded(Settings.from_env())
+    settings = Settings.from_env()  # the configuration only: no store is opened
+    tasks, taxonomy = load_tasks(settings.tasks_file), Taxonomy.load(settings.taxonomy_file)
     _, screens = built
     complaint = next(s for s in screens if s["routing"]["route"] == "/complaint/:complaint_id")
     pickers = {c["label"]: [o["value"] for o in c["customOptions"]] for c in _components(complaint["props"])
                if c["_component"].endswith("optionsfield")}
-    assert pickers["Correct team"] == list(deployment.taxonomy.teams)
+    assert pickers["Correct team"] == list(taxonomy.teams)
     assert pickers["Correct vulnerable"] == ["no", "yes"]
     reassign = next(c for c in _components(complaint["props"]) if c.get("text") == "Reassign team")
     executed = reassign["onClick"][1]["parameters"]
     assert executed["queryId"] == "query_reassign" and executed["queryParams"]["idempotency_key"].startswith("{{ js ")
-    assert vocabulary.specialist_queue_ids == [slug(t.queue) for t in deployment.tasks if t.role == "flag"]
+    assert vocabulary.specialist_queue_ids == [slug(t.queue) for t in tasks if t.role == "flag"]
 
 
 def test_the_reassign_query_sends_the_idempotency_key_it_is_given():
