@@ -38,10 +38,8 @@ class Credentials:
 class BuilderClient:
     """One Budibase instance; ``workspace(app_id)`` scopes the calls that act inside one workspace."""
 
-    def __init__(self, url: str, credentials: Credentials, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), headers=credentials.headers(), timeout=timeout,
-                                 transport=transport)
+    def __init__(self, url: str, credentials: Credentials, timeout: float = 60.0) -> None:
+        self.http = httpx.Client(base_url=url.rstrip("/"), headers=credentials.headers(), timeout=timeout)
         self.app_id: str | None = None
 
     def close(self) -> None:
@@ -66,9 +64,6 @@ class BuilderClient:
         workspace = found[0] if found else self.call("POST", "/api/applications", data={"name": name, "url": url})
         self.app_id = workspace["appId"]
         return workspace
-
-    def update_workspace(self, changes: dict[str, Any]) -> None:
-        self.call("PUT", f"/api/applications/{self.app_id}", json=changes)
 
     def workspace_app(self, name: str) -> dict[str, Any]:
         """The workspace's one app, at its root URL: the first made (Budibase may make one with the workspace)."""
