@@ -8,6 +8,8 @@ DATA_DIR := ../shared/data/cfpb
 # Nothing downloads from a hub unless a step says HF_HUB_OFFLINE=0 (the workflows' registry steps).
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
+# The embedded default's store and registry live in the checkout (git-ignored) when run through make.
+export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
 .PHONY: help setup budibase-runtime budibase-deploy budibase-e2e run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load ablation vulnerable-signal cost shared-data clean
@@ -44,40 +46,40 @@ gate: setup  ## gate the challengers ENV's manifest serves; report.md and gate.j
 	$(BIN)/complaints --env $(ENV) gate --data $(DATA) --report build/gate
 
 stage: setup  ## copy the versions ENV's manifest serves into functions/build/models for the serving image
-	$(BIN)/python -m functions.release stage --env $(ENV)
+	$(BIN)/python -m model.serving_image stage --env $(ENV)
 
 release: setup  ## apply ENV's committed release manifest to its store (RUN_URL recorded); a no-op when it already serves it
 	$(BIN)/complaints --env $(ENV) release apply --run-url "$(RUN_URL)"
 
 # The post-deploy smoke test. BATCH_BUCKET and STATE_MACHINE_ARN: the stack's terraform outputs batch_bucket and
-# state_machine_arn; left unset, functions/smoke.py asks `terraform output` of an initialised infra/stack.
+# state_machine_arn; left unset, tools/smoke.py asks `terraform output` of an initialised infra/stack.
 SMOKE_COUNT ?= 25
 smoke: setup  ## post-deploy: SMOKE_COUNT (25) real complaints through ENV's batch bucket and state machine; fails unless all are triaged
-	$(BIN)/python -m functions.smoke --env $(ENV) --bucket "$(BATCH_BUCKET)" --state-machine-arn "$(STATE_MACHINE_ARN)" --count $(SMOKE_COUNT)
+	$(BIN)/python -m tools.smoke --env $(ENV) --bucket "$(BATCH_BUCKET)" --state-machine-arn "$(STATE_MACHINE_ARN)" --count $(SMOKE_COUNT)
 
 bench: setup bench-explain bench-api  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
-	$(BIN)/python -m model.bench --output reports/bench.json
+	$(BIN)/python -m tools.bench --output reports/bench.json
 
 bench-explain: setup  ## seconds per SHAP explanation of each registered model kind, cold and warm (targets: linear 1 s, transformer 10 s)
-	$(BIN)/python -m model.bench_explain --output reports/bench-explain.json
+	$(BIN)/python -m tools.bench_explain --output reports/bench-explain.json
 
 bench-api: setup  ## the ops API's p50/p95 for queue listings and complaint detail on the store of make run (a copy)
-	$(BIN)/python -m ops_api.bench --output reports/bench-api.json
+	$(BIN)/python -m tools.bench_api --output reports/bench-api.json
 
 ablation: setup  ## each model variant (data, de-duplication, n-grams, class weights, hierarchy, embeddings) on the held-out split: reports/ablation.json
-	$(BIN)/python -m model.ablation --output reports/ablation.json
+	$(BIN)/python -m tools.ablation --output reports/ablation.json
 
 vulnerable-signal: setup  ## what tagged complaints say (age, service, benefits, care) and the champion's precision-recall with the specialist share
-	$(BIN)/python -m model.vulnerable_signal --output reports/vulnerable-signal.md
+	$(BIN)/python -m tools.vulnerable_signal --output reports/vulnerable-signal.md
 
 bench-redaction: setup  ## worst-case inputs through the PII redaction at growing sizes: seconds per MB stays flat (linear)
-	$(BIN)/python -m model.bench_redaction
+	$(BIN)/python -m tools.bench_redaction
 
 bench-load: setup  ## 15,000 real complaints from one file, embedded and on the moto state machine: complaints/s, peak memory, zero lost
-	$(BIN)/python -m model.bench_load --output reports/bench-load.json
+	$(BIN)/python -m tools.bench_load --output reports/bench-load.json
 
 cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day vs the triage team (infra/COST.md)
-	$(BIN)/python infra/cost/estimate.py
+	$(BIN)/python -m tools.cost
 
 test: setup  ## the whole suite with coverage
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml
@@ -94,13 +96,13 @@ plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request c
 # The ops app (budibase/). BUDIBASE_URL and OPS_API_URL from the environment, else the initialised stack's
 # terraform outputs (apply.yml); BUDIBASE_API_KEY (a Budibase builder's API key) from the environment.
 budibase-runtime:  ## install the local Budibase runtime in .budibase: Node 22, @budibase/server, pouchdb-server, Redis, Chromium
-	bash budibase/harness/install.sh .budibase
+	bash testing/budibase_harness/install.sh .budibase
 
 budibase-deploy: setup  ## create or update the ops app in BUDIBASE_URL over OPS_API_URL and publish it (idempotent)
 	$(BIN)/python -m budibase.deploy
 
 budibase-e2e: setup budibase-runtime  ## the ops app in a real Budibase server and Chromium on the store of make run (run first if none); screenshots in budibase/screenshots
-	@test -f "$${COMPLAINTS_HOME:-.complaints}/triage.sqlite3" || $(MAKE) run
+	@test -f "$(COMPLAINTS_HOME)/triage.sqlite3" || $(MAKE) run
 	$(BIN)/pytest -m budibase tests/test_budibase_app.py -p no:cacheprovider
 
 openapi: setup  ## write the ops API's OpenAPI 3.0 document, ops_api/openapi.json (a test fails when it is stale)

@@ -19,8 +19,8 @@ from typing import Any
 
 from budibase import app
 from budibase.client import BudibaseError, BuilderClient, Credentials
-from complaints.settings import Settings
-from complaints.stack_outputs import stack_outputs
+from complaints.config import Settings
+from model.stack_outputs import stack_outputs
 from complaints.tasks import load_tasks
 from complaints.taxonomy import Taxonomy
 

@@ -2,7 +2,7 @@
 
 The embedded default (SQLite file + local registry under COMPLAINTS_HOME) is built here; the AWS
 deployment (``Deployment.aws``) builds the same object from DynamoDB and the model versions baked into
-the Lambda image (staged from the registry by ``functions/release.py``).
+the Lambda image (staged from the registry by ``model/serving_image.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from complaints.registry import ModelRegistry, open_registry
 from complaints.registry.local import LocalRegistry
-from complaints.settings import Settings
+from complaints.config import Settings
 from complaints.store import TriageStore, open_store
 from complaints.store.sqlite import SQLiteStore
 from complaints.tasks import TaskSpec, load_tasks

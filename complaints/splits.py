@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import hashlib
 
+from complaints.schema import Complaint
+
 HOLDOUT_PERCENT = 20
 VALIDATION_PERCENT = 10  # carved from the training side, for tuning thresholds without touching the holdout
+
+Labelled = list[tuple[Complaint, str]]
+Splits = dict[str, tuple[Labelled, Labelled]]  # task -> (training, held-out) labelled examples
 
 
 def fingerprint(narrative: str) -> str:

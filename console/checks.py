@@ -6,7 +6,7 @@ from pathlib import Path
 
 from console.common import DATA_HELP, EXIT_FAILED, UsageError, data_path, emit_json
 from complaints.deployment import Deployment
-from complaints.settings import Settings
+from complaints.config import Settings
 
 DATA_DOCS = "data_docs"  # written here under COMPLAINTS_HOME unless --docs says where
 
@@ -27,7 +27,7 @@ def add_commands(command) -> None:
 
 def cmd_validate(args, settings: Settings, deployment: Deployment) -> int:
     try:  # the `checks` extra; the serving commands run without it
-        from data_checks.validate import validate_file
+        from model.validation import validate_file
     except ImportError as error:
         raise UsageError(f"validate needs Great Expectations ({error.name} is missing): "
                          "pip install 'complaints-triage[checks]'") from None

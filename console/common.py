@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from complaints.settings import default_data_path
+from complaints.config import default_data_path
 
 EXIT_REFUSED = 2  # bad input or configuration: refused, nothing was changed
 EXIT_FAILED = 1  # the command ran and failed (`validate`: the data failed the suite; `train`: part-way, it says what changed)

@@ -11,10 +11,10 @@ from pathlib import Path
 from console.common import DATA_HELP, EXIT_FAILED, UsageError, data_path, emit_json
 from complaints.audit import audit_chain
 from complaints.deployment import Deployment
-from complaints.gate import PROMOTE, compare, markdown_report, policy_of, report_sha256
-from complaints.manifest import ReleaseManifest, git_commit_of, manifest_path, next_stage
-from complaints.release import apply, describe, diff
-from complaints.settings import Settings
+from model.gate import PROMOTE, compare, markdown_report, policy_of, report_sha256
+from model.manifest import ReleaseManifest, git_commit_of, manifest_path, next_stage
+from model.release import apply, describe, diff
+from complaints.config import Settings
 from complaints.strategy import strategies
 
 

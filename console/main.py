@@ -16,10 +16,10 @@ from complaints import logs
 from complaints.deployment import Deployment
 from complaints.audit import NotAllocatedError
 from complaints.intake import IntakeError
-from complaints.manifest import ManifestError, ReleaseManifest, manifest_path
-from complaints.registration import RegistrationIncomplete
+from model.manifest import ManifestError, ReleaseManifest, manifest_path
+from model.registration import RegistrationIncomplete
 from complaints.registry import RegistryError
-from complaints.settings import Settings
+from complaints.config import Settings
 from complaints.store import IdempotencyConflict
 from complaints.strategy import NoChampionError
 from complaints.tasks import TaskConfigError

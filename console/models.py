@@ -8,14 +8,14 @@ from pathlib import Path
 from console.common import DATA_HELP, UsageError, data_path, emit_json
 from complaints import strategy
 from complaints.deployment import Deployment
-from complaints.evaluation import evaluate_champions
-from complaints.operating_point import Operations
+from model.evaluation import evaluate_champions
+from model.operating_point import Operations
 from complaints.intake import read_batch
 from complaints.predictors import KINDS
 from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import as_dict
-from complaints.registration import CHAMPION_POLICIES
-from complaints.settings import Settings
+from model.registration import CHAMPION_POLICIES
+from complaints.config import Settings
 
 
 def add_commands(command) -> None:
@@ -101,7 +101,7 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
             writer.writerows(rows)
     readme = None
     if args.report:
-        from complaints.evaluation_report import write_report
+        from model.evaluation_report import write_report
 
         readme = write_report(report, rows, deployment.tasks, Path(args.report), operations, flag_excluded_ids=biased,
                               source=str(data))

@@ -10,7 +10,7 @@ from complaints import access
 from complaints.deployment import Deployment
 from complaints.explanations import explanation
 from complaints.records import as_dict
-from complaints.settings import Settings
+from complaints.config import Settings
 
 
 def add_commands(command) -> None:

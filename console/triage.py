@@ -13,7 +13,7 @@ from complaints.feedback import reallocate
 from complaints.intake import IntakeBatch, read_chunks, validate_text
 from complaints.pipeline import BatchReport, TriagePipeline
 from complaints.records import as_dict
-from complaints.settings import Settings
+from complaints.config import Settings
 from complaints.splits import is_holdout
 from complaints.strategy import champions
 

@@ -1,7 +1,7 @@
 """The ``intake`` suite: Great Expectations over a batch of complaints as intake parses it, reporting
 on a file (``complaints validate --suite intake``) with Data Docs.
 
-Every expectation is derived from what ``complaints/intake.py`` and the taxonomy already define (required
+Every expectation is derived from what ``complaints/intake/`` and the taxonomy already define (required
 columns, ``MAX_NARRATIVE_CHARS``, ``parse_date``, products, issues, vulnerable tags), so the two cannot
 drift apart; each expectation's description names the intake reason code it stands beside. The frame
 holds only what the expectations read, redacted: a narrative's length, never its text, so Data Docs

@@ -24,12 +24,14 @@ from great_expectations.expectations.row_conditions import Column
 from complaints.deployment import Deployment
 from complaints.logs import log
 from complaints.schema import ISSUE, PRODUCT, Complaint
-from complaints.splits import fingerprint
+from complaints.splits import Splits, fingerprint
 from complaints.strategy import champions
-from complaints.training_data import LABEL_DISTRIBUTION, Splits
 from data_checks.expectations import ExpectColumnPairValuesAToDetermineB, ExpectColumnValuesToNotRepeat
 from data_checks.outcome import CRITICAL, SuiteOutcome
 from data_checks.run import run_suites
+
+# Label counts of the training split, written with every model version: the training gate's drift baseline.
+LABEL_DISTRIBUTION = "label_distribution.json"
 
 SUITE = "training"
 # A class needs this many training examples to be learnt; the CFPB sample has 18 of 84 canonical issues
@@ -42,7 +44,7 @@ MAX_LABEL_DRIFT = 0.1
 UNSEEN_CLASS_WEIGHT = 0.01
 # Complaints repeating an earlier complaint's narrative under another id: real (one consumer, several
 # companies; 3.4% of complaints.csv.gz, 9.5% of recent.csv.gz, 6.0% of both) and learnt once per narrative
-# (complaints/training_data.py) up to this share; beyond it the set was probably assembled from overlapping
+# (model/training_data.py) up to this share; beyond it the set was probably assembled from overlapping
 # pulls under new ids. (A resent row keeps its id: intake rejects it.)
 MAX_DUPLICATE_NARRATIVE_SHARE = 0.15
 

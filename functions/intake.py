@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from complaints.intake import IntakeError, read_batch
-from complaints.staging import dumps, split
+from complaints.intake.chunks import dumps, split
 from functions import runtime
 from functions.runtime import ChunkRef
 

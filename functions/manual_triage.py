@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypedDict
 
-from complaints.staging import loads
+from complaints.intake.chunks import loads
 from functions import runtime
 from functions.runtime import ChunkRef, ChunkReport
 

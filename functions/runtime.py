@@ -23,7 +23,7 @@ from complaints import logs
 from complaints.deployment import Deployment
 from complaints.logs import log
 from complaints.pipeline import BatchReport, TriagePipeline
-from complaints.settings import Settings
+from complaints.config import Settings
 from complaints.taxonomy import Taxonomy
 
 logger = logging.getLogger("complaints.functions")
@@ -32,7 +32,7 @@ Result = TypeVar("Result")
 
 
 class ChunkRef(TypedDict):
-    """A staged chunk of a batch: an S3 object holding an IntakeBatch (complaints/staging.py)."""
+    """A staged chunk of a batch: an S3 object holding an IntakeBatch (complaints/intake/chunks.py)."""
 
     bucket: str
     key: str
@@ -70,12 +70,6 @@ class _Container:
 
 
 _container = _Container()
-
-
-def reset() -> None:
-    """Start over as a new container would (tests run many containers in one process)."""
-    global _container
-    _container = _Container()
 
 
 def pipeline() -> TriagePipeline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from complaints.staging import loads
+from complaints.intake.chunks import loads
 from functions import runtime
 from functions.runtime import ChunkRef, ChunkReport
 

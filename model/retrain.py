@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from complaints.deployment import Deployment
-from complaints.gate import PROMOTE, TaskVerdict, compare, markdown_report, policy_of, report_sha256
-from complaints.manifest import ReleaseManifest, first_stage
+from model.gate import PROMOTE, TaskVerdict, compare, markdown_report, policy_of, report_sha256
+from model.manifest import ReleaseManifest, first_stage
 from complaints.records import utc_now
-from complaints.release import gate_decision_path, record_version
+from model.release import gate_decision_path, record_version
 from complaints.store.sqlite import SQLiteStore
 from model.baseline import BaselineConfig
 from model.train import TrainingArguments, train

@@ -5,7 +5,7 @@ it champion when the task has none.
 
 Every task is fitted and scored before any is registered, so a failed fit registers nothing. Analysts'
 reallocations (the ``feedback`` table) override the file's labels and add the complaints they corrected,
-so retraining adapts to what the ops team sees (``complaints/training_data.py``).
+so retraining adapts to what the ops team sees (``model/training_data.py``).
 """
 
 from __future__ import annotations
@@ -24,20 +24,20 @@ import numpy as np
 from tqdm import tqdm
 
 from complaints.deployment import Deployment
-from complaints.evaluation import task_metrics
-from complaints.model_card import write_model_card
+from model.evaluation import task_metrics
+from model.model_card import write_model_card
 from complaints.predictors import KINDS, load_predictor
 from complaints.predictors.transformer_onnx import KIND as TRANSFORMER_KIND
-from complaints.registration import CHAMPION_POLICIES, RegistrationIncomplete, register_model
-from complaints.operating_point import OPERATING_POINT, OperatingPoint, Operations, TaskAnswers, tune
+from model.registration import CHAMPION_POLICIES, RegistrationIncomplete, register_model
+from model.operating_point import OPERATING_POINT, OperatingPoint, Operations, TaskAnswers, tune
 from complaints.predictors.base import calibrated
 from complaints.schema import POSITIVE, Complaint
-from complaints.settings import CHECKOUT, Settings
-from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_validation
+from complaints.config import Settings
+from complaints.splits import HOLDOUT_PERCENT, Labelled, Splits, fingerprint, is_validation
 from complaints.strategy import champions
 from complaints.tasks import TaskSpec
-from complaints.training_data import LABEL_DISTRIBUTION, Labelled, Splits, TrainingSet, training_set
-from data_checks.training import check_training
+from model.training_data import TrainingSet, training_set
+from data_checks.training import LABEL_DISTRIBUTION, check_training
 from model import baseline
 from model.calibration import expected_calibration_error, fit_temperature
 
@@ -160,7 +160,7 @@ def _fit_transformer(tasks: list[TaskSpec], splits: Splits, args: TrainingArgume
 def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], validation: dict[str, Labelled],
                         operations: Operations) -> OperatingPoint:
     """Fit each version's temperature on its task's validation examples, then tune every threshold together
-    on the complaints of the slice (complaints.operating_point), and write both into each model.json."""
+    on the complaints of the slice (model.operating_point), and write both into each model.json."""
     rows: dict[str, Complaint] = {}
     for task in tasks:
         for complaint, _ in validation[task.name]:
@@ -251,8 +251,8 @@ def _should_champion(deployment: Deployment, task: TaskSpec, policy: str, metric
 def _git_commit() -> str:
     """The commit the training code came from ("+dirty" when the checkout has uncommitted changes)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=CHECKOUT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=CHECKOUT, capture_output=True, text=True, check=True)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

@@ -61,7 +61,7 @@ def _to_30(node: Any) -> Any:
 def spec_app() -> FastAPI:
     """The app as the document describes it: routes and schemas need no store, registry or models."""
     from complaints.deployment import Deployment
-    from complaints.settings import Settings
+    from complaints.config import Settings
     from complaints.tasks import load_tasks
     from complaints.taxonomy import Taxonomy
     from ops_api.app import create_app

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from complaints.deployment import Deployment
-from complaints.settings import CHECKOUT, CONFIG_DIR, Settings
+from complaints.config import CONFIG_DIR, Settings
+from testing import CHECKOUT
 
 DATA = (CHECKOUT / "../shared/data/cfpb/complaints.csv.gz").resolve()
 RECENT = DATA.parent / "recent.csv.gz"

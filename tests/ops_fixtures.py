@@ -17,7 +17,7 @@ from complaints.intake import read_batch
 from complaints.pipeline import TriagePipeline
 from complaints.queues import QueueBoard
 from complaints.records import MANUAL_TRIAGE
-from complaints.settings import Settings
+from complaints.config import Settings
 from conftest import sample, write_csv
 
 VULNERABLE = "Vulnerable customers"

@@ -2,7 +2,7 @@
 versions say so) and in an environment whose versions came by a release (manifest commit, run URL)."""
 
 from complaints.deployment import Deployment
-from complaints.settings import Settings
+from complaints.config import Settings
 from conftest import git_commit_all, last_json, sample, write_csv, write_manifest
 
 

@@ -7,15 +7,15 @@ import pytest
 
 from complaints.deployment import Deployment
 from complaints.intake import IntakeBatch, read_batch
-from complaints.manifest import ReleaseManifest
+from model.manifest import ReleaseManifest
 from complaints.registry import RegistryError
 from complaints.registry.local import LocalRegistry
 from complaints.schema import Rejection
-from complaints.settings import Settings
-from complaints.staging import dumps, loads, split
+from complaints.config import Settings
+from complaints.intake.chunks import dumps, loads, split
 from complaints.store.dynamodb import DynamoDBStore
 from conftest import sample, write_csv, write_manifest
-from functions import release
+from model import serving_image as release
 from functions.manual_triage import reason
 
 

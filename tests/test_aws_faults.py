@@ -38,7 +38,7 @@ from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from complaints.records import ALLOCATED, MANUAL_TRIAGE
 from complaints.registry.local import LocalRegistry
 from conftest import sample, write_csv
-from model.moto_stack import NAME_PREFIX, REGION, Stack
+from testing.moto_stack import NAME_PREFIX, REGION, Stack
 from test_aws_state_machine import assert_every_row_ended, assert_least_privilege, stack, summary  # noqa: F401
 
 CLOCK_SPEEDUP = 60

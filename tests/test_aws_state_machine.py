@@ -4,7 +4,7 @@ moto's Step Functions interpreter runs infra/modules/orchestration/triage.asl.js
 templatefile renders it); its Lambda tasks run the real handlers of functions/ in this process, as the
 functions Terraform defines them (name, image command, environment); the store is moto's DynamoDB, the
 models are the trained baseline versions staged as the image stages them, the batches real complaints.
-The stack itself is model/moto_stack.py (``make bench-load`` runs it too).
+The stack itself is testing/moto_stack.py (``make bench-load`` runs it too).
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from complaints.deployment import Deployment
-from complaints.manifest import ReleaseManifest
+from model.manifest import ReleaseManifest
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
-from complaints.settings import Settings
+from complaints.config import Settings
 from complaints.store.dynamodb import DynamoDBStore
 from conftest import sample, write_csv, write_manifest
-from functions import release, runtime
-from model.moto_stack import BUCKET, NAME_PREFIX, REGION, Stack, running_stack
+from functions import runtime
+from model import serving_image as release
+from testing.lambda_container import fresh_container
+from testing.moto_stack import BUCKET, NAME_PREFIX, REGION, Stack, running_stack
 from test_infra import function_grants
 
 S3_ACTIONS = {"GetObject": "s3_read", "HeadObject": "s3_read", "PutObject": "s3_write", "ListObjectsV2": "s3_list"}
@@ -50,17 +52,15 @@ def assert_least_privilege(calls: set[tuple[str, str, str, str]]) -> None:
 
 @pytest.fixture
 def stack(trained_home, tmp_path) -> Stack:
-    """The stack on moto serving the trained champions, staged as `functions.release stage` stages them."""
+    """The stack on moto serving the trained champions, staged as `model.serving_image stage` stages them."""
     source = Deployment.embedded(Settings.from_env(home=trained_home))
     models = tmp_path / "opt-models"
     manifest = ReleaseManifest.load(write_manifest(
         tmp_path / "deploy", "test", f"dynamodb://{NAME_PREFIX}?region={REGION}", f"file://{models}",
         {t.name: {"champion": source.store.get_strategy(t.name).champion} for t in source.tasks}))
     release.stage(manifest, source.registry, models)
-    runtime.reset()
-    with running_stack(manifest, models, source.tasks, source.taxonomy) as stack:
+    with fresh_container(), running_stack(manifest, models, source.tasks, source.taxonomy) as stack:
         yield stack
-    runtime.reset()
 
 
 @pytest.fixture

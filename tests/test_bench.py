@@ -3,7 +3,7 @@ measures them and says there is no transformer path to compare, instead of stopp
 
 import json
 
-from model import bench
+from tools import bench
 
 
 def test_bench_measures_the_baseline_champions_right_after_the_main_job(home, sample_csv, monkeypatch, tmp_path, capsys):

@@ -25,7 +25,7 @@ from complaints.access import add_user
 from complaints.deployment import Deployment
 from complaints.queues import placed, slug
 from complaints.records import MANUAL_TRIAGE
-from complaints.settings import Settings
+from complaints.config import Settings
 
 pytestmark = pytest.mark.budibase
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def ops_users(ops_store, team) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def stack(ops_store, tmp_path_factory):
-    from budibase.harness.services import local_budibase
+    from testing.budibase_harness.services import local_budibase
     home, _ = ops_store
     with local_budibase(RUNTIME, tmp_path_factory.mktemp("budibase"), home) as started:
         yield started

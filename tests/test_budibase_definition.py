@@ -14,7 +14,7 @@ from budibase import app
 from budibase.components import STANDARD
 from budibase.deploy import SPEC
 from complaints.queues import slug
-from complaints.settings import Settings
+from complaints.config import Settings
 from complaints.tasks import load_tasks
 from complaints.taxonomy import Taxonomy
 

@@ -6,8 +6,8 @@ import pytest
 
 from console.main import main
 from complaints.deployment import Deployment
-from complaints.settings import Settings
-from complaints.training_data import corrected_complaints
+from complaints.config import Settings
+from model.training_data import corrected_complaints
 from conftest import last_json, sample, write_csv
 
 

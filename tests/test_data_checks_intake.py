@@ -1,5 +1,5 @@
 """The `intake` suite on real complaints and deliberately broken files: Great Expectations and
-complaints/intake.py agree row for row, so the suite's report never tells a different story from the verdict
+complaints/intake/ agree row for row, so the suite's report never tells a different story from the verdict
 every path (CLI, Lambda, training) takes, and the pipeline stores what intake rejects while the rest carries on."""
 
 import csv
@@ -12,7 +12,7 @@ import pytest
 
 from complaints.intake import read_batch, read_records
 from complaints.pipeline import TriagePipeline
-from complaints.settings import CONFIG_DIR
+from complaints.config import CONFIG_DIR
 from complaints.taxonomy import Taxonomy
 from conftest import sample, write_csv
 from data_checks.intake import check_records, tags_pattern

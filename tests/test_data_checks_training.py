@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 
 from complaints.deployment import Deployment
-from complaints.settings import Settings
+from complaints.config import Settings
 from conftest import PROVENANCE, sample, write_csv
 from complaints.schema import Complaint
-from complaints.training_data import one_per_narrative, training_set
+from model.training_data import one_per_narrative, training_set
 from data_checks.training import MIN_EXAMPLES_PER_CLASS, check_training
 from model.train import TrainingArguments, TrainingDataError, train
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from console.main import main
-from complaints.evaluation_report import coverage_curve, pooled_confusion, precision_recall_curve
+from model.evaluation_report import coverage_curve, pooled_confusion, precision_recall_curve
 from conftest import PROVENANCE, sample, write_csv
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -129,6 +129,6 @@ def test_the_confusion_matrix_pools_rare_classes_and_normalises_rows():
 
 
 def test_the_serving_path_never_imports_matplotlib():
-    code = ("import sys, console.main, complaints.pipeline, complaints.evaluation_report; "
+    code = ("import sys, console.main, complaints.pipeline, model.evaluation_report; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -13,7 +13,7 @@ import shap
 
 from complaints.deployment import Deployment
 from complaints.predictors import load_predictor
-from complaints.settings import Settings
+from complaints.config import Settings
 from conftest import sample
 from explain import explain, render_html, render_png, top_word
 from explain.linear import attribute, base_value, ngram_values
@@ -155,7 +155,7 @@ def test_transformer_explanations_run_without_torch(transformer_home):
         "sys.meta_path.insert(0, Refuse())\n"
         "from complaints.deployment import Deployment\n"
         "from complaints.predictors import load_predictor\n"
-        "from complaints.settings import Settings\n"
+        "from complaints.config import Settings\n"
         "from explain import explain\n"
         "deployment = Deployment.embedded(Settings.from_env(home=sys.argv[1]))\n"
         "path = deployment.registry.fetch('team', deployment.store.get_strategy('team').champion)\n"

@@ -9,7 +9,7 @@ import yaml
 
 from complaints.deployment import Deployment
 from complaints.predictors import load_predictor
-from complaints.settings import CONFIG_DIR, Settings
+from complaints.config import CONFIG_DIR, Settings
 from complaints.taxonomy import Taxonomy
 from conftest import _stable, git_commit_all, sample, write_csv, write_manifest
 

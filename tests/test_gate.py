@@ -7,9 +7,9 @@ import json
 import pytest
 
 from complaints.deployment import Deployment
-from complaints.gate import NO_DIFFERENCE, PROMOTE, REJECT, GatePolicy, compare, mcnemar_exact, policy_of
-from complaints.registration import register_model
-from complaints.settings import Settings
+from model.gate import NO_DIFFERENCE, PROMOTE, REJECT, GatePolicy, compare, mcnemar_exact, policy_of
+from model.registration import register_model
+from complaints.config import Settings
 from complaints.strategy import champions
 from conftest import PROVENANCE, last_json
 from model.baseline import BaselineConfig

@@ -1,6 +1,6 @@
 """Static checks of infra/: checkov passes, and the Terraform agrees with the code it deploys.
 
-No Terraform binary is needed: python-hcl2 parses the modules (model/moto_stack.py's readers, the same
+No Terraform binary is needed: python-hcl2 parses the modules (testing/moto_stack.py's readers, the same
 that build the stack on moto exactly as Terraform names it).
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from complaints.settings import CHECKOUT
+from testing import CHECKOUT
 from complaints.store.dynamodb import TABLES
-from model.moto_stack import (
+from testing.moto_stack import (
     ASL, INFRA, MODULES, asl_variables, common_environment, function_specs, local_values, render_asl, resources, terraform,
 )
 
@@ -304,7 +304,7 @@ def test_the_serving_image_pins_the_runtime_dependencies_and_is_torch_free():
     assert runtime & training_only == set()
     blocked = ", ".join(f"'{m}': None" for m in sorted(training_only))
     handlers = "; ".join(f"import {spec['command'].rsplit('.', 1)[0]}" for spec in function_specs().values())
-    code = f"import sys; sys.modules.update({{{blocked}}}); {handlers}; import functions.release"
+    code = f"import sys; sys.modules.update({{{blocked}}}); {handlers}; import model.serving_image"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CHECKOUT, timeout=60)
     assert run.returncode == 0, run.stderr
 

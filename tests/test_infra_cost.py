@@ -1,16 +1,10 @@
 """`make cost`: the cost model runs on the real serving path and its arithmetic holds."""
 
-import importlib.util
 import math
-import sys
 
 import pytest
 
-from complaints.settings import CHECKOUT
-
-_spec = importlib.util.spec_from_file_location("estimate", CHECKOUT / "infra" / "cost" / "estimate.py")
-estimate = sys.modules["estimate"] = importlib.util.module_from_spec(_spec)  # dataclasses look their module up
-_spec.loader.exec_module(estimate)
+from tools import cost as estimate
 
 
 @pytest.fixture(scope="module")

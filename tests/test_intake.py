@@ -8,7 +8,7 @@ import pytest
 
 import complaints.intake as intake
 from complaints.intake import MAX_NARRATIVE_CHARS, IntakeError, IntakeTooLarge, read_batch, read_chunks, validate_text
-from complaints.settings import CONFIG_DIR
+from complaints.config import CONFIG_DIR
 from complaints.taxonomy import Taxonomy
 from conftest import sample, write_csv
 

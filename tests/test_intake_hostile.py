@@ -19,9 +19,10 @@ import complaints.intake as intake
 from complaints.intake import IntakeError, IntakeTooLarge, read_batch, read_records
 from complaints.pipeline import TriagePipeline
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, NARRATIVE, PRODUCT, REQUIRED_COLUMNS, TAGS
-from complaints.settings import CONFIG_DIR
+from complaints.config import CONFIG_DIR
 from complaints.taxonomy import Taxonomy
 from data_checks.intake import check_records
+from testing.lambda_container import fresh_container
 
 COLUMNS = [COMPLAINT_ID, NARRATIVE, DATE_RECEIVED, PRODUCT, "Issue", TAGS, "State"]
 PII = ["jane.doe@example.com", "555-867-5309", "123-45-6789"]
@@ -275,9 +276,8 @@ def test_no_personal_data_in_any_error_reason_or_log_line(taxonomy, tmp_path, ca
 
 @pytest.fixture
 def submit(caplog):
-    from functions import runtime, submit
+    from functions import submit
 
-    runtime.reset()
     caplog.set_level(logging.DEBUG)
 
     class Context:
@@ -287,8 +287,8 @@ def submit(caplog):
         answer = submit.handler({"body": body, "isBase64Encoded": base64_encoded,
                                  "headers": {"Content-Type": content_type}}, Context())
         return answer["statusCode"], json.loads(answer["body"])["error"]
-    yield post
-    runtime.reset()
+    with fresh_container():
+        yield post
 
 
 def test_the_http_intake_answers_4xx_with_a_reason_never_500(submit, caplog, monkeypatch):

@@ -9,9 +9,10 @@ import subprocess
 import yaml
 
 from complaints.deployment import Deployment
-from complaints.settings import CHECKOUT, Settings
+from complaints.config import Settings
+from testing import CHECKOUT
 from conftest import git_commit_all
-from fake_hub import FakeHub
+from testing.fake_hub import FakeHub
 
 TOKEN = "hf_fake_token"
 

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from complaints.operating_point import GRID, Operations, TaskAnswers, system_metrics, tune
+from model.operating_point import GRID, Operations, TaskAnswers, system_metrics, tune
 from complaints.records import ALLOCATED, TaskPrediction
 from complaints.routing import route
 from complaints.schema import NEGATIVE, POSITIVE

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from complaints.deployment import Deployment
 from complaints.queues import slug
-from complaints.settings import Settings
+from complaints.config import Settings
 from ops_api.app import create_app
 from ops_api.openapi import COMMITTED
 from ops_fixtures import STAND_IN, ops_store  # noqa: F401 (fixture)

@@ -4,7 +4,7 @@ deployed state machine, and nothing the system wrote holds any of it: not the st
 output, Step Functions' executions and their history, the dead-letter queue, the staged chunks, the DynamoDB
 tables or the HTTP intake's answers. Only the files as the sender wrote them (the inbox) hold it.
 
-Each value is one the redaction finds (tests/pii_cases.py measures recall in general); redaction runs only
+Each value is one the redaction finds (testing/pii_cases.py measures recall in general); redaction runs only
 through intake here, as in production.
 """
 
@@ -22,10 +22,10 @@ import pytest
 
 from complaints.intake import read_batch
 from complaints.schema import API_FIELD_NAMES, COMPLAINT_ID, NARRATIVE
-from complaints.settings import CONFIG_DIR
+from complaints.config import CONFIG_DIR
 from complaints.taxonomy import Taxonomy
 from conftest import sample
-from model.moto_stack import BUCKET, Stack
+from testing.moto_stack import BUCKET, Stack
 from test_aws_state_machine import stack  # noqa: F401 - the fixture the state machine test runs on
 
 # What a sender might put anywhere, each with the cue the redaction needs, and the raw strings to search for.

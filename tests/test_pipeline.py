@@ -11,7 +11,7 @@ from complaints.intake import read_batch
 from complaints import strategy
 from complaints.pipeline import TriagePipeline
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
-from complaints.settings import CONFIG_DIR, Settings
+from complaints.config import CONFIG_DIR, Settings
 from complaints.strategy import NoChampionError
 from conftest import sample, write_csv
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from complaints.settings import CHECKOUT
+from testing import CHECKOUT
 
 _spec = importlib.util.spec_from_file_location("plan_comment", CHECKOUT / "infra" / "plan_comment.py")
 plan_comment = sys.modules["plan_comment"] = importlib.util.module_from_spec(_spec)

@@ -106,8 +106,8 @@ def test_masks_and_taxonomy_labels_are_not_names(text):
 def test_the_engine_is_presidio_with_our_re2_rules_and_spacy_ner_only():
     from presidio_analyzer import PatternRecognizer
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-    from complaints import name_finder
-    recognizers = name_finder.analyzer().registry.recognizers
+    from complaints.redaction import names
+    recognizers = names.analyzer().registry.recognizers
     # Presidio's pattern recognizers run the backtracking `regex` module: none may be loaded.
     assert not any(isinstance(r, PatternRecognizer) for r in recognizers)
     assert sorted(type(r).__name__ for r in recognizers) == ["RuleRecognizer", "SpacyRecognizer"]
@@ -117,14 +117,14 @@ def test_the_engine_is_presidio_with_our_re2_rules_and_spacy_ner_only():
 def test_the_spacy_pipeline_is_an_installed_package_and_loads_offline(monkeypatch):
     import socket
     import spacy
-    from complaints import name_finder
-    assert spacy.util.is_package(name_finder.SPACY_MODEL)
+    from complaints.redaction import names
+    assert spacy.util.is_package(names.SPACY_MODEL)
 
     def no_network(*args, **kwargs):
         raise OSError("no network in this test")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    engine = name_finder.analyzer.__wrapped__()  # a fresh engine, not the cached one
+    engine = names.analyzer.__wrapped__()  # a fresh engine, not the cached one
     assert [r.entity_type for r in engine.analyze("Maria Garcia called me.", language="en")] == ["NAME"]
 
 
@@ -133,14 +133,14 @@ def test_the_spacy_pipeline_is_an_installed_package_and_loads_offline(monkeypatc
 def test_the_patterns_are_re2_so_no_input_can_make_them_backtrack():
     from complaints import redaction
     import re2
-    assert all(isinstance(rule.regex, re2._Regexp) for rule in redaction._RULES)
+    assert all(isinstance(rule.regex, re2._Regexp) for rule in redaction.rules.RULES)
 
 
 @pytest.mark.parametrize("text", ["(" * 70_000, "a" * 20_000 + " Maria Garcia " + "'s" * 5_000, " " * 30_000,
                                   "Aaaa " * 5_000, "I paid. Then Mr. J. Smith called.\nXXXX. Garcia did too! " * 500])
 def test_spacy_sees_no_long_run_and_bounded_sentences_at_the_same_offsets(text):
     # spaCy's tokenizer is super-linear on long runs of punctuation: it never gets one.
-    from complaints.name_finder import _LONGEST_NAME_WORD, _PIECE_CHARS, _blank_long_runs, _sentences
+    from complaints.redaction.names import _LONGEST_NAME_WORD, _PIECE_CHARS, _blank_long_runs, _sentences
     seen = _blank_long_runs(text)
     assert len(seen) == len(text) and all(a == b or b == " " for a, b in zip(text, seen))  # only blanked
     assert all(len(word) <= _LONGEST_NAME_WORD for word in seen.split())
@@ -153,8 +153,8 @@ def test_spacy_sees_no_long_run_and_bounded_sentences_at_the_same_offsets(text):
 
 
 def test_only_sentences_that_may_hold_a_name_go_to_the_recogniser(monkeypatch):
-    from complaints import name_finder
-    nlp = name_finder.analyzer().nlp_engine.nlp["en"]
+    from complaints.redaction import names
+    nlp = names.analyzer().nlp_engine.nlp["en"]
     sent, pipe = [], nlp.pipe
 
     def spy(texts):
@@ -189,7 +189,7 @@ def test_text_beyond_the_cap_is_dropped_never_passed_through():
 
 
 def test_worst_case_inputs_are_redacted_whole():
-    # the inputs that took seconds with Python's re (model/bench_redaction.py times them)
+    # the inputs that took seconds with Python's re (tools/bench_redaction.py times them)
     assert redact("account" + " " * 16_000) == ("account" + " " * 16_000, {})
     assert redact("9" * 100_000)[0] == "[ACCOUNT]" + TRUNCATED_SUFFIX
 
@@ -197,9 +197,9 @@ def test_worst_case_inputs_are_redacted_whole():
 TRUNCATED_SUFFIX = "[TRUNCATED]"
 
 
-# -- the labelled set: real narratives with inserted PII (tests/pii_cases.py) ---------------------------------
+# -- the labelled set: real narratives with inserted PII (testing/pii_cases.py) ---------------------------------
 
-# Measured on 300 narratives with one item of each kind inserted (`python tests/pii_cases.py`): 100% for every
+# Measured on 300 narratives with one item of each kind inserted (`python testing/pii_cases.py`): 100% for every
 # kind but NAME_NO_CUE (93.3%; the RE2 rules alone find 2.0%), 0.32% of the untouched characters changed
 # (0.05% by the rules alone; most of the rest is "Email" in our inserted "Email me at ...") and 0.16% of the
 # original narratives' (0%): the recogniser also calls some collection agencies and capitalised nouns
@@ -213,20 +213,20 @@ MAX_CHANGED_ORIGINAL = 0.0025
 @pytest.fixture(scope="module")
 def pii_scores():
     from complaints.redaction import pii_spans
-    from pii_cases import DATA, build_cases, measure, narratives
+    from testing.pii_cases import DATA, build_cases, measure, narratives
     if not DATA.exists():
         pytest.fail(f"the CFPB sample is missing at {DATA}; see README, 'Data'")
     return measure(build_cases(narratives(300)), pii_spans)
 
 
 def test_recall_per_kind_on_the_labelled_set(pii_scores):
-    from pii_cases import table
+    from testing.pii_cases import table
     recall = {kind: pii_scores.recall(kind) for kind in MIN_RECALL}
     assert all(recall[kind] >= floor for kind, floor in MIN_RECALL.items()), table({"engine": pii_scores})
 
 
 def test_untouched_text_is_hardly_changed_on_the_labelled_set(pii_scores):
-    from pii_cases import table
+    from testing.pii_cases import table
     assert pii_scores.changed_untouched <= MAX_CHANGED_UNTOUCHED, table({"engine": pii_scores})
     assert pii_scores.changed_original <= MAX_CHANGED_ORIGINAL, table({"engine": pii_scores})
 
@@ -238,7 +238,7 @@ def test_a_text_without_a_capitalised_word_after_another_never_loads_presidio():
             "from complaints.redaction import redact\n"
             "assert redact('Credit card') == ('Credit card', {})\n"
             "assert redact('call 555-867-5309 now') == ('call [PHONE] now', {'PHONE': 1})\n"
-            "print(sorted(m for m in ('complaints.name_finder', 'presidio_analyzer', 'spacy') if m in sys.modules))\n")
+            "print(sorted(m for m in ('complaints.redaction.names', 'presidio_analyzer', 'spacy') if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ import pytest
 
 from complaints.registry import RegistryError, open_registry
 from complaints.registry.base import MODEL_CARD, content_version
-from fake_hub import FakeHub
+from testing.fake_hub import FakeHub
 from test_registry import artifacts
 
 TOKEN = "hf_fake_token"

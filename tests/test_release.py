@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from complaints.deployment import Deployment
-from complaints.manifest import ManifestError, ReleaseManifest, first_stage, next_stage
-from complaints.settings import Settings
+from model.manifest import ManifestError, ReleaseManifest, first_stage, next_stage
+from complaints.config import Settings
 from conftest import PROVENANCE, git_commit_all, last_json, write_manifest
 from model.baseline import BaselineConfig
 from model.train import TrainingArguments, train

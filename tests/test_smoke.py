@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from complaints.settings import default_data_path
-from functions import smoke
+from complaints.config import default_data_path
+from tools import smoke
 from test_aws_state_machine import BUCKET, stack  # noqa: F401 - stack is the fixture these tests run on
 
 ENV = "test"  # the stack fixture names everything complaints-test-...

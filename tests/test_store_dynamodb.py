@@ -9,7 +9,7 @@ from moto import mock_aws
 from complaints.records import Allocation, ModelStrategy
 from complaints.store import open_store
 from complaints.store.dynamodb import TABLES, DynamoDBStore
-from store_contract import EVENT, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
+from testing.store_contract import EVENT, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
 REGION = "us-east-1"
 

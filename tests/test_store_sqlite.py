@@ -7,7 +7,7 @@ import pytest
 from complaints.records import as_dict
 from complaints.store import open_store
 from complaints.store.sqlite import SQLiteStore
-from store_contract import FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
+from testing.store_contract import FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
 
 class TestSQLiteStore(StoreContract):

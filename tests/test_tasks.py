@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from complaints.settings import CONFIG_DIR
+from complaints.config import CONFIG_DIR
 from complaints.tasks import TaskConfigError, load_tasks
 
 

@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from complaints.settings import CONFIG_DIR
+from complaints.config import CONFIG_DIR
 from complaints.taxonomy import Taxonomy, TaxonomyError
 
 

@@ -13,7 +13,7 @@ from complaints.intake import read_batch
 from complaints.pipeline import TriagePipeline
 from complaints.predictors import load_predictor
 from complaints.predictors.transformer_onnx import hierarchical_issue_proba
-from complaints.settings import CONFIG_DIR, Settings
+from complaints.config import CONFIG_DIR, Settings
 from conftest import PROVENANCE, sample, write_csv
 
 torch = pytest.importorskip("torch")
@@ -75,7 +75,7 @@ def test_fp32_onnx_export_is_exact_across_lengths_and_batches(fitted, tmp_path):
 
 def test_the_serving_path_runs_without_torch(transformer_home):
     # The serving image has no torch. Here it is installed, and spaCy's thinc imports whatever of it is there
-    # (complaints/name_finder.py), so the process is given none: importing torch, transformers, sklearn or
+    # (complaints/redaction/names.py), so the process is given none: importing torch, transformers, sklearn or
     # datasets fails in it, and triage (the transformer model, redaction with spaCy's recogniser) still runs.
     # Our own serving modules never import them (the import-linter contract, tests/test_architecture.py).
     code = (

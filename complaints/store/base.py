@@ -1,5 +1,5 @@
 """The store interface, shaped for a key-value backend (DynamoDB): key lookups, conditional writes,
-one secondary index (allocations by queue), no joins. Every backend passes ``tests/store_contract.py``.
+one secondary index (allocations by queue), no joins. Every backend passes ``testing/store_contract.py``.
 
 What is common to every backend is written here once: how a record becomes the JSON body a backend stores
 beside its key columns (:func:`encode`) and back (:func:`decode`), and the strategy's revision check

@@ -1298,7 +1298,7 @@ resource "aws_iam_role_policy" "retrain" {
 data "aws_iam_policy_document" "gate" {
   for_each = toset(local.environments)
 
-  # complaints/gate.py reads analysts' corrections (feedback Scan, each corrected complaint GetItem), the
+  # model/gate.py reads analysts' corrections (feedback Scan, each corrected complaint GetItem), the
   # shadow answers on the allocations of the gate set (GetItem) and the versions' records (model_info).
   statement {
     sid     = "ReadCorrectionsShadowAnswersAndModels"

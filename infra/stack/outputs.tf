@@ -34,7 +34,7 @@ output "state_machine_arn" {
 }
 
 output "store_url" {
-  description = "The store, for `python -m functions.release publish --store ...` and ops scripts."
+  description = "The store, for `complaints --env ENV release apply` and ops scripts."
   value       = "dynamodb://${module.store.table_prefix}?region=${var.region}"
 }
 

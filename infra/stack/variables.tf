@@ -25,7 +25,7 @@ variable "git_sha" {
 }
 
 variable "model_versions" {
-  description = "Version (content hash) of each model baked into the image, from functions/build/models/models.json (python -m functions.release stage --env ENV): \"<task>\" is the champion, \"<task>:challenger\" a canary or shadow challenger; tags every resource."
+  description = "Version (content hash) of each model baked into the image, from functions/build/models/models.json (python -m model.serving_image stage --env ENV): \"<task>\" is the champion, \"<task>:challenger\" a canary or shadow challenger; tags every resource."
   type        = map(string)
 
   validation {

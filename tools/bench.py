@@ -9,7 +9,7 @@ per task in torch fp32 on the same base encoder and label counts, truncated wher
 truncate (its heads are untrained: only its speed is measured). The last line printed is a JSON summary;
 the whole result is written to ``--output``.
 
-    python -m model.bench [--data PATH] [--complaints 200] [--output reports/bench.json]
+    python -m tools.bench [--data PATH] [--complaints 200] [--output reports/bench.json]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from complaints.deployment import Deployment
 from complaints.intake import read_batch
 from complaints.predictors import Predictor, load_predictor
-from complaints.settings import Settings, default_data_path
+from complaints.config import Settings, default_data_path
 from complaints.predictors.transformer_onnx import KIND as TRANSFORMER_KIND
 from complaints.strategy import NoChampionError, champions
 
@@ -142,7 +142,7 @@ def naive_comparison(predictors: list[Predictor], texts: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="CFPB-format file of narratives (default: the shared CFPB sample)")
     parser.add_argument("--complaints", type=int, default=200, help="complaints timed one at a time")
     parser.add_argument("--output", default="reports/bench.json", help="where the JSON result is also written")

@@ -7,7 +7,7 @@ that changes it.
     store: dynamodb://complaints-prod?region=us-east-1   # COMPLAINTS_STORE_URL overrides (tests, local runs)
     registry: hf://megabank-complaints                   # COMPLAINTS_REGISTRY_URL overrides
     rollout: [shadow, canary:10, champion]               # how a new challenger enters: its first stage
-    gate: {margin: 0.01}                                 # the champion/challenger gate's settings (complaints/gate.py)
+    gate: {margin: 0.01}                                 # the champion/challenger gate's settings (model/gate.py)
     tasks:
       issue:
         champion: 3f2a9c0d1e2b4a5c
@@ -29,9 +29,8 @@ from typing import Any
 import yaml
 
 from complaints.records import STRATEGY_MODES, ModelStrategy
-from complaints.settings import CHECKOUT
 
-DEPLOY_DIR = CHECKOUT / "deploy"
+DEPLOY_DIR = Path("deploy")  # the checkout's, run from its root (make)
 # A challenger's stages, in order: shadow (answers stored, never acted on), canary:N (N% of complaints), champion.
 STAGES = ("shadow", "canary", "champion")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from complaints.evaluation import bootstrap_ci, task_metrics
-from complaints.operating_point import Operations, TaskAnswers, sweep
+from model.evaluation import bootstrap_ci, task_metrics
+from model.operating_point import Operations, TaskAnswers, sweep
 from complaints.schema import POSITIVE
 from complaints.tasks import TaskSpec
 

@@ -24,7 +24,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, Sp
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from complaints.redaction import _RULES, _rule_spans
+from complaints.redaction.rules import RULES, rule_spans
 
 
 class RuleRecognizer(EntityRecognizer):
@@ -33,14 +33,14 @@ class RuleRecognizer(EntityRecognizer):
     NAME = "re2-rules"
 
     def __init__(self) -> None:
-        super().__init__(supported_entities=sorted({rule.kind for rule in _RULES}), name=self.NAME)
+        super().__init__(supported_entities=sorted({rule.kind for rule in RULES}), name=self.NAME)
 
     def load(self) -> None:
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
                 ) -> list[RecognizerResult]:
-        return [RecognizerResult(kind, start, end, 1.0) for start, end, kind in _rule_spans(text)]
+        return [RecognizerResult(kind, start, end, 1.0) for start, end, kind in rule_spans(text)]
 
 
 # The English pipeline, installed from PyPI (pyproject.toml), with only its named-entity recogniser loaded.

@@ -1,5 +1,5 @@
 """Scoring models against true labels, with bootstrap confidence intervals and the business targets: each
-task's raw metrics, and the system block (complaints.operating_point) of the complaints routed as the
+task's raw metrics, and the system block (model.operating_point) of the complaints routed as the
 pipeline routes them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from complaints.deployment import Deployment
-from complaints.operating_point import Operations, TaskAnswers, system_metrics
+from model.operating_point import Operations, TaskAnswers, system_metrics
 from complaints.predictors import load_predictor
 from complaints.records import ALLOCATED, TaskPrediction
 from complaints.routing import route, served_threshold

@@ -9,14 +9,14 @@ Each run is its own process, so its peak RSS (Linux's VmHWM) is that run's alone
 * ``embedded``: ``complaints triage`` as it runs, intake streaming chunks into the pipeline, a fresh SQLite
   store; peak RSS at each size shows whether memory grows with the file;
 * ``intake``: intake alone, streamed (``read_chunks``) and whole (``read_batch``), for comparison;
-* ``moto``: the file through the state machine (model/moto_stack.py: the real handlers, chunked as Terraform
+* ``moto``: the file through the state machine (testing/moto_stack.py: the real handlers, chunked as Terraform
   configures). moto keeps every object, item and execution event in this process, so its RSS grows with
   the batch by construction and says nothing about a Lambda's memory.
 
 Lost = rows - (allocated + manual triage + rejected), allocations counted in the store per complaint id.
 The result is printed and written to ``--output``.
 
-    python -m model.bench_load [--sizes 5000 15000] [--output reports/bench-load.json]
+    python -m tools.bench_load [--sizes 5000 15000] [--output reports/bench-load.json]
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ import yaml
 
 from complaints.deployment import Deployment
 from complaints.intake import data_files, read_batch, read_chunks
-from complaints.manifest import ReleaseManifest
+from model.manifest import ReleaseManifest
 from complaints.pipeline import TriagePipeline
 from complaints.records import ALLOCATED
 from complaints.schema import COMPLAINT_ID, NARRATIVE
-from complaints.settings import Settings, default_data_path
+from complaints.config import Settings, default_data_path
 from complaints.store.base import TriageStore
 from complaints.store.sqlite import SQLiteStore
 from complaints.strategy import NoChampionError, strategies
@@ -123,7 +123,7 @@ def run_embedded(path: Path, settings: Settings, scratch: Path) -> dict:
 
 def run_moto(path: Path, settings: Settings, scratch: Path) -> dict:
     """The file through the deployed state machine on moto, the registry's champions released to it."""
-    from model.moto_stack import NAME_PREFIX, REGION, running_stack  # the dev extra: moto, python-hcl2
+    from testing.moto_stack import NAME_PREFIX, REGION, running_stack  # the dev extra: moto, python-hcl2
 
     deployment = Deployment.embedded(settings)
     serving = strategies(deployment)
@@ -149,7 +149,7 @@ RUNS = {"embedded": run_embedded, "moto": run_moto}
 
 def _child(run: str, path: Path) -> dict:
     """One run in a fresh process, so its peak RSS is its own."""
-    done = subprocess.run([sys.executable, "-m", "model.bench_load", "--run", run, "--file", str(path)],
+    done = subprocess.run([sys.executable, "-m", "tools.bench_load", "--run", run, "--file", str(path)],
                           capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{run} on {path.name} failed:\n{done.stderr[-4000:]}")
@@ -157,7 +157,7 @@ def _child(run: str, path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.bench_load", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", nargs="+", type=Path,
                         help="CFPB-format .csv.gz files to draw from (default: every one beside the shared sample)")
     parser.add_argument("--sizes", nargs="+", type=int, default=list(DEFAULT_SIZES))

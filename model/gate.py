@@ -34,10 +34,10 @@ from complaints.deployment import Deployment
 from complaints.predictors import load_predictor
 from complaints.records import GateDecision, utc_now
 from complaints.schema import POSITIVE
-from complaints.splits import fingerprint
+from complaints.splits import Labelled, fingerprint
 from complaints.strategy import champions
 from complaints.tasks import TaskSpec
-from complaints.training_data import Labelled, training_set
+from model.training_data import training_set
 
 PROMOTE, NO_DIFFERENCE, REJECT = "promote", "no_difference", "reject"
 

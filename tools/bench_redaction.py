@@ -17,9 +17,10 @@ import re
 import time
 from collections.abc import Callable
 
-from complaints.redaction import _rule_spans, pii_spans, redact
+from complaints.redaction import pii_spans, redact
+from complaints.redaction.rules import rule_spans
 from complaints.intake import data_files
-from complaints.settings import default_data_path
+from complaints.config import default_data_path
 
 # Shapes that make backtracking engines quadratic or worse: a keyword then a long run that never completes
 # a match, long digit runs, repeated separators, near-miss phone/card/address/name prefixes.
@@ -47,7 +48,7 @@ WORST_CASES = {
 # alive at once, Python's garbage collector alone doubles the seconds per MB of some inputs; redact() never gets there.
 SIZES = (4_096, 16_384, 65_536)
 
-_OLD = [re.compile(p) for p in (  # complaints/redaction.py before RE2, for --python-re
+_OLD = [re.compile(p) for p in (  # complaints/redaction/ before RE2, for --python-re
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
     r"(\b)\d{3}-\d{2}-\d{4}\b|(?i:(\b(?:ssn|social security(?: number)?)\W{0,3}(?:(?:is|was)\s+)?))\d{9}\b",
     r"\b(?:\d[ -]?){12,18}\d\b",
@@ -109,7 +110,7 @@ def main() -> None:
         rows = real_complaints(args.complaints)
         print(f"\n{len(rows)} real complaints, every field redacted: "
               f"{complaints_per_second(rows, pii_spans):.1f} complaints/s (Presidio: RE2 rules + spaCy), "
-              f"{complaints_per_second(rows, _rule_spans):.1f} complaints/s (the RE2 rules alone)")
+              f"{complaints_per_second(rows, rule_spans):.1f} complaints/s (the RE2 rules alone)")
 
 
 if __name__ == "__main__":

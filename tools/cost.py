@@ -1,6 +1,6 @@
 """Cost and speed of triage on AWS against the triage team, per 1,000 complaints and per month.
 
-    python infra/cost/estimate.py [--home COMPLAINTS_HOME] [--data CFPB.csv.gz] [--bench reports/bench.json] [--json]
+    python -m tools.cost [--home COMPLAINTS_HOME] [--data CFPB.csv.gz] [--bench reports/bench.json] [--json]
 
 What it measures now, on this machine, with the champion models of COMPLAINTS_HOME: the serving latency
 of one complaint through every task (unless ``--bench`` names a ``make bench`` result, which is then
@@ -31,7 +31,7 @@ from complaints.intake import IntakeBatch, data_files, read_batch
 from complaints.pipeline import TriagePipeline
 from complaints.predictors import load_predictor
 from complaints.records import as_dict
-from complaints.settings import CHECKOUT, Settings, default_data_path
+from complaints.config import Settings, default_data_path
 from complaints.store import TriageStore
 from complaints.store.sqlite import SQLiteStore
 from complaints.strategy import strategies
@@ -332,10 +332,10 @@ def print_report(r: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infra/cost/estimate.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", help="COMPLAINTS_HOME with champion models (default: the embedded home)")
     parser.add_argument("--data", help="CFPB-format file (default: the shared CFPB sample)")
-    parser.add_argument("--bench", default=str(CHECKOUT / "reports" / "bench.json"),
+    parser.add_argument("--bench", default="reports/bench.json",
                         help="a `make bench` result to take the serving latency from, if it exists (default %(default)s)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override an assumption")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")

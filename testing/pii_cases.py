@@ -6,7 +6,7 @@ come twice, after a cue ("Mr.", "my name is": ``NAME``) and in free text without
 ``measure`` runs a span finder over them and reports, per kind, the recall (an item counts as found when
 every letter and digit of it is inside a redacted span, of any kind) and the share of the untouched text
 that was changed anyway (false positives): on the original narratives and on the characters of the
-labelled texts outside the inserted items. Run ``python tests/pii_cases.py`` for the table comparing the
+labelled texts outside the inserted items. Run ``python testing/pii_cases.py`` for the table comparing the
 RE2 rules alone with the Presidio engine (rules and spaCy's named-entity recogniser).
 """
 
@@ -245,9 +245,10 @@ def _shape(value: str) -> str:
 if __name__ == "__main__":
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from complaints.redaction import _rule_spans, pii_spans
+    from complaints.redaction import pii_spans
+    from complaints.redaction.rules import rule_spans
     cases = build_cases(narratives())
-    engines = {"RE2 rules": measure(cases, _rule_spans), "Presidio + spaCy": measure(cases, pii_spans)}
+    engines = {"RE2 rules": measure(cases, rule_spans), "Presidio + spaCy": measure(cases, pii_spans)}
     print(table(engines))
     for name, scores in engines.items():
         for key, (hit, n) in sorted(scores.per_template.items()):

@@ -7,7 +7,7 @@ Dockerfile copies the folder to /opt/models. The image, the Terraform tags (``mo
 store (``complaints --env ENV release apply``) are all read from the same manifest, so they agree by
 construction.
 
-    python -m functions.release stage --env ENV [--out functions/build/models]
+    python -m model.serving_image stage --env ENV [--out functions/build/models]
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
-from complaints.manifest import ReleaseManifest, manifest_path
+from model.manifest import ReleaseManifest, manifest_path
 from complaints.registry import ModelRegistry, RegistryError, open_registry
 from complaints.registry.local import LocalRegistry
 
 MANIFEST = "models.json"
-DEFAULT_OUT = Path(__file__).resolve().parent / "build" / "models"
+DEFAULT_OUT = Path("functions/build/models")  # the Dockerfile copies it to /opt/models
 
 
 def stage(manifest: ReleaseManifest, registry: ModelRegistry, out: Path) -> dict[str, str]:
@@ -45,7 +45,7 @@ def stage(manifest: ReleaseManifest, registry: ModelRegistry, out: Path) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m functions.release", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m model.serving_image", description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["stage"])
     parser.add_argument("--env", required=True, help="the environment whose manifest (deploy/ENV.yaml) to stage")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the image's model folder (default %(default)s)")

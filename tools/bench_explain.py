@@ -13,7 +13,7 @@ version trained for a few steps measures the same. The machine's load average is
 only as quiet as the machine was. The last line printed is a JSON summary; the whole result goes to
 ``--output``.
 
-    python -m model.bench_explain [--home PATH ...] [--complaints 5] [--max-evals N] [--output reports/bench-explain.json]
+    python -m tools.bench_explain [--home PATH ...] [--complaints 5] [--max-evals N] [--output reports/bench-explain.json]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from complaints.deployment import Deployment
 from complaints.intake import read_batch
 from complaints.predictors import KINDS, Predictor, load_predictor
-from complaints.settings import Settings, default_data_path
+from complaints.config import Settings, default_data_path
 from explain import explain
 from explain.partition import DEFAULT_MAX_EVALS
 
@@ -106,7 +106,7 @@ def measure(deployment: Deployment, kind: str, versions: dict[str, str], texts: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.bench_explain", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_explain", description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", action="append", type=Path,
                         help="a COMPLAINTS_HOME to take versions from (repeatable: each kind from the first home "
                              "that has it; default: the configured one)")

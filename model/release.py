@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from complaints.deployment import Deployment
-from complaints.manifest import ReleaseManifest, TaskRelease
+from model.manifest import ReleaseManifest, TaskRelease
 from complaints.model_card import read_model_card
 from complaints.records import GateDecision, ModelInfo, ReleaseRecord, utc_now
 from complaints.strategy import strategies, write

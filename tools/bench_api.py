@@ -25,7 +25,7 @@ import httpx
 from complaints import access
 from complaints.deployment import Deployment
 from complaints.queues import QueueBoard, slug
-from complaints.settings import Settings
+from complaints.config import Settings
 
 
 def _free_port() -> int:

@@ -41,10 +41,10 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from complaints.deployment import Deployment
-from complaints.manifest import ReleaseManifest
+from model.manifest import ReleaseManifest
 from complaints.registry.local import LocalRegistry
-from complaints.release import apply
-from complaints.settings import CHECKOUT
+from model.release import apply
+from testing import CHECKOUT
 from complaints.store.dynamodb import DynamoDBStore
 from complaints.tasks import TaskSpec
 from complaints.taxonomy import Taxonomy

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from budibase.harness.users import BudibaseBackends
+from testing.budibase_harness.users import BudibaseBackends
 
 ADMIN_EMAIL = "platform-admin@megabank.example"
 
@@ -118,7 +118,7 @@ def local_budibase(runtime: Path, workdir: Path, complaints_home: Path, ports: P
         httpx.put(f"http://127.0.0.1:{ports.couchdb}/_config/admins/admin", json=couch_password,
                   timeout=10).raise_for_status()
         _wait(f"http://127.0.0.1:{ports.s3}/", "the S3 server", logs / "s3.log", 60)
-        start("worker", [str(bin_dir / "uvicorn"), "budibase.harness.worker:app", "--host", "127.0.0.1", "--port",
+        start("worker", [str(bin_dir / "uvicorn"), "testing.budibase_harness.worker:app", "--host", "127.0.0.1", "--port",
                          str(ports.gateway), "--log-level", "warning"], None,
               {**os.environ, "BUDIBASE_APP_SERVER": f"http://127.0.0.1:{ports.app_server}"})
         server = start("app-server", [node, "dist/index.js"], runtime / "server", budibase_env)

@@ -7,10 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from complaints.settings import CHECKOUT
 
-
-def stack_outputs(stack: Path = CHECKOUT / "infra" / "stack") -> dict[str, str]:
+def stack_outputs(stack: Path = Path("infra/stack")) -> dict[str, str]:
     """The stack's string outputs, where this checkout's infra/stack is initialised; {} where it is not."""
     terraform = shutil.which("terraform")
     if terraform is None:

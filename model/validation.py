@@ -10,7 +10,7 @@ from typing import Any
 
 from complaints.deployment import Deployment
 from complaints.intake import read_records
-from complaints.training_data import training_set
+from model.training_data import training_set
 from data_checks.intake import check_records
 from data_checks.training import check_training
 

@@ -8,7 +8,7 @@ Training minutes are the three fits (or the one multi-task fine-tune); serving m
 complaint through all three exported models, as the pipeline serves them. Calibration and thresholds do
 not move any of these (they keep every ranking and argmax), so they are left to `complaints train`.
 
-    python -m model.ablation [--variants words,char,...] [--transformer-steps N] [--output reports/ablation.json]
+    python -m tools.ablation [--variants words,char,...] [--transformer-steps N] [--output reports/ablation.json]
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from complaints.deployment import Deployment
-from complaints.evaluation import ranking_metrics
+from model.evaluation import ranking_metrics
 from complaints.predictors import Predictor, load_predictor
 from complaints.predictors.transformer_onnx import hierarchical_issue_proba
 from complaints.schema import POSITIVE
-from complaints.settings import Settings, default_data_path
-from complaints.splits import is_holdout, is_validation
-from complaints.training_data import Labelled, TrainingSet, training_set
+from complaints.config import Settings, default_data_path
+from complaints.splits import Labelled, is_holdout, is_validation
+from model.training_data import TrainingSet, training_set
 from data_checks.training import MIN_EXAMPLES_PER_CLASS
 from model import baseline
 

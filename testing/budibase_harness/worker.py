@@ -6,7 +6,7 @@ with fixed answers: the install checklist (the admin is set up, so a restart doe
 system environment (self-hosted, one tenant) and the public settings (no logo, no SSO buttons); the
 signed-in user it asks of the app server (``/api/self``) with the same session cookie. It signs no one in
 and stores no one: the harness writes users and sessions where the worker would
-(``budibase.harness.users``). Everything else is proxied to the app server, as the image's
+(``testing.budibase_harness.users``). Everything else is proxied to the app server, as the image's
 nginx does. Nothing here guards data: every query the app runs is authorised by the ops API.
 """
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from complaints.intake import data_files
-from complaints.settings import default_data_path
-from complaints.stack_outputs import stack_outputs
+from complaints.config import default_data_path
+from model.stack_outputs import stack_outputs
 
 DEFAULT_COUNT = 25
 INBOX_PREFIX = "inbox/"

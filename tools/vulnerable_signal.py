@@ -6,7 +6,7 @@ The CFPB tag is set by the person filing (the "Older American" / "Servicemember"
 text, and the CFPB masks ages and dates in narratives ("XX/XX/XXXX"). Rows of all-tagged sources are
 left out (complaints/provenance.py), as everywhere else.
 
-    python -m model.vulnerable_signal [--data PATH] [--output reports/vulnerable-signal.md]
+    python -m tools.vulnerable_signal [--data PATH] [--output reports/vulnerable-signal.md]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from complaints.intake import read_batch
 from complaints.predictors import load_predictor
 from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.schema import POSITIVE, TAGS
-from complaints.settings import Settings, default_data_path
+from complaints.config import Settings, default_data_path
 from complaints.splits import is_holdout
 from complaints.strategy import champions
 

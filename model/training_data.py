@@ -22,13 +22,9 @@ from complaints.intake import read_batch
 from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import StoredComplaint
 from complaints.schema import Complaint
-from complaints.splits import HOLDOUT_PERCENT, fingerprint, is_holdout
+from complaints.splits import HOLDOUT_PERCENT, Labelled, Splits, fingerprint, is_holdout
 from complaints.tasks import TaskSpec
 
-Labelled = list[tuple[Complaint, str]]
-Splits = dict[str, tuple[Labelled, Labelled]]  # task -> (training, held-out) labelled examples
-# Label counts of the training split, written with every model version: the training gate's drift baseline.
-LABEL_DISTRIBUTION = "label_distribution.json"
 
 
 @dataclass(frozen=True)
