@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+
+
+Kind = Literal["queries", "roles", "screens"]  # the builder API's document collections this app writes
 
 
 class BudibaseError(RuntimeError):
@@ -109,30 +112,16 @@ class BuilderClient:
             raise BudibaseError(f"the OpenAPI import failed for {[q.get('name') for q in result['errorQueries']]}")
         return result["queries"]
 
-    def queries(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/api/queries")
-
-    def save_query(self, query: dict[str, Any]) -> dict[str, Any]:
-        return self.call("POST", "/api/queries", json=query)
-
-    def delete_query(self, query: dict[str, Any]) -> None:
-        self.call("DELETE", f"/api/queries/{query['_id']}/{query['_rev']}")
-
     def allow(self, role_id: str, resource_id: str, level: str) -> None:
         self.call("POST", f"/api/permission/{role_id}/{resource_id}/{level}")
 
-    # -- roles and screens -----------------------------------------------------------------------------
-    def roles(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/api/roles")
+    # -- the workspace's documents: queries, roles, screens ---------------------------------------------
+    def documents(self, kind: Kind) -> list[dict[str, Any]]:
+        return self.call("GET", f"/api/{kind}")
 
-    def save_role(self, role: dict[str, Any]) -> dict[str, Any]:
-        return self.call("POST", "/api/roles", json=role)
+    def save(self, kind: Kind, document: dict[str, Any]) -> dict[str, Any]:
+        """Create ``document``, or update it when it carries the ``_id`` and ``_rev`` Budibase gave it."""
+        return self.call("POST", f"/api/{kind}", json=document)
 
-    def screens(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/api/screens")
-
-    def save_screen(self, screen: dict[str, Any]) -> dict[str, Any]:
-        return self.call("POST", "/api/screens", json=screen)
-
-    def delete_screen(self, screen: dict[str, Any]) -> None:
-        self.call("DELETE", f"/api/screens/{screen['_id']}/{screen['_rev']}")
+    def delete(self, kind: Kind, document: dict[str, Any]) -> None:
+        self.call("DELETE", f"/api/{kind}/{document['_id']}/{document['_rev']}")

@@ -45,7 +45,7 @@ def deploy(client: BuilderClient, ops_api_url: str, vocabulary: app.Vocabulary, 
     done = Deployed(app_id=workspace["appId"], roles={}, queries={})
     done.queries = _sync_queries(client, ops_api_url, done)
     done.roles = _sync_roles(client, done)
-    queries = {query["name"]: query for query in client.queries() if query["_id"] in done.queries.values()}
+    queries = {query["name"]: query for query in client.documents("queries") if query["_id"] in done.queries.values()}
     for query in queries.values():  # who may run it is the API's call: every signed-in app user may ask
         client.allow(app.BASIC, query["_id"], "read")
         client.allow(app.BASIC, query["_id"], "write")
@@ -60,27 +60,27 @@ def deploy(client: BuilderClient, ops_api_url: str, vocabulary: app.Vocabulary, 
 def _sync_queries(client: BuilderClient, ops_api_url: str, done: Deployed) -> dict[str, str]:
     spec = json.loads(SPEC.read_text(encoding="utf-8")) | {"servers": [{"url": ops_api_url}]}
     existing = client.datasource(app.DATASOURCE)
-    before = {q["name"]: q for q in client.queries() if existing and q["datasourceId"] == existing["_id"]}
+    before = {q["name"]: q for q in client.documents("queries") if existing and q["datasourceId"] == existing["_id"]}
     imported = client.import_openapi(spec, existing, app.DATASOURCE,
                                      {"url": ops_api_url, "defaultHeaders": {"Authorization": app.USER_TOKEN}})
-    stored = {q["_id"]: q for q in client.queries()}  # the import's answer lacks each query's revision
+    stored = {q["_id"]: q for q in client.documents("queries")}  # the import's answer lacks each query's revision
     kept: dict[str, str] = {}
     for query in (stored[q["_id"]] for q in imported):
         operation = query["restTemplateMetadata"]["operationId"]
         if operation in app.UNUSED_OPERATIONS:
-            client.delete_query(query)
+            client.delete("queries", query)
             continue
         wanted = app.query_definition(query, operation)
         if operation in before:  # keep the id the screens name; take the spec's latest shape
-            client.delete_query(query)
+            client.delete("queries", query)
             wanted = {**wanted, "_id": before[operation]["_id"], "_rev": before[operation]["_rev"]}
             done.updated.append(f"query {operation}")
         else:
             done.created.append(f"query {operation}")
-        kept[operation] = client.save_query(wanted)["_id"]
+        kept[operation] = client.save("queries", wanted)["_id"]
     for name, stale in before.items():
         if name not in kept:  # an operation the spec no longer has
-            client.delete_query(stale)
+            client.delete("queries", stale)
             done.removed.append(f"query {name}")
     missing = set(app.QUERY_VIEWS) - set(kept)
     if missing:
@@ -91,19 +91,19 @@ def _sync_queries(client: BuilderClient, ops_api_url: str, done: Deployed) -> di
 def _sync_roles(client: BuilderClient, done: Deployed) -> dict[str, str]:
     """Each role by name; returns the ids screens and users name them by (Budibase's external ids)."""
     for role in app.ROLES:
-        current = {r["name"]: r for r in client.roles()}
+        current = {r["name"]: r for r in client.documents("roles")}
         body = {**role, "permissionId": "write", "version": "name"}
         if role["name"] in current:
             body |= {"_id": current[role["name"]]["_id"], "_rev": current[role["name"]].get("_rev")}
             done.updated.append(f"role {role['name']}")
         else:
             done.created.append(f"role {role['name']}")
-        client.save_role(body)
-    return {r["name"]: r["_id"] for r in client.roles()}
+        client.save("roles", body)
+    return {r["name"]: r["_id"] for r in client.documents("roles")}
 
 
 def _sync_screens(client: BuilderClient, wanted: list[dict[str, Any]], done: Deployed) -> None:
-    current = {s["routing"]["route"]: s for s in client.screens()}
+    current = {s["routing"]["route"]: s for s in client.documents("screens")}
     for screen in wanted:
         screen = {**screen, "routing": {**screen["routing"],
                                         "roleId": done.roles.get(screen["routing"]["roleId"],
@@ -115,9 +115,9 @@ def _sync_screens(client: BuilderClient, wanted: list[dict[str, Any]], done: Dep
             done.updated.append(f"screen {route}")
         else:
             done.created.append(f"screen {route}")
-        client.save_screen(screen)
+        client.save("screens", screen)
     for route, stale in current.items():  # a screen the app no longer has
-        client.delete_screen(stale)
+        client.delete("screens", stale)
         done.removed.append(f"screen {route}")
 
 

@@ -89,9 +89,9 @@ def deployed(stack, ops_store):
     second = deploy(client, stack.ops_api_url, vocabulary)
     EXPORT.parent.mkdir(parents=True, exist_ok=True)
     EXPORT.write_bytes(client.export())
-    inventory = {"queries": [q["name"] for q in client.queries()], "screens": [s["routing"]["route"]
-                                                                               for s in client.screens()],
-                 "roles": [r["name"] for r in client.roles()]}
+    inventory = {"queries": [q["name"] for q in client.documents("queries")], "screens": [s["routing"]["route"]
+                                                                               for s in client.documents("screens")],
+                 "roles": [r["name"] for r in client.documents("roles")]}
     client.close()
     return first, second, inventory, vocabulary
 
