@@ -1,8 +1,8 @@
 """Model roll-out strategies per task: champion only, canary, shadow, and rollback.
 
 The strategy of each task lives in the store (``model_strategy``); every change is a conditional write
-on the revision that was read, leaves an audit event, and moves the registry's ``champion`` and
-``challenger`` aliases to match, so the registry always names what is served.
+on the revision that was read and leaves an audit event. The store is what serves (a deployed environment's
+writes come from its release manifest); the registry holds versions only.
 """
 
 from __future__ import annotations
@@ -56,15 +56,13 @@ def serving_plan(strategy: ModelStrategy, complaint_id: str) -> tuple[str, str, 
 
 def write(deployment: Deployment, new: ModelStrategy, actor: str, action: str, context: dict | None = None
           ) -> ModelStrategy:
-    """Write a task's strategy (conditional on the revision read), its audit event and the registry aliases."""
+    """Write a task's strategy (conditional on the revision read) and its audit event."""
     if new.mode not in STRATEGY_MODES:
         raise ValueError(f"strategy mode must be one of {STRATEGY_MODES}, not {new.mode!r}")
     written = deployment.store.put_strategy(replace(new, updated_by=actor))
     # One event per strategy revision: a write retried after the strategy was stored records it once.
     deployment.store.append_audit(AuditEvent(f"strategy-{new.task}-r{written.revision}", utc_now(), actor, action, new.task,
                                              {**as_dict(written), **(context or {})}))
-    deployment.registry.set_alias(new.task, "champion", written.champion)
-    deployment.registry.set_alias(new.task, "challenger", written.challenger)
     return written
 
 

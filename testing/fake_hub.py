@@ -1,7 +1,8 @@
 """A Hugging Face Hub on 127.0.0.1, in memory: just the endpoints huggingface_hub calls for the model registry.
 
-Repos are private, so every request must carry the token. Commits are file trees; refs name commits. Requests are
-recorded as (method, path) so tests can say what crossed the wire.
+Repos are private, so every request must carry the token. Commits are file trees; refs name commits. Tags are only
+created, as the registry's version tags are: a DELETE is answered 405, so code that moves a tag fails here. Requests
+are recorded as (method, path) so tests can say what crossed the wire.
 """
 
 from __future__ import annotations
@@ -108,11 +109,6 @@ class FakeHub:
         repo.tags[body["tag"]] = sha
         return 200, {}, {}
 
-    def delete_tag(self, repo: Repo, tag: str) -> tuple:
-        if repo.tags.pop(tag, None) is None:
-            return 404, {"error": "Tag not found"}, {"X-Error-Code": "RevisionNotFound"}
-        return 200, {}, {}
-
     def tree(self, repo: Repo, revision: str) -> tuple:
         sha = repo.resolve(revision)
         if sha is None:
@@ -149,8 +145,6 @@ class FakeHub:
             return self.commit(repo_id, repo, arg, body)
         if (method, endpoint) == ("POST", "tag"):
             return self.create_tag(repo, arg, json.loads(body))
-        if (method, endpoint) == ("DELETE", "tag"):
-            return self.delete_tag(repo, arg)
         if (method, endpoint) == ("GET", "tree"):
             return self.tree(repo, arg)
         return 405, {"error": f"the fake Hub does not do {method} {path}"}, {}

@@ -1,7 +1,12 @@
 import pytest
 
+from complaints.config import Settings
+from complaints.deployment import Deployment
 from complaints.registry import RegistryError, open_registry
 from complaints.registry.base import MODEL_CARD, content_version
+from conftest import write_manifest
+from model.manifest import ReleaseManifest
+from model.release import apply
 
 
 def artifacts(folder, weights=b"weights"):
@@ -39,16 +44,25 @@ def test_a_tampered_version_is_refused_on_fetch(tmp_path):
         registry.fetch("team", "0000000000000000")
 
 
-def test_aliases_point_at_registered_versions_only(tmp_path):
-    registry = open_registry(f"file://{tmp_path / 'registry'}")
-    version = registry.register("team", artifacts(tmp_path / "a"))
-    assert registry.get_alias("team", "champion") is None
-    registry.set_alias("team", "champion", version)
-    assert registry.get_alias("team", "champion") == version
-    with pytest.raises(RegistryError, match="not in the registry"):
-        registry.set_alias("team", "challenger", "0000000000000000")
-    with pytest.raises(ValueError, match="alias must be one of"):
-        registry.set_alias("team", "latest", version)
-    registry.set_alias("team", "champion", None)
-    assert registry.get_alias("team", "champion") is None
-    assert registry.versions("team") == [version]  # the aliases file is not a version
+def release(environment, registry, tasks, tmp_path):
+    """``environment``'s manifest, naming the shared ``registry``, applied to that environment's own store."""
+    manifest = ReleaseManifest.load(write_manifest(tmp_path / "deploy", environment, f"sqlite:///{tmp_path / environment}.db",
+                                                   registry, tasks))
+    deployment = Deployment.at(manifest.store_url, manifest.registry_url, Settings.from_env())
+    apply(deployment, manifest, "0" * 40, "test")
+    return deployment
+
+
+def test_applying_a_release_in_one_environment_changes_nothing_in_the_registry(tmp_path):
+    """The registry holds versions only; what serves is each environment's store (from its manifest), so dev's apply
+    cannot move prod's serving state through the registry they share."""
+    url = f"file://{tmp_path / 'registry'}"
+    registry = open_registry(url)
+    first = registry.register("team", artifacts(tmp_path / "a"))
+    second = registry.register("team", artifacts(tmp_path / "b", weights=b"better weights"))
+    prod = release("prod", url, {"team": {"champion": first}}, tmp_path)
+    stored = {p: p.read_bytes() for p in (tmp_path / "registry").rglob("*") if p.is_file()}
+
+    dev = release("dev", url, {"team": {"champion": second}}, tmp_path)
+    assert dev.store.get_strategy("team").champion == second and prod.store.get_strategy("team").champion == first
+    assert {p: p.read_bytes() for p in (tmp_path / "registry").rglob("*") if p.is_file()} == stored

@@ -11,7 +11,7 @@ import pytest
 from complaints.registry import RegistryError, open_registry
 from complaints.registry.base import MODEL_CARD, content_version
 from testing.fake_hub import FakeHub
-from test_registry import artifacts
+from test_registry import artifacts, release
 
 TOKEN = "hf_fake_token"
 REPO = "megabank/complaints-triage-team"
@@ -82,30 +82,21 @@ def test_a_tampered_file_on_the_hub_is_refused(hub, registry, tmp_path):
         registry.fetch("issue", version)  # a task with no repo yet
 
 
-def test_aliases_move_and_are_not_versions(hub, registry, tmp_path):
-    assert registry.get_alias("team", "champion") is None and registry.versions("team") == []
+def test_applying_a_release_in_one_environment_changes_nothing_on_the_hub(hub, registry, tmp_path, monkeypatch):
+    """dev and prod name the same namespace: an apply reads versions from it (a read-only token is enough) and writes
+    only its own environment's store, so no environment moves another's serving state."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # the applies' cache
     first = registry.register("team", artifacts(tmp_path / "a"))
     second = registry.register("team", artifacts(tmp_path / "b", weights=b"better weights"))
-    tags = hub.repos[REPO].tags
-    pinned = dict(tags)
+    refs = {repo_id: (dict(repo.branches), dict(repo.tags)) for repo_id, repo in hub.repos.items()}
+    before = len(hub.requests)
 
-    registry.set_alias("team", "champion", first)
-    registry.set_alias("team", "challenger", second)
-    assert (registry.get_alias("team", "champion"), registry.get_alias("team", "challenger")) == (first, second)
-    registry.set_alias("team", "champion", second)
-    assert registry.get_alias("team", "champion") == second and tags["champion"] == pinned[second]
-    assert {v: tags[v] for v in pinned} == pinned  # version tags never move
-
-    with pytest.raises(RegistryError, match="not in the registry"):
-        registry.set_alias("team", "challenger", "0000000000000000")
-    with pytest.raises(RegistryError, match="not in the registry"):
-        registry.set_alias("team", "challenger", "champion")  # an alias is not a version
-    with pytest.raises(ValueError, match="alias must be one of"):
-        registry.set_alias("team", "latest", first)
-    registry.set_alias("team", "challenger", None)
-    registry.set_alias("team", "challenger", None)  # removing a missing alias is a no-op
-    assert registry.get_alias("team", "challenger") is None and "challenger" not in tags
-    assert registry.versions("team") == sorted([first, second])
+    prod = release("prod", "hf://megabank", {"team": {"champion": first}}, tmp_path)
+    dev = release("dev", "hf://megabank", {"team": {"champion": first, "challenger": second, "mode": "canary",
+                                                    "canary_percent": 10}}, tmp_path)
+    assert {method for method, _ in hub.requests[before:]} <= {"GET", "HEAD"}
+    assert {repo_id: (repo.branches, repo.tags) for repo_id, repo in hub.repos.items()} == refs
+    assert (dev.store.get_strategy("team").challenger, prod.store.get_strategy("team").challenger) == (second, None)
 
 
 def test_opening_the_hub_registry_makes_no_request():

@@ -1,12 +1,12 @@
 """The model registry: one interface (``base``), one module per backend.
 
 ``file:///PATH`` is the embedded registry (``local``). The production registry is ``hf://<namespace>`` (``hub``): one
-private Hugging Face Hub model repo per task, a tagged commit per version, the aliases as tags; the token and endpoint
-come from HF_TOKEN and HF_ENDPOINT, and it needs the ``hub`` extra (huggingface_hub).
+private Hugging Face Hub model repo per task, a commit per version tagged with its content hash; the token and endpoint
+come from HF_TOKEN and HF_ENDPOINT, and it needs the ``hub`` extra (huggingface_hub). Neither says what serves: see
+README.md.
 """
 
-import os
-
+from complaints.config import HubSettings
 from complaints.registry.base import ModelRegistry, RegistryError
 
 __all__ = ["ModelRegistry", "RegistryError", "open_registry"]
@@ -21,5 +21,5 @@ def open_registry(url: str) -> ModelRegistry:
     if url.startswith("hf://") and url.removeprefix("hf://").strip("/"):
         from complaints.registry.hub import HubRegistry  # imported here: the serving path needs no huggingface_hub
 
-        return HubRegistry(url.removeprefix("hf://").strip("/"), endpoint=os.environ.get("HF_ENDPOINT"))
+        return HubRegistry(url.removeprefix("hf://").strip("/"), endpoint=HubSettings.from_env().endpoint)
     raise ValueError(f"unknown registry URL {url!r}; expected file:///PATH or hf://NAMESPACE")

@@ -1,4 +1,8 @@
-"""The registry interface: immutable model versions named by the content hash of their artifacts."""
+"""The registry interface: immutable model versions named by the content hash of their artifacts.
+
+A registry holds versions and nothing else: what serves an environment lives in its store (embedded) or its release
+manifest (deployed), so no environment can move another's serving state through a registry they share.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 MODEL_CARD = "README.md"  # Hugging Face model card; describes the version, is not part of its identity
-ALIASES = ("champion", "challenger")
 
 
 class RegistryError(RuntimeError):
@@ -34,10 +37,3 @@ class ModelRegistry(ABC):
 
     @abstractmethod
     def versions(self, task: str) -> list[str]: ...
-
-    @abstractmethod
-    def set_alias(self, task: str, alias: str, version: str | None) -> None:
-        """Point ``alias`` (champion or challenger) of a task at a registered version; None removes it."""
-
-    @abstractmethod
-    def get_alias(self, task: str, alias: str) -> str | None: ...

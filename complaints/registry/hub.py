@@ -4,23 +4,26 @@ A version is one commit on ``main`` holding exactly its artifacts (the model car
 renders it), tagged with its content hash. Version tags never move, and a fetch downloads the commit a tag names, by
 its sha, then hashes what arrived: a moved tag or an altered file is refused, as in the embedded registry.
 
-The aliases ``champion`` and ``challenger`` are tags as well, moved by deleting and re-creating them. A tag rather than
-a branch because nothing can be committed onto a tag: an alias always names exactly one registered commit, and any Hub
-client loads it with ``revision="champion"``. The Hub has no atomic ref update, so while an alias moves a reader can
-find it unset for the length of one request.
+The version tags are the only refs this registry writes, and only on register: no tag says what serves (dev and prod
+share the namespace; each environment's release manifest says what it serves), so applying a release needs read
+access alone.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, GitRefs, HfApi
 from huggingface_hub.utils import RepositoryNotFoundError
 
-from complaints.registry.base import ALIASES, ModelRegistry, RegistryError, content_version
+from complaints.registry.base import ModelRegistry, RegistryError, content_version
 
 # The Hub creates it with every repo and reads it to route large files to LFS: it belongs to the repo, not a version.
 HUB_FILES = [".gitattributes"]
+# A version tag is a content hash (base.content_version); another tag on a repo (the champion and challenger tags this
+# registry once moved, left on older repos) names no version.
+VERSION_TAG = re.compile(r"[0-9a-f]{16}")
 
 
 class HubRegistry(ModelRegistry):
@@ -41,13 +44,10 @@ class HubRegistry(ModelRegistry):
         except RepositoryNotFoundError:
             return None
 
-    def _tags(self, task: str) -> dict[str, str]:
-        """Every tag and the commit it names: the version tags and the aliases."""
-        refs = self._refs(task)
-        return {tag.name: tag.target_commit for tag in refs.tags} if refs else {}
-
     def _versions(self, task: str) -> dict[str, str]:
-        return {tag: commit for tag, commit in self._tags(task).items() if tag not in ALIASES}
+        """Every version tag and the commit it names."""
+        refs = self._refs(task)
+        return {tag.name: tag.target_commit for tag in refs.tags if VERSION_TAG.fullmatch(tag.name)} if refs else {}
 
     def register(self, task: str, artifact_dir: Path) -> str:
         version, repo_id = content_version(artifact_dir), self.repo_id(task)
@@ -86,26 +86,3 @@ class HubRegistry(ModelRegistry):
 
     def versions(self, task: str) -> list[str]:
         return sorted(self._versions(task))
-
-    def set_alias(self, task: str, alias: str, version: str | None) -> None:
-        if alias not in ALIASES:
-            raise ValueError(f"alias must be one of {ALIASES}, not {alias!r}")
-        tags = self._tags(task)
-        target = None if version is None or version in ALIASES else tags.get(version)
-        if version is not None and target is None:
-            raise RegistryError(f"cannot point {alias} at {task}@{version}: not in the registry")
-        if tags.get(alias) == target:
-            return  # already there: no request that could leave the alias briefly unset
-        if alias in tags:
-            self.api.delete_tag(self.repo_id(task), tag=alias)
-        if target is not None:
-            self.api.create_tag(self.repo_id(task), tag=alias, revision=target)
-
-    def get_alias(self, task: str, alias: str) -> str | None:
-        tags = self._tags(task)
-        if alias not in tags:
-            return None
-        named = [tag for tag, commit in tags.items() if commit == tags[alias] and tag not in ALIASES]
-        if not named:
-            raise RegistryError(f"{alias} of {task} names commit {tags[alias]}, which is no registered version")
-        return named[0]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
-from complaints.registry.base import ALIASES, ModelRegistry, RegistryError, content_version
+from complaints.registry.base import ModelRegistry, RegistryError, content_version
 
 
 class LocalRegistry(ModelRegistry):
@@ -36,25 +35,3 @@ class LocalRegistry(ModelRegistry):
     def versions(self, task: str) -> list[str]:
         folder = self.root / task
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.exists() else []
-
-    def _aliases_file(self, task: str) -> Path:
-        return self.root / task / "aliases.json"
-
-    def set_alias(self, task: str, alias: str, version: str | None) -> None:
-        if alias not in ALIASES:
-            raise ValueError(f"alias must be one of {ALIASES}, not {alias!r}")
-        if version is not None and not (self.root / task / version).is_dir():
-            raise RegistryError(f"cannot point {alias} at {task}@{version}: not in the registry")
-        aliases = json.loads(self._aliases_file(task).read_text()) if self._aliases_file(task).exists() else {}
-        if version is None:
-            aliases.pop(alias, None)
-        else:
-            aliases[alias] = version
-        self._aliases_file(task).parent.mkdir(parents=True, exist_ok=True)
-        staging = self._aliases_file(task).with_suffix(".tmp")
-        staging.write_text(json.dumps(aliases, indent=2, sort_keys=True))
-        staging.replace(self._aliases_file(task))
-
-    def get_alias(self, task: str, alias: str) -> str | None:
-        file = self._aliases_file(task)
-        return json.loads(file.read_text()).get(alias) if file.exists() else None
