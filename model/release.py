@@ -6,6 +6,12 @@ card in the registry, hash-checked on fetch, and the gate decision committed bes
 a task's strategy only where it differs (a conditional write and an audit event carrying the manifest's
 commit, actor and run URL), and records a release when anything changed or this manifest was never
 applied. Applying the same manifest twice changes nothing.
+
+What serves has one truth: an embedded deployment's store (``model_strategy``), a deployed environment's
+release manifest. In a deployed environment everything else is staged from the manifest and changed only
+through it: the store's strategies (written here), the image's ``models.json`` and Terraform's
+``model_versions`` tags (model/serving_image.py). The registry holds immutable versions only, so an apply
+reads it and writes nothing there: environments that share a registry cannot move each other's serving state.
 """
 
 from __future__ import annotations
