@@ -120,6 +120,45 @@ def function_name(name_prefix: str, key: str) -> str:
     return f"{name_prefix}-{key.replace('_', '-')}"
 
 
+# How aws_dynamodb_table.this makes each entry of the module's local.tables a table; create_store_tables does the same.
+_TABLE_WIRING = {
+    "for_each": "${local.tables}", "name": "${var.table_prefix}-${each.key}", "billing_mode": "PAY_PER_REQUEST",
+    "hash_key": "${each.value.hash_key}", "range_key": "${each.value.range_key}",
+    "attribute": {"for_each": "${each.value.attributes}",
+                  "content": [{"name": "${attribute.key}", "type": "${attribute.value}"}]},
+    "global_secondary_index": {"for_each": "${each.value.index == null ? [] : [each.value.index]}",
+                               "content": [{"name": "${global_secondary_index.value.name}",
+                                            "hash_key": "${global_secondary_index.value.hash_key}",
+                                            "range_key": "${global_secondary_index.value.range_key}",
+                                            "projection_type": "ALL"}]},
+}
+
+
+def create_store_tables(store: DynamoDBStore) -> None:
+    """Create the store's tables from infra/modules/store's declaration (Terraform does it in AWS), so every test on
+    moto's DynamoDB runs against the deployed key schema; tests/test_infra.py holds it to complaints/store/tables.py."""
+    table = resources(MODULES / "store")[("aws_dynamodb_table", "this")]
+    wiring = {key: table[key] for key in ("for_each", "name", "billing_mode", "hash_key", "range_key")}
+    wiring |= {kind: body for block in table["dynamic"] for kind, body in block.items()}
+    assert wiring == _TABLE_WIRING, wiring
+    for name, spec in local_values(MODULES / "store")["tables"].items():
+        args: dict[str, Any] = {
+            "TableName": f"{store.table_prefix}-{name}", "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": _key_schema(spec["hash_key"], spec["range_key"]),
+            "AttributeDefinitions": [{"AttributeName": attribute, "AttributeType": kind}
+                                     for attribute, kind in spec["attributes"].items()],
+        }
+        if index := spec["index"]:
+            args["GlobalSecondaryIndexes"] = [{"IndexName": index["name"], "Projection": {"ProjectionType": "ALL"},
+                                               "KeySchema": _key_schema(index["hash_key"], index["range_key"])}]
+        store._client.create_table(**args)
+
+
+def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    return [{"AttributeName": hash_key, "KeyType": "HASH"}] + (
+        [{"AttributeName": range_key, "KeyType": "RANGE"}] if range_key else [])
+
+
 def asl_variables() -> dict[str, str]:
     """templatefile's variables for the ASL file: name -> the Terraform expression passed."""
     machine = resources(MODULES / "orchestration")[("aws_sfn_state_machine", "triage")]
@@ -268,7 +307,7 @@ def running_stack(manifest: ReleaseManifest, models: Path, tasks: list[TaskSpec]
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         store_url = f"dynamodb://{NAME_PREFIX}?region={REGION}"
         store = DynamoDBStore(NAME_PREFIX, region_name=REGION)
-        store.create_tables()
+        create_store_tables(store)
         apply(Deployment(store, LocalRegistry(models), tasks, taxonomy), manifest, "moto-stack", actor="moto-stack")
 
         s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)

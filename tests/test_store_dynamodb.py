@@ -1,4 +1,5 @@
-"""The DynamoDB store passes the same contract as SQLite, against moto's DynamoDB (in process, no network)."""
+"""The DynamoDB store passes the same contract as SQLite, against moto's DynamoDB (in process, no network), in
+tables made as infra/modules/store declares them."""
 
 import json
 from dataclasses import replace
@@ -8,7 +9,9 @@ from moto import mock_aws
 
 from complaints.records import Allocation, ModelStrategy
 from complaints.store import open_store
-from complaints.store.dynamodb import TABLES, DynamoDBStore
+from complaints.store.dynamodb import DynamoDBStore
+from complaints.store.tables import TABLES
+from testing.moto_stack import create_store_tables
 from testing.store_contract import EVENT, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
 REGION = "us-east-1"
@@ -23,12 +26,15 @@ def aws(monkeypatch):
         yield
 
 
+@pytest.fixture
+def store(aws) -> DynamoDBStore:
+    store = open_store(f"dynamodb://complaints-test?region={REGION}")
+    create_store_tables(store)
+    return store
+
+
 class TestDynamoDBStore(StoreContract):
-    @pytest.fixture
-    def store(self, aws):
-        store = open_store(f"dynamodb://complaints-test?region={REGION}")
-        store.create_tables()
-        return store
+    """The contract, on the ``store`` above."""
 
 
 def test_the_url_names_the_table_prefix_and_region(aws):
@@ -38,20 +44,19 @@ def test_the_url_names_the_table_prefix_and_region(aws):
         open_store("dynamodb://complaints-dev?table=x")
 
 
-def test_items_keep_the_whole_record_beside_their_keys(aws):
-    store = open_store(f"dynamodb://complaints-test?region={REGION}")
-    store.create_tables()
+def test_items_keep_the_whole_record_beside_their_keys(store):
     store.put_allocation(allocation())
     item = store._client.get_item(TableName="complaints-test-complaints_allocation",
                                   Key={"complaint_id": {"S": "1001"}})["Item"]
     assert set(item) == {"complaint_id", "queue", "allocated_at", "body"}
     assert item["queue"] == {"S": "Credit card"}
     assert Allocation.from_dict(json.loads(item["body"]["S"])) == allocation()
+    store.put_strategy(ModelStrategy("team", "v1"))
+    item = store._client.get_item(TableName="complaints-test-model_strategy", Key={"task": {"S": "team"}})["Item"]
+    assert set(item) == {"task", "revision", "body"} and item["revision"] == {"N": "1"}
 
 
-def test_gate_decisions_and_releases_are_keyed_as_terraform_declares(aws):
-    store = open_store(f"dynamodb://complaints-test?region={REGION}")
-    store.create_tables()
+def test_gate_decisions_and_releases_are_keyed_as_terraform_declares(store):
     store.put_gate_decision(GATE)
     store.put_release(RELEASE)
     gate = {"task": {"S": "team"}, "challenger_champion": {"S": "v2#v1"}}
@@ -60,9 +65,7 @@ def test_gate_decisions_and_releases_are_keyed_as_terraform_declares(aws):
     assert "Item" in store._client.get_item(TableName="complaints-test-releases", Key=release)
 
 
-def test_a_queue_longer_than_one_page_is_read_to_its_limit(aws):
-    store = open_store(f"dynamodb://complaints-test?region={REGION}")
-    store.create_tables()
+def test_a_queue_longer_than_one_page_is_read_to_its_limit(store):
     for n in range(30):
         store.put_allocation(allocation(str(n), "Mortgage", f"2024-05-02T10:00:{n:02d}.000+00:00"))
     store.put_complaint(complaint())
@@ -76,11 +79,9 @@ def test_every_table_has_a_schema():
                            "gate_decisions", "releases", "users", "explanations"}
 
 
-def test_reads_that_decide_a_write_are_strongly_consistent(aws):
+def test_reads_that_decide_a_write_are_strongly_consistent(store):
     """moto is always consistent, so the parameter each read sends is what is checked: every read of a table's
     own keys asks for a consistent read; only a secondary index's query (a queue, the audit log) cannot."""
-    store = open_store(f"dynamodb://complaints-test?region={REGION}")
-    store.create_tables()
     reads: list[tuple[str, dict]] = []
     store._client.meta.events.register(
         "provide-client-params.dynamodb.*",

@@ -9,6 +9,43 @@ from complaints.store import open_store
 from complaints.store.sqlite import SQLiteStore
 from testing.store_contract import FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
+# The layout of the files written so far (the statements the store ran before its tables were declared in
+# complaints/store/tables.py): a file made now must be the same, table by table, column by column, index by index.
+WRITTEN_LAYOUT = """
+CREATE TABLE raw_complaints (complaint_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE complaints_allocation (
+    complaint_id TEXT PRIMARY KEY, queue TEXT NOT NULL, allocated_at TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX allocation_by_queue ON complaints_allocation (queue, allocated_at);
+CREATE TABLE allocation_history (complaint_id TEXT, allocated_at TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, allocated_at));
+CREATE TABLE model_info (task TEXT, version TEXT, body TEXT NOT NULL, PRIMARY KEY (task, version));
+CREATE TABLE model_strategy (task TEXT PRIMARY KEY, revision INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE feedback (complaint_id TEXT, idempotency_key TEXT, at TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, idempotency_key));
+CREATE TABLE rejected_rows (batch_id TEXT, row_number INTEGER, body TEXT NOT NULL, PRIMARY KEY (batch_id, row_number));
+CREATE TABLE triage_batches (batch_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE audit_log (event_id TEXT PRIMARY KEY, at TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE gate_decisions (task TEXT, challenger TEXT, champion TEXT, decided_at TEXT NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (task, challenger, champion));
+CREATE TABLE releases (environment TEXT, applied_at TEXT, release_id TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (environment, applied_at, release_id));
+CREATE TABLE users (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE explanations (complaint_id TEXT, task TEXT, version TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, task, version));
+"""
+
+
+def layout(path) -> dict[str, tuple]:
+    """Each table's columns (name, type, not null, key position) and indexes (name, unique, columns)."""
+    db = sqlite3.connect(path)
+    tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    found = {table: (list(db.execute(f"PRAGMA table_info({table})")),
+                     sorted((name, unique, [column for *_, column in db.execute(f"PRAGMA index_info({name})")])
+                            for _, name, unique, *_ in db.execute(f"PRAGMA index_list({table})")))
+             for table in tables}
+    db.close()
+    return found
+
 
 class TestSQLiteStore(StoreContract):
     @pytest.fixture
@@ -25,6 +62,15 @@ def test_the_sqlite_file_persists_across_processes(tmp_path):
     again = open_store(f"sqlite:///{path}")
     assert again.get_complaint("1001") == complaint()
     assert again.get_allocation("1001") == allocation()
+
+
+def test_the_tables_declared_make_the_layout_of_the_files_written_so_far(tmp_path):
+    written = sqlite3.connect(tmp_path / "written.sqlite3")
+    written.executescript(WRITTEN_LAYOUT)
+    written.close()
+    SQLiteStore(tmp_path / "new.sqlite3").close()
+    assert layout(tmp_path / "new.sqlite3") == layout(tmp_path / "written.sqlite3")
+    assert len(layout(tmp_path / "new.sqlite3")) == 13
 
 
 def test_a_file_written_before_a_table_existed_gains_it(tmp_path):

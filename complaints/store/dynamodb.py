@@ -3,9 +3,9 @@
 Items hold their key attributes and the whole record as a JSON ``body``, exactly as the SQLite rows do,
 so floats stay exact and both backends read and write identical records. Write-once tables use
 ``attribute_not_exists`` conditions, the strategy table a condition on the revision read, a retriage one
-transaction (the allocation, conditional on the one read, and its history item). Terraform
-(``infra/modules/store``) creates the tables from the same schema as :data:`TABLES`; a test holds the
-two to each other.
+transaction (the allocation, conditional on the one read, and its history item). Items are keyed as
+complaints/store/tables.py declares; Terraform (``infra/modules/store``) creates the tables, and
+tests/test_infra.py holds it to that declaration.
 
 Every read of a table's own keys is strongly consistent (``ConsistentRead``): nearly every one decides a
 write (triage's is-it-stored check, the strategy read before its conditional write, retriage's read before
@@ -17,7 +17,6 @@ there and reads each again, consistently, before it writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -29,50 +28,11 @@ from complaints.records import (
     ReleaseRecord, StoredComplaint, TriageBatch,
 )
 from complaints.store.base import TriageStore, decode, decode_all, encode
+from complaints.store.tables import TABLES
 
-QUEUE_INDEX = "by_queue"  # complaints_allocation by (queue, allocated_at): the ops queues, newest first
-AUDIT_INDEX = "by_time"  # audit_log by (log, at_event): one low-volume partition, newest first
+QUEUE_INDEX = TABLES["complaints_allocation"].item_index.name  # the ops queues by (queue, allocated_at)
+AUDIT_INDEX = TABLES["audit_log"].item_index.name  # the audit log by (log, at_event): one partition, by time
 AUDIT_PARTITION = "audit"
-
-
-@dataclass(frozen=True)
-class Index:
-    name: str
-    hash_key: str
-    range_key: str
-
-
-@dataclass(frozen=True)
-class Table:
-    hash_key: str
-    range_key: str | None = None
-    attribute_types: tuple[tuple[str, str], ...] = ()  # key attributes that are not strings: (name, "N")
-    index: Index | None = None
-
-    def attribute_type(self, name: str) -> str:
-        return dict(self.attribute_types).get(name, "S")
-
-    @property
-    def key_attributes(self) -> list[str]:
-        keys = [self.hash_key] + ([self.range_key] if self.range_key else [])
-        return keys + ([a for a in (self.index.hash_key, self.index.range_key) if a not in keys] if self.index else [])
-
-
-TABLES: dict[str, Table] = {
-    "raw_complaints": Table("complaint_id"),
-    "complaints_allocation": Table("complaint_id", index=Index(QUEUE_INDEX, "queue", "allocated_at")),
-    "allocation_history": Table("complaint_id", "allocated_at"),
-    "model_info": Table("task", "version"),
-    "model_strategy": Table("task"),
-    "feedback": Table("complaint_id", "idempotency_key"),
-    "rejected_rows": Table("batch_id", "row_number", attribute_types=(("row_number", "N"),)),
-    "triage_batches": Table("batch_id"),
-    "audit_log": Table("event_id", index=Index(AUDIT_INDEX, "log", "at_event")),
-    "gate_decisions": Table("task", "challenger_champion"),
-    "releases": Table("environment", "applied_release"),
-    "users": Table("username"),
-    "explanations": Table("complaint_id", "task_version"),
-}
 
 
 class DynamoDBStore(TriageStore):
@@ -95,29 +55,10 @@ class DynamoDBStore(TriageStore):
     def table_name(self, table: str) -> str:
         return f"{self.table_prefix}-{table}"
 
-    def create_tables(self) -> None:
-        """Create every table on demand (tests and DynamoDB Local; Terraform does it in AWS)."""
-        for table, schema in TABLES.items():
-            keys = [{"AttributeName": schema.hash_key, "KeyType": "HASH"}]
-            if schema.range_key:
-                keys.append({"AttributeName": schema.range_key, "KeyType": "RANGE"})
-            args: dict[str, Any] = {
-                "TableName": self.table_name(table), "KeySchema": keys, "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [{"AttributeName": name, "AttributeType": schema.attribute_type(name)}
-                                         for name in schema.key_attributes],
-            }
-            if schema.index:
-                args["GlobalSecondaryIndexes"] = [{
-                    "IndexName": schema.index.name, "Projection": {"ProjectionType": "ALL"},
-                    "KeySchema": [{"AttributeName": schema.index.hash_key, "KeyType": "HASH"},
-                                  {"AttributeName": schema.index.range_key, "KeyType": "RANGE"}],
-                }]
-            self._client.create_table(**args)
-
-    # -- item plumbing: every item is its key attributes plus the record's JSON body
-    def _item(self, table: str, record: Any, **keys: Any) -> dict[str, dict[str, str]]:
+    # -- item plumbing: every item is its key attributes (and the strategy's revision) plus the record's JSON body
+    def _item(self, table: str, record: Any, **attributes: Any) -> dict[str, dict[str, str]]:
         schema = TABLES[table]
-        item = {name: {schema.attribute_type(name): str(value)} for name, value in keys.items()}
+        item = {name: {schema.attribute_type(name): str(value)} for name, value in attributes.items()}
         item["body"] = {"S": encode(record)}
         return item
 
@@ -218,8 +159,7 @@ class DynamoDBStore(TriageStore):
         return decode(ModelStrategy, self._get("model_strategy", task=task))
 
     def _write_strategy(self, written: ModelStrategy, read_revision: int) -> bool:
-        item = self._item("model_strategy", written, task=written.task)
-        item["revision"] = {"N": str(written.revision)}
+        item = self._item("model_strategy", written, task=written.task, revision=written.revision)
         if read_revision == 0:
             return self._put_new("model_strategy", item)
         return self._put("model_strategy", item, "revision = :read", {":read": {"N": str(read_revision)}})

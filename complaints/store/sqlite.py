@@ -1,7 +1,8 @@
 """The embedded default store: one SQLite file, persistent across runs.
 
 Each table keeps its key columns and the whole record as JSON, the same shape a DynamoDB item has,
-so both backends read and write identical records.
+so both backends read and write identical records. The tables are created from their declaration
+(complaints/store/tables.py); a row's values are its declared columns in order, then the body.
 """
 
 from __future__ import annotations
@@ -15,36 +16,27 @@ from complaints.records import (
     ReleaseRecord, StoredComplaint, TriageBatch,
 )
 from complaints.store.base import TriageStore, decode, decode_all, encode
+from complaints.store.tables import TABLES, Table
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS raw_complaints (complaint_id TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS complaints_allocation (
-    complaint_id TEXT PRIMARY KEY, queue TEXT NOT NULL, allocated_at TEXT NOT NULL, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS allocation_by_queue ON complaints_allocation (queue, allocated_at);
-CREATE TABLE IF NOT EXISTS allocation_history (complaint_id TEXT, allocated_at TEXT, body TEXT NOT NULL,
-    PRIMARY KEY (complaint_id, allocated_at));
-CREATE TABLE IF NOT EXISTS model_info (task TEXT, version TEXT, body TEXT NOT NULL, PRIMARY KEY (task, version));
-CREATE TABLE IF NOT EXISTS model_strategy (task TEXT PRIMARY KEY, revision INTEGER NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS feedback (complaint_id TEXT, idempotency_key TEXT, at TEXT NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (complaint_id, idempotency_key));
-CREATE TABLE IF NOT EXISTS rejected_rows (batch_id TEXT, row_number INTEGER, body TEXT NOT NULL,
-    PRIMARY KEY (batch_id, row_number));
-CREATE TABLE IF NOT EXISTS triage_batches (batch_id TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_log (event_id TEXT PRIMARY KEY, at TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS gate_decisions (task TEXT, challenger TEXT, champion TEXT, decided_at TEXT NOT NULL,
-    body TEXT NOT NULL, PRIMARY KEY (task, challenger, champion));
-CREATE TABLE IF NOT EXISTS releases (environment TEXT, applied_at TEXT, release_id TEXT, body TEXT NOT NULL,
-    PRIMARY KEY (environment, applied_at, release_id));
-CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS explanations (complaint_id TEXT, task TEXT, version TEXT, body TEXT NOT NULL,
-    PRIMARY KEY (complaint_id, task, version));
-"""
+
+def _create_statements(table: Table) -> str:
+    """The table's CREATE TABLE (and CREATE INDEX) statements, from its declaration."""
+    columns = [f"{column} {table.sql_type(column)}" for column in table.key]
+    columns += [f"{column} {table.sql_type(column)} NOT NULL" for column in (*table.columns, "body")]
+    columns.append(f"PRIMARY KEY ({', '.join(table.key)})")
+    statements = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(columns)});"]
+    if index := table.row_index:
+        statements.append(f"CREATE INDEX IF NOT EXISTS {index.name} ON {table.name} "
+                          f"({index.hash_key}, {index.range_key});")
+    return "\n".join(statements)
+
+
+_SCHEMA = "\n".join(_create_statements(table) for table in TABLES.values())
 # A file written before corrections had idempotency keys: each keeps its old key, "<at>#<task>", as its own.
-_KEYED_FEEDBACK = """
+_KEYED_FEEDBACK = f"""
 BEGIN IMMEDIATE;
 ALTER TABLE feedback RENAME TO feedback_unkeyed;
-CREATE TABLE feedback (complaint_id TEXT, idempotency_key TEXT, at TEXT NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (complaint_id, idempotency_key));
+{_create_statements(TABLES["feedback"])}
 INSERT INTO feedback SELECT complaint_id, at || '#' || task, at, json_set(body, '$.idempotency_key', at || '#' || task)
     FROM feedback_unkeyed;
 DROP TABLE feedback_unkeyed;
