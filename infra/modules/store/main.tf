@@ -1,6 +1,6 @@
-# The store's tables, one per SQLite table of the embedded default (complaints/store/dynamodb.py holds the
-# same schema as TABLES; tests/test_infra.py holds the two to each other). Items are the key attributes
-# plus the whole record as a JSON "body", so only key attributes are declared here.
+# The store's tables, one per SQLite table of the embedded default, as complaints/store/tables.py declares
+# them (tests/test_infra.py holds the two to each other; the tests' moto tables are made from this file).
+# Items are the key attributes plus the whole record as a JSON "body", so only key attributes are declared here.
 
 locals {
   tables = {
