@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup budibase-runtime budibase-deploy budibase-e2e run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load ablation vulnerable-signal cost shared-data clean
+.PHONY: help setup budibase-runtime budibase-deploy budibase-e2e run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction bench-load ablation vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ bench-load: setup  ## 15,000 real complaints from one file, embedded and on the 
 
 cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day vs the triage team (infra/COST.md)
 	$(BIN)/python -m tools.cost
+
+model-report: setup  ## write docs/model-report.md from the JSON results under reports/ (bench, ablation, evaluate...)
+	$(BIN)/python -m tools.model_report --reports reports --output docs/model-report.md
 
 test: setup  ## the whole suite with coverage
 	$(BIN)/pytest --cov --cov-report=term --cov-report=xml
