@@ -46,9 +46,9 @@ def test_a_tampered_version_is_refused_on_fetch(tmp_path):
 
 def release(environment, registry, tasks, tmp_path):
     """``environment``'s manifest, naming the shared ``registry``, applied to that environment's own store."""
-    manifest = ReleaseManifest.load(write_manifest(tmp_path / "deploy", environment, f"sqlite:///{tmp_path / environment}.db",
-                                                   registry, tasks))
-    deployment = Deployment.at(manifest.store_url, manifest.registry_url, Settings.from_env())
+    store = f"sqlite:///{tmp_path / environment}.db"
+    manifest = ReleaseManifest.load(write_manifest(tmp_path / "deploy", environment, store, registry, tasks))
+    deployment = Deployment.at(store, registry, Settings.from_env())
     apply(deployment, manifest, "0" * 40, "test")
     return deployment
 
