@@ -8,7 +8,7 @@ after that cannot change its output (they are listed with value 0). The explaine
 the explained class; the base value is that probability with every word masked.
 
 Partition's cost is its model rows: ``max_evals`` of them for texts longer than about 50 words, fewer for short
-texts (README, Explanations, for the time it takes).
+texts (docs/explanations.md, and docs/recorded-results.md for the time it takes).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ classifier: logistic regression, or a linear SVM whose margins the serving code 
 
 The champion recipe (the defaults: word 1-2 grams, logistic regression) trains in minutes on 2 CPU cores;
 character n-grams multiply the features each complaint has by about ten and logistic regression's time with
-them, for no gain here (README, "Ablation"). The fitted parameters are exported as arrays for
+them, for no gain here (docs/recorded-results.md, "Ablation"). The fitted parameters are exported as arrays for
 ``complaints.predictors.tfidf_linear`` (numpy only): one block of features per vectorizer, each
 L2-normalised and weighted as scikit-learn's FeatureUnion does.
 """
