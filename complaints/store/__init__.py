@@ -1,4 +1,4 @@
-"""The triage store: one interface (``base``), one module per backend."""
+"""The triage store: one interface (``base``), one declaration of its tables (``tables``), one module per backend."""
 
 from complaints.store.base import IdempotencyConflict, StaleWriteError, TriageStore
 

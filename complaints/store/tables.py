@@ -26,13 +26,13 @@ class Index:
 @dataclass(frozen=True)
 class Table:
     """A SQLite row is the ``key`` columns, the other ``columns`` (NOT NULL), then the JSON ``body``. A DynamoDB item
-    is its key attributes (``hash_key``, ``range_key`` and its index's keys), then the ``body``. Columns and
-    attributes hold text, except those named in ``integers``."""
+    is its key attributes (``hash_key``, ``range_key`` and its index's keys; the strategy's revision too), then the
+    ``body``. Columns and attributes hold text, except those named in ``integers``."""
 
     name: str
     _: KW_ONLY
     key: tuple[str, ...]  # SQLite: the primary key
-    columns: tuple[str, ...] = ()  # SQLite: what a listing filters and orders on
+    columns: tuple[str, ...] = ()  # SQLite: what a listing orders on, or a conditional write compares
     row_index: Index | None = None  # SQLite
     hash_key: str  # DynamoDB: the partition key
     range_key: str | None = None  # DynamoDB: the sort key
