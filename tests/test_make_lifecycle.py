@@ -1,6 +1,7 @@
 """`make retrain` and `make release` end to end, as the workflows run them in GitHub: the committed manifest
 names a Hub registry (here a local Hub on 127.0.0.1) and a store (here SQLite in place of DynamoDB); the retrain
-leaves the pull request's contents; the merged manifest is applied once, and a second apply is a no-op."""
+leaves the pull request's contents; the merged manifest is applied once, and a second apply is a no-op. A release
+reads the Hub and writes nothing there."""
 
 import os
 import shutil
@@ -42,11 +43,15 @@ def test_make_retrain_then_make_release_against_a_local_hub(sample_csv, tmp_path
         assert {f"megabank/complaints-triage-{task}" for task in manifest["tasks"]} <= set(hub.repos)
 
         commit = git_commit_all(deploy, "merge the retrain pull request")
+        refs = {repo_id: (dict(repo.branches), dict(repo.tags)) for repo_id, repo in hub.repos.items()}
+        before = len(hub.requests)
         url = "https://github.com/megabank/complaints-triage/actions/runs/42"
         released = make("release", env, ENV="dev", RUN_URL=url)
         assert released.returncode == 0, released.stdout[-3000:] + released.stderr[-3000:]
         again = make("release", env, ENV="dev", RUN_URL=url)
         assert again.returncode == 0 and "nothing changed" in again.stdout
+        assert {method for method, _ in hub.requests[before:]} <= {"GET", "HEAD"}  # a release only reads the Hub
+        assert {repo_id: (repo.branches, repo.tags) for repo_id, repo in hub.repos.items()} == refs
 
     deployment = Deployment.at(store, "file:///unused", Settings.from_env())
     served = {task: deployment.store.get_strategy(task).champion for task in manifest["tasks"]}
