@@ -7,12 +7,11 @@ the Lambda image (staged from the registry by ``model/serving_image.py``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from complaints.registry import ModelRegistry, open_registry
 from complaints.registry.local import LocalRegistry
-from complaints.config import Settings
+from complaints.config import AwsSettings, Settings
 from complaints.store import TriageStore, open_store
 from complaints.store.sqlite import SQLiteStore
 from complaints.tasks import TaskSpec, load_tasks
@@ -37,14 +36,10 @@ class Deployment:
 
     @classmethod
     def aws(cls) -> "Deployment":
-        """The Lambda deployment, from its environment: COMPLAINTS_STORE_URL (the DynamoDB tables,
-        ``dynamodb://<prefix>?region=R``) and COMPLAINTS_REGISTRY_URL (``file:///opt/models``: the versions
-        baked into the image); tasks and taxonomy are the packaged ones unless COMPLAINTS_TASKS or
-        COMPLAINTS_TAXONOMY say otherwise."""
-        missing = [name for name in ("COMPLAINTS_STORE_URL", "COMPLAINTS_REGISTRY_URL") if not os.environ.get(name)]
-        if missing:
-            raise ValueError(f"the AWS deployment needs {' and '.join(missing)} in its environment")
-        return cls.at(os.environ["COMPLAINTS_STORE_URL"], os.environ["COMPLAINTS_REGISTRY_URL"], Settings.from_env())
+        """The Lambda deployment, from its environment (``AwsSettings``: the DynamoDB tables and the versions
+        baked into the image); tasks and taxonomy are the packaged ones unless ``Settings`` say otherwise."""
+        aws = AwsSettings.from_env()
+        return cls.at(aws.store_url, aws.registry_url, Settings.from_env())
 
     @classmethod
     def at(cls, store_url: str, registry_url: str, settings: Settings) -> "Deployment":

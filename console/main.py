@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "in the checkout)")
     parser.add_argument("--tasks", help="task configuration file (env COMPLAINTS_TASKS; default the packaged tasks.yaml)")
     parser.add_argument("--env", help="a deployed environment: its release manifest deploy/ENV.yaml names its store "
-                                      "and registry (COMPLAINTS_STORE_URL / COMPLAINTS_REGISTRY_URL override them); "
+                                      "and registry (COMPLAINTS_MANIFEST_STORE_URL / COMPLAINTS_MANIFEST_REGISTRY_URL "
+                                      "override them); "
                                       "default the embedded home")
     parser.add_argument("-v", "--verbose", action="store_true", help="structured INFO logs on stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -10,11 +10,11 @@ returns is a few counts and keys whatever the batch's size, far under the state 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, TypedDict
 
+from complaints.config import IntakeSettings
 from complaints.intake import IntakeError, read_batch
 from complaints.intake.chunks import dumps, split
 from functions import runtime
@@ -47,9 +47,10 @@ def handler(event: BatchObject, context: Any) -> StagedBatch:
         except IntakeError as error:
             raise IntakeError(str(error).replace(str(path), f"s3://{bucket}/{key}")) from None  # one error name
     batch.source = f"s3://{bucket}/{key}"
-    prefix = f"{os.environ['COMPLAINTS_STAGING_PREFIX']}{event['execution']}/"
+    settings = IntakeSettings.from_env()
+    prefix = f"{settings.staging_prefix}{event['execution']}/"
     chunks = []
-    for number, chunk in enumerate(split(batch, int(os.environ["COMPLAINTS_CHUNK_SIZE"])), start=1):
+    for number, chunk in enumerate(split(batch, settings.chunk_size), start=1):
         chunk_key = f"{prefix}chunk-{number:05d}.json"
         runtime.s3().put_object(Bucket=bucket, Key=chunk_key, Body=dumps(chunk).encode("utf-8"),
                                 ContentType="application/json")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -23,7 +22,7 @@ from complaints import logs
 from complaints.deployment import Deployment
 from complaints.logs import log
 from complaints.pipeline import BatchReport, TriagePipeline
-from complaints.config import Settings
+from complaints.config import FunctionSettings, Settings
 from complaints.taxonomy import Taxonomy
 
 logger = logging.getLogger("complaints.functions")
@@ -140,8 +139,8 @@ def handler(function: Callable[[Event, Any], Result]) -> Callable[[Event, Any], 
 
     @functools.wraps(function)
     def invoke(event: Event, context: Any) -> Result:
-        if _container.cold and os.environ.get("COMPLAINTS_LOG_LEVEL"):
-            logs.configure(getattr(logging, os.environ["COMPLAINTS_LOG_LEVEL"].upper()))
+        if _container.cold and (level := FunctionSettings.from_env().log_level) is not None:
+            logs.configure(level)
         fields = {"function": getattr(context, "function_name", function.__module__),
                   "request_id": getattr(context, "aws_request_id", ""), "cold_start": _container.cold}
         _container.cold = False

@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from complaints.config import SubmitSettings
 from complaints.intake import IntakeError, IntakeTooLarge, read_batch
 from functions import runtime
 
@@ -88,8 +88,9 @@ def handler(event: HttpApiEvent, context: Any) -> HttpApiResponse:
             return _response(status, {"error": str(error).replace(str(path), "request body")})
     if batch.rows == 0:
         return _response(400, {"error": "the request body holds no complaints"})
-    bucket = os.environ["COMPLAINTS_BATCH_BUCKET"]
-    key = (f"{os.environ['COMPLAINTS_INBOX_PREFIX']}api/{datetime.now(timezone.utc):%Y/%m/%d}/"
+    settings = SubmitSettings.from_env()
+    bucket = settings.batch_bucket
+    key = (f"{settings.inbox_prefix}api/{datetime.now(timezone.utc):%Y/%m/%d}/"
            f"{context.aws_request_id}{suffix}")
     runtime.s3().put_object(Bucket=bucket, Key=key, Body=raw)
     return _response(202, {"batch": f"s3://{bucket}/{key}", "rows": batch.rows,

@@ -4,8 +4,8 @@ serves there. Git is the source of truth: ``release diff`` compares the environm
 that changes it.
 
     environment: prod
-    store: dynamodb://complaints-prod?region=us-east-1   # COMPLAINTS_STORE_URL overrides (tests, local runs)
-    registry: hf://megabank-complaints                   # COMPLAINTS_REGISTRY_URL overrides
+    store: dynamodb://complaints-prod?region=us-east-1   # COMPLAINTS_MANIFEST_STORE_URL overrides (tests, local runs)
+    registry: hf://megabank-complaints                   # COMPLAINTS_MANIFEST_REGISTRY_URL overrides
     rollout: [shadow, canary:10, champion]               # how a new challenger enters: its first stage
     gate: {margin: 0.01}                                 # the champion/challenger gate's settings (model/gate.py)
     tasks:
@@ -20,7 +20,6 @@ that changes it.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,9 +27,9 @@ from typing import Any
 
 import yaml
 
+from complaints.config import ManifestSettings
 from complaints.records import STRATEGY_MODES, ModelStrategy
 
-DEPLOY_DIR = Path("deploy")  # the checkout's, run from its root (make)
 # A challenger's stages, in order: shadow (answers stored, never acted on), canary:N (N% of complaints), champion.
 STAGES = ("shadow", "canary", "champion")
 
@@ -73,11 +72,11 @@ class ReleaseManifest:
 
     @property
     def store_url(self) -> str:
-        return os.environ.get("COMPLAINTS_STORE_URL") or self.store
+        return ManifestSettings.from_env().store_url or self.store
 
     @property
     def registry_url(self) -> str:
-        return os.environ.get("COMPLAINTS_REGISTRY_URL") or self.registry
+        return ManifestSettings.from_env().registry_url or self.registry
 
     @property
     def sha256(self) -> str:
@@ -159,10 +158,10 @@ def _at_stage(manifest: ReleaseManifest, release: TaskRelease, index: int) -> Ta
 
 
 def manifest_path(environment: str) -> Path:
-    """``deploy/<env>.yaml`` in the checkout, or under COMPLAINTS_DEPLOY_DIR."""
+    """``<env>.yaml`` in the manifests' folder (``ManifestSettings.deploy_dir``: the checkout's deploy/)."""
     if not environment.replace("-", "").isalnum():
         raise ManifestError(f"environment names are letters, digits and '-', not {environment!r}")
-    return Path(os.environ.get("COMPLAINTS_DEPLOY_DIR") or DEPLOY_DIR) / f"{environment}.yaml"
+    return ManifestSettings.from_env().deploy_dir / f"{environment}.yaml"
 
 
 def git_commit_of(path: Path) -> str:

@@ -30,8 +30,8 @@ def test_make_retrain_then_make_release_against_a_local_hub(sample_csv, tmp_path
     git_commit_all(deploy, "dev as it is in the repository")
     store = f"sqlite:///{tmp_path / 'dev.sqlite3'}"
     with FakeHub(TOKEN) as hub:
-        env = {**os.environ, "COMPLAINTS_DEPLOY_DIR": str(deploy), "COMPLAINTS_STORE_URL": store,
-               "COMPLAINTS_REGISTRY_URL": "hf://megabank", "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN,
+        env = {**os.environ, "COMPLAINTS_DEPLOY_DIR": str(deploy), "COMPLAINTS_MANIFEST_STORE_URL": store,
+               "COMPLAINTS_MANIFEST_REGISTRY_URL": "hf://megabank", "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN,
                "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(tmp_path / "hf-home")}
         out = tmp_path / "promotion"
         retrained = make("retrain", env, ENV="dev", DATA=str(sample_csv), OUT=str(out))

@@ -1,7 +1,13 @@
-"""Where the embedded default keeps its state and finds its data, from flags or the environment."""
+"""Everything the platform takes from its environment, read here and nowhere else (tests/test_config.py checks).
+
+Each group of settings is a dataclass built ``from_env()`` by whoever needs it, at the time it needs it (a test
+sets a variable and the next call sees it); each field's comment names its variable, once. The packaged tasks,
+taxonomy and operations files sit beside this module.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +15,7 @@ from pathlib import Path
 CONFIG_DIR = Path(__file__).resolve().parent  # the packaged tasks, taxonomy and operations files
 SHARED_DATA = Path("../shared/data/cfpb")  # complaints.csv.gz and recent.csv.gz, read as one
 DEFAULT_HOME = Path.home() / ".complaints"  # the Makefile sets COMPLAINTS_HOME to the checkout's .complaints
+DEPLOY_DIR = Path("deploy")  # the checkout's release manifests, run from its root (make)
 
 
 def default_data_path() -> Path | None:
@@ -19,12 +26,22 @@ def default_data_path() -> Path | None:
     return candidate if candidate.exists() else None
 
 
+def _required(who: str, *names: str) -> list[str]:
+    """The values of variables a deployment must set; one error names every one missing."""
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        raise ValueError(f"{who} needs {' and '.join(missing)} in its environment")
+    return [os.environ[name] for name in names]
+
+
 @dataclass(frozen=True)
 class Settings:
-    home: Path
-    tasks_file: Path
-    taxonomy_file: Path
-    operations_file: Path  # the specialist capacity and costs the operating point is tuned and measured against
+    """Where the embedded default keeps its state, and which tasks, taxonomy and operations it runs on."""
+
+    home: Path  # COMPLAINTS_HOME (or --home), else ~/.complaints: the SQLite store and the local registry
+    tasks_file: Path  # COMPLAINTS_TASKS (or --tasks), else the packaged tasks.yaml
+    taxonomy_file: Path  # COMPLAINTS_TAXONOMY, else the packaged taxonomy.yaml
+    operations_file: Path  # COMPLAINTS_OPERATIONS, else the packaged operations.yaml: capacity and costs, for tuning
 
     @property
     def store_path(self) -> Path:
@@ -42,3 +59,79 @@ class Settings:
             taxonomy_file=Path(os.environ.get("COMPLAINTS_TAXONOMY") or CONFIG_DIR / "taxonomy.yaml"),
             operations_file=Path(os.environ.get("COMPLAINTS_OPERATIONS") or CONFIG_DIR / "operations.yaml"),
         )
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """The AWS deployment's store and registry, as Terraform sets them on the functions that triage."""
+
+    store_url: str  # COMPLAINTS_STORE_URL: the DynamoDB tables, dynamodb://<prefix>?region=R
+    registry_url: str  # COMPLAINTS_REGISTRY_URL: file:///opt/models, the versions baked into the image
+
+    @classmethod
+    def from_env(cls) -> "AwsSettings":
+        return cls(*_required("the AWS deployment", "COMPLAINTS_STORE_URL", "COMPLAINTS_REGISTRY_URL"))
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """What every Lambda function reads."""
+
+    log_level: int | None  # COMPLAINTS_LOG_LEVEL: a logging level name (INFO); unset leaves logging as it is
+
+    @classmethod
+    def from_env(cls) -> "FunctionSettings":
+        name = os.environ.get("COMPLAINTS_LOG_LEVEL")
+        return cls(getattr(logging, name.upper()) if name else None)
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """Where the intake function stages a batch's chunks, and how large they are."""
+
+    staging_prefix: str  # COMPLAINTS_STAGING_PREFIX: the batch bucket's staging folder, e.g. staged/
+    chunk_size: int  # COMPLAINTS_CHUNK_SIZE: complaints per chunk, one triage invocation each
+
+    @classmethod
+    def from_env(cls) -> "IntakeSettings":
+        prefix, size = _required("the intake function", "COMPLAINTS_STAGING_PREFIX", "COMPLAINTS_CHUNK_SIZE")
+        return cls(prefix, int(size))
+
+
+@dataclass(frozen=True)
+class SubmitSettings:
+    """Where the HTTP API's submit function puts a batch: the inbox the state machine listens to."""
+
+    batch_bucket: str  # COMPLAINTS_BATCH_BUCKET: the batch bucket's name
+    inbox_prefix: str  # COMPLAINTS_INBOX_PREFIX: its inbox folder, e.g. inbox/
+
+    @classmethod
+    def from_env(cls) -> "SubmitSettings":
+        return cls(*_required("the submit function", "COMPLAINTS_BATCH_BUCKET", "COMPLAINTS_INBOX_PREFIX"))
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """The Hugging Face Hub the production registry talks to (its token, HF_TOKEN, huggingface_hub reads)."""
+
+    endpoint: str | None  # HF_ENDPOINT: a Hub other than huggingface.co (a test's local one); None: the public Hub
+
+    @classmethod
+    def from_env(cls) -> "HubSettings":
+        return cls(os.environ.get("HF_ENDPOINT") or None)
+
+
+@dataclass(frozen=True)
+class ManifestSettings:
+    """Where the release tooling finds the release manifests, and what stands in for a manifest's store and
+    registry when the lifecycle runs away from the environment it names (tests, local runs)."""
+
+    deploy_dir: Path  # COMPLAINTS_DEPLOY_DIR, else the checkout's deploy/
+    store_url: str | None  # COMPLAINTS_MANIFEST_STORE_URL: a store used in place of every manifest's
+    registry_url: str | None  # COMPLAINTS_MANIFEST_REGISTRY_URL: a registry used in place of every manifest's
+
+    @classmethod
+    def from_env(cls) -> "ManifestSettings":
+        return cls(Path(os.environ.get("COMPLAINTS_DEPLOY_DIR") or DEPLOY_DIR),
+                   os.environ.get("COMPLAINTS_MANIFEST_STORE_URL") or None,
+                   os.environ.get("COMPLAINTS_MANIFEST_REGISTRY_URL") or None)
