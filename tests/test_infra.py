@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import inspect
 import json
 import re
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from testing import CHECKOUT
+from complaints import config
 from complaints.store.tables import TABLES
 from testing.moto_stack import (
     ASL, INFRA, MODULES, asl_variables, common_environment, function_specs, local_values, render_asl, resources, terraform,
@@ -118,9 +120,11 @@ def test_every_handler_terraform_names_exists_and_gets_the_environment_it_reads(
         module = importlib.import_module(module_name)
         assert callable(getattr(module, attribute)), spec["command"]
         source = Path(module.__file__).read_text(encoding="utf-8")
-        reads = set(re.findall(r"os\.environ\[[\"'](\w+)[\"']\]", source))
+        settings = set(re.findall(r"\b(\w+Settings)\.from_env\(\)", source))  # complaints.config reads for it
         if "runtime.pipeline()" in source or "Deployment.aws()" in source:  # the store and the registry
-            reads |= {"COMPLAINTS_STORE_URL", "COMPLAINTS_REGISTRY_URL"}
+            settings.add("AwsSettings")
+        reads = {name for each in settings
+                 for name in re.findall(r'"(COMPLAINTS_\w+)"', inspect.getsource(getattr(config, each)))}
         given = set(common_environment()) | set(spec["environment"])
         assert reads <= given, f"{key} reads {sorted(reads - given)}, which Terraform does not set"
 
