@@ -33,9 +33,11 @@ from complaints.records import (
     ALLOCATED, MANUAL_TRIAGE, Allocation, Feedback, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction,
     TriageBatch, utc_now,
 )
-from complaints.routing import route, served_threshold
+from complaints.routing import route
 from complaints.schema import Complaint, Rejection
 from complaints.strategy import serving_plan, strategies
+from complaints.tasks import TaskSpec
+from complaints.thresholds import served_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -262,14 +264,10 @@ class TriagePipeline:
             by_version: dict[str, list[Complaint]] = defaultdict(list)
             for complaint in complaints:
                 by_version[plans[complaint.complaint_id][0]].append(complaint)
-            shadows = {} if manual_triage_reason else self._shadow_answers(task.name, complaints, plans)
+            shadows = {} if manual_triage_reason else self._shadow_answers(task, complaints, plans)
             for version, group in by_version.items():
-                released = serving[task.name].threshold
-                if manual_triage_reason:
-                    answers, error, tuned = [("", 0.0)] * len(group), manual_triage_reason, None
-                else:
-                    answers, error, tuned = self._run(task.name, version, group, released)
-                threshold = served_threshold(task, released, tuned)
+                answers, error, threshold = self._run(task, version, group, serving[task.name].threshold,
+                                                      manual_triage_reason)
                 for complaint, (label, score) in zip(group, answers):
                     _, served_by, _ = plans[complaint.complaint_id]
                     results[complaint.complaint_id][task.name] = TaskPrediction(
@@ -277,7 +275,7 @@ class TriagePipeline:
                         threshold)
         return results
 
-    def _shadow_answers(self, task: str, complaints: list[Complaint], plans: dict) -> dict[str, dict]:
+    def _shadow_answers(self, task: TaskSpec, complaints: list[Complaint], plans: dict) -> dict[str, dict]:
         by_version: dict[str, list[Complaint]] = defaultdict(list)
         for complaint in complaints:
             if shadow := plans[complaint.complaint_id][2]:
@@ -289,16 +287,21 @@ class TriagePipeline:
                 answers[complaint.complaint_id] = {"model_version": version, "label": label, "score": score, "error": error}
         return answers
 
-    def _run(self, task: str, version: str, complaints: list[Complaint], released: float | None = None
-             ) -> tuple[list[tuple[str, float]], str, float | None]:
-        """Predictions of one version (a flag decided at the release's threshold where it sets one) and the
-        threshold tuned with it, or empty answers and the error when the model cannot run."""
-        try:
-            key = (task, version)
-            if key not in self._predictors:
-                self._predictors[key] = load_predictor(self.deployment.registry.fetch(task, version))
-            predictor = self._predictors[key]
-            return predictor.predict([c.narrative for c in complaints], released), "", predictor.threshold
-        except Exception as error:  # noqa: BLE001 - any model failure routes to people, never loses a complaint
-            log(logger, logging.ERROR, "model failed", task=task, model_version=version, error=repr(error))
-            return [("", 0.0)] * len(complaints), f"{type(error).__name__}: {error}", None
+    def _run(self, task: TaskSpec, version: str, complaints: list[Complaint], released: float | None = None,
+             manual_triage_reason: str | None = None) -> tuple[list[tuple[str, float]], str, float | None]:
+        """Predictions of one version and the threshold they are decided with (``served_threshold``: the
+        release's, the version's or the task's); or empty answers, the error when the model cannot run (or the
+        reason it was not run) and the threshold that applies without a version."""
+        error = manual_triage_reason
+        if error is None:
+            try:
+                key = (task.name, version)
+                if key not in self._predictors:
+                    self._predictors[key] = load_predictor(self.deployment.registry.fetch(task.name, version))
+                predictor = self._predictors[key]
+                threshold = served_threshold(released, predictor.threshold, task.threshold, binary=predictor.binary)
+                return predictor.predict([c.narrative for c in complaints], threshold), "", threshold
+            except Exception as failure:  # noqa: BLE001 - any model failure routes to people, never loses a complaint
+                log(logger, logging.ERROR, "model failed", task=task.name, model_version=version, error=repr(failure))
+                error = f"{type(failure).__name__}: {failure}"
+        return [("", 0.0)] * len(complaints), error, served_threshold(released, configured=task.threshold)

@@ -3,7 +3,7 @@
 Precedence, safest first: a vulnerable-customer flag that could not be computed sends the complaint to
 manual triage; a raised flag sends it to the specialist queue; any other failed or low-confidence
 prediction sends it to manual triage; otherwise it lands in the predicted team's queue. "Low confidence"
-is under the threshold the prediction records (the release's, the version's tuned one, or the task's).
+is under the threshold the prediction records (``complaints.thresholds``), else the task's.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, TaskPrediction
 from complaints.schema import POSITIVE
 from complaints.tasks import TaskSpec
+from complaints.thresholds import served_threshold
 
 
 def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction]) -> tuple[str, str, list[str]]:
@@ -27,19 +28,11 @@ def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction]) -> tupl
         prediction = predictions[task.name]
         if prediction.error:
             reasons.append(f"{task.name} model failed: {prediction.error}")
-        elif task.role != "flag" and prediction.score < (threshold := _threshold(task, prediction)):
+        elif task.role != "flag" and prediction.score < (threshold := served_threshold(prediction.threshold,
+                                                                                      configured=task.threshold)):
             reasons.append(f"{task.name} confidence {prediction.score:.2f} under threshold {threshold:.2f}")
     if reasons:
         return MANUAL_TRIAGE, NEEDS_TRIAGE, reasons
     team = next(task for task in tasks if task.role == "queue")
     return predictions[team.name].label, ALLOCATED, []
 
-
-def _threshold(task: TaskSpec, prediction: TaskPrediction) -> float:
-    return prediction.threshold if prediction.threshold is not None else task.threshold
-
-
-def served_threshold(task: TaskSpec, released: float | None, tuned: float | None) -> float | None:
-    """The threshold a prediction is decided with: the release's, else the one tuned with the version,
-    else the task's configured one (a flag task has none: its version's, or 0.5)."""
-    return next((t for t in (released, tuned, task.threshold) if t is not None), None)

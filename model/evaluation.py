@@ -12,11 +12,12 @@ from complaints.deployment import Deployment
 from model.operating_point import Operations, TaskAnswers, system_metrics
 from complaints.predictors import load_predictor
 from complaints.records import ALLOCATED, TaskPrediction
-from complaints.routing import route, served_threshold
+from complaints.routing import route
 from complaints.splits import fingerprint
 from complaints.strategy import champions, strategies
 from complaints.schema import POSITIVE, Complaint
 from complaints.tasks import TaskSpec
+from complaints.thresholds import served_threshold
 
 TOLERANCE = 0.03  # the business accepts ML triage within 3 points of the human team
 BOOTSTRAP_SAMPLES = 1000
@@ -120,7 +121,8 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], oper
     metrics, answers, thresholds = {}, [], {}
     for task in deployment.tasks:
         predictor = predictors[task.name]
-        threshold = thresholds[task.name] = served_threshold(task, serving[task.name].threshold, predictor.threshold)
+        threshold = thresholds[task.name] = served_threshold(serving[task.name].threshold, predictor.threshold,
+                                                             task.threshold, binary=predictor.binary)
         predicted = predictor.predict([c.narrative for c in unseen], threshold)
         y_true, y_pred, y_score, hits, known = [], [], [], [], []
         for row, decisions, complaint, (label, score) in zip(rows, decided, unseen, predicted):

@@ -1,6 +1,7 @@
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, TaskPrediction
 from complaints.routing import route
 from complaints.tasks import TaskSpec
+from complaints.thresholds import EVEN_ODDS, served_threshold
 
 TASKS = [
     TaskSpec("team", "taxonomy.team", "tfidf-linear", "queue", threshold=0.5),
@@ -10,9 +11,10 @@ TASKS = [
 
 
 def predictions(team=("Mortgage", 0.9), issue=("Trouble during payment process", 0.6), vulnerable=("no", 0.1),
-                errors=()):
+                errors=(), thresholds=None):
     answers = {"team": team, "issue": issue, "vulnerable": vulnerable}
-    return {name: TaskPrediction(name, label, score, "v", "champion", error="boom" if name in errors else "")
+    return {name: TaskPrediction(name, label, score, "v", "champion", error="boom" if name in errors else "",
+                                 threshold=(thresholds or {}).get(name))
             for name, (label, score) in answers.items()}
 
 
@@ -39,3 +41,22 @@ def test_a_failed_flag_model_is_never_taken_for_not_vulnerable():
 def test_a_failed_team_model_goes_to_manual_triage():
     queue, _, reasons = route(TASKS, predictions(errors=("team",)))
     assert queue == MANUAL_TRIAGE and reasons == ["team model failed: boom"]
+
+
+def test_the_threshold_recorded_with_a_prediction_decides_before_the_tasks():
+    assert route(TASKS, predictions(team=("Mortgage", 0.4), thresholds={"team": 0.3}))[1] == ALLOCATED
+    _, status, reasons = route(TASKS, predictions(team=("Mortgage", 0.6), thresholds={"team": 0.7}))
+    assert status == NEEDS_TRIAGE and reasons == ["team confidence 0.60 under threshold 0.70"]
+
+
+def test_a_decision_takes_the_releases_threshold_else_the_versions_else_the_tasks():
+    assert served_threshold(0.3, 0.4, 0.5) == 0.3
+    assert served_threshold(None, 0.4, 0.5) == 0.4
+    assert served_threshold(None, None, 0.5) == 0.5
+    assert served_threshold(None, 0.0, 0.5, binary=True) == 0.0  # a tuned 0 is a threshold, not a missing one
+
+
+def test_a_binary_version_tuned_with_no_threshold_flags_from_even_odds_and_only_a_version_does():
+    assert served_threshold(None, None, None, binary=True) == EVEN_ODDS == 0.5
+    assert served_threshold(0.2, None, None, binary=True) == 0.2
+    assert served_threshold(None, configured=None) is None  # a flag task whose model did not run records none

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from complaints.schema import NEGATIVE, POSITIVE
+from complaints.thresholds import served_threshold
 
 
 class Predictor(ABC):
-    """A loaded model version with the operating point tuned with it: binary models flag at or above
-    ``threshold``; for the others a confidence under ``threshold`` means "ask a person" (None: the task's
-    configured threshold applies)."""
+    """A loaded model version with the operating point tuned with it (``threshold``; None when it was trained
+    without one). What a decision uses is ``complaints.thresholds.served_threshold``'s to say."""
 
     def __init__(self, path: Path, meta: dict):
         self.path = path
@@ -31,7 +31,7 @@ class Predictor(ABC):
         self.binary = self.labels == [NEGATIVE, POSITIVE]
         self.temperature = float(meta.get("temperature") or 1.0)
         tuned = meta.get("decision_threshold")
-        self.threshold: float | None = float(tuned) if tuned is not None else (0.5 if self.binary else None)
+        self.threshold: float | None = float(tuned) if tuned is not None else None
 
     @cached_property
     def training_fingerprints(self) -> frozenset[str]:
@@ -48,11 +48,12 @@ class Predictor(ABC):
         return calibrated(self.raw_proba(texts), self.temperature)
 
     def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[tuple[str, float]]:
-        """(label, score) per text. Binary: score is P(yes), "yes" at or above ``threshold`` (default the
-        version's); multi-class: the top class and its probability (the threshold is the router's)."""
+        """(label, score) per text. Binary: score is P(yes), "yes" at or above ``threshold`` (None: the version's
+        own, as ``served_threshold`` resolves it); multi-class: the top class and its probability (the threshold
+        is the router's)."""
         proba = self.predict_proba(texts)
         if self.binary:
-            cut = self.threshold if threshold is None else threshold
+            cut = served_threshold(threshold, self.threshold, binary=True)
             return [(POSITIVE if p >= cut else NEGATIVE, float(p)) for p in proba[:, 1]]
         top = proba.argmax(axis=1)
         return [(self.labels[i], float(proba[row, i])) for row, i in enumerate(top)]
