@@ -14,7 +14,8 @@ from mangum import Mangum
 
 from complaints.deployment import Deployment
 from functions import runtime
-from ops_api.app import create_app, jwt_identity
+from ops_api.app import create_app
+from ops_api.dependencies import jwt_identity
 
 _adapter: Mangum | None = None
 
@@ -24,5 +25,5 @@ def handler(event: dict, context: Any) -> dict:
     global _adapter
     if _adapter is None:  # once per container: the store client and the app live as long as it does
         deployment = Deployment.aws()
-        _adapter = Mangum(create_app(deployment, jwt_identity(deployment)), lifespan="off")
+        _adapter = Mangum(create_app(deployment, jwt_identity), lifespan="off")
     return _adapter(event, context)

@@ -1,0 +1,93 @@
+"""What a route is given: the deployment it serves, who calls, and what computes explanations.
+
+``create_app`` puts the deployment, the identity and the explainer on ``app.state``; these dependencies read them
+there, so the routes are module-level and the app's document needs no deployment at all. Who the caller is comes
+from an ``Identity``: locally an API token in the ``Authorization`` header, checked against the store; on AWS the
+JWT that API Gateway's Cognito authorizer already verified, whose username the store gives a role.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import APIKeyHeader
+
+from complaints import access
+from complaints.access import NotAuthenticated, Principal
+from complaints.audit import NotAllocatedError
+from complaints.deployment import Deployment
+from complaints.explanations import Compute
+from complaints.queues import Placed, placed
+
+COMPLAINT_ID = Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="the complaint's id", examples=["4120785"])
+TASK = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="a configured task: team, issue, vulnerable",
+            examples=["team"])
+Identity = Callable[[Deployment, Request, str | None], Principal]
+API_KEY = APIKeyHeader(name="Authorization", scheme_name="ApiKey", auto_error=False,
+                       description="`Bearer <token>`: locally a token from `complaints users add`; on AWS a Cognito "
+                                   "access token (API Gateway verifies it)")
+
+
+def token_identity(deployment: Deployment, request: Request, authorization: str | None) -> Principal:
+    """Local: the API token in ``Authorization`` (``Bearer <token>``)."""
+    return access.authenticate(deployment.store, authorization or "")
+
+
+def jwt_identity(deployment: Deployment, request: Request, authorization: str | None) -> Principal:
+    """AWS: API Gateway's JWT authorizer verified the Cognito access token before the Lambda ran (no route
+    is reachable without it); its ``username`` claim names the user, whose role the store holds."""
+    event = request.scope.get("aws.event") or {}
+    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims", {})
+    if not claims.get("username"):
+        raise NotAuthenticated("the request carries no verified JWT")
+    return access.principal_named(deployment.store, claims["username"])
+
+
+class Explainer(Protocol):
+    """What computes and renders explanations: the ``explain`` package (SHAP), which the caller hands in, so
+    the API (and the Lambda image) never imports SHAP and its dependencies."""
+
+    explain: Compute
+
+    def render_html(self, payload: dict[str, Any]) -> str: ...
+
+
+def known_query(request: Request) -> None:
+    """A query parameter the operation does not take is refused, so a misspelt one is never silently ignored."""
+    route = request.scope.get("route")
+    takes = {param.alias for param in route.dependant.query_params} if route else set()  # the endpoint's own
+    if set(request.query_params) - takes:
+        raise ValueError(f"unknown query parameter; this operation takes {sorted(takes) or 'none'}")
+
+
+def served(request: Request) -> Deployment:
+    return request.app.state.deployment
+
+
+Served = Annotated[Deployment, Depends(served)]
+
+
+def caller(request: Request, deployment: Served,
+           authorization: Annotated[str | None, Security(API_KEY)] = None) -> Principal:
+    """The authenticated user, by the app's identity; the header makes the document's ``ApiKey`` scheme."""
+    return request.app.state.identity(deployment, request, authorization)
+
+
+User = Annotated[Principal, Depends(caller)]
+
+
+def explainer(request: Request) -> Explainer | None:
+    """None where the deployment computes no explanations (kept ones are still served)."""
+    return request.app.state.explainer
+
+
+ServedExplainer = Annotated[Explainer | None, Depends(explainer)]
+
+
+def readable(deployment: Deployment, user: Principal, complaint_id: str) -> Placed:
+    """Where an allocated complaint stands, if the user's role may read that queue."""
+    where = placed(deployment, complaint_id)
+    if where is None:
+        raise NotAllocatedError(f"no allocated complaint {complaint_id!r}")
+    access.check_read(user, where.queue, deployment.tasks, deployment.taxonomy)
+    return where

@@ -1,0 +1,65 @@
+"""The ops API's errors: one body, ``{"error": {"code", "message"}}``, for every refusal, and never what was sent.
+
+The core raises its own exceptions (``NotAuthenticated``, ``AccessDenied``, ``KeyError``...); here each maps to a
+status and a code, so a route never builds an error response itself.
+"""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from complaints.access import AccessDenied, NotAuthenticated
+from complaints.audit import NotAllocatedError
+from complaints.explanations import NotExplainable
+from complaints.store import IdempotencyConflict
+from ops_api.schemas import ErrorResponse
+
+ERRORS = {status: {"model": ErrorResponse, "description": why} for status, why in (
+    (401, "no valid credentials"), (403, "the user's role does not allow it"), (404, "no such resource"),
+    (422, "the request is malformed"))}
+
+
+class ExplanationsUnavailable(RuntimeError):
+    """This deployment computes no explanations (the serving image has no SHAP); kept ones are still served."""
+
+
+STATUS = {NotAuthenticated: (401, "not_authenticated"), AccessDenied: (403, "access_denied"),
+          NotAllocatedError: (404, "not_found"), KeyError: (404, "not_found"), NotExplainable: (409, "not_explainable"),
+          IdempotencyConflict: (409, "conflict"), ValueError: (422, "invalid_request"),
+          ExplanationsUnavailable: (503, "explanations_unavailable")}
+
+
+def add_handlers(app: FastAPI) -> None:
+    """Every error the app answers goes through one of these."""
+    for kind in STATUS:
+        app.add_exception_handler(kind, refused)
+    app.add_exception_handler(RequestValidationError, malformed)
+    app.add_exception_handler(HTTPException, http_error)
+
+
+def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def refused(request: Request, exc: Exception) -> JSONResponse:
+    status, code = next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
+    message = str(exc.args[0] if exc.args else exc)
+    return error(status, code, message, {"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
+def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+    where = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return error(422, "invalid_request", where)  # locations and rules only: never the value sent
+
+
+def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+    headers = exc.headers
+    if exc.status_code == 405:  # every method of the path (Starlette names only the first route's)
+        headers = {"Allow": ", ".join(sorted({method for route in request.app.routes if isinstance(route, APIRoute)
+                                              and route.path_regex.match(request.url.path)
+                                              for method in route.methods}))}
+    status = 422 if exc.status_code == 400 else exc.status_code  # a body that cannot be read: malformed too
+    return error(status, code, str(exc.detail), headers)

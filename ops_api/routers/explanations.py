@@ -1,0 +1,67 @@
+"""Why a task labelled a complaint as it did: computed once, by the version that decided, then kept."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse
+
+from complaints.access import Principal
+from complaints.deployment import Deployment
+from complaints.explanations import Compute, explanation, stored_explanation
+from complaints.records import Explanation
+from ops_api.dependencies import COMPLAINT_ID, TASK, Explainer, Served, ServedExplainer, User, readable
+from ops_api.errors import ERRORS, ExplanationsUnavailable
+from ops_api.schemas import ErrorResponse, ExplanationView
+from ops_api.views import explanation_view
+
+router = APIRouter(tags=["explanations"], responses={
+    **ERRORS, 409: {"model": ErrorResponse, "description": "the task's model failed on this complaint"}})
+COMPUTED_HERE = {503: {"model": ErrorResponse, "description": "this deployment computes no explanations (AWS: "
+                                                              "`complaints --env ENV explain` does)"}}
+
+
+@router.post("/complaints/{complaint_id}/explanations/{task}", response_model=ExplanationView, status_code=201,
+             responses={**COMPUTED_HERE, 200: {"model": ExplanationView, "description": "explained before: the kept one"}},
+             summary="Explain the task's label with the model version that decided it (computed once, then kept)")
+def request_explanation(user: User, deployment: Served, explainer: ServedExplainer,
+                        complaint_id: Annotated[str, COMPLAINT_ID], task: Annotated[str, TASK],
+                        response: Response) -> ExplanationView:
+    readable(deployment, user, complaint_id)
+    made, computed = explanation(deployment, complaint_id, task, user.name, _computer(explainer))
+    if not computed:
+        response.status_code = 200
+    return explanation_view(made)
+
+
+@router.get("/complaints/{complaint_id}/explanations/{task}", response_model=ExplanationView,
+            summary="The kept explanation of the task's label (404 until requested)")
+def read_explanation(user: User, deployment: Served, complaint_id: Annotated[str, COMPLAINT_ID],
+                     task: Annotated[str, TASK]) -> ExplanationView:
+    return explanation_view(_kept(deployment, user, complaint_id, task))
+
+
+@router.get("/complaints/{complaint_id}/explanations/{task}/html", response_class=HTMLResponse,
+            responses=COMPUTED_HERE, summary="The kept explanation rendered: label, top words for and against")
+def explanation_html(user: User, deployment: Served, explainer: ServedExplainer,
+                     complaint_id: Annotated[str, COMPLAINT_ID], task: Annotated[str, TASK]) -> HTMLResponse:
+    kept = _kept(deployment, user, complaint_id, task)
+    if explainer is None:
+        raise ExplanationsUnavailable("this deployment renders no explanations; read the JSON")
+    return HTMLResponse(explainer.render_html(kept.payload))
+
+
+def _computer(explainer: Explainer | None) -> Compute:
+    def compute(predictor, text: str) -> dict[str, Any]:
+        if explainer is None:
+            raise ExplanationsUnavailable("this deployment computes no explanations (no SHAP in its image): "
+                                          "`complaints --env ENV explain COMPLAINT_ID` computes and keeps one")
+        return explainer.explain(predictor, text)
+    return compute
+
+
+def _kept(deployment: Deployment, user: Principal, complaint_id: str, task: str) -> Explanation:
+    readable(deployment, user, complaint_id)
+    kept = stored_explanation(deployment, complaint_id, task)
+    if kept is None:
+        raise KeyError(f"no {task} explanation of complaint {complaint_id!r} yet: POST to request one")
+    return kept
