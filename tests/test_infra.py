@@ -712,7 +712,7 @@ def test_the_ops_api_is_reachable_only_with_a_verified_cognito_token_and_its_rol
     assert local_values(MODULES / "ops_api")["issuer"] == "https://${aws_cognito_user_pool.ops.endpoint}"
     pool = api[("aws_cognito_user_pool", "ops")]
     assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is True and pool["mfa_configuration"] == "ON"
-    source = (CHECKOUT / "ops_api" / "app.py").read_text(encoding="utf-8")
+    source = (CHECKOUT / "ops_api" / "dependencies.py").read_text(encoding="utf-8")
     assert 'claims.get("username")' in source  # the claim an access token names its user by
     modules = {name: body for block in terraform(INFRA / "stack")["module"] for name, body in block.items()}
     assert modules["ops_api"]["function_arn"] == '${module.functions.function_arns["ops_api"]}'
