@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 import complaints.intake as intake
+from complaints.intake import files
 from complaints.intake import MAX_NARRATIVE_CHARS, IntakeError, IntakeTooLarge, read_batch, read_chunks, validate_text
 from complaints.config import CONFIG_DIR
 from complaints.taxonomy import Taxonomy
@@ -171,7 +172,7 @@ def test_a_file_refused_whole_is_refused_before_its_first_chunk(taxonomy, cfpb_r
     truncated.write_bytes(gzip.compress(data)[: len(gzip.compress(data)) * 3 // 4])
     with pytest.raises(IntakeError, match="gzip stream is broken"):
         next(read_chunks(truncated, taxonomy, size=1))
-    monkeypatch.setattr(intake, "MAX_FILE_BYTES", len(data) - 1)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", len(data) - 1)
     with pytest.raises(IntakeTooLarge):
         next(read_chunks(write_csv(tmp_path / "big.csv", rows), taxonomy, size=1))
 

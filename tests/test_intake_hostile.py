@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import complaints.intake as intake
+from complaints.intake import files
 from complaints.intake import IntakeError, IntakeTooLarge, read_batch, read_records
 from complaints.pipeline import TriagePipeline
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, NARRATIVE, PRODUCT, REQUIRED_COLUMNS, TAGS
@@ -159,7 +160,7 @@ def _jsonl(path: Path, lines: list[str]) -> Path:
 
 
 def test_poison_lines_are_each_one_rejection_and_the_rest_carry_on(taxonomy, tmp_path, monkeypatch):
-    monkeypatch.setattr(intake, "MAX_RECORD_CHARS", 100_000)
+    monkeypatch.setattr(files, "MAX_RECORD_CHARS", 100_000)
     path = _jsonl(tmp_path / "poison.jsonl", [
         json.dumps(GOOD), "[" * 100_000, '{"Complaint ID": ' + "1" * 5_000 + "}",
         json.dumps(dict(GOOD, **{COMPLAINT_ID: "x" * 65})), json.dumps(dict(GOOD, **{COMPLAINT_ID: "a b"})),
@@ -179,7 +180,7 @@ def test_poison_lines_are_each_one_rejection_and_the_rest_carry_on(taxonomy, tmp
 
 
 def test_an_over_long_csv_line_is_one_rejection_and_the_next_rows_read(taxonomy, tmp_path, monkeypatch):
-    monkeypatch.setattr(intake, "MAX_RECORD_CHARS", 1_000)
+    monkeypatch.setattr(files, "MAX_RECORD_CHARS", 1_000)
     path = tmp_path / "long.csv"
     path.write_text(f"{COMPLAINT_ID},{NARRATIVE},{DATE_RECEIVED}\r\n1,fine,2020-01-31\r\n"
                     f"2,\"{'z' * 5_000}\",2020-01-31\r\n3,fine,2020-01-31\r\n")
@@ -189,7 +190,7 @@ def test_an_over_long_csv_line_is_one_rejection_and_the_next_rows_read(taxonomy,
 
 
 def test_a_gzip_bomb_is_refused_whole_naming_the_cap_without_inflating_it(taxonomy, tmp_path, monkeypatch):
-    monkeypatch.setattr(intake, "MAX_FILE_BYTES", 1_000_000)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1_000_000)
     path = tmp_path / "bomb.jsonl.gz"
     with gzip.open(path, "wb") as handle:
         for _ in range(64):
@@ -203,7 +204,7 @@ def test_a_gzip_bomb_is_refused_whole_naming_the_cap_without_inflating_it(taxono
 
 
 def test_great_expectations_agrees_with_intake_on_the_new_rules(taxonomy, tmp_path, monkeypatch):
-    monkeypatch.setattr(intake, "MAX_RECORD_CHARS", 10_000)
+    monkeypatch.setattr(files, "MAX_RECORD_CHARS", 10_000)
     path = _jsonl(tmp_path / "rules.jsonl", [
         json.dumps(GOOD), json.dumps(dict(GOOD, **{COMPLAINT_ID: "x" * 65})), json.dumps(dict(GOOD, **{COMPLAINT_ID: "a b"})),
         json.dumps(dict(GOOD, **{COMPLAINT_ID: "a b"})), "[" * 100_000, json.dumps(dict(GOOD, **{COMPLAINT_ID: "5", PRODUCT: []})),
@@ -292,7 +293,7 @@ def submit(caplog):
 
 
 def test_the_http_intake_answers_4xx_with_a_reason_never_500(submit, caplog, monkeypatch):
-    monkeypatch.setattr(intake, "MAX_FILE_BYTES", 100_000)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 100_000)
     headerless = "\r\n".join(",".join(PII) for _ in range(3))
     status, error = submit(headerless)
     assert status == 400 and "missing required column" in error and "/tmp" not in error
