@@ -12,7 +12,7 @@ from console.common import DATA_HELP, EXIT_FAILED, UsageError, data_path, emit_j
 from complaints.audit import audit_chain
 from complaints.deployment import Deployment
 from model.gate import PROMOTE, compare, markdown_report, policy_of, report_sha256
-from model.manifest import ReleaseManifest, git_commit_of, manifest_path, next_stage
+from model.manifest import ReleaseManifest, git_commit_of, manifest_path, next_step
 from model.release import apply, describe, diff
 from complaints.config import Settings
 from complaints.strategy import strategies
@@ -24,7 +24,7 @@ def add_commands(command) -> None:
                                               "an audit event each, and a release record. Needs --env.")
     release.add_argument("action", choices=["diff", "apply", "advance"],
                          help="diff: exit 1 when the store differs from the manifest; apply: make it agree "
-                              "(idempotent); advance: move --task's challenger to the next stage of the manifest's "
+                              "(idempotent); advance: move --task's challenger to the next step of the manifest's "
                               "rollout in the file (for a pull request)")
     release.add_argument("--task", help="advance: the task whose challenger moves on")
     release.add_argument("--actor", default="release", help="who applies (audit log)")
@@ -70,7 +70,7 @@ def cmd_release(args, settings: Settings, deployment: Deployment) -> int:
     if args.action == "advance":
         if not args.task:
             raise UsageError("release advance needs --task")
-        moved = next_stage(manifest, args.task)
+        moved = next_step(manifest, args.task)
         manifest.path.write_text(manifest.with_task(args.task, moved), encoding="utf-8")
         print(f"{manifest.path}: {args.task} now serves {describe(moved)}; open a pull request")
         return 0

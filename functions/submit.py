@@ -22,7 +22,7 @@ from complaints.intake import IntakeError, IntakeTooLarge, read_batch
 from functions import runtime
 
 # The body is validated (and so redacted) within the function's 29 s: at about 80 complaints/s on one core
-# (README, Privacy), 1 MiB (some 700 complaints) fits; a larger batch goes to the batch bucket's inbox.
+# (docs/security-and-privacy.md), 1 MiB (some 700 complaints) fits; a larger batch goes to the batch bucket's inbox.
 MAX_BODY_BYTES = 1024 * 1024
 
 

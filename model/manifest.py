@@ -6,7 +6,7 @@ that changes it.
     environment: prod
     store: dynamodb://complaints-prod?region=us-east-1   # COMPLAINTS_MANIFEST_STORE_URL overrides (tests, local runs)
     registry: hf://megabank-complaints                   # COMPLAINTS_MANIFEST_REGISTRY_URL overrides
-    rollout: [shadow, canary:10, champion]               # how a new challenger enters: its first stage
+    rollout: [shadow, canary:10, champion]               # how a new challenger enters: its first step
     gate: {margin: 0.01}                                 # the champion/challenger gate's settings (model/gate.py)
     tasks:
       issue:
@@ -30,8 +30,9 @@ import yaml
 from complaints.config import ManifestSettings
 from complaints.records import STRATEGY_MODES, ModelStrategy
 
-# A challenger's stages, in order: shadow (answers stored, never acted on), canary:N (N% of complaints), champion.
-STAGES = ("shadow", "canary", "champion")
+# A challenger's rollout steps, in order: shadow (answers stored, never acted on), canary:N (N% of complaints),
+# champion. ("Stage" is kept for copying versions into the serving image: model/serving_image.py.)
+ROLLOUT_STEPS = ("shadow", "canary", "champion")
 
 
 class ManifestError(ValueError):
@@ -99,9 +100,9 @@ class ReleaseManifest:
             except TypeError as error:
                 raise ManifestError(f"{path}: task {name!r}: {error}") from None
             _check_task(path, name, tasks[name])
-        rollout = tuple(str(stage) for stage in doc.get("rollout") or ("champion",))
-        for stage in rollout:
-            stage_of(stage, path)
+        rollout = tuple(str(step) for step in doc.get("rollout") or ("champion",))
+        for step in rollout:
+            step_of(step, path)
         if rollout[-1] != "champion":
             raise ManifestError(f"{path}: rollout must end with 'champion', not {rollout[-1]!r}")
         return cls(path, str(doc["environment"]), str(doc["store"]), str(doc["registry"]), tasks, rollout,
@@ -121,37 +122,37 @@ class ReleaseManifest:
         return head + "\n" + yaml.safe_dump({"tasks": tasks}, sort_keys=False, default_flow_style=False)
 
 
-def stage_of(stage: str, path: Path | str = "rollout") -> tuple[str, int]:
+def step_of(step: str, path: Path | str = "rollout") -> tuple[str, int]:
     """("shadow", 0) | ("canary", N) | ("champion", 0) from a rollout entry such as "canary:10"."""
-    name, _, percent = stage.partition(":")
-    if name not in STAGES or (name == "canary") != bool(percent) or (percent and not percent.isdigit()):
-        raise ManifestError(f"{path}: rollout stage {stage!r} must be shadow, canary:N or champion")
+    name, _, percent = step.partition(":")
+    if name not in ROLLOUT_STEPS or (name == "canary") != bool(percent) or (percent and not percent.isdigit()):
+        raise ManifestError(f"{path}: rollout step {step!r} must be shadow, canary:N or champion")
     if name == "canary" and not 0 < int(percent) < 100:
         raise ManifestError(f"{path}: a canary takes between 1 and 99 percent, not {percent}")
     return name, int(percent or 0)
 
 
-def first_stage(manifest: ReleaseManifest, task: str, challenger: str) -> TaskRelease:
+def first_step(manifest: ReleaseManifest, task: str, challenger: str) -> TaskRelease:
     """Where a challenger that passed the gate enters, by the manifest's rollout policy."""
     current = manifest.tasks.get(task)
     if current is None:
         return TaskRelease(challenger)
-    return _at_stage(manifest, replace(current, challenger=challenger), 0)
+    return _at_step(manifest, replace(current, challenger=challenger), 0)
 
 
-def next_stage(manifest: ReleaseManifest, task: str) -> TaskRelease:
-    """The task's challenger one stage further along the rollout policy (the last stage makes it champion)."""
+def next_step(manifest: ReleaseManifest, task: str) -> TaskRelease:
+    """The task's challenger one step further along the rollout policy (the last step makes it champion)."""
     current = manifest.tasks.get(task)
     if current is None or current.challenger is None:
         raise ManifestError(f"{manifest.path}: task {task!r} serves no challenger to move along the rollout")
-    stages = [stage_of(stage, manifest.path) for stage in manifest.rollout]
+    steps = [step_of(step, manifest.path) for step in manifest.rollout]
     here = (current.mode, current.canary_percent)
-    index = stages.index(here) + 1 if here in stages else 0
-    return _at_stage(manifest, current, index)
+    index = steps.index(here) + 1 if here in steps else 0
+    return _at_step(manifest, current, index)
 
 
-def _at_stage(manifest: ReleaseManifest, release: TaskRelease, index: int) -> TaskRelease:
-    name, percent = stage_of(manifest.rollout[index], manifest.path)
+def _at_step(manifest: ReleaseManifest, release: TaskRelease, index: int) -> TaskRelease:
+    name, percent = step_of(manifest.rollout[index], manifest.path)
     if name == "champion":
         return TaskRelease(release.challenger, threshold=release.threshold)
     return replace(release, mode=name, canary_percent=percent)

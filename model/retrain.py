@@ -6,7 +6,7 @@ only when the pull request is merged and applied.
 
 Output, in the checkout and ``out`` (what the workflow turns into a pull request):
 
-- ``deploy/<env>.yaml`` with each challenger that passed entering at the first stage of the manifest's
+- ``deploy/<env>.yaml`` with each challenger that passed entering at the first step of the manifest's
   ``rollout`` policy, and ``deploy/gate/<task>/<challenger>.json``, the decision ``release apply`` records;
 - ``out/report.md`` (the pull request's body), ``out/gate.json``, ``out/manifest.diff``.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from complaints.deployment import Deployment
 from model.gate import PROMOTE, TaskVerdict, compare, markdown_report, policy_of, report_sha256
-from model.manifest import ReleaseManifest, first_stage
+from model.manifest import ReleaseManifest, first_step
 from complaints.records import utc_now
 from model.release import gate_decision_path, record_version
 from complaints.store.sqlite import SQLiteStore
@@ -98,7 +98,7 @@ def _retrain(deployment: Deployment, manifest: ReleaseManifest, args: RetrainArg
     text = before
     for verdict in promoted:
         current = ReleaseManifest.load(manifest.path)
-        text = current.with_task(verdict.task, first_stage(current, verdict.task, verdict.challenger))
+        text = current.with_task(verdict.task, first_step(current, verdict.task, verdict.challenger))
         manifest.path.write_text(text, encoding="utf-8")
         decision = gate_decision_path(manifest.path.parent, verdict.task, verdict.challenger)
         decision.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from complaints.deployment import Deployment
-from model.manifest import ManifestError, ReleaseManifest, first_stage, next_stage
+from model.manifest import ManifestError, ReleaseManifest, first_step, next_step
 from complaints.config import Settings
 from conftest import PROVENANCE, git_commit_all, last_json, write_manifest
 from model.baseline import BaselineConfig
@@ -91,14 +91,14 @@ def test_the_rollout_policy_moves_a_challenger_from_shadow_to_canary_to_champion
         path.write_text(ReleaseManifest.load(path).with_task("team", release))
         return ReleaseManifest.load(path)
 
-    shadow = first_stage(ReleaseManifest.load(path), "team", "b")
+    shadow = first_step(ReleaseManifest.load(path), "team", "b")
     assert (shadow.champion, shadow.challenger, shadow.mode) == ("a", "b", "shadow")
-    canary = next_stage(moved(shadow), "team")
+    canary = next_step(moved(shadow), "team")
     assert (canary.champion, canary.challenger, canary.mode, canary.canary_percent) == ("a", "b", "canary", 10)
-    champion = next_stage(moved(canary), "team")
+    champion = next_step(moved(canary), "team")
     assert (champion.champion, champion.challenger, champion.mode) == ("b", None, "champion_only")
     with pytest.raises(ManifestError, match="no challenger"):
-        next_stage(moved(champion), "team")
+        next_step(moved(champion), "team")
 
 
 @pytest.mark.parametrize("tasks, message", [
