@@ -25,6 +25,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from complaints.config import Settings
 from complaints.deployment import Deployment
 from complaints.intake import MAX_KEPT_RECORD_CHARS, IntakeBatch
 from complaints.logs import log
@@ -35,6 +36,7 @@ from complaints.records import (
 )
 from complaints.routing import route
 from complaints.schema import Complaint, Rejection
+from complaints.store import TriageStore
 from complaints.strategy import serving_plan, strategies
 from complaints.tasks import TaskSpec
 from complaints.thresholds import served_threshold
@@ -61,6 +63,23 @@ class BatchReport:
         else:
             self.manual_triage += 1
         self.by_queue[allocation.queue] += 1
+
+    def add(self, chunk: "BatchReport") -> None:
+        """Fold one chunk's report into its batch's. The batch names what served its first chunk; each
+        allocation names the versions that decided it."""
+        for name in ("rows", "allocated", "manual_triage", "rejected", "reused"):
+            setattr(self, name, getattr(self, name) + getattr(chunk, name))
+        for name in ("by_queue", "rejected_reasons", "redactions"):
+            getattr(self, name).update(getattr(chunk, name))
+        for task, served in chunk.model_versions.items():
+            self.model_versions.setdefault(task, served)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "BatchReport":
+        return cls(doc["batch_id"], doc["source"], rows=doc["rows"], allocated=doc["allocated"],
+                   manual_triage=doc["manual_triage"], rejected=doc["rejected"], reused=doc["reused"],
+                   by_queue=Counter(doc["by_queue"]), rejected_reasons=Counter(doc["rejected_reasons"]),
+                   model_versions=doc["model_versions"], redactions=Counter(doc["redactions"]))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -97,11 +116,21 @@ def serving_versions(serving: dict[str, ModelStrategy]) -> dict[str, dict[str, A
 
 
 def batch_identity(batch: IntakeBatch) -> str:
-    """The batch's id, from its content's hash (``source_sha256``: a file's bytes, a staged chunk's own hash),
-    so it is known before the first row is read, and a retried or resent batch finds its own batch and
-    rejection records instead of writing them again. Whoever triages a selection of a file hashes the
-    selection into its ``source_sha256``."""
+    """The batch's id: one submitted file's, from the hash of its bytes (``source_sha256``, which each of its
+    chunks carries), on the embedded path and on AWS alike. It is known before the first row is read, and a
+    retried or resent batch finds its own batch and rejection records instead of writing them again. Whoever
+    triages a selection of a file hashes the selection into its ``source_sha256``."""
     return f"batch-{hashlib.sha256(batch.source_sha256.encode()).hexdigest()[:24]}"
+
+
+def record_batch(store: TriageStore, report: BatchReport, source_sha256: str, started_at: str) -> None:
+    """Record a triaged batch for auditors, once its every row has ended allocated, in manual triage or
+    rejected: the counts must add up."""
+    assert report.allocated + report.manual_triage + report.rejected == report.rows, report.as_json()
+    counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
+    store.put_batch(TriageBatch(report.batch_id, report.source, source_sha256, started_at, utc_now(), counts,
+                                report.model_versions))
+    log(logger, logging.INFO, "batch finished", **counts, batch_id=report.batch_id)
 
 
 def _conflicting_resend(complaint: Complaint, stored: StoredComplaint) -> Rejection:
@@ -126,51 +155,49 @@ def _why_not_retriaged(allocation: Allocation | None, corrections: list[Feedback
 
 
 class TriagePipeline:
-    def __init__(self, deployment: Deployment, chunk_size: int = 256):
+    def __init__(self, deployment: Deployment):
         self.deployment = deployment
-        self.chunk_size = chunk_size
         self._predictors: dict[tuple[str, str], Predictor] = {}
 
     def triage(self, batch: IntakeBatch | Iterable[IntakeBatch], progress: bool = False,
                manual_triage_reason: str | None = None) -> BatchReport:
-        """Triage every complaint of ``batch`` not yet allocated: one IntakeBatch, or the chunks of one batch as
-        intake streams them (``read_chunks``; the first names the batch), each triaged and stored as it comes,
-        so memory holds one chunk. With ``manual_triage_reason`` no model runs: each task is recorded as failed
-        for that reason, so every new complaint lands in manual triage."""
-        store = self.deployment.store
-        serving = strategies(self.deployment)
+        """Triage a whole batch and record it: one IntakeBatch, or the chunks of one batch as intake streams them
+        (``read_chunks``), each triaged and stored as it comes, so memory holds one chunk. With
+        ``manual_triage_reason`` no model runs: each task is recorded as failed for that reason, so every new
+        complaint lands in manual triage."""
         started = utc_now()
         chunks = iter([batch] if isinstance(batch, IntakeBatch) else batch)
         first = next(chunks)
-        batch_id = batch_identity(first)
-        report = BatchReport(batch_id, first.source)
-        report.model_versions = serving_versions(serving)
-        log(logger, logging.INFO, "batch started", batch_id=batch_id, source_sha256=first.source_sha256)
+        report = BatchReport(batch_identity(first), first.source)
+        log(logger, logging.INFO, "batch started", batch_id=report.batch_id, source_sha256=first.source_sha256)
         with tqdm(desc="triage", unit="row", disable=not progress) as bar:
             for chunk in itertools.chain([first], chunks):
-                report.rows += chunk.rows
-                report.redactions.update(chunk.redactions)
-                rejections = list(chunk.rejections)
-                for start in range(0, len(chunk.complaints), self.chunk_size):
-                    part = chunk.complaints[start:start + self.chunk_size]
-                    rejections += self._triage_chunk(part, serving, batch_id, report, manual_triage_reason)
-                for rejection in rejections:
-                    store.put_rejection(RejectedRow(batch_id=batch_id, **vars(rejection)))
-                    report.rejected_reasons[rejection.reason_code] += 1
-                report.rejected += len(rejections)
+                report.add(self.triage_chunk(chunk, manual_triage_reason))
                 bar.update(chunk.rows)
-        counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
-        store.put_batch(TriageBatch(batch_id, first.source, first.source_sha256, started, utc_now(), counts,
-                                    report.model_versions))
-        log(logger, logging.INFO, "batch finished", **counts, batch_id=batch_id)
-        assert report.allocated + report.manual_triage + report.rejected == report.rows, report.as_json()
+        record_batch(self.deployment.store, report, first.source_sha256, started)
         return report
 
-    def _triage_chunk(self, chunk: list[Complaint], serving: dict[str, ModelStrategy], batch_id: str,
-                      report: BatchReport, manual_triage_reason: str | None) -> list[Rejection]:
+    def triage_chunk(self, chunk: IntakeBatch, manual_triage_reason: str | None = None) -> BatchReport:
+        """Triage one chunk of a batch under the batch's id, and report it. The batch itself is recorded once,
+        by whoever saw every chunk (:func:`record_batch`): :meth:`triage` here, the reconcile function on AWS,
+        where each chunk is triaged in its own call."""
+        store = self.deployment.store
+        serving = strategies(self.deployment)
+        report = BatchReport(batch_identity(chunk), chunk.source, rows=chunk.rows,
+                             model_versions=serving_versions(serving), redactions=Counter(chunk.redactions))
+        rejections = list(chunk.rejections)
+        rejections += self._triage_complaints(chunk.complaints, serving, report, manual_triage_reason)
+        for rejection in rejections:
+            store.put_rejection(RejectedRow(batch_id=report.batch_id, **vars(rejection)))
+            report.rejected_reasons[rejection.reason_code] += 1
+        report.rejected += len(rejections)
+        return report
+
+    def _triage_complaints(self, complaints: list[Complaint], serving: dict[str, ModelStrategy],
+                           report: BatchReport, manual_triage_reason: str | None) -> list[Rejection]:
         store = self.deployment.store
         rejections, todo = [], []
-        for complaint in chunk:
+        for complaint in complaints:
             stored = store.get_complaint(complaint.complaint_id)
             if stored is not None and stored.content_hash != complaint.content_hash:
                 rejections.append(_conflicting_resend(complaint, stored))
@@ -183,11 +210,12 @@ class TriagePipeline:
             if stored is None:
                 store.put_complaint(StoredComplaint(
                     complaint.complaint_id, complaint.date_received.isoformat(), complaint.narrative,
-                    complaint.attributes, complaint.content_hash, batch_id, utc_now()))
+                    complaint.attributes, complaint.content_hash, report.batch_id, utc_now()))
             todo.append(complaint)
         predictions = self._predict(todo, serving, manual_triage_reason)
         for complaint in todo:
-            allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving, batch_id)
+            allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving,
+                                          report.batch_id)
             if not store.put_allocation(allocation):  # another worker allocated it first: theirs stands
                 allocation = store.get_allocation(complaint.complaint_id)
                 report.reused += 1
@@ -219,8 +247,9 @@ class TriagePipeline:
                                 + "".join(f", {k} {v}" for k, v in (("batch", batch_id), ("since", since)) if v),
                                 rows=len(listed), model_versions=serving_versions(serving), dry_run=dry_run)
         log(logger, logging.INFO, "retriage started", batch_id=report.batch_id, listed=len(listed), dry_run=dry_run)
-        for start in range(0, len(listed), self.chunk_size):
-            self._retriage_chunk(listed[start:start + self.chunk_size], serving, report)
+        size = Settings.from_env().chunk_size
+        for start in range(0, len(listed), size):
+            self._retriage_chunk(listed[start:start + size], serving, report)
         counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
         if not dry_run:
             store.put_batch(TriageBatch(report.batch_id, report.source, digest.hexdigest(), started, utc_now(), counts,

@@ -75,7 +75,7 @@ def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
         train(deployment, TrainingArguments(data=data, tasks=missing), progress=True)
     else:
         print("Champion models already registered: reusing them.")
-    chunks = _held_out(read_chunks(data, deployment.taxonomy), args.limit or None)
+    chunks = _held_out(read_chunks(data, deployment.taxonomy, settings.chunk_size), args.limit or None)
     report = TriagePipeline(deployment).triage(chunks, progress=True)
     print()
     _print_report(report, settings)
@@ -103,7 +103,8 @@ def cmd_triage(args, settings: Settings, deployment: Deployment) -> int:
         if batch.complaints and not args.json:
             return _show(deployment, batch.complaints[0].complaint_id, as_json=False)
     else:
-        report = TriagePipeline(deployment).triage(read_chunks(data_path(args.data), deployment.taxonomy),
+        report = TriagePipeline(deployment).triage(read_chunks(data_path(args.data), deployment.taxonomy,
+                                                               settings.chunk_size),
                                                    progress=not args.json)
     if args.json:
         emit_json(report.as_json())

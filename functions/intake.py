@@ -14,9 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypedDict
 
-from complaints.config import IntakeSettings
+from complaints.config import IntakeSettings, Settings
 from complaints.intake import IntakeError, read_batch
 from complaints.intake.chunks import dumps, split
+from complaints.pipeline import batch_identity
+from complaints.records import utc_now
 from functions import runtime
 from functions.runtime import ChunkRef
 
@@ -28,7 +30,10 @@ class BatchObject(TypedDict):
 
 
 class StagedBatch(TypedDict):
+    batch_id: str  # one file, one batch: the id its every chunk is triaged under
     source: str
+    source_sha256: str
+    started_at: str  # when intake began reading it: the batch record's start
     rows: int
     rejected: int
     chunks: int  # how many chunks the manifest lists
@@ -39,6 +44,7 @@ class StagedBatch(TypedDict):
 @runtime.handler
 def handler(event: BatchObject, context: Any) -> StagedBatch:
     bucket, key = event["bucket"], event["key"]
+    started = utc_now()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(key).name  # the name keeps the suffix that says the format
         runtime.s3().download_file(bucket, key, str(path))
@@ -50,11 +56,12 @@ def handler(event: BatchObject, context: Any) -> StagedBatch:
     settings = IntakeSettings.from_env()
     prefix = f"{settings.staging_prefix}{event['execution']}/"
     chunks = []
-    for number, chunk in enumerate(split(batch, settings.chunk_size), start=1):
+    for number, chunk in enumerate(split(batch, Settings.from_env().chunk_size), start=1):
         chunk_key = f"{prefix}chunk-{number:05d}.json"
         runtime.s3().put_object(Bucket=bucket, Key=chunk_key, Body=dumps(chunk).encode("utf-8"),
                                 ContentType="application/json")
         chunks.append(ChunkRef(bucket=bucket, key=chunk_key, complaints=len(chunk.complaints)))
     runtime.write_json(bucket, f"{prefix}chunks.json", chunks)
-    return StagedBatch(source=batch.source, rows=batch.rows, rejected=len(batch.rejections), chunks=len(chunks),
+    return StagedBatch(batch_id=batch_identity(batch), source=batch.source, source_sha256=batch.source_sha256,
+                       started_at=started, rows=batch.rows, rejected=len(batch.rejections), chunks=len(chunks),
                        bucket=bucket, manifest=f"{prefix}chunks.json")

@@ -38,5 +38,5 @@ def reason(error: CaughtError) -> str:
 @runtime.handler
 def handler(event: FailedChunk, context: Any) -> ChunkReport:
     chunk = loads(runtime.read_text(event["chunk"]["bucket"], event["chunk"]["key"]))
-    report = runtime.pipeline().triage(chunk, manual_triage_reason=reason(event["error"]))
+    report = runtime.pipeline().triage_chunk(chunk, manual_triage_reason=reason(event["error"]))
     return runtime.record(event["chunk"], report, fallback=event["error"]["Error"])

@@ -1,7 +1,8 @@
-"""Reconcile: the batch's final counts, from the report every chunk left in S3, checked to add up.
+"""Reconcile: the batch's final counts, from the report every chunk left in S3, checked to add up, and the batch
+recorded, as the embedded pipeline records it after its last chunk.
 
 The Map keeps no per-chunk result in the state (a large batch would pass the 256 KiB payload limit), so the
-counts are summed here. Every chunk must have a report and the rows read must equal allocated + manual
+reports are folded here. Every chunk must have a report and the rows read must equal allocated + manual
 triage + rejected; otherwise ``BatchIncomplete`` fails the execution, which parks the batch in the
 dead-letter queue (a chunk nobody could triage is already there) and sounds the failed-executions alarm.
 """
@@ -12,6 +13,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 from typing import Any, TypedDict
 
+from complaints.pipeline import BatchReport, record_batch
 from functions import runtime
 from functions.intake import StagedBatch
 from functions.runtime import ChunkRef, ChunkReport
@@ -47,7 +49,10 @@ def reports(bucket: str, manifest: str) -> tuple[list[ChunkRef], dict[str, Chunk
 @runtime.handler
 def handler(event: StagedBatch, context: Any) -> BatchSummary:
     chunks, found = reports(event["bucket"], event["manifest"])
-    totals = Counter({name: sum(report[name] for report in found.values()) for name in COUNTS})
+    batch = BatchReport(event["batch_id"], event["source"])
+    for report in found.values():
+        batch.add(BatchReport.from_json(report))
+    totals = {name: getattr(batch, name) for name in COUNTS}
     missing = [c["key"] for c in chunks if c["key"] not in found]
     ended = totals["allocated"] + totals["manual_triage"] + totals["rejected"]
     if missing or len(chunks) != event["chunks"] or totals["rows"] != event["rows"] or ended != event["rows"]:
@@ -56,4 +61,5 @@ def handler(event: StagedBatch, context: Any) -> BatchSummary:
             f"{totals['manual_triage']}, rejected {totals['rejected']}); {len(missing)} of {len(chunks)} chunks "
             f"have no report: {', '.join(missing[:_SHOWN_KEYS])}{' ...' if len(missing) > _SHOWN_KEYS else ''}")
     fell_back = Counter(report["fallback"] for report in found.values() if report["fallback"])
+    record_batch(runtime.pipeline().deployment.store, batch, event["source_sha256"], event["started_at"])
     return BatchSummary(**{name: totals[name] for name in COUNTS}, chunks=len(chunks), fell_back=dict(fell_back))

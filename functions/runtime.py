@@ -39,14 +39,20 @@ class ChunkRef(TypedDict):
 
 
 class ChunkReport(TypedDict):
-    """What became of a chunk's rows, kept in S3 next to the chunk (``report_key``), never in the state."""
+    """What became of a chunk's rows (its ``BatchReport`` as JSON), kept in S3 next to the chunk
+    (``report_key``), never in the state: the reconcile function folds them into the batch's record."""
 
     batch_id: str
+    source: str
     rows: int
     allocated: int
     manual_triage: int
     rejected: int
     reused: int
+    by_queue: dict[str, int]
+    rejected_reasons: dict[str, int]
+    redactions: dict[str, int]
+    model_versions: dict[str, dict[str, Any]]
     fallback: str  # the error that sent the chunk to manual triage, "" when the models triaged it
 
 
@@ -110,13 +116,11 @@ def report_key(chunk_key: str) -> str:
 
 
 def record(chunk: ChunkRef, report: BatchReport, fallback: str = "") -> ChunkReport:
-    """Keep the chunk's counts in S3 for the batch's reconciliation (the full report is in triage_batches),
-    and return them; the state machine keeps none of it, so a batch of any size fits its payload limit."""
-    counts = ChunkReport(batch_id=report.batch_id, rows=report.rows, allocated=report.allocated,
-                         manual_triage=report.manual_triage, rejected=report.rejected, reused=report.reused,
-                         fallback=fallback)
-    write_json(chunk["bucket"], report_key(chunk["key"]), counts)
-    return counts
+    """Keep the chunk's report in S3 for the batch's reconciliation, which records the batch, and return it;
+    the state machine keeps none of it, so a batch of any size fits its payload limit."""
+    kept = ChunkReport(**report.as_json(), fallback=fallback)
+    write_json(chunk["bucket"], report_key(chunk["key"]), kept)
+    return kept
 
 
 def is_transient(error: BaseException) -> bool:

@@ -1,4 +1,5 @@
-"""Triage one staged chunk: the core pipeline, exactly as the embedded path runs it; its counts go to S3."""
+"""Triage one staged chunk of a batch: the core pipeline, exactly as the embedded path runs it; its report goes
+to S3, for the reconcile function that records the batch."""
 
 from __future__ import annotations
 
@@ -11,5 +12,5 @@ from functions.runtime import ChunkRef, ChunkReport
 
 @runtime.handler
 def handler(event: ChunkRef, context: Any) -> ChunkReport:
-    report = runtime.pipeline().triage(loads(runtime.read_text(event["bucket"], event["key"])))
+    report = runtime.pipeline().triage_chunk(loads(runtime.read_text(event["bucket"], event["key"])))
     return runtime.record(event, report)

@@ -21,6 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from complaints.deployment import Deployment
+from complaints.pipeline import BatchReport
 from model.manifest import ReleaseManifest
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
 from complaints.config import Settings
@@ -135,13 +136,15 @@ def test_a_batch_of_real_complaints_comes_out_allocated_with_model_versions(stac
     first = reports[0]["batch_id"]
     assert {r.reason_code for r in stack.store.list_rejections(first)} == {"empty_narrative", "bad_date",
                                                                            "unknown_product"}
-    batch = stack.store.get_batch(first)
-    assert batch.source == f"s3://{BUCKET}/inbox/2026-05-02.csv (chunk 1 of 3)"
+    assert {r["batch_id"] for r in reports} == {first} == {stack.store.get_complaint(i).batch_id for i in ids}
+    batch = stack.store.get_batch(first)  # one file, one batch: recorded once, by reconcile, with every row
+    assert batch.source == f"s3://{BUCKET}/inbox/2026-05-02.csv" and batch.counts["rows"] == 253
+    assert batch.counts["allocated"] + batch.counts["manual_triage"] == 250 and batch.counts["rejected"] == 3
     assert {task: v["champion"] for task, v in batch.model_versions.items()} == stack.champions
     assert len(stack.store.list_queue(MANUAL_TRIAGE, limit=500)) == queues[MANUAL_TRIAGE]
     assert stack.dead_letters() == []
     assert {(f, service) for f, service, _, _ in stack.invocations.aws_calls} == {
-        ("intake", "s3"), ("triage", "s3"), ("triage", "dynamodb"), ("reconcile", "s3")}
+        ("intake", "s3"), ("triage", "s3"), ("triage", "dynamodb"), ("reconcile", "s3"), ("reconcile", "dynamodb")}
     assert_least_privilege(stack.invocations.aws_calls)
     finished = [r.fields for r in caplog.records if r.getMessage() == "invocation finished"]
     assert [f["function"] for f in finished] == ([f"{NAME_PREFIX}-intake"] + [f"{NAME_PREFIX}-triage"] * 3
@@ -319,19 +322,23 @@ def test_a_batch_of_many_chunks_keeps_the_state_small_and_reconciles(stack, cfpb
     stack.put_batch("inbox/many.csv", write_csv(tmp_path / "many.csv", rows))
     monkeypatch.setenv("COMPLAINTS_STAGING_PREFIX", "staged/")
     monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "1")
+    monkeypatch.setenv("COMPLAINTS_STORE_URL", f"dynamodb://{NAME_PREFIX}?region={REGION}")  # reconcile records it
+    monkeypatch.setenv("COMPLAINTS_REGISTRY_URL", f"file://{tmp_path / 'opt-models'}")
     staged = intake.handler({"bucket": BUCKET, "key": "inbox/many.csv", "execution": "many"}, None)
-    assert staged["chunks"] == 250 and set(staged) == {"source", "rows", "rejected", "chunks", "bucket", "manifest"}
+    assert staged["chunks"] == 250 and set(staged) == {"batch_id", "source", "source_sha256", "started_at", "rows",
+                                                        "rejected", "chunks", "bucket", "manifest"}
     assert len(json.dumps(staged)) < 512
     chunks = json.loads(stack.s3.get_object(Bucket=BUCKET, Key=staged["manifest"])["Body"].read())
     assert len({c["key"] for c in chunks}) == 250
     for number, chunk in enumerate(chunks):  # what triage leaves: one complaint each, one went to people
-        report = runtime.ChunkReport(batch_id=f"b{number}", rows=1, allocated=int(number > 0),
-                                     manual_triage=int(number == 0), rejected=0, reused=0, fallback="")
+        report = runtime.ChunkReport(**BatchReport(staged["batch_id"], staged["source"], rows=1, allocated=int(number > 0),
+                                                   manual_triage=int(number == 0)).as_json(), fallback="")
         runtime.write_json(BUCKET, runtime.report_key(chunk["key"]), report)
 
     result = reconcile.handler(staged, None)
     assert result == {"rows": 250, "allocated": 249, "manual_triage": 1, "rejected": 0, "reused": 0,
                       "chunks": 250, "fell_back": {}}
+    assert stack.store.get_batch(staged["batch_id"]).counts["rows"] == 250  # the batch, recorded once
     stack.s3.delete_object(Bucket=BUCKET, Key=runtime.report_key(chunks[7]["key"]))  # a chunk parked
     with pytest.raises(reconcile.BatchIncomplete, match="1 of 250 chunks have no report: staged/many/chunk-00008"):
         reconcile.handler(staged, None)

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from complaints.config import (
-    DEPLOY_DIR, AwsSettings, FunctionSettings, HubSettings, IntakeSettings, ManifestSettings, SubmitSettings,
+    DEFAULT_CHUNK_SIZE, DEPLOY_DIR, AwsSettings, FunctionSettings, HubSettings, IntakeSettings, ManifestSettings,
+    Settings, SubmitSettings,
 )
 from model.manifest import ReleaseManifest, manifest_path
 from testing import CHECKOUT
+from testing.moto_stack import default_chunk_size
 
 PRODUCT_PACKAGES = ("complaints", "functions", "ops_api", "console", "model", "explain", "data_checks", "budibase")
 CONFIG = CHECKOUT / "complaints" / "config"
@@ -57,15 +59,16 @@ def test_each_function_reads_its_own_variables_typed(monkeypatch):
     monkeypatch.setenv("COMPLAINTS_INBOX_PREFIX", "inbox/")
     monkeypatch.setenv("COMPLAINTS_LOG_LEVEL", "info")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    assert IntakeSettings.from_env() == IntakeSettings("staged/", 100)
+    assert IntakeSettings.from_env() == IntakeSettings("staged/")
+    assert Settings.from_env().chunk_size == 100
     assert SubmitSettings.from_env() == SubmitSettings("batches", "inbox/")
     assert FunctionSettings.from_env().log_level == logging.INFO
     assert HubSettings.from_env().endpoint == "http://127.0.0.1:9"
     monkeypatch.delenv("COMPLAINTS_LOG_LEVEL")
     monkeypatch.delenv("HF_ENDPOINT")
-    monkeypatch.delenv("COMPLAINTS_CHUNK_SIZE")
+    monkeypatch.delenv("COMPLAINTS_STAGING_PREFIX")
     assert FunctionSettings.from_env().log_level is None and HubSettings.from_env().endpoint is None
-    with pytest.raises(ValueError, match="the intake function needs COMPLAINTS_CHUNK_SIZE"):
+    with pytest.raises(ValueError, match="the intake function needs COMPLAINTS_STAGING_PREFIX"):
         IntakeSettings.from_env()
 
 
@@ -83,3 +86,11 @@ def test_a_manifest_is_overridden_by_its_own_variables_never_by_the_lambda_deplo
     assert ManifestSettings.from_env() == ManifestSettings(tmp_path, "sqlite:///dev.sqlite3", "hf://megabank")
     assert (dev.store_url, dev.registry_url) == ("sqlite:///dev.sqlite3", "hf://megabank")
     assert manifest_path("dev") == tmp_path / "dev.yaml"
+
+
+def test_a_batch_is_chunked_by_one_size_on_both_paths(monkeypatch):
+    """The embedded default's chunk size is the one Terraform gives the AWS intake, unless set."""
+    monkeypatch.delenv("COMPLAINTS_CHUNK_SIZE", raising=False)
+    assert Settings.from_env().chunk_size == DEFAULT_CHUNK_SIZE == default_chunk_size()
+    monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "7")
+    assert Settings.from_env().chunk_size == 7

@@ -15,6 +15,7 @@ import pytest
 from complaints.deployment import Deployment
 from complaints.feedback import reallocate
 from complaints.intake import IntakeBatch, read_batch
+from complaints.intake.chunks import split
 from complaints.pipeline import TriagePipeline
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, Allocation
 from conftest import last_json, sample, write_csv
@@ -92,10 +93,10 @@ def test_a_store_failing_mid_chunk_fails_the_batch_loudly_and_a_replay_completes
     batch = read_batch(path, deployment.taxonomy)
     failing = replace(deployment, store=StoreFailingAfter(deployment.store, 20))
     with pytest.raises(ConnectionError, match="store unavailable"):
-        TriagePipeline(failing, chunk_size=16).triage(batch)  # the second chunk fails part-way
+        TriagePipeline(failing).triage(split(batch, 16))  # the second chunk fails part-way
     held = in_store(deployment, batch, "none")
     assert held[ALLOCATED] + held[NEEDS_TRIAGE] == 20 and held["missing"] == 38
-    report = TriagePipeline(deployment, chunk_size=16).triage(read_batch(path, deployment.taxonomy))
+    report = TriagePipeline(deployment).triage(split(read_batch(path, deployment.taxonomy), 16))
     assert report.reused == 20 and report.rejected == 2
     assert report.rows == 60 == report.allocated + report.manual_triage + report.rejected
     held = assert_accounted(deployment, batch, report.batch_id)

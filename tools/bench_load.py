@@ -114,7 +114,7 @@ def run_embedded(path: Path, settings: Settings, scratch: Path) -> dict:
     deployment = replace(deployment, store=store)
     rss_before_mb = _peak_rss_mb()
     started = time.perf_counter()
-    report = TriagePipeline(deployment).triage(read_chunks(path, deployment.taxonomy))
+    report = TriagePipeline(deployment).triage(read_chunks(path, deployment.taxonomy, settings.chunk_size))
     seconds, peak_rss_mb = time.perf_counter() - started, _peak_rss_mb()
     rejected = len(store.list_rejections(report.batch_id))
     return {**_counts(report.rows, peak_rss_mb, _ended(store, path), rejected, seconds),

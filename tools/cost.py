@@ -181,7 +181,7 @@ def measure(home: Path, data: Path, bench: Path | None) -> Measured:
         for strategy in serving.values():
             sqlite.put_strategy(replace(strategy, revision=0))
         store = _MeteredStore(sqlite)
-        pipeline = TriagePipeline(replace(deployment, store=store), chunk_size=MEASURED_COMPLAINTS)
+        pipeline = TriagePipeline(replace(deployment, store=store))  # one chunk: every complaint at once
         pipeline.triage(IntakeBatch(str(data), batch.source_sha256, complaints))
         sqlite.close()
     n = len(complaints)

@@ -16,6 +16,9 @@ CONFIG_DIR = Path(__file__).resolve().parent  # the packaged tasks, taxonomy and
 SHARED_DATA = Path("../shared/data/cfpb")  # complaints.csv.gz and recent.csv.gz, read as one
 DEFAULT_HOME = Path.home() / ".complaints"  # the Makefile sets COMPLAINTS_HOME to the checkout's .complaints
 DEPLOY_DIR = Path("deploy")  # the checkout's release manifests, run from its root (make)
+# Complaints per chunk of a batch, on both paths: the embedded pipeline triages a file a chunk at a time, the AWS
+# intake cuts it into chunks of this size, one triage call each (infra/modules/functions' chunk_size: a test checks).
+DEFAULT_CHUNK_SIZE = 100
 
 
 def default_data_path() -> Path | None:
@@ -42,6 +45,7 @@ class Settings:
     tasks_file: Path  # COMPLAINTS_TASKS (or --tasks), else the packaged tasks.yaml
     taxonomy_file: Path  # COMPLAINTS_TAXONOMY, else the packaged taxonomy.yaml
     operations_file: Path  # COMPLAINTS_OPERATIONS, else the packaged operations.yaml: capacity and costs, for tuning
+    chunk_size: int = DEFAULT_CHUNK_SIZE  # COMPLAINTS_CHUNK_SIZE, else DEFAULT_CHUNK_SIZE: complaints per chunk
 
     @property
     def store_path(self) -> Path:
@@ -58,6 +62,7 @@ class Settings:
             tasks_file=Path(tasks_file or os.environ.get("COMPLAINTS_TASKS") or CONFIG_DIR / "tasks.yaml"),
             taxonomy_file=Path(os.environ.get("COMPLAINTS_TAXONOMY") or CONFIG_DIR / "taxonomy.yaml"),
             operations_file=Path(os.environ.get("COMPLAINTS_OPERATIONS") or CONFIG_DIR / "operations.yaml"),
+            chunk_size=int(os.environ.get("COMPLAINTS_CHUNK_SIZE") or DEFAULT_CHUNK_SIZE),
         )
 
 
@@ -87,15 +92,13 @@ class FunctionSettings:
 
 @dataclass(frozen=True)
 class IntakeSettings:
-    """Where the intake function stages a batch's chunks, and how large they are."""
+    """Where the intake function stages a batch's chunks (their size is every path's: ``Settings.chunk_size``)."""
 
     staging_prefix: str  # COMPLAINTS_STAGING_PREFIX: the batch bucket's staging folder, e.g. staged/
-    chunk_size: int  # COMPLAINTS_CHUNK_SIZE: complaints per chunk, one triage invocation each
 
     @classmethod
     def from_env(cls) -> "IntakeSettings":
-        prefix, size = _required("the intake function", "COMPLAINTS_STAGING_PREFIX", "COMPLAINTS_CHUNK_SIZE")
-        return cls(prefix, int(size))
+        return cls(*_required("the intake function", "COMPLAINTS_STAGING_PREFIX"))
 
 
 @dataclass(frozen=True)

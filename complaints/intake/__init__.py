@@ -6,7 +6,7 @@ Formats: CSV and JSON lines (optionally gzip-compressed; CFPB export column name
 snake_case field names) and Hugging Face ``datasets`` saved with ``save_to_disk``.
 """
 
-from complaints.intake.batches import CHUNK_ROWS, IntakeBatch, read_batch, read_chunks, validate_text
+from complaints.intake.batches import IntakeBatch, read_batch, read_chunks, validate_text
 from complaints.intake.files import (
     MAX_FILE_BYTES, MAX_RECORD_CHARS, IntakeError, IntakeTooLarge, data_files, read_records,
 )
@@ -16,7 +16,7 @@ from complaints.intake.rules import (
 from complaints.intake.safe import MAX_KEPT_RECORD_CHARS
 
 __all__ = [
-    "CHUNK_ROWS", "COMPLAINT_ID_PATTERN", "MAX_COMPLAINT_ID_CHARS", "MAX_FILE_BYTES", "MAX_KEPT_RECORD_CHARS",
+    "COMPLAINT_ID_PATTERN", "MAX_COMPLAINT_ID_CHARS", "MAX_FILE_BYTES", "MAX_KEPT_RECORD_CHARS",
     "MAX_NARRATIVE_CHARS", "MAX_RECORD_CHARS", "IntakeBatch", "IntakeError", "IntakeTooLarge", "data_files",
     "parse_date", "read_batch", "read_chunks", "read_records", "valid_complaint_id", "validate_text",
 ]

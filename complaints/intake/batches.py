@@ -14,16 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from complaints.config import DEFAULT_CHUNK_SIZE
 from complaints.intake.files import RawRecord, checked_sha256, existing, records
 from complaints.intake.rules import valid_complaint_id
 from complaints.intake.validation import Verdict, verdict
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, NARRATIVE, Complaint, Rejection
 from complaints.splits import fingerprint
 from complaints.taxonomy import Taxonomy
-
-# Rows per chunk read_chunks yields: a few MB of complaints at the longest narratives.
-CHUNK_ROWS = 1_000
-
 
 @dataclass
 class IntakeBatch:
@@ -46,7 +43,7 @@ class IntakeBatch:
             self.redactions.update(counts)
 
 
-def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = CHUNK_ROWS, today: date | None = None
+def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = DEFAULT_CHUNK_SIZE, today: date | None = None
                 ) -> Iterator[IntakeBatch]:
     """Validate ``path`` as a stream: batches of at most ``size`` rows (complaints and rejections, in file
     order), so a caller triages a file of any length holding one chunk, never the file.

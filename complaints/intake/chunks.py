@@ -1,13 +1,13 @@
 """A validated batch cut into chunks small enough for one serverless call, and their JSON form.
 
-The AWS deployment validates a batch once, stages its chunks as objects and triages each chunk in its own
-call. A chunk is an :class:`IntakeBatch`, so each call runs the very pipeline the embedded path runs. The
-first chunk carries the batch's rejections and redaction counts, so they are recorded once.
+The AWS deployment validates a batch once, writes its chunks as objects and triages each chunk in its own
+call. A chunk is an :class:`IntakeBatch` carrying its batch's source and hash (so its batch's id: one file, one
+batch, on both paths), and each call runs the very pipeline the embedded path runs. The first chunk carries
+the batch's rejections and redaction counts, so they are recorded once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from datetime import date
@@ -17,20 +17,16 @@ from complaints.schema import Complaint, Rejection
 
 
 def split(batch: IntakeBatch, size: int) -> list[IntakeBatch]:
-    """Chunks of at most ``size`` complaints (at least one chunk, so rejections are never dropped).
-
-    A chunk's ``source_sha256`` hashes the file's hash, its position and its complaints' content, so every
-    chunk of a batch gets its own batch id even when two are triaged in the same microsecond.
-    """
+    """Chunks of at most ``size`` complaints (at least one chunk, so rejections are never dropped), each
+    under the batch's own source and hash."""
     if size < 1:
         raise ValueError(f"a chunk holds at least one complaint, not {size}")
     pieces = [batch.complaints[start:start + size] for start in range(0, len(batch.complaints), size)] or [[]]
     chunks = []
     for index, piece in enumerate(pieces):
-        identity = "\n".join([batch.source_sha256, str(index)] + [c.content_hash for c in piece])
         chunks.append(IntakeBatch(
-            source=f"{batch.source} (chunk {index + 1} of {len(pieces)})",
-            source_sha256=hashlib.sha256(identity.encode()).hexdigest(),
+            source=batch.source,
+            source_sha256=batch.source_sha256,
             complaints=piece,
             rejections=list(batch.rejections) if index == 0 else [],
             redactions=Counter(batch.redactions) if index == 0 else Counter(),

@@ -24,7 +24,6 @@ locals {
     raw_complaints        = ["dynamodb:GetItem", "dynamodb:PutItem"]
     complaints_allocation = ["dynamodb:GetItem", "dynamodb:PutItem"]
     rejected_rows         = ["dynamodb:PutItem"]
-    triage_batches        = ["dynamodb:PutItem"]
   }
 
   functions = {
@@ -112,15 +111,15 @@ locals {
     }
     reconcile = {
       command     = "functions.reconcile.handler"
-      description = "Sum the chunk reports of a batch and check they add up to the rows read"
+      description = "Fold the chunk reports of a batch, check they add up to the rows read, record the batch"
       memory_mb   = 512
       timeout_s   = 300
       concurrency = var.reserved_concurrency["reconcile"]
-      environment = {}
+      environment = { COMPLAINTS_STORE_URL = local.store_url }
       s3_read     = [var.staging_prefix]
       s3_write    = []
       s3_list     = [local.report_prefix]
-      tables      = {}
+      tables      = { triage_batches = ["dynamodb:PutItem"] } # the batch's record (complaints/pipeline.py)
     }
   }
 }
