@@ -27,9 +27,8 @@ def add_commands(command) -> None:
                               "(idempotent); advance: move --task's challenger to the next step of the manifest's "
                               "rollout in the file (for a pull request)")
     release.add_argument("--task", help="advance: the task whose challenger moves on")
-    release.add_argument("--actor", default="release", help="who applies (audit log)")
     release.add_argument("--run-url", default="", help="the workflow run that applies it (recorded)")
-    release.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    _recorded(release, actor="release", who="who applies (audit log)")
 
     gate = command("gate", cmd_gate, "The champion/challenger gate: both versions on the same held-out complaints "
                                      "(analysts' corrections applied), a paired bootstrap non-inferiority test with "
@@ -39,8 +38,7 @@ def add_commands(command) -> None:
     gate.add_argument("--challenger", help="the challenger version (default: the task's serving challenger)")
     gate.add_argument("--data", help=DATA_HELP)
     gate.add_argument("--report", metavar="DIR", help="write report.md (the pull request body) and gate.json here")
-    gate.add_argument("--actor", default="gate", help="who runs the gate (recorded with the decision)")
-    gate.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    _recorded(gate, actor="gate", who="who runs the gate (recorded with the decision)")
 
     retrain = command("retrain", cmd_retrain, "Retrain an environment's models on the base data and the analysts' "
                                               "corrections in its store, gate the challengers, and write the manifest "
@@ -57,6 +55,12 @@ def add_commands(command) -> None:
                                         "analysts' corrections since.")
     audit.add_argument("complaint_id")
     audit.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _recorded(parser, actor: str, who: str) -> None:
+    """The options of a command whose every change is recorded: who made it, and a JSON line for the workflows."""
+    parser.add_argument("--actor", default=actor, help=who)
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
 
 def _manifest(args) -> ReleaseManifest:
