@@ -1,8 +1,8 @@
-"""Intake: validate one batch file from the inbox and stage its chunks for the state machine's Map.
+"""Intake: validate one batch file from the inbox and write its chunks for the state machine's Map.
 
 A file refused whole (e.g. a missing required column) raises ``IntakeError``, its message naming the S3
 object rather than the scratch copy (it carries no field value); the state machine parks the batch in the
-dead-letter queue. Staged keys are named after the execution, so a retry overwrites them.
+dead-letter queue. Chunk keys are named after the execution, so a retry overwrites them.
 
 The list of chunks goes to S3 too (``chunks.json``, which the Map reads with its ItemReader): what Intake
 returns is a few counts and keys whatever the batch's size, far under the state machine's 256 KiB payload.
@@ -26,10 +26,10 @@ from functions.runtime import ChunkRef
 class BatchObject(TypedDict):
     bucket: str
     key: str
-    execution: str  # the state machine execution's name: names the staging folder
+    execution: str  # the state machine execution's name: names the chunk folder
 
 
-class StagedBatch(TypedDict):
+class ChunkedBatch(TypedDict):
     batch_id: str  # one file, one batch: the id its every chunk is triaged under
     source: str
     source_sha256: str
@@ -42,7 +42,7 @@ class StagedBatch(TypedDict):
 
 
 @runtime.handler
-def handler(event: BatchObject, context: Any) -> StagedBatch:
+def handler(event: BatchObject, context: Any) -> ChunkedBatch:
     bucket, key = event["bucket"], event["key"]
     started = utc_now()
     with tempfile.TemporaryDirectory() as folder:
@@ -54,7 +54,7 @@ def handler(event: BatchObject, context: Any) -> StagedBatch:
             raise IntakeError(str(error).replace(str(path), f"s3://{bucket}/{key}")) from None  # one error name
     batch.source = f"s3://{bucket}/{key}"
     settings = IntakeSettings.from_env()
-    prefix = f"{settings.staging_prefix}{event['execution']}/"
+    prefix = f"{settings.chunk_prefix}{event['execution']}/"
     chunks = []
     for number, chunk in enumerate(split(batch, Settings.from_env().chunk_size), start=1):
         chunk_key = f"{prefix}chunk-{number:05d}.json"
@@ -62,6 +62,6 @@ def handler(event: BatchObject, context: Any) -> StagedBatch:
                                 ContentType="application/json")
         chunks.append(ChunkRef(bucket=bucket, key=chunk_key, complaints=len(chunk.complaints)))
     runtime.write_json(bucket, f"{prefix}chunks.json", chunks)
-    return StagedBatch(batch_id=batch_identity(batch), source=batch.source, source_sha256=batch.source_sha256,
+    return ChunkedBatch(batch_id=batch_identity(batch), source=batch.source, source_sha256=batch.source_sha256,
                        started_at=started, rows=batch.rows, rejected=len(batch.rejections), chunks=len(chunks),
                        bucket=bucket, manifest=f"{prefix}chunks.json")

@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 from complaints.pipeline import BatchReport, record_batch
 from functions import runtime
-from functions.intake import StagedBatch
+from functions.intake import ChunkedBatch
 from functions.runtime import ChunkRef, ChunkReport
 
 _SHOWN_KEYS = 5  # missing chunks named in the error; the rest are counted
@@ -37,7 +37,7 @@ class BatchSummary(TypedDict):
 
 
 def reports(bucket: str, manifest: str) -> tuple[list[ChunkRef], dict[str, ChunkReport]]:
-    """The staged chunks and the reports found for them, by chunk key."""
+    """The batch's chunks and the reports found for them, by chunk key."""
     chunks: list[ChunkRef] = runtime.read_json(bucket, manifest)
     folder = f"{PurePosixPath(manifest).parent}/reports/"
     pages = runtime.s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
@@ -47,11 +47,11 @@ def reports(bucket: str, manifest: str) -> tuple[list[ChunkRef], dict[str, Chunk
 
 
 @runtime.handler
-def handler(event: StagedBatch, context: Any) -> BatchSummary:
+def handler(event: ChunkedBatch, context: Any) -> BatchSummary:
     chunks, found = reports(event["bucket"], event["manifest"])
     batch = BatchReport(event["batch_id"], event["source"])
     for report in found.values():
-        batch.add(BatchReport.from_json(report))
+        batch.add(BatchReport.from_json(report["report"]))
     totals = {name: getattr(batch, name) for name in COUNTS}
     missing = [c["key"] for c in chunks if c["key"] not in found]
     ended = totals["allocated"] + totals["manual_triage"] + totals["rejected"]

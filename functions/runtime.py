@@ -31,7 +31,7 @@ Result = TypeVar("Result")
 
 
 class ChunkRef(TypedDict):
-    """A staged chunk of a batch: an S3 object holding an IntakeBatch (complaints/intake/chunks.py)."""
+    """A chunk of a batch: an S3 object holding an IntakeBatch (complaints/intake/chunks.py)."""
 
     bucket: str
     key: str
@@ -39,20 +39,10 @@ class ChunkRef(TypedDict):
 
 
 class ChunkReport(TypedDict):
-    """What became of a chunk's rows (its ``BatchReport`` as JSON), kept in S3 next to the chunk
-    (``report_key``), never in the state: the reconcile function folds them into the batch's record."""
+    """What became of a chunk's rows, kept in S3 next to the chunk (``report_key``), never in the state: the
+    reconcile function folds them into the batch's record."""
 
-    batch_id: str
-    source: str
-    rows: int
-    allocated: int
-    manual_triage: int
-    rejected: int
-    reused: int
-    by_queue: dict[str, int]
-    rejected_reasons: dict[str, int]
-    redactions: dict[str, int]
-    model_versions: dict[str, dict[str, Any]]
+    report: dict[str, Any]  # the chunk's BatchReport.as_json()
     fallback: str  # the error that sent the chunk to manual triage, "" when the models triaged it
 
 
@@ -110,7 +100,7 @@ def write_json(bucket: str, key: str, value: Any) -> None:
 
 
 def report_key(chunk_key: str) -> str:
-    """Where a chunk's report lives: ``<staging folder>/reports/<chunk file>``."""
+    """Where a chunk's report lives: ``<chunk folder>/reports/<chunk file>``."""
     chunk = PurePosixPath(chunk_key)
     return str(chunk.parent / "reports" / chunk.name)
 
@@ -118,7 +108,7 @@ def report_key(chunk_key: str) -> str:
 def record(chunk: ChunkRef, report: BatchReport, fallback: str = "") -> ChunkReport:
     """Keep the chunk's report in S3 for the batch's reconciliation, which records the batch, and return it;
     the state machine keeps none of it, so a batch of any size fits its payload limit."""
-    kept = ChunkReport(**report.as_json(), fallback=fallback)
+    kept = ChunkReport(report=report.as_json(), fallback=fallback)
     write_json(chunk["bucket"], report_key(chunk["key"]), kept)
     return kept
 

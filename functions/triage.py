@@ -1,4 +1,4 @@
-"""Triage one staged chunk of a batch: the core pipeline, exactly as the embedded path runs it; its report goes
+"""Triage one chunk of a batch: the core pipeline, exactly as the embedded path runs it; its report goes
 to S3, for the reconcile function that records the batch."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 moto's Step Functions interpreter runs infra/modules/orchestration/triage.asl.json (rendered as Terraform's
 templatefile renders it); its Lambda tasks run the real handlers named by each function's image command, in
 this process, with the environment Terraform gives the function; the store is moto's DynamoDB (the release
-applied to it), S3 holds the batches and staged chunks, SQS is the dead-letter queue. python-hcl2 reads
+applied to it), S3 holds the batches and their chunks, SQS is the dead-letter queue. python-hcl2 reads
 infra/ (no Terraform binary). tests/test_aws_state_machine.py runs the state machine on it, and
 ``make bench-load`` loads it; both need the ``dev`` extra (moto, python-hcl2).
 
@@ -318,7 +318,7 @@ def running_stack(manifest: ReleaseManifest, models: Path, tasks: list[TaskSpec]
             "COMPLAINTS_STORE_URL": store_url,
             "COMPLAINTS_REGISTRY_URL": f"file://{models}",
             "COMPLAINTS_LOG_LEVEL": "INFO",
-            "COMPLAINTS_STAGING_PREFIX": "staged/",
+            "COMPLAINTS_CHUNK_PREFIX": "chunks/",
             "COMPLAINTS_CHUNK_SIZE": str(chunk_size or default_chunk_size()),
             "COMPLAINTS_BATCH_BUCKET": BUCKET,
             "COMPLAINTS_INBOX_PREFIX": "inbox/",

@@ -1,4 +1,4 @@
-"""The core pieces the AWS deployment adds: staged chunks, the AWS deployment, the release of models."""
+"""The core pieces the AWS deployment adds: a batch's chunks, the AWS deployment, the release of models."""
 
 import json
 from datetime import date

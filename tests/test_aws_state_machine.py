@@ -38,7 +38,7 @@ S3_ACTIONS = {"GetObject": "s3_read", "HeadObject": "s3_read", "PutObject": "s3_
 
 def assert_least_privilege(calls: set[tuple[str, str, str, str]]) -> None:
     """Every call a handler made is one its Terraform role allows (tables, actions, key prefixes)."""
-    grants = function_grants({"inbox_prefix": "inbox/", "staging_prefix": "staged/"})
+    grants = function_grants({"inbox_prefix": "inbox/", "chunk_prefix": "chunks/"})
     for function, service, operation, resource in sorted(calls):
         allowed = grants[function]
         if service == "dynamodb":
@@ -80,8 +80,8 @@ def summary(execution: dict) -> dict:
 
 
 def chunk_reports(stack: Stack, execution: dict) -> list[tuple[dict, dict | None]]:
-    """Each chunk the execution staged and the report it left in S3 (None where it left none)."""
-    folder = f"staged/{execution['executionArn'].rsplit(':', 1)[1]}/"
+    """Each chunk the execution wrote and the report it left in S3 (None where it left none)."""
+    folder = f"chunks/{execution['executionArn'].rsplit(':', 1)[1]}/"
     chunks = json.loads(stack.s3.get_object(Bucket=BUCKET, Key=f"{folder}chunks.json")["Body"].read())
 
     def report(chunk: dict) -> dict | None:
@@ -113,7 +113,7 @@ def test_a_batch_of_real_complaints_comes_out_allocated_with_model_versions(stac
     assert (output["intake"]["rows"], output["intake"]["rejected"], output["intake"]["chunks"]) == (253, 3, 3)
     assert len(execution["output"]) < 1_000  # counts and keys only: the state never grows with the batch
     staged = chunk_reports(stack, execution)
-    reports = [report for _, report in staged]
+    reports = [kept["report"] for _, kept in staged]
     assert [chunk["complaints"] for chunk, _ in staged] == [100, 100, 50]
     assert sum(r["allocated"] + r["manual_triage"] for r in reports) == 250
     assert sum(r["rejected"] for r in reports) == 3 and sum(r["reused"] for r in reports) == 0
@@ -320,7 +320,7 @@ def test_a_batch_of_many_chunks_keeps_the_state_small_and_reconciles(stack, cfpb
 
     rows = sample(cfpb_rows, 250, salt="aws")
     stack.put_batch("inbox/many.csv", write_csv(tmp_path / "many.csv", rows))
-    monkeypatch.setenv("COMPLAINTS_STAGING_PREFIX", "staged/")
+    monkeypatch.setenv("COMPLAINTS_CHUNK_PREFIX", "chunks/")
     monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "1")
     monkeypatch.setenv("COMPLAINTS_STORE_URL", f"dynamodb://{NAME_PREFIX}?region={REGION}")  # reconcile records it
     monkeypatch.setenv("COMPLAINTS_REGISTRY_URL", f"file://{tmp_path / 'opt-models'}")
@@ -331,14 +331,15 @@ def test_a_batch_of_many_chunks_keeps_the_state_small_and_reconciles(stack, cfpb
     chunks = json.loads(stack.s3.get_object(Bucket=BUCKET, Key=staged["manifest"])["Body"].read())
     assert len({c["key"] for c in chunks}) == 250
     for number, chunk in enumerate(chunks):  # what triage leaves: one complaint each, one went to people
-        report = runtime.ChunkReport(**BatchReport(staged["batch_id"], staged["source"], rows=1, allocated=int(number > 0),
-                                                   manual_triage=int(number == 0)).as_json(), fallback="")
-        runtime.write_json(BUCKET, runtime.report_key(chunk["key"]), report)
+        report = BatchReport(staged["batch_id"], staged["source"], rows=1, allocated=int(number > 0),
+                             manual_triage=int(number == 0))
+        kept = runtime.ChunkReport(report=report.as_json(), fallback="")
+        runtime.write_json(BUCKET, runtime.report_key(chunk["key"]), kept)
 
     result = reconcile.handler(staged, None)
     assert result == {"rows": 250, "allocated": 249, "manual_triage": 1, "rejected": 0, "reused": 0,
                       "chunks": 250, "fell_back": {}}
     assert stack.store.get_batch(staged["batch_id"]).counts["rows"] == 250  # the batch, recorded once
     stack.s3.delete_object(Bucket=BUCKET, Key=runtime.report_key(chunks[7]["key"]))  # a chunk parked
-    with pytest.raises(reconcile.BatchIncomplete, match="1 of 250 chunks have no report: staged/many/chunk-00008"):
+    with pytest.raises(reconcile.BatchIncomplete, match="1 of 250 chunks have no report: chunks/many/chunk-00008"):
         reconcile.handler(staged, None)

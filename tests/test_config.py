@@ -53,22 +53,22 @@ def test_the_aws_deployment_names_every_variable_it_misses(monkeypatch):
 
 
 def test_each_function_reads_its_own_variables_typed(monkeypatch):
-    monkeypatch.setenv("COMPLAINTS_STAGING_PREFIX", "staged/")
+    monkeypatch.setenv("COMPLAINTS_CHUNK_PREFIX", "chunks/")
     monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "100")
     monkeypatch.setenv("COMPLAINTS_BATCH_BUCKET", "batches")
     monkeypatch.setenv("COMPLAINTS_INBOX_PREFIX", "inbox/")
     monkeypatch.setenv("COMPLAINTS_LOG_LEVEL", "info")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    assert IntakeSettings.from_env() == IntakeSettings("staged/")
+    assert IntakeSettings.from_env() == IntakeSettings("chunks/")
     assert Settings.from_env().chunk_size == 100
     assert SubmitSettings.from_env() == SubmitSettings("batches", "inbox/")
     assert FunctionSettings.from_env().log_level == logging.INFO
     assert HubSettings.from_env().endpoint == "http://127.0.0.1:9"
     monkeypatch.delenv("COMPLAINTS_LOG_LEVEL")
     monkeypatch.delenv("HF_ENDPOINT")
-    monkeypatch.delenv("COMPLAINTS_STAGING_PREFIX")
+    monkeypatch.delenv("COMPLAINTS_CHUNK_PREFIX")
     assert FunctionSettings.from_env().log_level is None and HubSettings.from_env().endpoint is None
-    with pytest.raises(ValueError, match="the intake function needs COMPLAINTS_STAGING_PREFIX"):
+    with pytest.raises(ValueError, match="the intake function needs COMPLAINTS_CHUNK_PREFIX"):
         IntakeSettings.from_env()
 
 

@@ -229,7 +229,7 @@ def test_the_state_machine_role_may_run_the_distributed_map():
     policy = resources(MODULES / "orchestration", "data")[("aws_iam_policy_document", "state_machine")]
     granted = {s["sid"]: (s["actions"], s["resources"]) for s in policy["statement"]}
     assert granted["RunTheMapsChildExecutions"] == (["states:StartExecution"], ["${local.state_machine_arn}"])
-    assert granted["ReadTheStagedChunkLists"] == (["s3:GetObject"], ["${var.batch_bucket_arn}/${var.staging_prefix}*/chunks.json"])
+    assert granted["ReadTheChunkLists"] == (["s3:GetObject"], ["${var.batch_bucket_arn}/${var.chunk_prefix}*/chunks.json"])
     machine = resources(MODULES / "orchestration")[("aws_sfn_state_machine", "triage")]
     assert machine["name"] == "${local.state_machine_name}"
     assert local_values(MODULES / "orchestration")["state_machine_arn"].endswith(":stateMachine:${local.state_machine_name}")
@@ -716,7 +716,7 @@ def test_the_ops_api_is_reachable_only_with_a_verified_cognito_token_and_its_rol
     assert 'claims.get("username")' in source  # the claim an access token names its user by
     modules = {name: body for block in terraform(INFRA / "stack")["module"] for name, body in block.items()}
     assert modules["ops_api"]["function_arn"] == '${module.functions.function_arns["ops_api"]}'
-    tables = function_grants({"inbox_prefix": "inbox/", "staging_prefix": "staged/"})["ops_api"]["tables"]
+    tables = function_grants({"inbox_prefix": "inbox/", "chunk_prefix": "chunks/"})["ops_api"]["tables"]
     assert set(tables) <= set(TABLES)
     assert tables["users"] == ["dynamodb:GetItem"] and "dynamodb:PutItem" not in tables["explanations"]
     writes = {table for table, actions in tables.items() if any(a != "dynamodb:GetItem" and "Put" in a for a in actions)}

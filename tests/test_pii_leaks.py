@@ -1,7 +1,7 @@
 """No personal data leaves intake: distinctive PII in every column of every input format (and in headerless,
 malformed and wrong-column files, and in over-long or PII-shaped ids) goes through the embedded CLI and the
 deployed state machine, and nothing the system wrote holds any of it: not the store, the logs, the CLI's
-output, Step Functions' executions and their history, the dead-letter queue, the staged chunks, the DynamoDB
+output, Step Functions' executions and their history, the dead-letter queue, the chunks, the DynamoDB
 tables or the HTTP intake's answers. Only the files as the sender wrote them (the inbox) hold it.
 
 Each value is one the redaction finds (testing/pii_cases.py measures recall in general); redaction runs only
@@ -213,7 +213,7 @@ def test_nothing_the_state_machine_writes_holds_personal_data(stack, base, tmp_p
     dead_letters = _dead_letters(stack)
     assert len(dead_letters) >= 2
     written = _history(stack) + _tables(stack) + _objects(stack) + dead_letters + answers
-    assert stack.allocation_count() >= 3 and any("staged/" in where for where, _ in written)
+    assert stack.allocation_count() >= 3 and any("chunks/" in where for where, _ in written)
     for where, text in written:
         assert_no_pii(text, where)
     for record in caplog.records:

@@ -92,13 +92,13 @@ class FunctionSettings:
 
 @dataclass(frozen=True)
 class IntakeSettings:
-    """Where the intake function stages a batch's chunks (their size is every path's: ``Settings.chunk_size``)."""
+    """Where the intake function writes a batch's chunks (their size is every path's: ``Settings.chunk_size``)."""
 
-    staging_prefix: str  # COMPLAINTS_STAGING_PREFIX: the batch bucket's staging folder, e.g. staged/
+    chunk_prefix: str  # COMPLAINTS_CHUNK_PREFIX: the batch bucket's chunk folder, e.g. chunks/
 
     @classmethod
     def from_env(cls) -> "IntakeSettings":
-        return cls(*_required("the intake function", "COMPLAINTS_STAGING_PREFIX"))
+        return cls(*_required("the intake function", "COMPLAINTS_CHUNK_PREFIX"))
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = DEFAULT_CHUNK_
 
 def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
     """The whole of ``path`` validated and held in memory (its chunks joined), for callers that need every
-    row at once (the Lambda intake stages its own chunks); raises IntakeError only for a file refused whole."""
+    row at once (the Lambda intake cuts its own chunks); raises IntakeError only for a file refused whole."""
     chunks = list(read_chunks(path, taxonomy, today=today))
     return IntakeBatch(chunks[0].source, chunks[0].source_sha256,
                        [complaint for chunk in chunks for complaint in chunk.complaints],

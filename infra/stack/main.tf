@@ -36,7 +36,7 @@ module "functions" {
   batch_bucket_name    = module.intake.bucket_name
   batch_bucket_arn     = module.intake.bucket_arn
   inbox_prefix         = module.intake.inbox_prefix
-  staging_prefix       = module.intake.staging_prefix
+  chunk_prefix         = module.intake.chunk_prefix
   kms_key_arn          = module.key.key_arn
   chunk_size           = var.chunk_size
   reserved_concurrency = var.reserved_concurrency
@@ -49,7 +49,7 @@ module "orchestration" {
   function_arns      = module.functions.function_arns
   triage_concurrency = var.reserved_concurrency["triage"] # the Map runs as many chunks as triage may run at once
   batch_bucket_arn   = module.intake.bucket_arn
-  staging_prefix     = module.intake.staging_prefix
+  chunk_prefix       = module.intake.chunk_prefix
   kms_key_arn        = module.key.key_arn
   release_tags       = local.release_tags
   log_retention_days = var.log_retention_days

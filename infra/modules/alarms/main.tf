@@ -20,7 +20,7 @@ resource "aws_sns_topic_subscription" "email" {
 
 resource "aws_cloudwatch_metric_alarm" "executions_failed" {
   for_each = {
-    ExecutionsFailed   = "an execution failed: a batch was refused whole or could not be staged (see the dead-letter queue)"
+    ExecutionsFailed   = "an execution failed: a batch was refused whole or could not be cut into chunks (see the dead-letter queue)"
     ExecutionsTimedOut = "an execution timed out"
     ExecutionThrottled = "Step Functions throttled the state machine"
   }

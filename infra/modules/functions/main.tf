@@ -14,9 +14,9 @@ locals {
     COMPLAINTS_LOG_LEVEL    = var.log_level
   }
 
-  # Where triage and manual triage leave each chunk's counts: <staging prefix><execution>/reports/ (an S3
+  # Where triage and manual triage leave each chunk's counts: <chunk prefix><execution>/reports/ (an S3
   # policy's "*" matches across "/", so this is every execution's reports folder and nothing else).
-  report_prefix = "${var.staging_prefix}*/reports/"
+  report_prefix = "${var.chunk_prefix}*/reports/"
 
   # Store tables the pipeline touches, with the calls it makes on each (complaints/pipeline.py).
   pipeline_tables = {
@@ -29,29 +29,29 @@ locals {
   functions = {
     intake = {
       command     = "functions.intake.handler"
-      description = "Validate a batch file from the inbox and stage its chunks"
+      description = "Validate a batch file from the inbox and write its chunks"
       # Redaction (spaCy's recogniser) runs at about 80 complaints/s on one full vCPU (1,769 MB): Lambda's
       # longest timeout covers a day at peak (15,000) in one file with room to spare.
       memory_mb = 1769
       timeout_s = 900
       concurrency = var.reserved_concurrency["intake"]
       environment = {
-        COMPLAINTS_STAGING_PREFIX = var.staging_prefix
-        COMPLAINTS_CHUNK_SIZE     = tostring(var.chunk_size)
+        COMPLAINTS_CHUNK_PREFIX = var.chunk_prefix
+        COMPLAINTS_CHUNK_SIZE   = tostring(var.chunk_size)
       }
       s3_read  = [var.inbox_prefix]
-      s3_write = [var.staging_prefix]
+      s3_write = [var.chunk_prefix]
       s3_list  = []
       tables   = {}
     }
     triage = {
       command     = "functions.triage.handler"
-      description = "Triage one staged chunk with the core pipeline"
+      description = "Triage one chunk with the core pipeline"
       memory_mb   = var.triage_memory_mb
       timeout_s   = 300
       concurrency = var.reserved_concurrency["triage"]
       environment = { COMPLAINTS_STORE_URL = local.store_url }
-      s3_read     = [var.staging_prefix]
+      s3_read     = [var.chunk_prefix]
       s3_write    = [local.report_prefix]
       s3_list     = []
       tables      = local.pipeline_tables
@@ -63,7 +63,7 @@ locals {
       timeout_s   = 300
       concurrency = var.reserved_concurrency["manual_triage"]
       environment = { COMPLAINTS_STORE_URL = local.store_url }
-      s3_read     = [var.staging_prefix]
+      s3_read     = [var.chunk_prefix]
       s3_write    = [local.report_prefix]
       s3_list     = []
       tables      = local.pipeline_tables
@@ -116,7 +116,7 @@ locals {
       timeout_s   = 300
       concurrency = var.reserved_concurrency["reconcile"]
       environment = { COMPLAINTS_STORE_URL = local.store_url }
-      s3_read     = [var.staging_prefix]
+      s3_read     = [var.chunk_prefix]
       s3_write    = []
       s3_list     = [local.report_prefix]
       tables      = { triage_batches = ["dynamodb:PutItem"] } # the batch's record (complaints/pipeline.py)

@@ -49,8 +49,8 @@ variable "inbox_prefix" {
   type        = string
 }
 
-variable "staging_prefix" {
-  description = "Key prefix where intake stages the chunks of a batch."
+variable "chunk_prefix" {
+  description = "Key prefix where intake writes the chunks of a batch."
   type        = string
 }
 

@@ -27,9 +27,9 @@ module "batches" {
       expiration_days = var.batch_retention_days
       noncurrent_days = 30
     }
-    "drop-staged-chunks" = {
-      prefix          = var.staging_prefix
-      expiration_days = var.staging_retention_days
+    "drop-old-chunks" = {
+      prefix          = var.chunk_prefix
+      expiration_days = var.chunk_retention_days
       noncurrent_days = 1
     }
   }

@@ -13,9 +13,9 @@ output "inbox_prefix" {
   value       = var.inbox_prefix
 }
 
-output "staging_prefix" {
-  description = "Key prefix of staged chunks."
-  value       = var.staging_prefix
+output "chunk_prefix" {
+  description = "Key prefix of the chunks."
+  value       = var.chunk_prefix
 }
 
 output "api_endpoint" {

@@ -14,10 +14,10 @@ variable "inbox_prefix" {
   default     = "inbox/"
 }
 
-variable "staging_prefix" {
-  description = "Key prefix where intake stages chunks (short-lived)."
+variable "chunk_prefix" {
+  description = "Key prefix where intake writes chunks (short-lived)."
   type        = string
-  default     = "staged/"
+  default     = "chunks/"
 }
 
 variable "batch_retention_days" {
@@ -26,8 +26,8 @@ variable "batch_retention_days" {
   default     = 400
 }
 
-variable "staging_retention_days" {
-  description = "Days staged chunks are kept (long enough to re-drive a parked chunk)."
+variable "chunk_retention_days" {
+  description = "Days chunks are kept (long enough to re-drive a parked chunk)."
   type        = number
   default     = 14
 }

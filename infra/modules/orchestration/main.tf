@@ -54,7 +54,7 @@ data "aws_iam_policy_document" "state_machine" {
   }
 
   # The distributed Map runs each chunk as a child execution of this state machine and reads the list of
-  # chunks Intake staged (docs: "IAM policies for using Distributed Map states").
+  # chunks Intake wrote (docs: "IAM policies for using Distributed Map states").
   statement {
     sid       = "RunTheMapsChildExecutions"
     actions   = ["states:StartExecution"]
@@ -68,9 +68,9 @@ data "aws_iam_policy_document" "state_machine" {
   }
 
   statement {
-    sid       = "ReadTheStagedChunkLists"
+    sid       = "ReadTheChunkLists"
     actions   = ["s3:GetObject"]
-    resources = ["${var.batch_bucket_arn}/${var.staging_prefix}*/chunks.json"]
+    resources = ["${var.batch_bucket_arn}/${var.chunk_prefix}*/chunks.json"]
   }
 
   statement {

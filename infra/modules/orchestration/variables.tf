@@ -14,12 +14,12 @@ variable "triage_concurrency" {
 }
 
 variable "batch_bucket_arn" {
-  description = "ARN of the bucket of batch files (module intake): the Map reads the staged list of chunks from it."
+  description = "ARN of the bucket of batch files (module intake): the Map reads the list of chunks from it."
   type        = string
 }
 
-variable "staging_prefix" {
-  description = "Key prefix where intake stages the chunks of a batch (module intake)."
+variable "chunk_prefix" {
+  description = "Key prefix where intake writes the chunks of a batch (module intake)."
   type        = string
 }
 
