@@ -14,12 +14,15 @@ import hashlib
 import io
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from complaints.intake.safe import MAX_KEPT_RECORD_CHARS, column_names, safe
 from complaints.schema import REQUIRED_COLUMNS, canonical_column
+
+T = TypeVar("T")
 
 # A file is read as a stream and refused whole past this many bytes once decompressed: a gzip bomb stops here,
 # and a Lambda holds the parsed batch in memory.
@@ -222,10 +225,30 @@ def _csv_records(lines: _Lines, path: Path) -> Iterator[RawRecord]:
     except (csv.Error, _LineTooLong):
         raise IntakeError(f"{path}: no readable CSV header (malformed or over {MAX_RECORD_CHARS:,} characters)") from None
     _require_columns(header, path)
+
+    def record(row_number: int, values: list[str]) -> RawRecord:
+        text = ",".join(values)
+        if len(values) != len(header):
+            return RawRecord(row_number, None, text, f"malformed CSV record ending at line {lines.line_number}: "
+                                                     f"{len(values)} fields, the header has {len(header)}")
+        return RawRecord(row_number, dict(zip(header, values)), text)
+
+    yield from _numbered(reader, lines, lambda values: not values, record)  # a blank line is not a record
+
+
+def _json_records(lines: _Lines) -> Iterator[RawRecord]:
+    yield from _numbered(lines, lines, lambda line: not line.strip(),
+                         lambda row_number, line: _json_record(row_number, lines.line_number, line))
+
+
+def _numbered(items: Iterator[T], lines: _Lines, is_blank: Callable[[T], bool],
+              record: Callable[[int, T], RawRecord]) -> Iterator[RawRecord]:
+    """Each item a reader takes from ``lines`` as a numbered record, blank ones skipped. A line over the limit, or
+    a CSV record the reader cannot parse, is a record too: rejected with its reason, and reading goes on."""
     row_number = 0
     while True:
         try:
-            values = next(reader)
+            item = next(items)
         except StopIteration:
             return
         except _LineTooLong as error:
@@ -237,32 +260,9 @@ def _csv_records(lines: _Lines, path: Path) -> Iterator[RawRecord]:
             yield RawRecord(row_number, None, parse_error=f"malformed CSV record ending at line {lines.line_number}: "
                                                           f"{safe(str(error))}")
             continue
-        if not values:
-            continue  # a blank line is not a record
-        row_number += 1
-        text = ",".join(values)
-        if len(values) != len(header):
-            yield RawRecord(row_number, None, text, f"malformed CSV record ending at line {lines.line_number}: "
-                                                    f"{len(values)} fields, the header has {len(header)}")
-        else:
-            yield RawRecord(row_number, dict(zip(header, values)), text)
-
-
-def _json_records(lines: _Lines) -> Iterator[RawRecord]:
-    row_number = 0
-    while True:
-        try:
-            line = next(lines)
-        except StopIteration:
-            return
-        except _LineTooLong as error:
+        if not is_blank(item):
             row_number += 1
-            yield _too_long(row_number, error)
-            continue
-        if not line.strip():
-            continue
-        row_number += 1
-        yield _json_record(row_number, lines.line_number, line)
+            yield record(row_number, item)
 
 
 def _json_record(row_number: int, line_number: int, line: str) -> RawRecord:
