@@ -32,8 +32,8 @@ locals {
       description = "Validate a batch file from the inbox and write its chunks"
       # Redaction (spaCy's recogniser) runs at about 80 complaints/s on one full vCPU (1,769 MB): Lambda's
       # longest timeout covers a day at peak (15,000) in one file with room to spare.
-      memory_mb = 1769
-      timeout_s = 900
+      memory_mb   = 1769
+      timeout_s   = 900
       concurrency = var.reserved_concurrency["intake"]
       environment = {
         COMPLAINTS_CHUNK_PREFIX = var.chunk_prefix
