@@ -109,6 +109,16 @@ def test_least_privilege_timeouts_and_no_persisted_credentials():
         assert (job["permissions"].get("id-token") == "write") == assumes_role, f"{where}: id-token"
 
 
+def test_every_workflow_installs_torch_from_pytorchs_cpu_index():
+    """A runner reaches the internet: torch==2.13.0 would come from PyPI with CUDA (gigabytes) unless pip also
+    looks at PyTorch's CPU index, where 2.13.0+cpu is the newer candidate for the same pin."""
+    pins = [line for line in (CHECKOUT / "pyproject.toml").read_text(encoding="utf-8").splitlines()
+            if line.strip().startswith('"torch')]
+    assert pins and all('"torch==2.13.0"' in line for line in pins), pins
+    for path in WORKFLOWS:
+        assert load(path).get("env", {}).get("PIP_EXTRA_INDEX_URL") == "https://download.pytorch.org/whl/cpu", path.name
+
+
 def test_no_expression_inside_a_script():
     """Untrusted input (a branch name, a title) expanded into a script is shell injection: values go in env:."""
     for where, script in run_steps():
