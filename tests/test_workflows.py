@@ -119,6 +119,15 @@ def test_every_workflow_installs_torch_from_pytorchs_cpu_index():
         assert load(path).get("env", {}).get("PIP_EXTRA_INDEX_URL") == "https://download.pytorch.org/whl/cpu", path.name
 
 
+def test_a_change_to_anything_the_serving_image_copies_deploys():
+    """deploy.yml runs on a push that changes a package the image copies (functions/Dockerfile), so no code change
+    waits for an unrelated one to reach the Lambda functions."""
+    dockerfile = (CHECKOUT / "functions" / "Dockerfile").read_text(encoding="utf-8")
+    copied = {line.split()[1].split("/")[0] for line in dockerfile.splitlines() if line.startswith("COPY ")}
+    paths = load(WORKFLOW_DIR / "deploy.yml")["on"]["push"]["paths"]
+    assert {f"{package}/**" for package in copied} <= set(paths), sorted(copied)
+
+
 def test_no_expression_inside_a_script():
     """Untrusted input (a branch name, a title) expanded into a script is shell injection: values go in env:."""
     for where, script in run_steps():
