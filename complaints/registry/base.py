@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 MODEL_CARD = "README.md"  # Hugging Face model card; describes the version, is not part of its identity
+VERSION_CHARS = 16  # a version is this many hex digits of its content hash
 
 
 class RegistryError(RuntimeError):
@@ -23,7 +24,7 @@ def content_version(artifact_dir: Path) -> str:
     for file in sorted(p for p in Path(artifact_dir).rglob("*") if p.is_file() and p.name != MODEL_CARD):
         digest.update(file.relative_to(artifact_dir).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(file.read_bytes()).digest())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:VERSION_CHARS]
 
 
 class ModelRegistry(ABC):

@@ -17,13 +17,13 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, GitRefs, HfApi
 from huggingface_hub.utils import RepositoryNotFoundError
 
-from complaints.registry.base import ModelRegistry, RegistryError, content_version
+from complaints.registry.base import VERSION_CHARS, ModelRegistry, RegistryError, content_version
 
 # The Hub creates it with every repo and reads it to route large files to LFS: it belongs to the repo, not a version.
 HUB_FILES = [".gitattributes"]
 # A version tag is a content hash (base.content_version); another tag on a repo (the champion and challenger tags this
 # registry once moved, left on older repos) names no version.
-VERSION_TAG = re.compile(r"[0-9a-f]{16}")
+VERSION_TAG = re.compile(rf"[0-9a-f]{{{VERSION_CHARS}}}")
 
 
 class HubRegistry(ModelRegistry):
