@@ -35,7 +35,7 @@ class TaskPrediction:
     label: str
     score: float
     model_version: str
-    served_by: str  # champion | challenger: which line of the task's strategy answered
+    served_by: str  # champion | challenger: which line of the task's strategy answered; "Customer record": a flag it raised
     shadow: dict[str, Any] | None = None  # the challenger's answer in shadow mode, never acted on
     error: str = ""  # set when the model failed; the complaint then goes to manual triage
     # The threshold the decision used (the release's, else the version's tuned one, else the task's config):

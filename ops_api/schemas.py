@@ -44,7 +44,7 @@ class Prediction(BaseModel):
     label: str
     score: float
     version: str = Field(description="the model version that answered (content hash)")
-    served_by: str = Field(description="champion or challenger")
+    served_by: str = Field(description="champion or challenger; \"Customer record\" where the customer record raised a flag")
     error: str = Field(description="why the model failed; empty when it answered")
 
 

@@ -19,6 +19,7 @@ INTAKE_EXPECTATIONS = {
     "expect_column_values_to_be_in_set(Product)",
     "expect_column_values_to_be_in_set(Issue)",
     "expect_column_values_to_match_regex(Tags)",
+    "expect_column_values_to_be_null(customer_record_error)",
 }
 
 
@@ -47,7 +48,7 @@ def test_a_broken_file_fails_naming_the_broken_expectations_and_rows(cli, cfpb_r
     docs = tmp_path / "docs"
     code, out, _ = cli("validate", "--data", str(path), "--suite", "intake", "--docs", str(docs))
     assert code == 1
-    assert "suite 'intake' FAILED (3 of 10 expectations): 20 rows, 3 failing, 17 passing" in out
+    assert "suite 'intake' FAILED (3 of 11 expectations): 20 rows, 3 failing, 17 passing" in out
     assert "FAIL expect_column_values_to_not_be_null(narrative_chars)  1 row(s): 4" in out
     assert "FAIL expect_column_values_to_be_between(date_received_day)  1 row(s): 8" in out
     assert "FAIL expect_column_values_to_be_in_set(Product)  1 row(s): 12" in out

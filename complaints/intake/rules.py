@@ -22,6 +22,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
+from complaints.customer_record import CUSTOMER_AGE, SERVICEMEMBER, age_error, servicemember_error
 from complaints.intake.safe import column_names, has_undecodable
 from complaints.redaction import redact
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, ISSUE, NARRATIVE, PRODUCT, TAGS
@@ -215,6 +216,15 @@ def _unknown_tags(record: Record) -> str | None:
     return f"{len(unknown)} tag(s) are not vulnerable-customer tags {tags}" if unknown else None
 
 
+_CUSTOMER_CHECKS = (Check("bad_customer_age", lambda record: age_error(record.fields or {})),
+                    Check("bad_servicemember", lambda record: servicemember_error(record.fields or {})))
+
+
+def _customer_record_error(record: Record) -> str | None:
+    """The code of the customer-record check it breaks: an age is personal data, so the frame holds the verdict."""
+    return next((check.code for check in _CUSTOMER_CHECKS if check.reason(record) is not None), None)
+
+
 _RECORD_CHECKS = (Check("record_too_long", _too_long), Check("malformed_record", _unparsed),
                   Check("non_utf8", _not_utf8), Check("bad_complaint_id", _breaks_id_rule))
 
@@ -259,4 +269,8 @@ RULES = (
          (Check("unknown_tag", _unknown_tags),),
          Expectation("expect_column_values_to_match_regex", Measure(TAGS, lambda record: _label(record, TAGS)),
                      lambda taxonomy, today: {"regex": tags_pattern(taxonomy)})),
+    Rule((CUSTOMER_AGE, SERVICEMEMBER), f"from the customer record, when present: {CUSTOMER_AGE} in whole years "
+                                        f"and {SERVICEMEMBER} yes or no (the frame holds the verdict, never the value)",
+         _CUSTOMER_CHECKS, Expectation("expect_column_values_to_be_null",
+                                       Measure("customer_record_error", _customer_record_error))),
 )

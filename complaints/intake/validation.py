@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
+from complaints.customer_record import CUSTOMER_RECORD, established_tags, record_fields
 from complaints.intake.files import RawRecord
 from complaints.intake.rules import RULES, Record, valid_complaint_id
 from complaints.intake.safe import kept
@@ -39,14 +40,18 @@ def _judged(raw: RawRecord, taxonomy: Taxonomy, today: date, seen_ids: dict[str,
 
 
 def _accepted(raw: RawRecord, record: Record) -> tuple[Complaint, Counter[str]]:
-    """The complaint with every text field redacted (a JSON key is the sender's text too)."""
+    """The complaint with every text field redacted (a JSON key is the sender's text too), and the customer
+    record's fields replaced by the tags they establish."""
     counts: Counter[str] = Counter()
     narrative, found = redact(record.narrative)
     counts.update(found)
     attributes = {}
+    skipped = {COMPLAINT_ID, NARRATIVE, DATE_RECEIVED} | record_fields(record.fields)
     for column, value in record.fields.items():
-        if column in (COMPLAINT_ID, NARRATIVE, DATE_RECEIVED) or not value.strip():
+        if column in skipped or not value.strip():
             continue
         attributes[redact(column)[0]], found = redact(value.strip())
         counts.update(found)
+    if tags := established_tags(record.fields):
+        attributes[CUSTOMER_RECORD] = tags
     return Complaint(record.complaint_id, record.received, narrative, attributes, raw.row_number), counts
