@@ -76,7 +76,7 @@ const details = [
   `**Queue:** ${data.queue} · **models sent it to:** ${a.queue} (${a.status.replace('_', ' ')})`,
   `**Received:** ${data.date_received} · **allocated:** ${a.allocated_at} · **batch:** \\`${a.batch_id}\\` · ` +
   `**taxonomy:** ${a.taxonomy_version}`,
-  a.reasons.length ? `**Why manual triage:** ${a.reasons.join('; ')}` : '',
+  a.reasons.length ? `**${a.status === 'allocated' ? 'Notes' : 'Why manual triage'}:** ${a.reasons.join('; ')}` : '',
   '| task | label | score | model version | served by | error |\\n|---|---|---|---|---|---|\\n' + tasks,
   data.corrections.length ? '**Corrections**\\n\\n| task | change | by | at |\\n|---|---|---|---|\\n' + fixes
                           : '_No corrections yet._'

@@ -2,7 +2,8 @@
 
 The embedded default (SQLite file + local registry under COMPLAINTS_HOME) is built here; the AWS
 deployment (``Deployment.aws``) builds the same object from DynamoDB and the model versions baked into
-the Lambda image (staged from the registry by ``model/serving_image.py``).
+the Lambda image (staged from the registry by ``model/serving_image.py``). Both read the packaged tasks,
+taxonomy and operations files unless ``Settings`` name others.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from complaints.registry import ModelRegistry, open_registry
 from complaints.registry.local import LocalRegistry
 from complaints.config import AwsSettings, Settings
+from complaints.operations import Operations
 from complaints.store import TriageStore, open_store
 from complaints.store.sqlite import SQLiteStore
 from complaints.tasks import TaskSpec, load_tasks
@@ -24,6 +26,7 @@ class Deployment:
     registry: ModelRegistry
     tasks: list[TaskSpec]
     taxonomy: Taxonomy
+    operations: Operations  # the criteria, and how an unsure answer is deferred
 
     @classmethod
     def embedded(cls, settings: Settings) -> "Deployment":
@@ -32,6 +35,7 @@ class Deployment:
             registry=LocalRegistry(settings.registry_dir),
             tasks=load_tasks(settings.tasks_file),
             taxonomy=Taxonomy.load(settings.taxonomy_file),
+            operations=Operations.load(settings.operations_file),
         )
 
     @classmethod
@@ -49,6 +53,7 @@ class Deployment:
             registry=open_registry(registry_url),
             tasks=load_tasks(settings.tasks_file),
             taxonomy=Taxonomy.load(settings.taxonomy_file),
+            operations=Operations.load(settings.operations_file),
         )
 
     def task(self, name: str) -> TaskSpec:

@@ -34,6 +34,7 @@ from complaints.records import (
     ALLOCATED, MANUAL_TRIAGE, Allocation, Feedback, ModelStrategy, RejectedRow, StoredComplaint, TaskPrediction,
     TriageBatch, utc_now,
 )
+from complaints.customer_record import by_customer_record
 from complaints.routing import route
 from complaints.schema import Complaint, Rejection
 from complaints.store import TriageStore
@@ -224,7 +225,7 @@ class TriagePipeline:
 
     def _allocation(self, complaint_id: str, predictions: dict[str, TaskPrediction],
                     serving: dict[str, ModelStrategy], batch_id: str) -> Allocation:
-        queue, status, reasons = route(self.deployment.tasks, predictions)
+        queue, status, reasons = route(self.deployment.tasks, predictions, self.deployment.operations.deferral)
         return Allocation(complaint_id=complaint_id, queue=queue, status=status, reasons=reasons,
                           predictions=predictions, model_versions={t: p.model_version for t, p in predictions.items()},
                           taxonomy_version=self.deployment.taxonomy.version, batch_id=batch_id, allocated_at=utc_now())
@@ -299,9 +300,9 @@ class TriagePipeline:
                                                       manual_triage_reason)
                 for complaint, (label, score) in zip(group, answers):
                     _, served_by, _ = plans[complaint.complaint_id]
-                    results[complaint.complaint_id][task.name] = TaskPrediction(
+                    results[complaint.complaint_id][task.name] = by_customer_record(task, complaint, TaskPrediction(
                         task.name, label, score, version, served_by, shadows.get(complaint.complaint_id), error,
-                        threshold)
+                        threshold))
         return results
 
     def _shadow_answers(self, task: TaskSpec, complaints: list[Complaint], plans: dict) -> dict[str, dict]:

@@ -47,7 +47,7 @@ def current_queue(deployment: Deployment, allocation: Allocation, corrections: l
     tasks = [task for task in deployment.tasks if task.name in predictions]
     team = next(task for task in tasks if task.role == "queue")
     if team.name not in latest:
-        return route(tasks, predictions)[0]
+        return route(tasks, predictions, deployment.operations.deferral)[0]
     # A person chose the team: the models' confidence no longer matters; a raised flag still sends the complaint
     # to its specialist queue, and a flag whose model failed (and nobody set) still to manual triage.
     flags = [task for task in tasks if task.role == "flag"]

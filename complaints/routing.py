@@ -4,35 +4,47 @@ Precedence, safest first: a vulnerable-customer flag that could not be computed 
 manual triage; a raised flag sends it to the specialist queue; any other failed or low-confidence
 prediction sends it to manual triage; otherwise it lands in the predicted team's queue. "Low confidence"
 is under the threshold the prediction records (``complaints.thresholds``), else the task's.
+
+Under ``deferral: task`` (config/operations.yaml) an annotating task's low confidence does not hold the
+complaint back: it lands in its team's queue with the task marked for the team to name, a reason that
+starts with ``TO_NAME``.
 """
 
 from __future__ import annotations
 
+from complaints.customer_record import CUSTOMER_RECORD
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, TaskPrediction
 from complaints.schema import POSITIVE
 from complaints.tasks import TaskSpec
 from complaints.thresholds import served_threshold
 
 
-def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction]) -> tuple[str, str, list[str]]:
-    """(queue, status, reasons) for one complaint."""
+TO_NAME = "for the team to name"
+
+
+def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction], deferral: str = "complaint"
+          ) -> tuple[str, str, list[str]]:
+    """(queue, status, reasons) for one complaint; an allocated complaint's reasons are what the team must name."""
     flags = [task for task in tasks if task.role == "flag"]
     failed_flags = [f"{t.name} model failed: {predictions[t.name].error}" for t in flags if predictions[t.name].error]
     if failed_flags:
         return MANUAL_TRIAGE, NEEDS_TRIAGE, failed_flags
     raised = [t for t in flags if predictions[t.name].label == POSITIVE]
     if raised:
-        return raised[0].queue, ALLOCATED, [f"{t.name} flagged (score {predictions[t.name].score:.2f})" for t in raised]
-    reasons = []
+        return raised[0].queue, ALLOCATED, [f"{t.name} flagged by the customer record"
+                                            if predictions[t.name].served_by == CUSTOMER_RECORD else
+                                            f"{t.name} flagged (score {predictions[t.name].score:.2f})" for t in raised]
+    reasons, to_name = [], []
     for task in tasks:
         prediction = predictions[task.name]
         if prediction.error:
             reasons.append(f"{task.name} model failed: {prediction.error}")
         elif task.role != "flag" and prediction.score < (threshold := served_threshold(prediction.threshold,
                                                                                       configured=task.threshold)):
-            reasons.append(f"{task.name} confidence {prediction.score:.2f} under threshold {threshold:.2f}")
+            unsure = f"{task.name} confidence {prediction.score:.2f} under threshold {threshold:.2f}"
+            (to_name if deferral == "task" and task.role == "annotate" else reasons).append(unsure)
     if reasons:
-        return MANUAL_TRIAGE, NEEDS_TRIAGE, reasons
+        return MANUAL_TRIAGE, NEEDS_TRIAGE, reasons + to_name
     team = next(task for task in tasks if task.role == "queue")
-    return predictions[team.name].label, ALLOCATED, []
+    return predictions[team.name].label, ALLOCATED, [f"{TO_NAME}: {reason}" for reason in to_name]
 

@@ -12,7 +12,7 @@ import hashlib
 from complaints.schema import Complaint
 
 HOLDOUT_PERCENT = 20
-VALIDATION_PERCENT = 10  # carved from the training side, for tuning thresholds without touching the holdout
+FOLDS = 5  # the training side's folds: each scored by a model fitted on the others (model/cross_fitting.py)
 
 Labelled = list[tuple[Complaint, str]]
 Splits = dict[str, tuple[Labelled, Labelled]]  # task -> (training, held-out) labelled examples
@@ -29,6 +29,7 @@ def is_holdout(narrative: str, percent: int = HOLDOUT_PERCENT) -> bool:
     return int(fingerprint(narrative), 16) % 100 < percent
 
 
-def is_validation(narrative: str) -> bool:
-    """True for the ~10% of training-side narratives set aside to tune decisions (never the holdout)."""
-    return HOLDOUT_PERCENT <= int(fingerprint(narrative), 16) % 100 < HOLDOUT_PERCENT + VALIDATION_PERCENT
+def fold_of(narrative: str, folds: int = FOLDS) -> int:
+    """The training-side fold of a narrative, 0..folds-1: drawn from other digits of its hash than the holdout's,
+    so the folds are the same size whatever the holdout share."""
+    return int(fingerprint(narrative), 16) // 100 % folds

@@ -8,8 +8,8 @@ from pathlib import Path
 from console.common import DATA_HELP, UsageError, data_path, emit_json
 from complaints import strategy
 from complaints.deployment import Deployment
+from complaints.operations import Operations
 from model.evaluation import evaluate_champions
-from model.operating_point import Operations
 from complaints.intake import read_batch
 from complaints.predictors import KINDS
 from complaints.provenance import all_tagged_rows, default_provenance
@@ -83,7 +83,23 @@ def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
         headline = {k: v for k, v in result.metrics.items() if k in ("accuracy", "recall", "precision", "ci95")}
         print(f"{result.task:<12} {result.version}  {'champion' if result.champion else 'registered':<10} "
               f"train {result.train_rows:,} / held-out {result.holdout_rows:,}  {headline}")
+    if results:
+        _print_promise(results[0].operating_point, deployment.operations)
     return 0
+
+
+def _print_promise(point: dict, operations: Operations) -> None:
+    """The operating point: what the out-of-fold tuning promised beside what the held-out split realised."""
+    promised, realised = point["system"], point["held_out"]["system"]
+    print(f"\nOperating point ({operations.criterion}, {operations.confidence:.0%} lower bounds; deferral per "
+          f"{operations.deferral}): thresholds " + ", ".join(f"{k} {v}" for k, v in point["thresholds"].items()))
+    print(f"  {'':<26} {'promised':>9} {'held-out':>9}")
+    print(f"  {'automation':<26} {promised['automation_rate']:>9.3f} {realised['automation_rate']:>9.3f}")
+    print(f"  {'time cut':<26} {promised['time_cut']:>9.3f} {realised['time_cut']:>9.3f}")
+    for name, values in promised["tasks"].items():
+        metric = "recall" if "recall" in values else "accuracy"
+        print(f"  {name + ' system ' + metric:<26} {values[metric]:>9.3f} {realised['tasks'][name][metric]:>9.3f}"
+              f"  (floor {values['floor']:.2f})")
 
 
 def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
@@ -91,8 +107,7 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     batch = read_batch(data, deployment.taxonomy)
     provenance = Path(args.provenance) if args.provenance else default_provenance(data)
     biased = all_tagged_rows(provenance, batch.complaints) if provenance and not args.keep_biased_sources else set()
-    operations = Operations.load(settings.operations_file)
-    report, rows = evaluate_champions(deployment, batch.complaints, operations, biased)
+    report, rows = evaluate_champions(deployment, batch.complaints, biased)
     report["excluded"]["rejected_rows"] = len(batch.rejections)
     if args.predictions:
         with open(args.predictions, "w", newline="", encoding="utf-8") as handle:
@@ -103,7 +118,7 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     if args.report:
         from model.evaluation_report import write_report
 
-        readme = write_report(report, rows, deployment.tasks, Path(args.report), operations, flag_excluded_ids=biased,
+        readme = write_report(report, rows, deployment.tasks, Path(args.report), deployment.operations, flag_excluded_ids=biased,
                               source=str(data))
     if args.json:
         emit_json(report)
@@ -120,6 +135,11 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
         if "precision" in metrics:
             print(f"{'':<12} {'precision':<10} {metrics['precision']:>7.3f}")
     _print_system(report["system"])
+    print("\nThe point tuned for each acceptance criterion, on these complaints:")
+    for name, point in report["criteria"].items():
+        served = " (served)" if point["thresholds"] == report["system"]["thresholds"] else ""
+        print(f"  {name + served:<16} automation {point['automation_rate']:.1%}, time cut {point['time_cut']:.1%}, "
+              f"cost cut {point['cost_cut']:.1%}; meets {name} here: {'yes' if point['meets'] else 'NO'}")
     print("\nModel versions: " + ", ".join(f"{k}={v}" for k, v in report["model_versions"].items()))
     if args.predictions:
         print(f"Predictions: {args.predictions}")
@@ -129,20 +149,27 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
 
 
 def _print_system(system: dict) -> None:
-    """The system block: the models plus the triage team on what they leave to manual triage."""
+    """The system block: the models plus people on what they leave to people, under every criterion."""
     cost = system["cost_per_complaint"]
-    print(f"\nSystem (models + the triage team on manual triage): automation {system['automation_rate']:.1%}, "
-          f"manual triage {system['manual_triage_share']:.1%}")
+    print(f"\nSystem (models + the triage team on manual triage; deferral per {system['deferral']}): automation "
+          f"{system['automation_rate']:.1%}, manual triage {system['manual_triage_share']:.1%}"
+          + (f", issues for the team to name {system['issues_to_name_share']:.1%}"
+             if system["issues_to_name_share"] else ""))
     for name, values in system["tasks"].items():
-        verdict = "PASS" if values["pass"] else "FAIL"
+        verdicts = ", ".join(f"{criterion} {'PASS' if ok else 'FAIL'}" for criterion, ok in values["criteria"].items())
         if "recall" in values:
-            print(f"  {name:<12} recall {values['recall']:.3f} (target {values['target']:.2f}), specialist queue "
-                  f"{values['specialist_share']:.1%} of volume (capacity {values['capacity']:.0%})  {verdict}")
+            print(f"  {name:<12} recall {values['recall']:.3f} (lower bound {values['lower_bound']:.3f}; team "
+                  f"{values['target']:.2f}), specialist queue {values['specialist_share']:.1%} of volume (capacity "
+                  f"{values['capacity']:.0%})  {verdicts}")
         else:
-            print(f"  {name:<12} accuracy {values['accuracy']:.3f} (target {values['target']:.2f}; the models "
-                  f"{values['allocated_accuracy']:.3f} on what they allocate)  {verdict}")
-    print(f"  cost per complaint: ${cost['system']:.4f} against ${cost['all_manual']:.4f} all manual "
-          f"({cost['saving']:.1%} less; automated ${cost['automated_path']:.5f}, manual ${cost['manual_path']:.4f})")
+            print(f"  {name:<12} accuracy {values['accuracy']:.3f} (lower bound {values['lower_bound']:.3f}; team "
+                  f"{values['target']:.2f}; the models {values['allocated_accuracy']:.3f} on what they decide)  {verdicts}")
+    print("  criteria: " + ", ".join(f"{name} {'PASS' if ok else 'FAIL'}" for name, ok in system["criteria"].items()))
+    print(f"  time cut {system['time_cut']:.1%}, cost cut {system['cost_cut']:.1%}: ${cost['system']:.4f} a complaint "
+          f"against ${cost['manual_path']:.4f} all manual (automated ${cost['automated_path']:.5f})")
+    if system["naming_sensitivity"]:
+        print("  cost cut if naming an issue costs a share of a triage: "
+              + ", ".join(f"{share} -> {cut:.1%}" for share, cut in system["naming_sensitivity"].items()))
 
 
 def cmd_strategy(args, settings: Settings, deployment: Deployment) -> int:

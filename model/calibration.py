@@ -1,9 +1,9 @@
-"""Calibration of a fitted version on the validation slice: one temperature per version (Guo et al., 2017).
+"""Calibration of a fitted version on out-of-fold answers: one temperature per version (Guo et al., 2017).
 
 Temperature scaling keeps every decision's ranking (the argmax and the order of P(yes) do not move) and
 makes probabilities mean what they say, so thresholds tuned on calibrated scores keep their meaning from
-one version to the next. One parameter is fitted on a slice of about a thousand complaints without
-over-fitting, where isotonic regression would need more.
+one version to the next. One parameter cannot over-fit, and it keeps the ranking the operating point's
+thresholds are chosen on, where isotonic regression would move it.
 """
 
 from __future__ import annotations

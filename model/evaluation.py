@@ -4,13 +4,16 @@ pipeline routes them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from complaints.deployment import Deployment
-from model.operating_point import Operations, TaskAnswers, system_metrics
-from complaints.predictors import load_predictor
+from complaints.operations import Operations
+from model.operating_point import OPERATING_POINT, TaskAnswers, deferrable, measure, system_metrics
+from complaints.predictors import Predictor, load_predictor
 from complaints.records import ALLOCATED, TaskPrediction
 from complaints.routing import route
 from complaints.splits import fingerprint
@@ -101,8 +104,8 @@ def check_targets(tasks: list[TaskSpec], metrics: dict[str, dict]) -> dict[str, 
     return results
 
 
-def evaluate_champions(deployment: Deployment, complaints: list[Complaint], operations: Operations,
-                       provenance_ids: set[str] = frozenset()) -> tuple[dict, list[dict]]:
+def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset()
+                       ) -> tuple[dict, list[dict]]:
     """Score every task's champion on ``complaints`` it was not trained on, and the system they make.
 
     Complaints whose narrative is in any champion's training set are left out (and counted), so a
@@ -111,6 +114,7 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], oper
     one), so its row says where it would go (``status``, ``queue``) and the system block measures that.
     Returns the report and one prediction row per evaluated complaint.
     """
+    operations = deployment.operations
     versions = champions(deployment)
     serving = strategies(deployment)
     predictors = {t.name: load_predictor(deployment.registry.fetch(t.name, versions[t.name])) for t in deployment.tasks}
@@ -140,19 +144,41 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], oper
         metrics[task.name] = task_metrics(task, y_true, y_pred, len(predictor.labels), y_score)
         answers.append(TaskAnswers(task, np.array([s for _, s in predicted]), np.array(hits), np.array(known)))
     for row, decisions in zip(rows, decided):
-        queue, status, _ = route(deployment.tasks, decisions)
+        queue, status, _ = route(deployment.tasks, decisions, operations.deferral)
         row.update({"status": status, "queue": queue})
     allocated = np.array([row["status"] == ALLOCATED for row in rows], dtype=bool)
     flagged = {t.name: np.array([row["queue"] == t.queue and row[f"{t.name}_pred"] == POSITIVE for row in rows],
                                 dtype=bool) for t in deployment.tasks if t.binary}
+    raised = np.logical_or.reduce([*flagged.values(), np.zeros(len(rows), dtype=bool)])
+    decided = {a.task.name: allocated & (raised | (a.scores >= thresholds[a.task.name]))
+               for a in answers if deferrable(a.task, operations)}
+    system = system_metrics(answers, allocated, flagged, operations, decided)
     report = {
         "n": len(unseen),
         "tasks": metrics,
         "targets": check_targets(deployment.tasks, metrics),
-        "system": {**system_metrics(answers, allocated, flagged, operations),
-                   "thresholds": thresholds},
+        "system": {**system, "thresholds": thresholds},
+        "criteria": _criteria_points(answers, system, thresholds, predictors, operations),
         "model_versions": versions,
         "excluded": {"seen_in_training": len(complaints) - len(unseen),
                      "all_tagged_source_rows_for_flags": len(provenance_ids & {c.complaint_id for c in unseen})},
     }
     return report, rows
+
+
+def _criteria_points(answers: list[TaskAnswers], served: dict, thresholds: dict[str, float],
+                     predictors: dict[str, Predictor], operations: Operations) -> dict[str, dict]:
+    """Per acceptance criterion, the point the champions were tuned to for it (the served one for the configured
+    criterion; the others as their training run recorded them, where the champions come from one run) and what
+    it makes of these complaints: automation, time and cost cut, and whether it meets its criterion here."""
+    recorded = [json.loads(file.read_text(encoding="utf-8")).get("criteria", {})
+                for file in (p.path / OPERATING_POINT for p in predictors.values()) if file.exists()]
+    points = {operations.criterion: (thresholds, served)}
+    if len(recorded) == len(predictors) and all(r == recorded[0] for r in recorded):
+        for name, other in recorded[0].items():
+            if name in operations.criteria:
+                points[name] = (other["thresholds"], measure(answers, other["thresholds"],
+                                                             replace(operations, criterion=name)))
+    return {name: {"thresholds": point, "automation_rate": system["automation_rate"], "time_cut": system["time_cut"],
+                   "cost_cut": system["cost_cut"], "meets": system["criteria"][name]}
+            for name, (point, system) in points.items()}

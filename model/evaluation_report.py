@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from model.evaluation import bootstrap_ci, task_metrics
-from model.operating_point import Operations, TaskAnswers, sweep
+from complaints.operations import Operations
+from model.operating_point import TaskAnswers, sweep
 from complaints.schema import POSITIVE
 from complaints.tasks import TaskSpec
 
@@ -250,20 +251,33 @@ def _system_section(report: dict, rows: Sequence[dict], tasks: list[TaskSpec], f
                     flag_excluded_ids: Collection[str], operations: Operations) -> list[str]:
     system = report["system"]
     cost = system["cost_per_complaint"]
+    criteria = list(operations.criteria)
     lines = ["## The system: models and the triage team", "",
              "Each complaint routed as the pipeline routes it. Manual triage is handled by the triage team as today, "
-             "at its own rates (the targets): expected system accuracy = the models on what they allocate + the team's "
-             "rate on manual triage.", "",
-             f"Automation **{_num(system['automation_rate'])}** (the share of triage time saved), manual triage "
-             f"{_num(system['manual_triage_share'])}; cost per complaint ${cost['system']:.4f} against "
-             f"${cost['all_manual']:.4f} all manual ({cost['saving']:.1%} less).", "",
-             "| task | system value | target | models on what they allocate | specialist share | threshold | result |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "at its own rates (the targets): expected system accuracy = the models on what they decide + the team's "
+             f"rate on what people decide. A criterion passes when the {operations.confidence:.0%} lower bound of the "
+             "system value is at least the team's rate less its tolerance ("
+             + ", ".join(f"{name} {tolerance:.2f}" for name, tolerance in operations.criteria.items()) + ").", "",
+             f"Deferral per {system['deferral']}: automation **{_num(system['automation_rate'])}**, manual triage "
+             f"{_num(system['manual_triage_share'])}, issues for the team to name {_num(system['issues_to_name_share'])}; "
+             f"time cut **{system['time_cut']:.1%}**, cost per complaint ${cost['system']:.4f} against "
+             f"${cost['manual_path']:.4f} all manual (cost cut {system['cost_cut']:.1%}).", "",
+             "| task | system value | lower bound | team | models on what they decide | specialist share | threshold | "
+             + " | ".join(criteria) + " |",
+             "| --- | --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in criteria) + " |"]
     for name, values in system["tasks"].items():
         value = values.get("accuracy", values.get("recall"))
-        lines.append(f"| {name} | {_num(value)} | {values['target']:.2f} | {_num(values.get('allocated_accuracy', np.nan))} "
-                     f"| {_num(values.get('specialist_share', np.nan))} | {system['thresholds'][name]} "
-                     f"| {'PASS' if values['pass'] else '**FAIL**'} |")
+        lines.append(f"| {name} | {_num(value)} | {_num(values['lower_bound'])} | {values['target']:.2f} "
+                     f"| {_num(values.get('allocated_accuracy', np.nan))} | {_num(values.get('specialist_share', np.nan))} "
+                     f"| {system['thresholds'][name]} | "
+                     + " | ".join('PASS' if values['criteria'][c] else '**FAIL**' for c in criteria) + " |")
+    lines += ["", "The point tuned for each acceptance criterion, on these complaints:", "",
+              "| criterion | automation | time cut | cost cut | meets it here |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {name} | {_num(point['automation_rate'])} | {point['time_cut']:.1%} | {point['cost_cut']:.1%} "
+              f"| {'yes' if point['meets'] else '**no**'} |" for name, point in report["criteria"].items()]
+    if system["naming_sensitivity"]:
+        lines += ["", "Cost cut if naming an issue costs a share of a triage: "
+                  + ", ".join(f"{share}: {cut:.1%}" for share, cut in system["naming_sensitivity"].items()) + "."]
     answers = []
     for task in tasks:
         known = [bool(r[f"{task.name}_true"]) and not (task.binary and r["complaint_id"] in flag_excluded_ids) for r in rows]

@@ -1,61 +1,40 @@
-"""The models as part of the operation: what the whole system (models plus the triage team on what the
-models leave to people) achieves, and the thresholds that make it meet the business case.
+"""The models as part of the operation: what the whole system (models plus people on what the models leave
+to them) achieves, and the thresholds that make it meet the business's criterion on complaints it has not seen.
 
 A complaint is either allocated by the models (to a team queue, or to the specialist queue when a flag is
 raised) or sent to manual triage, where the triage team handles it as today: at its own rates, the tasks'
-``target`` in tasks.yaml. So, per task:
+``target`` in tasks.yaml. Under ``deferral: task`` an allocated complaint's unsure issue is named by the
+product team, at the team's rate, for ``naming_share`` of a triage's cost. So, per task:
 
-- expected system accuracy = (models' correct answers on what they allocate + the team's rate x what goes
-  to manual triage) / complaints;
-- a flag task's system recall = (positives the models flag + the team's recall x positives in manual
-  triage) / positives, and the specialist queue's share of volume = model flags + the team's expected
-  flags in manual triage (its recall x the positive rate; its flags assumed right);
-- the cost per complaint = the automated cost for every complaint + the manual cost for those in manual
-  triage (``config/operations.yaml``).
+- system accuracy = (the models' correct answers on what they decide + the team's rate x what people
+  decide) / complaints: the mean of one contribution per complaint (1 or 0 where the models decide, the rate
+  where people do), so its standard error is that mean's and its bound is one-sided at ``confidence``;
+- a flag task's system recall = the same mean over the positives (1 if flagged, the rate if in manual
+  triage, 0 if allocated elsewhere), and the specialist queue's share = model flags + the team's expected
+  flags in manual triage (its recall x the positive rate), bounded from above;
+- people's share of the work = manual triage + ``naming_share`` x issues left to name: the time cut is one
+  minus it, the cost cut adds the automated cost of every complaint.
 
-``tune`` picks every threshold on a validation slice: each task's system accuracy at least the team's,
-the flag's system recall at least the team's (both by the configured ``tuning_margin``), the specialist
-queue within its capacity, and then the highest automation. Routing (``complaints.routing``) is what the thresholds drive; evaluation measures the
-routed complaints with ``system_metrics``, the same arithmetic.
+``tune`` picks every threshold on out-of-fold answers (``model/cross_fitting.py``): each task's lower bound
+at least its floor under the configured criterion, the specialist queue's upper bound within capacity, then
+the least work for people. Routing (``complaints.routing``) is what the thresholds drive; evaluation measures
+the routed complaints with ``system_metrics``, the same arithmetic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
-import yaml
 
+from complaints.operations import Operations
 from complaints.tasks import TaskSpec
 
 OPERATING_POINT = "operating_point.json"  # written with every version trained: its point, system block and curve
 GRID = 50  # thresholds tried per classifier task: 0.00, 0.02, ... 0.98 (and 1.0: everything to people)
 FLAG_CANDIDATES = 100  # flag thresholds tried: quantiles of the flag's scores
 CURVE_STEP = 0.05  # automation levels of the trade-off curve written to the model card
-
-
-@dataclass(frozen=True)
-class Operations:
-    specialist_capacity: float
-    manual_minutes: float
-    loaded_wage_per_hour: float
-    automated_cost: float
-    tuning_margin: float = 0.0
-
-    @property
-    def manual_cost(self) -> float:
-        return self.manual_minutes / 60 * self.loaded_wage_per_hour
-
-    @classmethod
-    def load(cls, path: Path) -> "Operations":
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        operations = cls(float(doc["specialist_capacity"]), float(doc["manual_triage"]["minutes_per_complaint"]),
-                         float(doc["manual_triage"]["loaded_wage_per_hour"]), float(doc["automated_cost_per_complaint"]),
-                         float(doc.get("tuning_margin", 0.0)))
-        if not 0 < operations.specialist_capacity <= 1:
-            raise ValueError(f"{path}: specialist_capacity is a share of volume, between 0 and 1")
-        return operations
+NAMING_SHARES = (0.25, 0.5, 1.0)  # the cost of naming an issue, as a share of a triage, evaluate's sensitivity
 
 
 @dataclass(frozen=True)
@@ -73,72 +52,127 @@ class TaskAnswers:
         return next(iter(self.task.target.values())) if self.task.target else None
 
 
+def deferrable(task: TaskSpec, operations: Operations) -> bool:
+    """Whether an unsure answer of ``task`` is left to the product team instead of sending the complaint to
+    manual triage (``deferral: task``: the annotating tasks; the queue and the flags always decide it)."""
+    return operations.deferral == "task" and task.role == "annotate"
+
+
+def mean_bounds(total: float, squares: float, count: float, z: float) -> tuple[float, float, float]:
+    """(mean, lower, upper) of per-complaint contributions from their sum and sum of squares: the normal
+    interval of a mean, one-sided at ``z`` standard errors each way."""
+    count = max(count, 1)
+    mean = total / count
+    error = z * np.sqrt(np.maximum(squares / count - mean ** 2, 0) / count)
+    return mean, mean - error, mean + error
+
+
 def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: dict[str, np.ndarray],
-                   operations: Operations) -> dict:
-    """The system block: automation, each task's expected system accuracy (flags: recall, and the specialist
-    queue's share), and the cost of both paths. ``allocated``: the models placed the complaint (a team or
-    the specialist queue); ``flagged``: per flag task, the complaints it sent to the specialist queue."""
+                   operations: Operations, decided: dict[str, np.ndarray] | None = None) -> dict:
+    """The system block: automation, each task's system accuracy (flags: recall, and the specialist queue's
+    share) with its bound and whether it is within every criterion, and the time and cost cut.
+
+    ``allocated``: the models placed the complaint (a team or the specialist queue); ``flagged``: per flag
+    task, the complaints it sent to the specialist queue; ``decided``: per deferrable task, the complaints
+    whose answer the models gave (default: the allocated ones)."""
+    decided = decided or {}
     n = len(allocated)
     manual = ~allocated
+    z = operations.z
     tasks = {}
+    to_name = np.zeros(n, dtype=bool)
     for a in answers:
         if a.rate is None:
             continue
         if a.task.binary:
             positives = a.hits & a.known
-            found = (flagged[a.task.name] & positives).sum() + a.rate * (manual & positives).sum()
-            base_rate = positives.sum() / max(a.known.sum(), 1)
-            share = (flagged[a.task.name].sum() + a.rate * base_rate * manual.sum()) / max(n, 1)
-            tasks[a.task.name] = {"recall": _round(found / max(positives.sum(), 1)), "target": a.rate,
-                                  "specialist_share": _round(share), "capacity": operations.specialist_capacity,
-                                  "pass": bool(found >= a.rate * positives.sum() - 1e-9
-                                               and share <= operations.specialist_capacity)}
+            found, missed_manual = (flagged[a.task.name] & positives).sum(), (manual & positives).sum()
+            recall, lower, _ = mean_bounds(found + a.rate * missed_manual, found + a.rate ** 2 * missed_manual,
+                                           positives.sum(), z)
+            expected_manual = a.rate * positives.sum() / max(a.known.sum(), 1)
+            share, _, upper = mean_bounds(flagged[a.task.name].sum() + expected_manual * manual.sum(),
+                                          flagged[a.task.name].sum() + expected_manual ** 2 * manual.sum(), n, z)
+            tasks[a.task.name] = {"recall": _round(recall), "lower_bound": _round(lower), "target": a.rate,
+                                  "specialist_share": _round(share), "specialist_share_upper": _round(upper),
+                                  "capacity": operations.specialist_capacity,
+                                  **_verdicts(recall, a.rate, operations, share <= operations.specialist_capacity)}
         else:
-            correct = (a.hits & a.known & allocated).sum() + a.rate * (a.known & manual).sum()
-            accuracy = correct / max(a.known.sum(), 1)
-            tasks[a.task.name] = {"accuracy": _round(accuracy), "target": a.rate,
-                                  "allocated_accuracy": _round((a.hits & a.known & allocated).sum()
-                                                               / max((a.known & allocated).sum(), 1)),
-                                  "pass": bool(accuracy >= a.rate - 1e-9)}
+            by_model = decided.get(a.task.name, allocated) & a.known
+            correct, by_people = (a.hits & by_model).sum(), a.known.sum() - by_model.sum()
+            if a.task.name in decided:
+                to_name |= allocated & ~decided[a.task.name]
+            accuracy, lower, _ = mean_bounds(correct + a.rate * by_people, correct + a.rate ** 2 * by_people,
+                                             a.known.sum(), z)
+            tasks[a.task.name] = {"accuracy": _round(accuracy), "lower_bound": _round(lower), "target": a.rate,
+                                  "allocated_accuracy": _round(correct / max(by_model.sum(), 1)),
+                                  **_verdicts(accuracy, a.rate, operations)}
     automation = float(allocated.mean()) if n else 0.0
-    blended = operations.automated_cost + (1 - automation) * operations.manual_cost
+    named = float(to_name.mean()) if n else 0.0
     return {
-        "n": n, "automation_rate": _round(automation), "manual_triage_share": _round(1 - automation),
+        "n": n, "deferral": operations.deferral, "automation_rate": _round(automation),
+        "manual_triage_share": _round(1 - automation), "issues_to_name_share": _round(named),
+        "criteria": {name: all(t["criteria"][name] for t in tasks.values()) for name in operations.criteria},
         "tasks": tasks,
-        "cost_per_complaint": {"automated_path": operations.automated_cost, "manual_path": round(operations.manual_cost, 4),
-                               "system": round(blended, 4), "all_manual": round(operations.manual_cost, 4),
-                               "saving": _round(1 - blended / operations.manual_cost)},
+        **_cut(1 - automation, named, operations),
+        "naming_sensitivity": {str(share): _cut(1 - automation, named, operations, share)["cost_cut"]
+                               for share in NAMING_SHARES} if named else None,
     }
+
+
+def _verdicts(value: float, rate: float, operations: Operations, within_capacity: bool = True) -> dict:
+    """Per criterion, whether the system rate is at its floor or above (and the specialist queue fits): what a
+    set of complaints realised. Tuning asks more of the answers it is tuned on: their lower bound (``tune``)."""
+    return {"floor": operations.floor(rate),
+            "criteria": {name: bool(within_capacity and value >= operations.floor(rate, name) - 1e-9)
+                         for name in operations.criteria}}
+
+
+def _cut(manual: float, named: float, operations: Operations, naming_share: float | None = None) -> dict:
+    """People's share of the work (manual triage, and issues to name at their share of a triage) and the
+    time and cost cut against all-manual triage."""
+    work = manual + (operations.naming_share if naming_share is None else naming_share) * named
+    cost = operations.automated_cost + work * operations.manual_cost
+    return {"time_cut": _round(1 - work), "cost_cut": _round(1 - cost / operations.manual_cost),
+            "cost_per_complaint": {"automated_path": operations.automated_cost,
+                                   "manual_path": round(operations.manual_cost, 4), "system": round(cost, 4)}}
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    thresholds: dict[str, float]  # classifier tasks: confidence under it -> manual triage; flags: flag at or above
-    system: dict  # system_metrics at the point, on the slice it was tuned on
-    curve: list[dict]  # per automation level: the widest worst-task accuracy margin reachable there
+    thresholds: dict[str, float]  # classifier tasks: confidence under it -> people decide; flags: flag at or above
+    system: dict  # system_metrics at the point, on the answers it was tuned on: what it promises
+    curve: list[dict]  # per automation level: the widest worst-task margin over the floor reachable there
+    # the points the other acceptance criteria would serve, tuned on the same answers: what choosing them means
+    alternatives: dict[str, "OperatingPoint"] = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        return {"thresholds": self.thresholds, "system": self.system, "curve": self.curve}
+        return {"thresholds": self.thresholds, "system": self.system, "curve": self.curve,
+                "criteria": {name: {"thresholds": other.thresholds, "system": other.system}
+                             for name, other in self.alternatives.items()}}
 
 
 def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
-    """The thresholds with the highest automation that meet every target and the specialist capacity.
+    """The thresholds that leave people the least work while every task's bound meets its floor and the
+    specialist queue fits.
 
     Classifier tasks with a target are searched on a grid of confidence thresholds, each flag task over
-    quantiles of its scores; tasks without a target keep their configured threshold. Counts per cell of the
-    classifier grid make every combination one array operation. When no point clears the margin, the
-    point is today's operation: every complaint to manual triage (the system then has the team's own
-    rates), which fits unless the capacity is below what the team itself sends to specialists.
+    quantiles of its scores; tasks without a target keep their configured threshold. Sums of contributions
+    per cell of the classifier grid make every combination one array operation. When no point meets the
+    criterion, the point is today's operation: every complaint to manual triage (the system then has the
+    team's own rates), which fits unless the capacity is below what the team itself sends to specialists.
     """
     tuned = [a for a in answers if not a.task.binary and a.rate is not None]
     flags = [a for a in answers if a.task.binary]
-    fixed = [a for a in answers if not a.task.binary and a.rate is None]
+    fixed = [a for a in answers if not a.task.binary and a.rate is None and not deferrable(a.task, operations)]
     n = len(answers[0].scores)
+    z = operations.z
     passes_fixed = np.ones(n, dtype=bool)
     for a in fixed:
         passes_fixed &= a.scores >= a.task.threshold
     cells_of = np.column_stack([np.minimum((a.scores * GRID).astype(int), GRID) for a in tuned]
                                or [np.zeros(n, dtype=int)])  # per tuned task, bin i: score >= i/GRID
+    allocating = tuple(i for i, a in enumerate(tuned) if not deferrable(a.task, operations))
+    naming = tuple(i for i, a in enumerate(tuned) if deferrable(a.task, operations))
     best, cells = None, []
     for flag_thresholds in _flag_grid(flags):
         flagged = {a.task.name: a.scores >= t for a, t in zip(flags, flag_thresholds)}
@@ -147,39 +181,47 @@ def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
             raised |= mask
         rest = ~raised & passes_fixed
 
-        def above(weights: np.ndarray, rest: np.ndarray = rest) -> np.ndarray:
-            return _sum_above(cells_of[rest], weights[rest])
+        def above(weights: np.ndarray, axes: tuple[int, ...], rest: np.ndarray = rest) -> np.ndarray:
+            return _sum_above(cells_of[rest], weights[rest], axes)
 
-        automated = raised.sum() + above(np.ones(n))
-        manual = n - automated
+        allocated = raised.sum() + above(np.ones(n), allocating)
+        manual = n - allocated
+        to_name = allocated - raised.sum() - above(np.ones(n), allocating + naming) if naming else 0
         margins = []
-        for a in tuned:
-            correct = (a.hits & a.known & raised).sum() + above((a.hits & a.known).astype(float))
-            known_manual = a.known.sum() - (a.known & raised).sum() - above(a.known.astype(float))
-            margins.append((correct + a.rate * known_manual) / max(a.known.sum(), 1) - a.rate)
-        fits = np.ones_like(automated, dtype=bool)
+        for i, a in enumerate(tuned):
+            axes = allocating + ((i,) if i in naming else ())
+            correct = (a.hits & a.known & raised).sum() + above((a.hits & a.known).astype(float), axes)
+            by_people = a.known.sum() - (a.known & raised).sum() - above(a.known.astype(float), axes)
+            _, lower, _ = mean_bounds(correct + a.rate * by_people, correct + a.rate ** 2 * by_people,
+                                      a.known.sum(), z)
+            margins.append(lower - operations.floor(a.rate))
+        fits = np.ones_like(allocated, dtype=bool)
         for a in flags:
             positives = a.hits & a.known
-            found_auto = (flagged[a.task.name] & positives).sum()
-            positives_manual = positives.sum() - (positives & raised).sum() - above(positives.astype(float))
-            recall = (found_auto + a.rate * positives_manual) / max(positives.sum(), 1)
-            share = (flagged[a.task.name].sum() + a.rate * positives.sum() / max(a.known.sum(), 1) * manual) / n
-            fits &= (recall >= a.rate + operations.tuning_margin - 1e-9) & (share <= operations.specialist_capacity + 1e-9)
-        worst = np.min(margins, axis=0) if margins else np.zeros_like(automated)
-        ok = fits & (worst >= operations.tuning_margin - 1e-9)
-        cells.append((automated / n, np.where(fits, worst, -np.inf), flag_thresholds))
+            found = (flagged[a.task.name] & positives).sum()
+            missed_manual = positives.sum() - (positives & raised).sum() - above(positives.astype(float), allocating)
+            _, lower, _ = mean_bounds(found + a.rate * missed_manual, found + a.rate ** 2 * missed_manual,
+                                      positives.sum(), z)
+            expected = a.rate * positives.sum() / max(a.known.sum(), 1)
+            _, _, upper = mean_bounds(flagged[a.task.name].sum() + expected * manual,
+                                      flagged[a.task.name].sum() + expected ** 2 * manual, n, z)
+            fits &= (lower >= operations.floor(a.rate) - 1e-9) & (upper <= operations.specialist_capacity + 1e-9)
+        worst = np.min(margins, axis=0) if margins else np.zeros_like(allocated)
+        ok = fits & (worst >= -1e-9)
+        cells.append((allocated / n, np.where(fits, worst, -np.inf), flag_thresholds))
         if ok.any():
-            score = np.where(ok, automated + worst, -np.inf)  # most automation, then the widest margin
+            work = manual + operations.naming_share * to_name
+            score = np.where(ok, -work + 1e-3 * worst, -np.inf)  # least work, then the widest margin
             index = np.unravel_index(int(np.argmax(score)), score.shape)
             if best is None or score[index] > best[0]:
                 best = (score[index], index, flag_thresholds)
-    if best is None:  # nothing beats the team by the margin: leave every complaint to people
+    if best is None:  # nothing meets the criterion: leave every complaint to people
         thresholds = {a.task.name: 1.01 for a in tuned + flags}
     else:
         _, index, flag_thresholds = best
         thresholds = {a.task.name: round(int(i) / GRID, 4) for a, i in zip(tuned, index)}
         thresholds |= {a.task.name: round(float(t), 4) for a, t in zip(flags, flag_thresholds)}
-    system = _measure(answers, thresholds, operations)
+    system = measure(answers, thresholds, operations)
     if any(values.get("specialist_share", 0) > operations.specialist_capacity for values in system["tasks"].values()):
         raise ValueError("the specialist queue is over its capacity even with every complaint in manual triage: "
                          "raise specialist_capacity in operations.yaml")
@@ -191,18 +233,42 @@ def sweep(answers: list[TaskAnswers], thresholds: dict[str, float], task: str, o
     and the task's system accuracy (a flag: its system recall and the specialist share)."""
     points = []
     for threshold in np.round(np.arange(0, GRID + 1) / GRID, 4):
-        system = _measure(answers, {**thresholds, task: float(threshold)}, operations)
+        system = measure(answers, {**thresholds, task: float(threshold)}, operations)
         points.append({"threshold": float(threshold), **system["tasks"][task], "automation": system["automation_rate"]})
     return points
 
 
-def _sum_above(cells: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per grid cell (one axis per tuned task): the sum of ``weights`` over rows whose every score clears
-    that cell's thresholds."""
+def measure(answers: list[TaskAnswers], thresholds: dict[str, float], operations: Operations) -> dict:
+    """system_metrics at ``thresholds``, each row routed as complaints.routing routes it."""
+    n = len(answers[0].scores)
+    flagged = {a.task.name: a.scores >= thresholds[a.task.name] for a in answers if a.task.binary}
+    raised = np.zeros(n, dtype=bool)
+    for mask in flagged.values():
+        raised |= mask
+    confident, decided = np.ones(n, dtype=bool), {}
+    for a in answers:
+        if a.task.binary:
+            continue
+        sure = a.scores >= thresholds.get(a.task.name, a.task.threshold)
+        if deferrable(a.task, operations):
+            decided[a.task.name] = sure
+        else:
+            confident &= sure
+    allocated = raised | confident
+    return system_metrics(answers, allocated, flagged, operations,
+                          {name: raised | (allocated & sure) for name, sure in decided.items()})
+
+
+def _sum_above(cells: np.ndarray, weights: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Per grid cell (one axis per tuned task): the sum of ``weights`` over rows whose scores clear that cell's
+    thresholds on ``axes`` (the other tasks' thresholds do not apply), broadcast to the whole grid."""
     hist, _ = np.histogramdd(cells, bins=[GRID + 1] * cells.shape[1], range=[(0, GRID + 1)] * cells.shape[1],
                              weights=weights)
     for axis in range(cells.shape[1]):
-        hist = np.flip(np.cumsum(np.flip(hist, axis), axis), axis)
+        if axis in axes:
+            hist = np.flip(np.cumsum(np.flip(hist, axis), axis), axis)
+        else:
+            hist = np.broadcast_to(hist.sum(axis=axis, keepdims=True), hist.shape)
     return hist
 
 
@@ -217,29 +283,15 @@ def _flag_grid(flags: list[TaskAnswers]) -> list[tuple[float, ...]]:
     return combos
 
 
-def _measure(answers: list[TaskAnswers], thresholds: dict[str, float], operations: Operations) -> dict:
-    """system_metrics at ``thresholds``, routing each row as complaints.routing does."""
-    n = len(answers[0].scores)
-    flagged = {a.task.name: a.scores >= thresholds[a.task.name] for a in answers if a.task.binary}
-    raised = np.zeros(n, dtype=bool)
-    for mask in flagged.values():
-        raised |= mask
-    confident = np.ones(n, dtype=bool)
-    for a in answers:
-        if not a.task.binary:
-            confident &= a.scores >= thresholds.get(a.task.name, a.task.threshold)
-    return system_metrics(answers, raised | confident, flagged, operations)
-
-
 def _curve(cells: list[tuple[np.ndarray, np.ndarray, tuple]]) -> list[dict]:
-    """Per automation level: the widest worst-task accuracy margin over the team's rates any point reaching
+    """Per automation level: the widest worst-task margin of the bound over its floor that any point reaching
     that automation has (flags within recall and capacity): the price of automating more."""
     curve = []
     for level in np.round(np.arange(0, 1 + 1e-9, CURVE_STEP), 2):
         best = max((float(worst[automation >= level].max()) for automation, worst, _ in cells
                     if (automation >= level).any()), default=-np.inf)
         if np.isfinite(best):
-            curve.append({"automation": float(level), "worst_accuracy_margin": _round(best)})
+            curve.append({"automation": float(level), "worst_margin": _round(best)})
     return curve
 
 

@@ -57,7 +57,8 @@ def export_corrections(source: Deployment, manifest: ReleaseManifest, scratch: P
         if complaint is not None:
             store.put_complaint(complaint)
         store.add_feedback(feedback)
-    target = Deployment(store=store, registry=source.registry, tasks=source.tasks, taxonomy=source.taxonomy)
+    target = Deployment(store=store, registry=source.registry, tasks=source.tasks, taxonomy=source.taxonomy,
+                        operations=source.operations)
     for task, release in manifest.tasks.items():
         record_version(target, manifest, task, release.champion)
         store.put_strategy(release.applied_to(None, task))

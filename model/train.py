@@ -1,7 +1,8 @@
-"""The training job: fit each task's model (of the kind its config declares) on the training split less its
-validation slice, calibrate it and tune the operating point (every task's threshold, together) on that
-slice, score it on the held-out split with the serving code, write its model card, register it, and make
-it champion when the task has none.
+"""The training job: fit each task's model (of the kind its config declares) on the training split, calibrate
+it and tune the operating point (every task's threshold, together) on out-of-fold answers over that split
+(``model/cross_fitting.py``), score it on the held-out split with the serving code, with the system it makes
+there beside what the tuning promised, write its model card, register it, and make it champion when the
+task has none.
 
 Every task is fitted and scored before any is registered, so a failed fit registers nothing. Analysts'
 reallocations (the ``feedback`` table) override the file's labels and add the complaints they corrected,
@@ -15,13 +16,13 @@ import hashlib
 import json
 import subprocess
 import tempfile
+from functools import partial
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from complaints.deployment import Deployment
 from model.evaluation import task_metrics
@@ -29,11 +30,12 @@ from model.model_card import write_model_card
 from complaints.predictors import KINDS, load_predictor
 from complaints.predictors.transformer_onnx import KIND as TRANSFORMER_KIND
 from model.registration import CHAMPION_POLICIES, RegistrationIncomplete, register_model
-from model.operating_point import OPERATING_POINT, OperatingPoint, Operations, TaskAnswers, tune
+from model.cross_fitting import Answers, complaints_of, out_of_fold
+from model.operating_point import OPERATING_POINT, OperatingPoint, TaskAnswers, measure, tune
+from complaints.operations import Operations
 from complaints.predictors.base import calibrated
-from complaints.schema import POSITIVE, Complaint
-from complaints.config import Settings
-from complaints.splits import HOLDOUT_PERCENT, Labelled, Splits, fingerprint, is_validation
+from complaints.schema import POSITIVE
+from complaints.splits import FOLDS, HOLDOUT_PERCENT, Labelled, Splits, fingerprint, fold_of
 from complaints.strategy import champions
 from complaints.tasks import TaskSpec
 from model.training_data import TrainingSet, training_set
@@ -60,8 +62,6 @@ class TrainingArguments:
     provenance: Path | None = None  # defaults to provenance.csv beside the data
     champion: str = "if-none"  # register as champion: if the task has none | if-better | always | never
     actor: str = field(default_factory=getpass.getuser)
-    # the specialist capacity and margin the operating point is tuned for (env COMPLAINTS_OPERATIONS)
-    operations: Path = field(default_factory=lambda: Settings.from_env().operations_file)
     baseline: baseline.BaselineConfig = field(default_factory=baseline.BaselineConfig)
     transformer: "TransformerConfig | None" = None  # model.transformer.TransformerConfig; defaults when None
 
@@ -77,6 +77,7 @@ class TrainingResult:
     champion: bool
     train_rows: int
     holdout_rows: int
+    operating_point: dict  # the run's: thresholds, what the tuning promised and what the held-out split realised
 
 
 @dataclass
@@ -90,6 +91,7 @@ class _Scored:
     data_sha256: str
     train_rows: int
     holdout_rows: int
+    operating_point: dict
 
 
 def train(deployment: Deployment, args: TrainingArguments, progress: bool = False) -> list[TrainingResult]:
@@ -99,95 +101,94 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
     if args.champion not in CHAMPION_POLICIES:
         raise ValueError(f"champion policy must be one of {CHAMPION_POLICIES}")
     tasks = [deployment.task(name) for name in args.tasks] if args.tasks else deployment.tasks
+    operations = deployment.operations  # the criterion and capacity the point is tuned to (COMPLAINTS_OPERATIONS)
     data = training_set(deployment, tasks, args.data, args.max_rows, args.provenance, args.holdout_percent)
     check = check_training(deployment, data.complaints, data.splits)
     if not check.success:
         raise TrainingDataError("the training data failed the `training` suite; nothing was trained\n" + check.report())
     splits = check.trainable(data.splits)
     excluded = {"excluded_all_tagged_source_rows": len(data.all_tagged_ids)}
-    validation = {name: [(c, y) for c, y in train_set if is_validation(c.narrative)]
-                  for name, (train_set, _) in splits.items()}
     with tempfile.TemporaryDirectory(prefix="train-") as tmp:
-        fitted = _fit_baselines([t for t in tasks if args.kind_of(t) == baseline.KIND], splits, args, Path(tmp), progress)
+        fitted, tuning = {}, []
+        baseline_tasks = [t for t in tasks if args.kind_of(t) == baseline.KIND]
+        if baseline_tasks:
+            tuning.append(out_of_fold(baseline_tasks, {t.name: splits[t.name][0] for t in baseline_tasks},
+                                      partial(_cross_fit_baseline, args.baseline), Path(tmp), progress))
+            fitted |= {t.name: (Path(tmp) / t.name, {"config": asdict(args.baseline), "fit_rows": len(splits[t.name][0]),
+                                                     "folds_averaged": FOLDS}) for t in baseline_tasks}
         transformer_tasks = [t for t in tasks if args.kind_of(t) == TRANSFORMER_KIND]
         if transformer_tasks:
-            fitted |= _fit_transformer(transformer_tasks, splits, args, Path(tmp), progress)
-        point = _calibrate_and_tune(tasks, fitted, validation, Operations.load(args.operations))
+            transformer_fitted, transformer_answers = _fit_transformer(transformer_tasks, splits, args, Path(tmp),
+                                                                       progress)
+            fitted |= transformer_fitted
+            tuning.append(transformer_answers)
+        point = _calibrate_and_tune(tasks, fitted, tuning, operations)
+        held_out = _held_out_system(tasks, fitted, {t.name: splits[t.name][1] for t in tasks}, point, operations)
         scored = [_score(deployment, task, args.kind_of(task), *fitted[task.name], *splits[task.name], data,
                          {**(excluded if task.binary else {}),
-                          "excluded_small_classes": check.small_classes.get(task.name, {})}, point)
+                          "excluded_small_classes": check.small_classes.get(task.name, {})}, point, held_out)
                   for task in tasks]
         return _register_all(deployment, scored, args)
 
 
-def _fit_baselines(tasks: list[TaskSpec], splits: Splits, args: TrainingArguments, folder: Path, progress: bool
-                   ) -> dict[str, tuple[Path, dict]]:
-    """One TF-IDF + logistic regression per task, on the training split less its validation slice."""
-    artifacts = {}
-    for task in tqdm(tasks, desc="train", unit="task", disable=not progress):
-        fit_set = [(c, y) for c, y in splits[task.name][0] if not is_validation(c.narrative)]
-        artifact_dir = folder / task.name
-        baseline.fit([c.narrative for c, _ in fit_set], [y for _, y in fit_set], task.binary, artifact_dir,
-                     args.baseline)
-        artifacts[task.name] = (artifact_dir, {"config": asdict(args.baseline), "fit_rows": len(fit_set)})
-    return artifacts
+def _cross_fit_baseline(config: baseline.BaselineConfig, task: TaskSpec, examples: Labelled, texts: list[str],
+                        folds: list[int], folder: Path) -> tuple[list[str], np.ndarray]:
+    """A TF-IDF + logistic regression per fold of the training split; their average serves (model/baseline.py)."""
+    return baseline.cross_fit([c.narrative for c, _ in examples], [y for _, y in examples],
+                              [fold_of(c.narrative) for c, _ in examples], task.binary, texts, folds, folder, config)
 
 
 def _fit_transformer(tasks: list[TaskSpec], splits: Splits, args: TrainingArguments, folder: Path, progress: bool
-                     ) -> dict[str, tuple[Path, dict]]:
-    """One encoder fine-tuned on every task at once; a validation slice of the training split tunes the
-    flag thresholds and decides whether a declared hierarchy (``within``) helps."""
+                     ) -> tuple[dict[str, tuple[Path, dict]], Answers]:
+    """One encoder fine-tuned on every task at once, on the training split less its first fold, which tunes
+    the calibration and thresholds and decides whether a declared hierarchy (``within``) helps: fitting it once
+    per fold would take a CPU days, so this kind is tuned on one fold and serves the model that fold scored."""
     from model import transformer
 
     config = args.transformer or transformer.TransformerConfig()
-    rows, labels = {}, {task.name: {} for task in tasks}
-    for task in tasks:
-        for complaint, label in splits[task.name][0]:
-            rows[complaint.complaint_id] = complaint
-            labels[task.name][complaint.complaint_id] = label
-    fit_ids = [cid for cid, c in rows.items() if not is_validation(c.narrative)]
-    val_ids = [cid for cid, c in rows.items() if is_validation(c.narrative)]
+    keys, complaints, labels = complaints_of(tasks, {t.name: splits[t.name][0] for t in tasks})
+    tuning = [i for i, c in enumerate(complaints) if fold_of(c.narrative) == 0]
+    fit_rows = [i for i, c in enumerate(complaints) if fold_of(c.narrative) != 0]
     names = {t.name for t in tasks}
     hierarchy = next(((t.within, t.name) for t in tasks if t.within in names), None)
     fitted = transformer.fit(
-        [rows[cid].narrative for cid in fit_ids], {t.name: [labels[t.name].get(cid) for cid in fit_ids] for t in tasks},
+        [complaints[i].narrative for i in fit_rows], {t.name: [labels[t.name][i] for i in fit_rows] for t in tasks},
         {t.name: t.binary for t in tasks},
-        ([rows[cid].narrative for cid in val_ids], {t.name: [labels[t.name].get(cid) for cid in val_ids] for t in tasks}),
+        ([complaints[i].narrative for i in tuning], {t.name: [labels[t.name][i] for i in tuning] for t in tasks}),
         config, progress=progress, hierarchy=hierarchy)
-    return {task.name: (folder / task.name, transformer.export(fitted, task.name, folder / task.name)) for task in tasks}
+    artifacts = {task.name: (folder / task.name, {**transformer.export(fitted, task.name, folder / task.name),
+                                                  "fit_rows": len(fit_rows)})
+                 for task in tasks}
+    texts = [complaints[i].narrative for i in tuning]
+    predictors = {task.name: load_predictor(folder / task.name) for task in tasks}
+    return artifacts, Answers([keys[i] for i in tuning], texts, {t.name: [labels[t.name][i] for i in tuning] for t in tasks},
+                              {name: p.raw_proba(texts) for name, p in predictors.items()},
+                              {name: p.labels for name, p in predictors.items()}, 1)
 
 
-def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], validation: dict[str, Labelled],
+def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], tuning: list[Answers],
                         operations: Operations) -> OperatingPoint:
-    """Fit each version's temperature on its task's validation examples, then tune every threshold together
-    on the complaints of the slice (model.operating_point), and write both into each model.json."""
-    rows: dict[str, Complaint] = {}
-    for task in tasks:
-        for complaint, _ in validation[task.name]:
-            rows.setdefault(fingerprint(complaint.narrative), complaint)
-    keys = sorted(rows)
-    texts = [rows[key].narrative for key in keys]
+    """Fit each version's temperature on its task's out-of-fold answers, tune every threshold together on the
+    complaints every task has answers for (model.operating_point), and write both into each model.json."""
+    common = sorted(set.intersection(*(set(group.keys) for group in tuning)))
     answers = []
     for task in tasks:
-        artifact_dir, tuned = fitted[task.name]
-        predictor = load_predictor(artifact_dir)
-        truth = {fingerprint(c.narrative): y for c, y in validation[task.name]}
-        labels = [truth.get(key) for key in keys]
+        group = next(group for group in tuning if task.name in group.raw)
+        position = {key: i for i, key in enumerate(group.keys)}
+        rows = [position[key] for key in common]
+        raw, labels, classes = group.raw[task.name][rows], [group.labels[task.name][i] for i in rows], group.classes[task.name]
         known = np.array([label is not None for label in labels])
-        raw = predictor.raw_proba(texts)
         known_labels = [label for label in labels if label is not None]
-        temperature = fit_temperature(raw[known], known_labels, predictor.labels)
+        temperature = fit_temperature(raw[known], known_labels, classes)
         proba = calibrated(raw, temperature)
-        tuned["calibration"] = {"temperature": temperature, "validation_rows": int(known.sum()),
-                                "ece_before": expected_calibration_error(raw[known], known_labels, predictor.labels),
-                                "ece_after": expected_calibration_error(proba[known], known_labels, predictor.labels)}
-        if task.binary:
-            scores, hits = proba[:, predictor.labels.index(POSITIVE)], np.array([y == POSITIVE for y in labels])
-        else:
-            top = proba.argmax(axis=1)
-            scores, hits = proba.max(axis=1), np.array([predictor.labels[i] == y for i, y in zip(top, labels)])
-        answers.append(TaskAnswers(task, scores, hits, known))
-    point = tune(answers, operations)
+        _, tuned = fitted[task.name]
+        tuned["calibration"] = {"temperature": temperature, "tuning_rows": int(known.sum()), "folds": group.folds,
+                                "ece_before": expected_calibration_error(raw[known], known_labels, classes),
+                                "ece_after": expected_calibration_error(proba[known], known_labels, classes)}
+        answers.append(task_answers(task, proba, classes, labels))
+    points = {name: tune(answers, replace(operations, criterion=name)) for name in operations.criteria}
+    point = replace(points[operations.criterion],
+                    alternatives={name: other for name, other in points.items() if name != operations.criterion})
     for task in tasks:
         artifact_dir, tuned = fitted[task.name]
         meta_file = artifact_dir / "model.json"
@@ -197,12 +198,44 @@ def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dic
             meta["decision_threshold"] = point.thresholds[task.name]
             tuned["decision_threshold"] = point.thresholds[task.name]
         meta_file.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        (artifact_dir / OPERATING_POINT).write_text(json.dumps(point.as_json(), indent=2), encoding="utf-8")
     return point
 
 
+def task_answers(task: TaskSpec, proba: np.ndarray, classes: list[str], labels: list[str | None]) -> TaskAnswers:
+    """A task's calibrated probabilities as the operating point reads them: its score and whether it is right."""
+    if task.binary:
+        return TaskAnswers(task, proba[:, classes.index(POSITIVE)], np.array([y == POSITIVE for y in labels]),
+                           np.array([y is not None for y in labels]))
+    top = proba.argmax(axis=1)
+    return TaskAnswers(task, proba.max(axis=1), np.array([classes[i] == y for i, y in zip(top, labels)]),
+                       np.array([y is not None for y in labels]))
+
+
+def _held_out_system(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], holdout: dict[str, Labelled],
+                     point: OperatingPoint, operations: Operations) -> dict:
+    """The system the final versions make on the held-out split at the tuned point: what the promise realised,
+    beside it the gap (realised less promised) of every task's rate."""
+    _, complaints, labels = complaints_of(tasks, holdout)
+    texts = [c.narrative for c in complaints]
+    answers = []
+    for task in tasks:
+        predictor = load_predictor(fitted[task.name][0])
+        answers.append(task_answers(task, predictor.predict_proba(texts), predictor.labels, labels[task.name]))
+    realised = measure(answers, point.thresholds, operations)
+    gap = {name: _round_gap(values, point.system["tasks"].get(name, {})) for name, values in realised["tasks"].items()}
+    return {"system": realised, "gap": {**gap, "automation_rate": round(
+                realised["automation_rate"] - point.system["automation_rate"], 4)},
+            "criteria": {name: measure(answers, other.thresholds, replace(operations, criterion=name))
+                         for name, other in point.alternatives.items()}}
+
+
+def _round_gap(realised: dict, promised: dict) -> float | None:
+    metric = "recall" if "recall" in realised else "accuracy"
+    return round(realised[metric] - promised[metric], 4) if metric in promised else None
+
+
 def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path, tuned: dict, train_set: Labelled,
-           holdout: Labelled, data: TrainingSet, excluded: dict, point: OperatingPoint) -> _Scored:
+           holdout: Labelled, data: TrainingSet, excluded: dict, point: OperatingPoint, held_out: dict) -> _Scored:
     """Score on the held-out split with the serving code, as it will run, and write the model card."""
     data_hash = hashlib.sha256(json.dumps(
         [data.source_sha256, sorted((c.complaint_id, y) for c, y in train_set)]).encode()).hexdigest()
@@ -216,8 +249,10 @@ def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path
     training = {"data_sha256": data_hash, "git_commit": _git_commit(), "train_rows": len(train_set),
                 "holdout_rows": len(holdout), "taxonomy_version": deployment.taxonomy.version, "kind": kind,
                 **excluded, **tuned}
-    write_model_card(artifact_dir, task.name, kind, metrics, training, point.as_json())
-    return _Scored(task, kind, artifact_dir, metrics, data_hash, len(train_set), len(holdout))
+    operating_point = {**point.as_json(), "held_out": held_out}
+    (artifact_dir / OPERATING_POINT).write_text(json.dumps(operating_point, indent=2), encoding="utf-8")
+    write_model_card(artifact_dir, task.name, kind, metrics, training, operating_point)
+    return _Scored(task, kind, artifact_dir, metrics, data_hash, len(train_set), len(holdout), operating_point)
 
 
 def _register_all(deployment: Deployment, scored: list[_Scored], args: TrainingArguments) -> list[TrainingResult]:
@@ -231,7 +266,7 @@ def _register_all(deployment: Deployment, scored: list[_Scored], args: TrainingA
             done = [f"{r.task}@{r.version}{' (champion)' if r.champion else ''}" for r in results]
             raise RegistrationIncomplete(done, f"task {model.task.name!r}", error) from error
         results.append(TrainingResult(model.task.name, info.version, model.metrics, promoted is not None,
-                                      model.train_rows, model.holdout_rows))
+                                      model.train_rows, model.holdout_rows, model.operating_point))
     return results
 
 

@@ -7,7 +7,7 @@ own version line; at serving time tasks whose encoders are byte-identical share 
 
 A task declared ``within`` another (issue within team) uses the hierarchy: its probabilities are weighted
 by how likely each of its classes is under the predicted distribution of the parent's classes (a prior
-counted on the training set), when that helps on the validation slice.
+counted on the training set), when that helps on the tuning fold.
 """
 
 from __future__ import annotations

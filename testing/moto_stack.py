@@ -40,7 +40,9 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from complaints.config import Settings
 from complaints.deployment import Deployment
+from complaints.operations import Operations
 from model.manifest import ReleaseManifest
 from complaints.registry.local import LocalRegistry
 from model.release import apply
@@ -308,7 +310,8 @@ def running_stack(manifest: ReleaseManifest, models: Path, tasks: list[TaskSpec]
         store_url = f"dynamodb://{NAME_PREFIX}?region={REGION}"
         store = DynamoDBStore(NAME_PREFIX, region_name=REGION)
         create_store_tables(store)
-        apply(Deployment(store, LocalRegistry(models), tasks, taxonomy), manifest, "moto-stack", actor="moto-stack")
+        operations = Operations.load(Settings.from_env().operations_file)
+        apply(Deployment(store, LocalRegistry(models), tasks, taxonomy, operations), manifest, "moto-stack", actor="moto-stack")
 
         s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)

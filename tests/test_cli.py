@@ -73,6 +73,12 @@ def test_evaluate_prints_the_json_contract_and_writes_predictions(cli, cfpb_rows
     expected = (sum(r["team_true"] == r["team_pred"] for r in allocated) + 0.80 * (len(rows) - len(allocated))) / len(rows)
     assert system["tasks"]["team"]["accuracy"] == pytest.approx(expected, abs=1e-4)
     assert {"auc", "precision_at_recall_0.60", "flag_rate_at_recall_0.60"} <= set(report["tasks"]["vulnerable"])
+    # every criterion's point, as the champions' training run tuned it, measured here; the served one is the system
+    criteria = report["criteria"]
+    assert set(criteria) == {"band", "parity", "tiny-models"} == set(system["criteria"])
+    assert criteria["tiny-models"]["thresholds"] == system["thresholds"]
+    assert criteria["tiny-models"]["automation_rate"] == system["automation_rate"]
+    assert all(isinstance(point["meets"], bool) and 0 <= point["automation_rate"] <= 1 for point in criteria.values())
     code, out, _ = cli("evaluate", "--data", str(path))
     assert code == 0 and ("PASS" in out or "FAIL" in out) and "95% CI" in out and "System (models + the triage team" in out
 

@@ -13,11 +13,13 @@ EVALUATION = {
     "tasks": {"team": {"accuracy": 0.825, "ci95": [0.813, 0.838]}, "vulnerable": {"recall": 0.6, "ci95": [0.55, 0.65]}},
     "targets": {"team": {"metric": "accuracy", "target": 0.8, "tolerance": 0.03, "value": 0.825, "pass": True},
                 "vulnerable": {"metric": "recall", "target": 0.6, "tolerance": 0.03, "value": 0.5, "pass": False}},
-    "system": {"automation_rate": 0.377, "manual_triage_share": 0.623,
-               "tasks": {"team": {"accuracy": 0.848, "allocated_accuracy": 0.926, "target": 0.8, "pass": True},
-                         "vulnerable": {"recall": 0.607, "specialist_share": 0.152, "capacity": 0.3, "target": 0.6,
-                                        "pass": True}},
-               "cost_per_complaint": {"system": 0.728, "all_manual": 1.167, "saving": 0.376}},
+    "system": {"deferral": "complaint", "automation_rate": 0.377, "manual_triage_share": 0.623, "time_cut": 0.377,
+               "cost_cut": 0.376, "criteria": {"band": False, "parity": False},
+               "tasks": {"team": {"accuracy": 0.848, "lower_bound": 0.84, "allocated_accuracy": 0.926, "target": 0.8,
+                                  "criteria": {"band": True, "parity": True}},
+                         "vulnerable": {"recall": 0.587, "lower_bound": 0.561, "specialist_share": 0.152,
+                                        "capacity": 0.3, "target": 0.6, "criteria": {"band": False, "parity": False}}},
+               "cost_per_complaint": {"system": 0.728, "manual_path": 1.167, "automated_path": 0.00025}},
 }
 ABLATION = [{"variant": "words-dedup", "what": "the champion recipe", "team": 0.818, "issue": 0.517,
              "vulnerable": {"auc": 0.693, "precision_at_recall_0.60": 0.253, "flag_rate_at_recall_0.60": 0.377},
@@ -39,7 +41,9 @@ def test_present_results_become_tables_with_their_figures(tmp_path):
     markdown = model_report.report(reports)
     assert "| team | accuracy | 0.825 | 0.813–0.838 | ≥ 0.80 (±0.03) | met |" in markdown
     assert "| vulnerable | recall | 0.500 | 0.550–0.650 | ≥ 0.60 (±0.03) | missed |" in markdown
-    assert "automation **37.7%**" in markdown and "37.6% less" in markdown
+    assert "automation **37.7%**" in markdown and "cost cut **37.6%**" in markdown
+    assert "| vulnerable | recall 0.587; specialist queue 15.2% of volume (capacity 30.0%) | 0.561 | 0.60 | missed | missed |" \
+        in markdown
     assert "| words-dedup | the champion recipe | 0.818 | 0.517 |" in markdown
     assert "| `team=tfidf-linear@aaa111` | 10.7 ms | 11.9 ms | 107.0 complaints/s | 0.47 s |" in markdown
     assert "From `reports/bench.json`, written " in markdown

@@ -1,5 +1,5 @@
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, TaskPrediction
-from complaints.routing import route
+from complaints.routing import TO_NAME, route
 from complaints.tasks import TaskSpec
 from complaints.thresholds import EVEN_ODDS, served_threshold
 
@@ -36,6 +36,19 @@ def test_low_confidence_on_any_task_goes_to_manual_triage_with_every_reason():
 def test_a_failed_flag_model_is_never_taken_for_not_vulnerable():
     queue, _, reasons = route(TASKS, predictions(errors=("vulnerable",)))
     assert queue == MANUAL_TRIAGE and reasons == ["vulnerable model failed: boom"]
+
+
+def test_per_task_deferral_lands_a_sure_team_with_its_unsure_issue_marked_for_the_team_to_name():
+    unsure_issue = predictions(issue=("Other", 0.1))
+    queue, status, reasons = route(TASKS, unsure_issue, deferral="task")
+    assert (queue, status) == ("Mortgage", ALLOCATED)
+    assert reasons == [f"{TO_NAME}: issue confidence 0.10 under threshold 0.20"]
+    assert route(TASKS, unsure_issue)[:2] == (MANUAL_TRIAGE, NEEDS_TRIAGE)  # per complaint, the default
+    # an unsure team still sends the complaint to people, the unsure issue with it
+    queue, status, reasons = route(TASKS, predictions(team=("Mortgage", 0.1), issue=("Other", 0.1)), deferral="task")
+    assert (queue, status) == (MANUAL_TRIAGE, NEEDS_TRIAGE) and len(reasons) == 2
+    # a failed issue model is not an unsure one: manual triage
+    assert route(TASKS, predictions(errors=("issue",)), deferral="task")[1] == NEEDS_TRIAGE
 
 
 def test_a_failed_team_model_goes_to_manual_triage():

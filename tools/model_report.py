@@ -48,20 +48,24 @@ def evaluation(result: dict) -> list[str]:
         lines.append(_row(task, target["metric"], f"{target['value']:.3f}", f"{low:.3f}–{high:.3f}",
                           f"≥ {target['target']:.2f} (±{target['tolerance']:.2f})", _verdict(target["pass"])))
     system = result["system"]
-    lines += ["", f"The system (the models, and the triage team on what they leave to manual triage): automation "
-                  f"**{_pct(system['automation_rate'])}**, manual triage {_pct(system['manual_triage_share'])}.", "",
-              "| task | system figure | target | |", "| --- | --- | --- | --- |"]
+    criteria = list(system["criteria"])
+    lines += ["", f"The system (the models, and the triage team on what they leave to people; deferral per "
+                  f"{system['deferral']}): automation **{_pct(system['automation_rate'])}**, manual triage "
+                  f"{_pct(system['manual_triage_share'])}, time cut **{_pct(system['time_cut'])}**, cost cut "
+                  f"**{_pct(system['cost_cut'])}**.", "",
+              "| task | system figure | lower bound | team | " + " | ".join(criteria) + " |",
+              "| --- | --- | --- | --- | " + " | ".join("---" for _ in criteria) + " |"]
     for task, values in system["tasks"].items():
         if "recall" in values:
             figure = (f"recall {values['recall']:.3f}; specialist queue {_pct(values['specialist_share'])} of volume "
                       f"(capacity {_pct(values['capacity'])})")
         else:
             figure = (f"accuracy {values['accuracy']:.3f} (the models {values['allocated_accuracy']:.3f} on what "
-                      f"they allocate)")
-        lines.append(_row(task, figure, f"{values['target']:.2f}", _verdict(values["pass"])))
+                      f"they decide)")
+        lines.append(_row(task, figure, f"{values['lower_bound']:.3f}", f"{values['target']:.2f}",
+                          *(_verdict(values["criteria"][c]) for c in criteria)))
     cost = system["cost_per_complaint"]
-    lines += ["", f"Cost per complaint: ${cost['system']:.4f} against ${cost['all_manual']:.4f} all manual "
-                  f"({_pct(cost['saving'])} less)."]
+    lines += ["", f"Cost per complaint: ${cost['system']:.4f} against ${cost['manual_path']:.4f} all manual."]
     return lines
 
 

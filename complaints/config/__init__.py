@@ -44,7 +44,7 @@ class Settings:
     home: Path  # COMPLAINTS_HOME (or --home), else ~/.complaints: the SQLite store and the local registry
     tasks_file: Path  # COMPLAINTS_TASKS (or --tasks), else the packaged tasks.yaml
     taxonomy_file: Path  # COMPLAINTS_TAXONOMY, else the packaged taxonomy.yaml
-    operations_file: Path  # COMPLAINTS_OPERATIONS, else the packaged operations.yaml: capacity and costs, for tuning
+    operations_file: Path  # COMPLAINTS_OPERATIONS, else the packaged operations.yaml: the criteria, capacity, costs and deferral
     chunk_size: int = DEFAULT_CHUNK_SIZE  # COMPLAINTS_CHUNK_SIZE, else DEFAULT_CHUNK_SIZE: complaints per chunk
 
     @property

@@ -1,7 +1,7 @@
 """The predictor contract: calibrated class probabilities in, (label, score) decisions out.
 
 Each model kind computes its raw probabilities; every kind is then calibrated the same way, by the
-temperature fitted on the validation slice at training (``temperature`` in model.json: probabilities
+temperature fitted on out-of-fold answers at training (``temperature`` in model.json: probabilities
 p^(1/T), renormalised, which is softmax(logits / T)). So a score of 0.8 means about 80% right for every
 version, and a threshold keeps its meaning across versions. A version without one is served uncalibrated.
 """

@@ -1,0 +1,68 @@
+"""The operation the models serve (``config/operations.yaml``): the business's acceptance criteria, the
+specialist queue's capacity, what each path of a complaint costs, and how an unsure answer is deferred.
+
+Serving reads the deferral (``complaints.routing``); training tunes the operating point against the rest
+(``model/operating_point.py``) and evaluation measures the system against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+
+import yaml
+
+DEFERRALS = ("complaint", "task")  # an unsure answer sends the whole complaint to people, or only that task
+
+
+@dataclass(frozen=True)
+class Operations:
+    specialist_capacity: float  # the largest share of all complaints the specialist queue can take
+    manual_minutes: float  # the triage team's handling time per complaint
+    loaded_wage_per_hour: float
+    automated_cost: float  # AWS cost of triaging one complaint
+    criteria: dict[str, float] = field(default_factory=lambda: {"band": 0.03, "parity": 0.0})  # name -> tolerance
+    criterion: str = "band"  # the criterion the operating point is tuned to
+    confidence: float = 0.95  # one-sided level of the bounds the tuned point meets
+    deferral: str = "complaint"
+    naming_share: float = 1.0  # the cost of naming an issue the models left, as a share of a whole triage
+
+    def __post_init__(self) -> None:
+        if not 0 < self.specialist_capacity <= 1:
+            raise ValueError("specialist_capacity is a share of volume, between 0 and 1")
+        if self.criterion not in self.criteria:
+            raise ValueError(f"criterion {self.criterion!r} is not one of the criteria {sorted(self.criteria)}")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError("confidence is the level of a one-sided bound, at least 0.5 and under 1")
+        if self.deferral not in DEFERRALS:
+            raise ValueError(f"deferral must be one of {DEFERRALS}, not {self.deferral!r}")
+        if not 0 <= self.naming_share <= 1:
+            raise ValueError("naming_share is a share of a whole triage, between 0 and 1")
+
+    @property
+    def manual_cost(self) -> float:
+        return self.manual_minutes / 60 * self.loaded_wage_per_hour
+
+    @property
+    def z(self) -> float:
+        """Standard errors between an estimate and its one-sided bound at ``confidence``."""
+        return NormalDist().inv_cdf(self.confidence)
+
+    def floor(self, rate: float, criterion: str | None = None) -> float:
+        """The least a system rate may be under ``criterion`` (default: the tuned one), given the team's rate."""
+        return round(rate - self.criteria[criterion or self.criterion], 4)
+
+    @classmethod
+    def load(cls, path: Path) -> "Operations":
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        try:
+            acceptance, manual = doc["acceptance"], doc["manual_triage"]
+            return cls(float(doc["specialist_capacity"]), float(manual["minutes_per_complaint"]),
+                       float(manual["loaded_wage_per_hour"]), float(doc["automated_cost_per_complaint"]),
+                       {name: float(tolerance) for name, tolerance in acceptance["criteria"].items()},
+                       str(acceptance["criterion"]), float(acceptance["confidence"]),
+                       str(doc.get("deferral", {}).get("mode", "complaint")),
+                       float(doc.get("deferral", {}).get("naming_share", 1.0)))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from error
