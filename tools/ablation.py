@@ -1,5 +1,5 @@
 """The ablation behind the champion recipe (`make ablation`): each model variant trained on the training
-split less its validation slice, scored on the held-out split, timed here.
+split as `complaints train` fits what it serves, scored on the held-out split, timed here.
 
 Every variant is scored on the same held-out complaints (both shared files, one example per narrative, as
 `complaints train` scores). Team and issue: accuracy. Vulnerable (all-tagged sources left out): ROC AUC,
@@ -8,7 +8,8 @@ Training minutes are the three fits (or the one multi-task fine-tune); serving m
 complaint through all three exported models, as the pipeline serves them. Calibration and thresholds do
 not move any of these (they keep every ranking and argmax), so they are left to `complaints train`.
 
-    python -m tools.ablation [--variants words,char,...] [--transformer-steps N] [--output reports/ablation.json]
+    python -m tools.ablation [--variants words,char,...] [--transformer-epochs E] [--home DIR]
+                             [--output reports/ablation.json]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from complaints.predictors import Predictor, load_predictor
 from complaints.predictors.transformer_onnx import hierarchical_issue_proba
 from complaints.schema import POSITIVE
 from complaints.config import Settings, default_data_path
-from complaints.splits import Labelled, is_holdout, is_validation
+from complaints.splits import Labelled, is_holdout
 from model.training_data import TrainingSet, training_set
 from data_checks.training import MIN_EXAMPLES_PER_CLASS
 from model import baseline
@@ -68,13 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="a CFPB export or a folder of them (default the shared data)")
     parser.add_argument("--variants", help=f"comma-separated, default all: {','.join(v.name for v in VARIANTS)}")
-    parser.add_argument("--transformer-steps", type=int, default=0,
-                        help="also fine-tune the transformer-onnx kind for this many steps (batch 16, 128 tokens)")
+    parser.add_argument("--transformer-epochs", type=float, default=0,
+                        help="also fine-tune the transformer-onnx kind for this many epochs (batch 16, 128 tokens)")
+    parser.add_argument("--transformer-steps", type=int, help="stop the fine-tune after this many steps (quick runs)")
+    parser.add_argument("--home", type=Path, help="keep the transformer's registered versions in this home "
+                                                  "(default: a temporary one)")
     parser.add_argument("--output", type=Path, default=Path("reports/ablation.json"))
     args = parser.parse_args(argv)
     data = args.data or default_data_path()
     chosen = [v for v in VARIANTS if not args.variants or v.name in args.variants.split(",")]
-    with tempfile.TemporaryDirectory(prefix="ablation-") as home:
+    with tempfile.TemporaryDirectory(prefix="ablation-") as scratch:
+        home = args.home or Path(scratch)
         deployment = Deployment.embedded(Settings.from_env(home=home))
         read = {"both": training_set(deployment, deployment.tasks, data)}
         if any(v.files != "both" for v in chosen):
@@ -82,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         holdout = {task: examples for task, (_, examples) in read["both"].splits.items()}
         results = [run(variant, _training_examples(deployment, read[variant.files], variant.deduplicated),
                        read[variant.files], holdout, Path(home)) for variant in chosen]
-        if args.transformer_steps:
-            results.append(run_transformer(deployment, data, args.transformer_steps, holdout, Path(home)))
+        if args.transformer_epochs or args.transformer_steps:
+            results.append(run_transformer(deployment, data, args.transformer_epochs or 1.0, args.transformer_steps,
+                                           holdout))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table(results))
@@ -92,12 +98,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(variant: Variant, examples: dict[str, Labelled], data: TrainingSet, holdout: dict[str, Labelled],
         folder: Path) -> dict:
-    """Fit the three tasks as `complaints train` does (training split less the validation slice) and score."""
+    """Fit the three tasks as `complaints train` fits the versions it serves (the whole training split) and score."""
     print(f"{variant.name}: fitting", file=sys.stderr, flush=True)
     started = time.perf_counter()
     predictors, extra = {}, {}
-    for task, train_set in examples.items():
-        fit_set = [(c, y) for c, y in train_set if not is_validation(c.narrative)]
+    for task, fit_set in examples.items():
         artifact = folder / variant.name / task
         texts = [c.narrative for c, _ in fit_set]
         if variant.embeddings:
@@ -129,18 +134,21 @@ def score(proba: dict[str, np.ndarray], labels: dict[str, list[str]], holdout: d
     return result
 
 
-def run_transformer(deployment: Deployment, data: Path, steps: int, holdout: dict[str, Labelled], folder: Path) -> dict:
+def run_transformer(deployment: Deployment, data: Path, epochs: float, steps: int | None, holdout: dict[str, Labelled]
+                    ) -> dict:
     """The transformer-onnx kind through the real training job (fit, export to int8 ONNX), scored like the rest."""
     from model.train import TrainingArguments, train
     from model.transformer import TransformerConfig
 
     started = time.perf_counter()
+    config = TransformerConfig(epochs=epochs, max_steps=steps)
     results = train(deployment, TrainingArguments(data=data, kind="transformer-onnx", champion="always",
-                                                  transformer=TransformerConfig(max_steps=steps)), progress=True)
+                                                  transformer=config), progress=True)
     minutes = (time.perf_counter() - started) / 60
     predictors = {r.task: load_predictor(deployment.registry.fetch(r.task, r.version)) for r in results}
     proba = {task: predictors[task].predict_proba([c.narrative for c, _ in holdout[task]]) for task in predictors}
-    return {"variant": "transformer", "what": f"all-MiniLM-L6-v2 fine-tuned {steps} steps (batch 16, 128 tokens), "
+    return {"variant": "transformer", "what": f"all-MiniLM-L6-v2 fine-tuned "
+                                              f"{f'{steps} steps' if steps else f'{epochs:g} epochs'} (batch 16, 128 tokens), "
                                               "int8 ONNX", **score(proba, {t: p.labels for t, p in predictors.items()},
                                                                    holdout),
             "training_minutes": round(minutes, 1), "serving_ms_p50": _serving_ms(predictors, holdout)}
