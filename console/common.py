@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from complaints.config import default_data_path
+from complaints.operations import Operations
 
 EXIT_REFUSED = 2  # bad input or configuration: refused, nothing was changed
 EXIT_FAILED = 1  # the command ran and failed (`validate`: the data failed the suite; `train`: part-way, it says what changed)
@@ -27,3 +28,17 @@ def data_path(value: str | None) -> Path:
 
 def emit_json(payload: dict) -> None:
     print(json.dumps(payload, ensure_ascii=False, sort_keys=False))
+
+
+def print_promise(point: dict, operations: Operations) -> None:
+    """The operating point: what the out-of-fold tuning promised beside what the held-out split realised."""
+    promised, realised = point["system"], point["held_out"]["system"]
+    print(f"\nOperating point ({operations.criterion}, {operations.confidence:.0%} lower bounds; deferral per "
+          f"{operations.deferral}): thresholds " + ", ".join(f"{k} {v}" for k, v in point["thresholds"].items()))
+    print(f"  {'':<26} {'promised':>9} {'held-out':>9}")
+    print(f"  {'automation':<26} {promised['automation_rate']:>9.3f} {realised['automation_rate']:>9.3f}")
+    print(f"  {'time cut':<26} {promised['time_cut']:>9.3f} {realised['time_cut']:>9.3f}")
+    for name, values in promised["tasks"].items():
+        metric = "recall" if "recall" in values else "accuracy"
+        print(f"  {name + ' system ' + metric:<26} {values[metric]:>9.3f} {realised['tasks'][name][metric]:>9.3f}"
+              f"  (floor {values['floor']:.2f})")

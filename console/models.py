@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from console.common import DATA_HELP, UsageError, data_path, emit_json
+from console.common import DATA_HELP, UsageError, data_path, emit_json, print_promise
 from complaints import strategy
 from complaints.deployment import Deployment
-from complaints.operations import Operations
 from model.evaluation import evaluate_champions
 from complaints.intake import read_batch
 from complaints.predictors import KINDS
@@ -84,22 +83,8 @@ def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
         print(f"{result.task:<12} {result.version}  {'champion' if result.champion else 'registered':<10} "
               f"train {result.train_rows:,} / held-out {result.holdout_rows:,}  {headline}")
     if results:
-        _print_promise(results[0].operating_point, deployment.operations)
+        print_promise(results[0].operating_point, deployment.operations)
     return 0
-
-
-def _print_promise(point: dict, operations: Operations) -> None:
-    """The operating point: what the out-of-fold tuning promised beside what the held-out split realised."""
-    promised, realised = point["system"], point["held_out"]["system"]
-    print(f"\nOperating point ({operations.criterion}, {operations.confidence:.0%} lower bounds; deferral per "
-          f"{operations.deferral}): thresholds " + ", ".join(f"{k} {v}" for k, v in point["thresholds"].items()))
-    print(f"  {'':<26} {'promised':>9} {'held-out':>9}")
-    print(f"  {'automation':<26} {promised['automation_rate']:>9.3f} {realised['automation_rate']:>9.3f}")
-    print(f"  {'time cut':<26} {promised['time_cut']:>9.3f} {realised['time_cut']:>9.3f}")
-    for name, values in promised["tasks"].items():
-        metric = "recall" if "recall" in values else "accuracy"
-        print(f"  {name + ' system ' + metric:<26} {values[metric]:>9.3f} {realised['tasks'][name][metric]:>9.3f}"
-              f"  (floor {values['floor']:.2f})")
 
 
 def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:

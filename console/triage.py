@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
-from console.common import DATA_HELP, UsageError, data_path, emit_json
+from console.common import DATA_HELP, UsageError, data_path, emit_json, print_promise
 from complaints.deployment import Deployment
 from complaints.feedback import reallocate
 from complaints.intake import IntakeBatch, read_chunks, validate_text
@@ -72,7 +72,8 @@ def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
         from model.train import TrainingArguments, train  # the `train` extra: only when a task has no champion
 
         print(f"No champion for {missing}: training baseline models on {data} ...", flush=True)
-        train(deployment, TrainingArguments(data=data, tasks=missing), progress=True)
+        results = train(deployment, TrainingArguments(data=data, tasks=missing), progress=True)
+        print_promise(results[0].operating_point, deployment.operations)
     else:
         print("Champion models already registered: reusing them.")
     chunks = _held_out(read_chunks(data, deployment.taxonomy, settings.chunk_size), args.limit or None)

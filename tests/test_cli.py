@@ -1,6 +1,7 @@
 """The `complaints` command as a user runs it: real files, real store, JSON contracts."""
 
 import csv
+import re
 
 import pytest
 
@@ -125,6 +126,8 @@ def test_the_main_job_trains_once_then_reuses_models_and_complaints(cfpb_rows, t
     assert main(["run", "--data", str(data), "--limit", "40"]) == 0
     first = capsys.readouterr().out
     assert "training baseline models" in first and "By queue:" in first and "Model versions:" in first
+    assert "Operating point (tiny-models, 95% lower bounds; deferral per complaint)" in first
+    assert re.search(r"automation +\d\.\d{3} +\d\.\d{3}", first)  # promised, then realised on the held-out split
     assert main(["run", "--data", str(data), "--limit", "40"]) == 0
     second = capsys.readouterr().out
     assert "already registered: reusing them" in second and "were already triaged by an earlier run" in second
