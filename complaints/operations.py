@@ -57,12 +57,11 @@ class Operations:
     def load(cls, path: Path) -> "Operations":
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         try:
-            acceptance, manual = doc["acceptance"], doc["manual_triage"]
+            acceptance, manual, deferral = doc["acceptance"], doc["manual_triage"], doc["deferral"]
             return cls(float(doc["specialist_capacity"]), float(manual["minutes_per_complaint"]),
                        float(manual["loaded_wage_per_hour"]), float(doc["automated_cost_per_complaint"]),
                        {name: float(tolerance) for name, tolerance in acceptance["criteria"].items()},
-                       str(acceptance["criterion"]), float(acceptance["confidence"]),
-                       str(doc.get("deferral", {}).get("mode", "complaint")),
-                       float(doc.get("deferral", {}).get("naming_share", 1.0)))
+                       str(acceptance["criterion"]), float(acceptance["confidence"]), str(deferral["mode"]),
+                       float(deferral["naming_share"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from error

@@ -48,3 +48,8 @@ def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction], deferra
     team = next(task for task in tasks if task.role == "queue")
     return predictions[team.name].label, ALLOCATED, [f"{TO_NAME}: {reason}" for reason in to_name]
 
+
+def left_to_name(reasons: list[str]) -> set[str]:
+    """The tasks an allocated complaint's reasons leave for the team to name (``route`` writes them so)."""
+    return {reason.removeprefix(f"{TO_NAME}: ").split(" ", 1)[0] for reason in reasons if reason.startswith(TO_NAME)}
+

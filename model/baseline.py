@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from complaints.predictors.tfidf_linear import probabilities
 from complaints.schema import NEGATIVE, POSITIVE
 
 KIND = "tfidf-linear"
@@ -103,7 +104,7 @@ def cross_fit(texts: list[str], labels: list[str], folds: Sequence[int], binary:
     proba = np.zeros((len(scored), len(classes)))
     for f, (fold_coef, fold_intercept) in zip(fold_ids, weights):
         rows = np.flatnonzero(scored_folds == f)
-        proba[rows] = _probabilities(scored_features[rows] @ np.nan_to_num(fold_coef, nan=0.0).T
+        proba[rows] = probabilities(scored_features[rows] @ np.nan_to_num(fold_coef, nan=0.0).T
                                      + np.nan_to_num(fold_intercept, nan=-np.inf))
     return classes, proba
 
@@ -129,16 +130,6 @@ def _aligned(model, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     rows = [classes.index(c) for c in model.classes_]
     coef[rows], intercept[rows] = coef_, intercept_
     return coef, intercept
-
-
-def _probabilities(logits: np.ndarray) -> np.ndarray:
-    """Logits to probabilities as the serving predictor computes them (complaints.predictors.tfidf_linear)."""
-    if logits.shape[1] == 1:
-        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return np.column_stack([1.0 - positive, positive])
-    logits = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _export(union: FeatureUnion, coef: np.ndarray, intercept: np.ndarray, classes: list[str], output_dir: Path,

@@ -15,7 +15,7 @@ from complaints.operations import Operations
 from model.operating_point import OPERATING_POINT, TaskAnswers, deferrable, measure, system_metrics
 from complaints.predictors import Predictor, load_predictor
 from complaints.records import ALLOCATED, TaskPrediction
-from complaints.routing import route
+from complaints.routing import left_to_name, route
 from complaints.splits import fingerprint
 from complaints.strategy import champions, strategies
 from complaints.schema import POSITIVE, Complaint
@@ -143,16 +143,17 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], prov
                 y_score.append(score)
         metrics[task.name] = task_metrics(task, y_true, y_pred, len(predictor.labels), y_score)
         answers.append(TaskAnswers(task, np.array([s for _, s in predicted]), np.array(hits), np.array(known)))
+    to_name: list[set[str]] = []
     for row, decisions in zip(rows, decided):
-        queue, status, _ = route(deployment.tasks, decisions, operations.deferral)
+        queue, status, reasons = route(deployment.tasks, decisions, operations.deferral)
         row.update({"status": status, "queue": queue})
+        to_name.append(left_to_name(reasons))
     allocated = np.array([row["status"] == ALLOCATED for row in rows], dtype=bool)
     flagged = {t.name: np.array([row["queue"] == t.queue and row[f"{t.name}_pred"] == POSITIVE for row in rows],
                                 dtype=bool) for t in deployment.tasks if t.binary}
-    raised = np.logical_or.reduce([*flagged.values(), np.zeros(len(rows), dtype=bool)])
-    decided = {a.task.name: allocated & (raised | (a.scores >= thresholds[a.task.name]))
-               for a in answers if deferrable(a.task, operations)}
-    system = system_metrics(answers, allocated, flagged, operations, decided)
+    by_models = {a.task.name: allocated & ~np.array([a.task.name in names for names in to_name], dtype=bool)
+                 for a in answers if deferrable(a.task, operations)}
+    system = system_metrics(answers, allocated, flagged, operations, by_models)
     report = {
         "n": len(unseen),
         "tasks": metrics,

@@ -176,3 +176,21 @@ def test_training_records_the_promise_beside_what_the_held_out_split_realised(tr
     assert f"| automation | {promised['automation_rate']} | {realised['automation_rate']} |" in card
     model = json.loads((folders[0] / "model.json").read_text())
     assert model["decision_threshold"] == point["thresholds"]["team"]
+
+
+def test_evaluation_counts_the_issues_the_router_left_to_name(trained_home, cfpb_rows, tmp_path):
+    """Under per-task deferral, evaluation reads what the router left for the team to name."""
+    from complaints.config import Settings
+    from complaints.deployment import Deployment
+    from complaints.intake import read_batch
+    from conftest import sample, write_csv
+    from model.evaluation import evaluate_champions
+
+    embedded = Deployment.embedded(Settings.from_env(home=trained_home))
+    deployment = replace(embedded, operations=replace(embedded.operations, deferral="task"))
+    batch = read_batch(write_csv(tmp_path / "deferral.csv", sample(cfpb_rows, 200, salt="deferral")),
+                       deployment.taxonomy)
+    report, rows = evaluate_champions(deployment, batch.complaints)
+    threshold = report["system"]["thresholds"]["issue"]
+    named = [r["status"] == ALLOCATED and r["queue"] != FLAG.queue and r["issue_score"] < threshold for r in rows]
+    assert any(named) and report["system"]["issues_to_name_share"] == pytest.approx(np.mean(named), abs=1e-4)

@@ -1,5 +1,5 @@
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, TaskPrediction
-from complaints.routing import TO_NAME, route
+from complaints.routing import TO_NAME, left_to_name, route
 from complaints.tasks import TaskSpec
 from complaints.thresholds import EVEN_ODDS, served_threshold
 
@@ -43,10 +43,11 @@ def test_per_task_deferral_lands_a_sure_team_with_its_unsure_issue_marked_for_th
     queue, status, reasons = route(TASKS, unsure_issue, deferral="task")
     assert (queue, status) == ("Mortgage", ALLOCATED)
     assert reasons == [f"{TO_NAME}: issue confidence 0.10 under threshold 0.20"]
+    assert left_to_name(reasons) == {"issue"}  # what evaluation reads back
     assert route(TASKS, unsure_issue)[:2] == (MANUAL_TRIAGE, NEEDS_TRIAGE)  # per complaint, the default
     # an unsure team still sends the complaint to people, the unsure issue with it
     queue, status, reasons = route(TASKS, predictions(team=("Mortgage", 0.1), issue=("Other", 0.1)), deferral="task")
-    assert (queue, status) == (MANUAL_TRIAGE, NEEDS_TRIAGE) and len(reasons) == 2
+    assert (queue, status) == (MANUAL_TRIAGE, NEEDS_TRIAGE) and len(reasons) == 2 and not left_to_name(reasons)
     # a failed issue model is not an unsure one: manual triage
     assert route(TASKS, predictions(errors=("issue",)), deferral="task")[1] == NEEDS_TRIAGE
 

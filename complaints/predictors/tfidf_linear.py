@@ -92,12 +92,17 @@ class TfidfLinearPredictor(Predictor):
         for row, text in enumerate(texts):
             indices, values = self.features(text)
             logits[row] = self.coef[:, indices] @ values + self.intercept
-        if self.coef.shape[0] == 1:  # binary logistic regression: one weight vector for the positive class
-            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-            return np.column_stack([1.0 - positive, positive])
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return probabilities(logits)
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """A linear layer's logits as probabilities: one column, binary logistic regression's weight vector for the
+    positive class (a sigmoid); several, a softmax."""
+    if logits.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _legacy_word_block(meta: dict) -> dict:
