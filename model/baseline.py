@@ -79,33 +79,32 @@ def fit(texts: list[str], labels: list[str], binary: bool, output_dir: Path, con
 def cross_fit(texts: list[str], labels: list[str], folds: Sequence[int], binary: bool, scored: Sequence[str],
               scored_folds: Sequence[int], output_dir: Path, config: BaselineConfig, processes: int | None = None
               ) -> tuple[list[str], np.ndarray]:
-    """One linear model per fold, fitted on the other folds' examples over one vocabulary fitted on them all,
-    exported as the version that serves: their average (the mean of their logits, itself one linear model).
-    Returns its classes and the probabilities of ``scored``, each text by the model of its fold (``scored_folds``),
-    which did not learn from it.
+    """One linear model per fold, fitted on the other folds' examples, and the version that serves, refitted on
+    every example, all over one vocabulary fitted on them all. Returns the classes and the probabilities of
+    ``scored``, each text by the model of its fold (``scored_folds``), which did not learn from it.
 
-    The served model is the fold models' average rather than a refit on every example, so the out-of-fold
-    answers the operating point is tuned on come from the models it serves: a refit learns from a quarter more
-    examples, is more confident, and allocates more than the tuning promised at less than the promised accuracy.
-    The fits run in ``processes`` at once (default: one per core)."""
+    The refit's regularisation is the fold models' per example: scikit-learn sums the loss over the examples,
+    so the same ``C`` on a quarter more of them would weaken the penalty, and the refit would be more confident
+    than the models the operating point was tuned on (it allocated more than the tuning promised, at less than
+    the promised accuracy). The fits run in ``processes`` at once (default: one per core)."""
     _check_labels(labels, binary)
     pipeline = make_pipeline(config, binary)
     union, linear = pipeline.named_steps["tfidf"], pipeline.named_steps["linear"]
     features, y, folds = union.fit_transform(texts), np.asarray(labels), np.asarray(folds)
     fold_ids = sorted(set(folds.tolist()))
-    models = Parallel(n_jobs=min(len(fold_ids), processes or os.cpu_count() or 1))(
-        delayed(clone(linear).fit)(features[folds != f], y[folds != f]) for f in fold_ids)
+    refit = clone(linear).set_params(C=config.c * (len(fold_ids) - 1) / len(fold_ids))
+    fits = [(clone(linear), folds != f) for f in fold_ids] + [(refit, np.ones(len(y), dtype=bool))]
+    *models, served = Parallel(n_jobs=min(len(fits), processes or os.cpu_count() or 1))(
+        delayed(model.fit)(features[rows], y[rows]) for model, rows in fits)
     classes = sorted(set(labels))
-    weights = [_aligned(model, classes) for model in models]
-    with np.errstate(invalid="ignore"):  # a class some fold never saw: averaged over the folds that did
-        coef, intercept = (np.nanmean([w[i] for w in weights], axis=0) for i in (0, 1))
-    _export(union, coef, intercept, classes, output_dir, config)
+    _export(union, *_aligned(served, classes), classes, output_dir, config)
     scored_features, scored_folds = union.transform(list(scored)), np.asarray(scored_folds)
     proba = np.zeros((len(scored), len(classes)))
-    for f, (fold_coef, fold_intercept) in zip(fold_ids, weights):
+    for f, model in zip(fold_ids, models):
         rows = np.flatnonzero(scored_folds == f)
-        proba[rows] = probabilities(scored_features[rows] @ np.nan_to_num(fold_coef, nan=0.0).T
-                                     + np.nan_to_num(fold_intercept, nan=-np.inf))
+        coef, intercept = _aligned(model, classes)
+        proba[rows] = probabilities(scored_features[rows] @ np.nan_to_num(coef, nan=0.0).T
+                                     + np.nan_to_num(intercept, nan=-np.inf))
     return classes, proba
 
 
@@ -115,8 +114,8 @@ def _check_labels(labels: list[str], binary: bool) -> None:
 
 
 def _aligned(model, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A fold model's weights with one row per class of ``classes`` (NaN where the fold never saw the class);
-    a two-class task's one row as it is. A fold that saw two classes of more has one row too: its logit z of
+    """A model's weights with one row per class of ``classes`` (NaN where its fold never saw the class);
+    a two-class task's one row as it is. A fold that saw two classes or more has one row too: its logit z of
     the second class becomes the softmax logits -z/2 and z/2, the same probabilities."""
     coef_, intercept_ = model.coef_, np.atleast_1d(model.intercept_)
     if coef_.shape[0] == 1:

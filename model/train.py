@@ -115,7 +115,7 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
             tuning.append(out_of_fold(baseline_tasks, {t.name: splits[t.name][0] for t in baseline_tasks},
                                       partial(_cross_fit_baseline, args.baseline), Path(tmp), progress))
             fitted |= {t.name: (Path(tmp) / t.name, {"config": asdict(args.baseline), "fit_rows": len(splits[t.name][0]),
-                                                     "folds_averaged": FOLDS}) for t in baseline_tasks}
+                                                     "folds": FOLDS}) for t in baseline_tasks}
         transformer_tasks = [t for t in tasks if args.kind_of(t) == TRANSFORMER_KIND]
         if transformer_tasks:
             transformer_fitted, transformer_answers = _fit_transformer(transformer_tasks, splits, args, Path(tmp),
@@ -133,7 +133,8 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
 
 def _cross_fit_baseline(config: baseline.BaselineConfig, task: TaskSpec, examples: Labelled, texts: list[str],
                         folds: list[int], folder: Path) -> tuple[list[str], np.ndarray]:
-    """A TF-IDF + logistic regression per fold of the training split; their average serves (model/baseline.py)."""
+    """A TF-IDF + logistic regression per fold of the training split, and the refit on all of it that serves
+    (model/baseline.py)."""
     return baseline.cross_fit([c.narrative for c, _ in examples], [y for _, y in examples],
                               [fold_of(c.narrative) for c, _ in examples], task.binary, texts, folds, folder, config)
 

@@ -1,6 +1,7 @@
 """Out-of-fold answers: every training complaint is scored by a model fitted without it, and the version that
-serves is the fold models' average."""
+serves is refitted on every example."""
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def memorable(n: int = 300, seed: int = 0) -> list[tuple[str, str]]:
     return [(f"my complaint about case{i}x", "Mortgage" if rng.random() < 0.5 else "Credit card") for i in range(n)]
 
 
-def test_each_complaint_is_scored_by_a_fold_model_that_never_saw_it_and_their_average_serves(tmp_path: Path):
+def test_each_complaint_is_scored_by_a_fold_model_that_never_saw_it_and_the_refit_serves(tmp_path: Path):
     rows = memorable()
     texts, labels = [t for t, _ in rows], [y for _, y in rows]
     folds = [fold_of(t) for t in texts]
@@ -35,7 +36,7 @@ def test_each_complaint_is_scored_by_a_fold_model_that_never_saw_it_and_their_av
     out_of_fold_hits = (proba.argmax(axis=1) == truth).mean()
     served = load_predictor(tmp_path / "team").raw_proba(texts)
     served_hits = (served.argmax(axis=1) == truth).mean()
-    assert out_of_fold_hits < 0.65 < 0.95 < served_hits  # out of fold: chance; served: 4 of 5 fold models knew it
+    assert out_of_fold_hits < 0.65 < 0.95 < served_hits  # out of fold: chance; served: learnt them all
     assert set(folds) == set(range(FOLDS))
 
 
@@ -68,4 +69,18 @@ def test_a_class_a_fold_never_saw_gets_no_probability_from_that_folds_model(tmp_
     classes, proba = baseline.cross_fit(texts, labels, folds, False, texts, folds, tmp_path / "m", CONFIG, processes=1)
     in_fold_0 = np.array(folds) == 0
     assert (proba[in_fold_0, classes.index("Rare")] == 0).all()  # fold 0's model learnt without it
-    assert "Rare" in load_predictor(tmp_path / "m").labels  # the served average still knows it
+    assert "Rare" in load_predictor(tmp_path / "m").labels  # the served refit learnt it
+
+
+def test_the_refit_that_serves_keeps_the_fold_models_regularisation_per_example(tmp_path: Path):
+    """The same C on a quarter more examples would make the served model more confident than the fold models the
+    operating point was tuned on; C x 4/5 keeps their balance of loss and penalty."""
+    rows = memorable(200, seed=3)
+    texts, labels = [t for t, _ in rows], [y for _, y in rows]
+    baseline.cross_fit(texts, labels, [fold_of(t) for t in texts], False, texts, [fold_of(t) for t in texts],
+                       tmp_path / "m", CONFIG, processes=1)
+    served = load_predictor(tmp_path / "m").raw_proba(texts)
+    scaled = baseline.make_pipeline(replace(CONFIG, c=CONFIG.c * (FOLDS - 1) / FOLDS), False).fit(texts, labels)
+    same_c = baseline.make_pipeline(CONFIG, False).fit(texts, labels)
+    assert np.abs(served - scaled.predict_proba(texts)).max() < 1e-3
+    assert np.abs(served - same_c.predict_proba(texts)).max() > 1e-2
