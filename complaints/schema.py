@@ -16,6 +16,7 @@ SUB_PRODUCT = "Sub-product"
 ISSUE = "Issue"
 SUB_ISSUE = "Sub-issue"
 TAGS = "Tags"
+COMPANY = "Company"
 
 REQUIRED_COLUMNS = (COMPLAINT_ID, NARRATIVE, DATE_RECEIVED)
 # The two labels of a flag task (vulnerable customer: yes or no).
@@ -30,7 +31,7 @@ API_FIELD_NAMES = {
     "sub_product": SUB_PRODUCT,
     "issue": ISSUE,
     "sub_issue": SUB_ISSUE,
-    "company": "Company",
+    "company": COMPANY,
     "state": "State",
     "zip_code": "ZIP code",
     "tags": TAGS,
@@ -42,6 +43,11 @@ API_FIELD_NAMES = {
     "timely": "Timely response?",
     "consumer_disputed": "Consumer disputed?",
 }
+
+
+# The export's fields of a known kind (the firm, a state, dates, the CFPB's categories and canned responses):
+# redaction searches them for what any field may carry, never for names (complaints/redaction).
+STRUCTURED_COLUMNS = frozenset(API_FIELD_NAMES.values()) - {NARRATIVE}
 
 
 def canonical_column(name: str) -> str:

@@ -89,7 +89,7 @@ def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
 
 def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     data = data_path(args.data)
-    batch = read_batch(data, deployment.taxonomy)
+    batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     provenance = Path(args.provenance) if args.provenance else default_provenance(data)
     biased = all_tagged_rows(provenance, batch.complaints) if provenance and not args.keep_biased_sources else set()
     report, rows = evaluate_champions(deployment, batch.complaints, biased)

@@ -76,7 +76,7 @@ def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
         print_promise(results[0].operating_point, deployment.operations)
     else:
         print("Champion models already registered: reusing them.")
-    chunks = _held_out(read_chunks(data, deployment.taxonomy, settings.chunk_size), args.limit or None)
+    chunks = _held_out(read_chunks(data, deployment.taxonomy, settings.chunk_size, redactor=deployment.redactor), args.limit or None)
     report = TriagePipeline(deployment).triage(chunks, progress=True)
     print()
     _print_report(report, settings)
@@ -105,7 +105,7 @@ def cmd_triage(args, settings: Settings, deployment: Deployment) -> int:
             return _show(deployment, batch.complaints[0].complaint_id, as_json=False)
     else:
         report = TriagePipeline(deployment).triage(read_chunks(data_path(args.data), deployment.taxonomy,
-                                                               settings.chunk_size),
+                                                               settings.chunk_size, redactor=deployment.redactor),
                                                    progress=not args.json)
     if args.json:
         emit_json(report.as_json())

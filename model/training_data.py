@@ -39,7 +39,7 @@ def corrected_complaints(deployment: Deployment, data: Path, max_rows: int | Non
                          ) -> tuple[list[Complaint], dict[tuple[str, str], str], str]:
     """The data's valid complaints plus stored complaints analysts corrected; the corrections by
     (complaint id, task), the latest winning; and the data's sha256."""
-    batch = read_batch(data, deployment.taxonomy)
+    batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     complaints = batch.complaints
     if max_rows:
         complaints = sorted(complaints, key=lambda c: fingerprint(c.complaint_id))[:max_rows]

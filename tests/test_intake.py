@@ -182,3 +182,18 @@ def test_a_file_with_a_header_only_is_one_empty_chunk(taxonomy, tmp_path):
     path.write_text("Complaint ID,Consumer complaint narrative,Date received\n")
     [chunk] = read_chunks(path, taxonomy)
     assert chunk.rows == 0 and chunk.source == str(path)
+
+
+def test_fields_are_redacted_by_their_kind(taxonomy, cfpb_rows, tmp_path):
+    """A firm of the CFPB company list is kept as it is (even one whose name looks like an address), a known
+    field is searched for what any field may carry but not for names, free text for everything."""
+    row = dict(cfpb_rows[0])
+    row.update({"Company": "2233 Paradise Road LLC", "Sub-issue": "SSN 123-45-6789",
+                "Consumer complaint narrative": "The firm refused my refund. Maria Garcia hung up on me.",
+                "Agent notes": "Call Maria Garcia back"})
+    path = write_csv(tmp_path / "kinds.csv", [row])
+    complaint, = read_batch(path, taxonomy).complaints
+    assert complaint.get("Company") == "2233 Paradise Road LLC"
+    assert complaint.get("Sub-issue") == "SSN [SSN]"
+    assert complaint.narrative == "The firm refused my refund. [NAME] hung up on me."
+    assert complaint.get("Agent notes") == "Call [NAME] back"

@@ -127,11 +127,11 @@ def test_the_values_are_ones_the_redaction_finds_so_a_hit_is_a_leak(base, tmp_pa
     assert sum(r.reason_code == "bad_complaint_id" for r in batch.rejections) == len(PII_IDS) + 2
 
 
-def _sqlite_text(home: Path) -> str:
-    """Every row of every table of the embedded store, and its files' raw bytes (free pages, the WAL)."""
-    with sqlite3.connect(home / "triage.sqlite3") as connection:
+def _sqlite_text(home: Path, name: str) -> str:
+    """Every row of every table of a SQLite file under the home, and its files' raw bytes (free pages, the WAL)."""
+    with sqlite3.connect(home / name) as connection:
         dump = "\n".join(connection.iterdump())
-    raw = b"".join(path.read_bytes() for path in home.glob("triage.sqlite3*"))
+    raw = b"".join(path.read_bytes() for path in home.glob(f"{name}*"))
     return dump + raw.decode("utf-8", "replace")
 
 
@@ -153,7 +153,8 @@ def test_nothing_the_embedded_cli_writes_holds_personal_data(cli, home, base, tm
         assert_no_pii(text, where)
     for record in caplog.records:
         assert_no_pii(record.getMessage() + json.dumps(getattr(record, "fields", {}), default=str), "a log record")
-    assert_no_pii(_sqlite_text(home), "the SQLite store")
+    assert_no_pii(_sqlite_text(home, "triage.sqlite3"), "the SQLite store")
+    assert_no_pii(_sqlite_text(home, "redaction-cache.sqlite3"), "the redaction cache")
 
 
 def _history(stack: Stack) -> list[tuple[str, str]]:

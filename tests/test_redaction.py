@@ -94,6 +94,46 @@ def test_company_names_are_not_taken_for_names(company):
 
 
 @pytest.mark.parametrize("text", [
+    "Harris and Harris keep robo calling me about a debt I do not owe.",  # the recogniser: two persons
+    "I am granting Hunter Warfield a grace period before I file suit.",
+    "A collection agency, Cohen, McNeile and Pappas, sued me in XX/XX/XXXX.",
+    "Portfolio Recovery bought the account and Mr. Cooper services my loan.",  # a cue's name that is a firm
+    "The Mastercard charge was never refunded by Citi.",  # a card brand and a trade name (brands.txt)
+    "I mailed the Affidavit to the Clerk and the Lender by Email.",  # words people write in lower case
+])
+def test_firms_and_plain_words_are_not_names(text):
+    assert redact(text) == (text, {})
+
+
+def test_the_complaints_own_firm_is_no_name_in_its_narrative():
+    # "Shellpoint" alone is too short a form to take from the company list (one word is often a surname); in a
+    # complaint about Shellpoint Mortgage Servicing, it is the firm.
+    text = "Shellpoint refused to fix my escrow, and Maria Garcia at Shellpoint hung up on me."
+    redacted, counts = redact(text, company="Shellpoint Mortgage Servicing")
+    assert redacted == "Shellpoint refused to fix my escrow, and [NAME] at Shellpoint hung up on me.", redacted
+    assert counts == {"NAME": 1}
+
+
+def test_a_structured_field_is_searched_for_what_any_field_may_carry_but_not_for_names():
+    assert redact("Maria Garcia", names=False) == ("Maria Garcia", {})
+    assert redact("SSN 123-45-6789", names=False) == ("SSN [SSN]", {"SSN": 1})
+
+
+# Measured on the 300 narratives of the labelled set as the CFPB published them (their consumers' names masked,
+# so a [NAME] is a firm or a word the lexicon lacks): 0.047 per narrative (0.20 before the lexicon) ("Madam", "Covid", misspelt firms).
+MAX_NAMES_PER_MASKED_NARRATIVE = 0.06
+
+
+def test_names_are_rare_in_narratives_whose_names_the_cfpb_masked():
+    from testing.pii_cases import DATA, narratives
+    if not DATA.exists():
+        pytest.fail(f"the CFPB sample is missing at {DATA}; see README, 'Data'")
+    texts = narratives(300)
+    names = sum(counts["NAME"] for _, counts in map(redact, texts))
+    assert names / len(texts) <= MAX_NAMES_PER_MASKED_NARRATIVE
+
+
+@pytest.mark.parametrize("text", [
     "XXXX XXXX told me to call back on XX/XX/XXXX.",  # the recogniser calls the masks a person
     "Mr. XXXX and XXXX XXXX Street.",  # and "XXXX XXXX Street"
     "Older American, Servicemember",  # a taxonomy tag: the recogniser calls "Older American" a person
@@ -103,14 +143,14 @@ def test_masks_and_taxonomy_labels_are_not_names(text):
     assert redact(text) == (text, {})
 
 
-def test_the_engine_is_presidio_with_our_re2_rules_and_spacy_ner_only():
+def test_the_engine_is_presidio_with_spacy_ner_only():
     from presidio_analyzer import PatternRecognizer
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
     from complaints.redaction import names
     recognizers = names.analyzer().registry.recognizers
     # Presidio's pattern recognizers run the backtracking `regex` module: none may be loaded.
     assert not any(isinstance(r, PatternRecognizer) for r in recognizers)
-    assert sorted(type(r).__name__ for r in recognizers) == ["RuleRecognizer", "SpacyRecognizer"]
+    assert [type(r).__name__ for r in recognizers] == ["SpacyRecognizer"]  # the RE2 rules run beside it
     assert [r.supported_entities for r in recognizers if isinstance(r, SpacyRecognizer)] == [["NAME"]]
 
 
@@ -152,23 +192,38 @@ def test_spacy_sees_no_long_run_and_bounded_sentences_at_the_same_offsets(text):
     assert ("J. Smith" in cut) == ("J. Smith" in text)  # an initial ends no sentence
 
 
-def test_only_sentences_that_may_hold_a_name_go_to_the_recogniser(monkeypatch):
+@pytest.fixture
+def sent(monkeypatch) -> list[str]:
+    """What the recogniser reads, piece by piece."""
     from complaints.redaction import names
     nlp = names.analyzer().nlp_engine.nlp["en"]
-    sent, pipe = [], nlp.pipe
+    read, pipe = [], nlp.pipe
 
     def spy(texts):
         texts = list(texts)
-        sent.extend(texts)
+        read.extend(texts)
         return pipe(texts)
 
     monkeypatch.setattr(nlp, "pipe", spy)
+    return read
+
+
+def test_only_sentences_that_may_hold_a_name_go_to_the_recogniser(sent):
     for field in ["Credit card", "Closed with explanation", "EQUIFAX, INC.", "Company has responded to the CFPB"]:
         assert redact(field) == (field, {})
     assert sent == []
     redacted, counts = redact("I paid on time. They said so. Garcia told me the fee would be waived.")
     assert sent == ["Garcia told me the fee would be waived."]
     assert redacted == "I paid on time. They said so. [NAME] told me the fee would be waived." and counts["NAME"] == 1
+
+
+def test_the_recogniser_reads_only_around_possible_names_and_never_a_firms_name(sent):
+    filler = "and the interest kept growing every month " * 6
+    text = f"I paid Hunter Warfield {filler}until Maria Garcia at the bank said the debt was {filler}settled."
+    redacted, counts = redact(text)
+    assert counts == {"NAME": 1} and "Maria Garcia" not in redacted and "Hunter Warfield" in redacted
+    assert len(sent) == 1 and "Maria Garcia" in sent[0] and len(sent[0]) < len(text) / 2
+    assert "Hunter" not in " ".join(sent)
 
 
 def test_a_name_far_into_a_long_text_is_found_at_its_place():
@@ -200,14 +255,13 @@ TRUNCATED_SUFFIX = "[TRUNCATED]"
 # -- the labelled set: real narratives with inserted PII (testing/pii_cases.py) ---------------------------------
 
 # Measured on 300 narratives with one item of each kind inserted (`python testing/pii_cases.py`): 100% for every
-# kind but NAME_NO_CUE (93.3%; the RE2 rules alone find 2.0%), 0.32% of the untouched characters changed
-# (0.05% by the rules alone; most of the rest is "Email" in our inserted "Email me at ...") and 0.16% of the
-# original narratives' (0%): the recogniser also calls some collection agencies and capitalised nouns
-# ("Hunter Warfield", "Lender") names.
+# kind but NAME_NO_CUE (91.3%; the RE2 rules alone find 2.0%; a lone surname that is also a common word,
+# "Brown told me", is no longer taken), 0.075% of the untouched characters changed and 0.037% of the original
+# narratives' (firms the lexicon lacks, misspelt ones, "Madam").
 MIN_RECALL = {"SSN": 0.97, "PHONE": 0.97, "CARD": 0.97, "ACCOUNT": 0.97, "EMAIL": 0.97, "DOB": 0.97, "IP": 0.97,
-              "ADDRESS": 0.95, "NAME": 0.95, "NAME_NO_CUE": 0.88}
-MAX_CHANGED_UNTOUCHED = 0.004
-MAX_CHANGED_ORIGINAL = 0.0025
+              "ADDRESS": 0.95, "NAME": 0.95, "NAME_NO_CUE": 0.90}
+MAX_CHANGED_UNTOUCHED = 0.0015
+MAX_CHANGED_ORIGINAL = 0.001
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = args.data or default_data_path()
     deployment = Deployment.embedded(Settings.from_env(home=args.home))
-    complaints = read_batch(data, deployment.taxonomy).complaints
+    complaints = read_batch(data, deployment.taxonomy, redactor=deployment.redactor).complaints
     provenance = default_provenance(data)
     biased = all_tagged_rows(provenance, complaints) if provenance else set()
     kept = [c for c in complaints if c.complaint_id not in biased]

@@ -52,6 +52,10 @@ class Settings:
         return self.home / "triage.sqlite3"
 
     @property
+    def redaction_cache_path(self) -> Path:
+        return self.home / "redaction-cache.sqlite3"
+
+    @property
     def registry_dir(self) -> Path:
         return self.home / "registry"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from complaints.config import DEFAULT_CHUNK_SIZE
 from complaints.intake.files import RawRecord, checked_sha256, existing, records
 from complaints.intake.rules import valid_complaint_id
-from complaints.intake.validation import Verdict, verdict
+from complaints.intake.validation import Redactor, Verdict, verdict
+from complaints.redaction import redact
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, NARRATIVE, Complaint, Rejection
 from complaints.splits import fingerprint
 from complaints.taxonomy import Taxonomy
@@ -43,8 +44,8 @@ class IntakeBatch:
             self.redactions.update(counts)
 
 
-def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = DEFAULT_CHUNK_SIZE, today: date | None = None
-                ) -> Iterator[IntakeBatch]:
+def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = DEFAULT_CHUNK_SIZE, today: date | None = None,
+                redactor: Redactor = redact) -> Iterator[IntakeBatch]:
     """Validate ``path`` as a stream: batches of at most ``size`` rows (complaints and rejections, in file
     order), so a caller triages a file of any length holding one chunk, never the file.
 
@@ -61,7 +62,7 @@ def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = DEFAULT_CHUNK_
     seen_ids: dict[str, int] = {}  # an id may stand once in a batch: a later copy is rejected, accepted first or not
     chunk, yielded = IntakeBatch(source, sha256), False
     for raw in records(path):
-        chunk.add(verdict(raw, taxonomy, today, seen_ids))
+        chunk.add(verdict(raw, taxonomy, today, seen_ids, redactor))
         complaint_id = (raw.fields or {}).get(COMPLAINT_ID, "").strip()
         if valid_complaint_id(complaint_id):
             seen_ids.setdefault(complaint_id, raw.row_number)
@@ -72,10 +73,11 @@ def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = DEFAULT_CHUNK_
         yield chunk
 
 
-def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:
+def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None, redactor: Redactor = redact
+               ) -> IntakeBatch:
     """The whole of ``path`` validated and held in memory (its chunks joined), for callers that need every
     row at once (the Lambda intake cuts its own chunks); raises IntakeError only for a file refused whole."""
-    chunks = list(read_chunks(path, taxonomy, today=today))
+    chunks = list(read_chunks(path, taxonomy, today=today, redactor=redactor))
     return IntakeBatch(chunks[0].source, chunks[0].source_sha256,
                        [complaint for chunk in chunks for complaint in chunk.complaints],
                        [rejection for chunk in chunks for rejection in chunk.rejections],

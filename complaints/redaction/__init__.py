@@ -11,7 +11,13 @@ name is") and spaCy's named-entity recogniser for the names no cue announces, bo
 Presidio's ``AnalyzerEngine`` (complaints/redaction/names.py; the English pipeline comes from a PyPI package, so
 it loads offline). A text in which no capitalised word follows another word ("Credit card", "CA") can hold
 no such name: the rules alone run on it, and Presidio is never loaded for it. Where both find an item, the
-rules' span and kind win.
+rules' span and kind win. A span the recogniser calls a person is kept when it is a firm or plain words
+(complaints/redaction/lexicon/: "Hunter Warfield", "Law"), and so is a cue's name that is a firm ("Mr.
+Cooper"): the CFPB masks consumers' names, so on its narratives nearly all of those were firms and words.
+
+Structured fields are redacted by their kind: the rules find the items any field may carry, and only free
+text (the narrative, fields of unknown kind) is searched for names. The ``Company`` is the firm complained
+about: intake keeps one of the CFPB company list as it is, and it is a firm in its own narrative.
 
 Linear time on any input:
 
@@ -35,6 +41,7 @@ from collections import Counter
 import re2
 
 from complaints.config import Settings
+from complaints.redaction.lexicon import firm_spans, is_common
 from complaints.redaction.rules import rule_spans
 from complaints.taxonomy import Taxonomy
 
@@ -68,28 +75,45 @@ def _is_name(name: str) -> bool:
     return _CAPITALISED.search(name) is not None and "XX" not in name
 
 
-def pii_spans(text: str) -> list[tuple[int, int, str]]:
+def pii_spans(text: str, company: str = "", names: bool = True) -> list[tuple[int, int, str]]:
     """The ``(start, end, kind)`` of every item :func:`redact` replaces in ``text``, in order, disjoint.
 
-    The rules' items, then each name the recogniser found that overlaps none of them. Callers should pass at
-    most :data:`MAX_REDACT_CHARS` (+ lookahead) characters; :func:`redact` does.
+    The rules' items, then, where ``names`` (free text), each name the recogniser found that overlaps none of
+    them and is neither a firm (masked before it reads the text) nor plain words; ``company`` is the
+    complaint's firm. Callers should pass at most
+    :data:`MAX_REDACT_CHARS` (+ lookahead) characters; :func:`redact` does.
     """
-    if _CAPITAL_AFTER_WORD.search(text) is None:
-        return sorted(rule_spans(text))
-    from complaints.redaction.names import analyze  # Presidio and spaCy load on the first text that needs them
+    spans, firms = rule_spans(text), None
+    if names and _CAPITAL_AFTER_WORD.search(text) is not None:
+        from complaints.redaction.names import person_spans  # Presidio and spaCy load on the first text that needs them
 
-    spans, names = analyze(text, allow_list=_labels())
-    taken = bytearray(len(text))
-    for start, end, _ in spans:
-        taken[start:end] = b"\x01" * (end - start)
-    spans += [(start, end, "NAME") for start, end in names
-              if taken.find(1, start, end) == -1 and _is_name(text[start:end])]
-    spans.sort()
-    return spans
+        firms = firm_spans(text, company)
+        taken = bytearray(len(text))
+        for start, end, _ in spans:
+            taken[start:end] = b"\x01" * (end - start)
+        spans += [(start, end, "NAME") for start, end in person_spans(_masked(text, firms), _labels())
+                  if taken.find(1, start, end) == -1 and _is_name(name := text[start:end]) and not is_common(name)]
+    if any(kind == "NAME" for _, _, kind in spans):
+        firms = firm_spans(text, company) if firms is None else firms
+        spans = [(start, end, kind) for start, end, kind in spans
+                 if kind != "NAME" or not any(a < end and start < b for a, b in firms)]
+    return sorted(spans)
 
 
-def redact(text: str) -> tuple[str, Counter[str]]:
-    """Return the text with personal data replaced by ``[KIND]`` tokens, and how many of each kind.
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with every letter and digit of ``spans`` an ``X``, as the CFPB masks: the recogniser never
+    reads a firm's name as a person's, and a sentence whose only capitalised words are firms never reaches it."""
+    if not spans:
+        return text
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = ["X" if char.isalnum() else char for char in chars[start:end]]
+    return "".join(chars)
+
+
+def redact(text: str, company: str = "", names: bool = True) -> tuple[str, Counter[str]]:
+    """Return the text with personal data replaced by ``[KIND]`` tokens, and how many of each kind
+    (``company`` and ``names`` as :func:`pii_spans` takes them).
 
     At most :data:`MAX_REDACT_CHARS` characters come back redacted; anything beyond is replaced by
     :data:`TRUNCATION_MARKER` (counted as ``TRUNCATED``).
@@ -100,7 +124,7 @@ def redact(text: str) -> tuple[str, Counter[str]]:
     counts: Counter[str] = Counter()
     pieces: list[str] = []
     pos = 0
-    for start, end, kind in pii_spans(window):
+    for start, end, kind in pii_spans(window, company, names):
         if start >= limit:
             break
         pieces.append(window[pos:start])

