@@ -93,8 +93,8 @@ cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day 
 model-report: setup  ## write docs/model-report.md from the JSON results under reports/ (bench, ablation, evaluate...)
 	$(BIN)/python -m tools.model_report --reports reports --output docs/model-report.md
 
-test: setup  ## the whole suite with coverage
-	$(BIN)/pytest --cov --cov-report=term --cov-report=xml
+test: setup  ## the whole suite with coverage, one worker per core
+	$(BIN)/pytest -n auto --cov --cov-report=term --cov-report=xml
 
 checkov: setup  ## checkov over infra/ and the serving image's Dockerfile
 	$(VENV)/checkov/bin/checkov -d infra --framework terraform --skip-download --compact --quiet

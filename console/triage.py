@@ -76,7 +76,8 @@ def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
         print_promise(results[0].operating_point, deployment.operations)
     else:
         print("Champion models already registered: reusing them.")
-    chunks = _held_out(read_chunks(data, deployment.taxonomy, settings.chunk_size, redactor=deployment.redactor), args.limit or None)
+    chunks = _held_out(read_chunks(data, deployment.taxonomy, settings.chunk_size, redactor=deployment.redactor),
+                       args.limit or None)
     report = TriagePipeline(deployment).triage(chunks, progress=True)
     print()
     _print_report(report, settings)
