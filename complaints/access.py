@@ -66,10 +66,14 @@ def readable_queues(principal: Principal, tasks: list[TaskSpec], taxonomy: Taxon
     return [principal.team, MANUAL_TRIAGE] if principal.role == ANALYST else []
 
 
-def check_read(principal: Principal, queue: str, tasks: list[TaskSpec], taxonomy: Taxonomy) -> None:
+def may_read(principal: Principal, queue: str, tasks: list[TaskSpec], taxonomy: Taxonomy) -> bool:
     """A complaint, its explanations and a queue's listing are readable from the queues the role works."""
-    if queue not in readable_queues(principal, tasks, taxonomy):
-        raise AccessDenied(f"a {_role(principal)} may not read the queue {queue!r}")
+    return queue in readable_queues(principal, tasks, taxonomy)
+
+
+def check_read(principal: Principal, queue: str, tasks: list[TaskSpec], taxonomy: Taxonomy) -> None:
+    if not may_read(principal, queue, tasks, taxonomy):
+        raise AccessDenied(f"a {_role(principal)} may not read this queue")
 
 
 def check_reassign(principal: Principal, queue: str, tasks: list[TaskSpec], taxonomy: Taxonomy) -> None:
@@ -109,8 +113,10 @@ def add_user(store: TriageStore, taxonomy: Taxonomy, name: str, role: str, team:
 
 
 def authenticate(store: TriageStore, token: str) -> Principal:
-    """The user a token belongs to; NotAuthenticated for any token that is not a current one."""
-    name, _, secret = token.strip().removeprefix("Bearer ").strip().partition(".")
+    """The user a token belongs to; NotAuthenticated for any token that is not a current one. The scheme is
+    case-insensitive (RFC 9110): ``Bearer``, ``bearer`` and ``BEARER`` alike."""
+    scheme, _, credentials = token.strip().partition(" ")
+    name, _, secret = (credentials if scheme.lower() == "bearer" else token).strip().partition(".")
     user = store.get_user(name) if USER_NAME.fullmatch(name) and secret else None
     if user is None or not hmac.compare_digest(user.token_sha256, _sha256(secret)):
         raise NotAuthenticated("the API token is missing, malformed or not a current one")

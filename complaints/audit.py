@@ -27,7 +27,7 @@ class NotAllocatedError(KeyError):
 def audit_chain(deployment: Deployment, complaint_id: str) -> dict:
     allocation = deployment.store.get_allocation(complaint_id)
     if allocation is None:
-        raise NotAllocatedError(f"complaint {complaint_id!r} has no allocation in the store")
+        raise NotAllocatedError("the complaint has no allocation in the store")
     events = [e for e in deployment.store.list_audit(AUDIT_SCAN) if e.action in STRATEGY_ACTIONS]
     batch = deployment.store.get_batch(allocation.batch_id)
     releases: dict[str, list] = {}  # by environment: read once, though every task's chain may name one

@@ -34,6 +34,10 @@ class Deployment:
 
     @classmethod
     def embedded(cls, settings: Settings) -> "Deployment":
+        """The embedded default, its home readable by its owner only: it holds the store, the models and the
+        redaction cache."""
+        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.chmod(0o700)
         return cls(
             store=SQLiteStore(settings.store_path),
             registry=LocalRegistry(settings.registry_dir),
@@ -65,4 +69,4 @@ class Deployment:
         for task in self.tasks:
             if task.name == name:
                 return task
-        raise KeyError(f"no task {name!r}; configured tasks: {[t.name for t in self.tasks]}")
+        raise KeyError(f"no such task; configured tasks: {[t.name for t in self.tasks]}")

@@ -28,11 +28,11 @@ def explained_version(deployment: Deployment, complaint_id: str, task: str) -> s
     """The version whose label on the complaint is explained: the one its allocation records."""
     allocation = deployment.store.get_allocation(complaint_id)
     if allocation is None:
-        raise NotAllocatedError(f"complaint {complaint_id!r} has no allocation in the store")
+        raise NotAllocatedError("the complaint has no allocation in the store")
     if task not in allocation.predictions:
-        raise KeyError(f"complaint {complaint_id!r} has no {task!r} prediction; its tasks: {sorted(allocation.predictions)}")
+        raise KeyError(f"the complaint has no prediction of this task; its tasks: {sorted(allocation.predictions)}")
     if allocation.predictions[task].error:
-        raise NotExplainable(f"the {task} model failed on complaint {complaint_id!r}; it has no label to explain")
+        raise NotExplainable(f"the {task} model failed on the complaint; it has no label to explain")
     return allocation.model_versions[task]
 
 
@@ -50,7 +50,7 @@ def explanation(deployment: Deployment, complaint_id: str, task: str, requested_
         return kept, False
     complaint = deployment.store.get_complaint(complaint_id)
     if complaint is None:
-        raise NotAllocatedError(f"complaint {complaint_id!r} is not in the store")
+        raise NotAllocatedError("the complaint is not in the store")
     predictor = load_predictor(deployment.registry.fetch(task, version))
     payload = compute(predictor, complaint.narrative)
     made = Explanation(complaint_id, task, version, payload["kind"], payload["explainer"], payload["settings"],

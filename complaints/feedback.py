@@ -33,10 +33,10 @@ def reallocate(deployment: Deployment, complaint_id: str, task: str, label: str,
     store = deployment.store
     allocation = store.get_allocation(complaint_id)
     if allocation is None:
-        raise ValueError(f"complaint {complaint_id!r} has no allocation to correct")
+        raise ValueError("the complaint has no allocation to correct")
     allowed = deployment.task(task).classes(deployment.taxonomy)
     if not label.strip() or (allowed is not None and label not in allowed):
-        raise ValueError(f"{label!r} is not a valid {task} label" + (f"; one of {sorted(allowed)}" if allowed else ""))
+        raise ValueError(f"the label is not a valid {task} label" + (f"; one of {sorted(allowed)}" if allowed else ""))
     if idempotency_key is not None and not idempotency_key.strip():
         raise ValueError("an idempotency key cannot be blank")
     standing = next((f for f in reversed(store.list_feedback(complaint_id)) if f.task == task), None)

@@ -98,7 +98,7 @@ class QueueBoard:
     def page(self, queue: str, sort: str, offset: int, limit: int) -> tuple[int, list[Placed]]:
         """(how many the queue holds, the page of them in ``sort`` order)."""
         if sort not in SORTS:
-            raise ValueError(f"unknown sort {sort!r}; one of {list(SORTS)}")
+            raise ValueError(f"unknown sort; one of {list(SORTS)}")
         rows = self.placed.get(queue, [])
         if sort == "least_confident":
             team = next(task.name for task in self.deployment.tasks if task.role == "queue")

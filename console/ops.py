@@ -56,7 +56,8 @@ def cmd_serve(args, settings: Settings, deployment: Deployment) -> int:
     except ImportError as missing:  # the `explain` extra is not installed: kept explanations are still served
         print(f"complaints serve: explanations will not be computed ({missing}); install the explain extra")
         explain = None
-    uvicorn.run(create_app(deployment, explainer=explain), host=args.host, port=args.port)
+    # No access log: it writes every request's path and query string, and an id or a query can be personal data.
+    uvicorn.run(create_app(deployment, explainer=explain), host=args.host, port=args.port, access_log=False)
     return 0
 
 

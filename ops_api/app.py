@@ -10,6 +10,7 @@ in ``ops_api.errors``.
 from fastapi import Depends, FastAPI
 
 from complaints.deployment import Deployment
+from ops_api.body_guard import BodyGuard
 from ops_api.dependencies import Explainer, Identity, known_query, token_identity
 from ops_api.document import openapi_30
 from ops_api.errors import add_handlers
@@ -30,12 +31,15 @@ def create_app(deployment: Deployment, identity: Identity = token_identity, expl
 def routes_app() -> FastAPI:
     """The routes, their error handling and their OpenAPI 3.0 document, over no deployment yet: all the document
     (``ops_api.openapi``) needs."""
+    # No /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN. The document is at /openapi.json.
     app = FastAPI(title="Complaints ops API", version=VERSION, dependencies=[Depends(known_query)],
+                  docs_url=None, redoc_url=None,
                   generate_unique_id_function=lambda route: route.name,  # operation ids the ops app's queries keep
                   description="Queues, complaints, reassignments, explanations and the audit chain of the complaints "
                               "triage system, for the ops app. Every call is made as an authenticated user, whose "
                               "role decides what it may read and write.")
     add_handlers(app)
+    app.add_middleware(BodyGuard)
     for group in (users, queues, complaints, explanations, audit):
         app.include_router(group.router)
     app.openapi_version = "3.0.3"

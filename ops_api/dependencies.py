@@ -84,10 +84,14 @@ def explainer(request: Request) -> Explainer | None:
 ServedExplainer = Annotated[Explainer | None, Depends(explainer)]
 
 
+# One answer for a complaint that does not exist and one the caller may not read: a different one would let
+# any user find, id by id, which complaints stand in the queues they may not read (the vulnerable customers').
+UNKNOWN_OR_NOT_YOURS = "no such complaint, or not one your role may read"
+
+
 def readable(deployment: Deployment, user: Principal, complaint_id: str) -> Placed:
     """Where an allocated complaint stands, if the user's role may read that queue."""
     where = placed(deployment, complaint_id)
-    if where is None:
-        raise NotAllocatedError(f"no allocated complaint {complaint_id!r}")
-    access.check_read(user, where.queue, deployment.tasks, deployment.taxonomy)
+    if where is None or not access.may_read(user, where.queue, deployment.tasks, deployment.taxonomy):
+        raise NotAllocatedError(UNKNOWN_OR_NOT_YOURS)
     return where

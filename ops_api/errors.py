@@ -13,22 +13,29 @@ from starlette.exceptions import HTTPException
 from complaints.access import AccessDenied, NotAuthenticated
 from complaints.audit import NotAllocatedError
 from complaints.explanations import NotExplainable
-from complaints.store import IdempotencyConflict
+from complaints.store import IdempotencyConflict, StoreBusy
 from ops_api.schemas import ErrorResponse
 
 ERRORS = {status: {"model": ErrorResponse, "description": why} for status, why in (
     (401, "no valid credentials"), (403, "the user's role does not allow it"), (404, "no such resource"),
-    (422, "the request is malformed"))}
+    (422, "the request is malformed"),
+    (503, "the store is busy with another writer (or, for explanations, none are computed): retry after Retry-After"))}
 
 
 class ExplanationsUnavailable(RuntimeError):
     """This deployment computes no explanations (the serving image has no SHAP); kept ones are still served."""
 
 
+class ExplanationsBusy(RuntimeError):
+    """Every slot for computing explanations stayed taken while the request waited (ops_api/routers/explanations.py)."""
+
+
 STATUS = {NotAuthenticated: (401, "not_authenticated"), AccessDenied: (403, "access_denied"),
           NotAllocatedError: (404, "not_found"), KeyError: (404, "not_found"), NotExplainable: (409, "not_explainable"),
           IdempotencyConflict: (409, "conflict"), ValueError: (422, "invalid_request"),
-          ExplanationsUnavailable: (503, "explanations_unavailable")}
+          ExplanationsUnavailable: (503, "explanations_unavailable"), ExplanationsBusy: (503, "explanations_busy"),
+          StoreBusy: (503, "store_busy")}
+RETRY_AFTER_S = 1  # how long a caller waits before retrying a call the busy store refused
 
 
 def add_handlers(app: FastAPI) -> None:
@@ -46,7 +53,12 @@ def error(status: int, code: str, message: str, headers: dict | None = None) -> 
 def refused(request: Request, exc: Exception) -> JSONResponse:
     status, code = next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
     message = str(exc.args[0] if exc.args else exc)
-    return error(status, code, message, {"WWW-Authenticate": "Bearer"} if status == 401 else None)
+    headers = None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, StoreBusy | ExplanationsBusy):
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return error(status, code, message, headers)
 
 
 def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:

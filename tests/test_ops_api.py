@@ -72,12 +72,27 @@ ENDPOINT_NAMES = ("me", "queues", "team A's queue", "team B's queue", "manual tr
                   "read an explanation", "audit chain", "summary")
 
 
+UNKNOWN_ID = "9999999999"
+
+
 @pytest.mark.parametrize("name,role", _cases())
 def test_each_role_may_call_exactly_the_endpoints_its_work_needs(ops_store, client, name, role):
+    """A complaint the role may not read answers exactly as one that does not exist: 404, the same body (a 403
+    would tell, id by id, where the vulnerable customers' complaints are). A role refused a kind of call (an
+    auditor's reassignment, an analyst's summary) gets 403."""
     method, path, body, allowed = endpoints(ops_store)[name]
     response = client.request(method, path, json=body, headers=as_role(ops_store, role))
     if role in allowed:
         assert response.status_code in (200, 201), response.text
+        return
+    complaint_id = next((c for c in ops_store.complaint.values() if f"/complaints/{c}" in path), None)
+    hidden = complaint_id is not None and name != "audit chain" and not (role == "auditor" and method == "POST"
+                                                                        and path.endswith("/reassignments"))
+    if hidden:
+        unknown = client.request(method, path.replace(complaint_id, UNKNOWN_ID), json=body,
+                                 headers=as_role(ops_store, role))
+        assert (response.status_code, response.json()) == (404, unknown.json()), response.text
+        assert complaint_id not in response.text
     else:
         assert response.status_code == 403, response.text
         assert response.json()["error"]["code"] == "access_denied"
@@ -119,7 +134,7 @@ def test_a_reassignment_is_the_users_correction_moves_the_complaint_and_a_resend
     [stored] = [c for c in deployment.store.list_feedback(complaint) if c.idempotency_key == "req-42"]
     assert (stored.analyst, stored.label) == ("analyst-a", ops_store.team_b)
     # it left team A: analyst A no longer reads it, analyst B now does
-    assert client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "analyst_a")).status_code == 403
+    assert client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "analyst_a")).status_code == 404
     moved = client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "analyst_b")).json()
     assert moved["queue"] == ops_store.team_b  # the allocation stays as the models made it
     assert moved["allocation"]["queue"] == deployment.store.get_allocation(complaint).queue != ops_store.team_b
@@ -130,7 +145,7 @@ def test_a_reassignment_is_the_users_correction_moves_the_complaint_and_a_resend
 
 @pytest.mark.parametrize("body,status,why", [
     ({"task": "team", "label": "Not a team"}, 422, "not a valid team label"),
-    ({"task": "weather", "label": "sunny"}, 404, "no task 'weather'"),
+    ({"task": "weather", "label": "sunny"}, 404, "no such task"),
     ({"task": "team"}, 422, "body.label: Field required"),
 ])
 def test_bad_requests_get_a_4xx_with_a_reason_and_never_echo_the_value(ops_store, client, body, status, why):
@@ -207,7 +222,7 @@ def test_on_aws_the_user_is_the_verified_jwts_username_with_its_role_from_the_st
         return TestClient(asgi).get(f"/complaints/{ops_store.complaint['b']}").status_code
 
     assert call({"username": "analyst-b"}) == 200
-    assert call({"username": "analyst-a"}) == 403
+    assert call({"username": "analyst-a"}) == 404  # not hers to read: as if it did not exist
     assert call({"username": "stranger"}) == 401 and call(None) == 401
 
 
@@ -257,3 +272,124 @@ def test_the_api_benchmark_measures_every_request_on_a_copy_of_the_store(ops_hom
     for name in ("queue_counts", "queue_page", "complaint_detail"):
         assert report[name]["requests"] == 4 and 0 < report[name]["p50_ms"] <= report[name]["p95_ms"]
     assert (ops_home / "triage.sqlite3").read_bytes() == before  # the benchmark user went to the copy
+
+
+def test_the_bearer_scheme_is_case_insensitive(ops_store, client):
+    token = ops_store.tokens["triage_lead"]
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        assert client.get("/me", headers={"Authorization": f"{scheme} {token}"}).status_code == 200
+
+
+def test_errors_name_no_value_the_request_carried(ops_store, client):
+    """An id, a task, a label or a sort that carries personal data comes back in no error message."""
+    pii = "51238472"
+    lead = as_role(ops_store, "triage_lead")
+    answers = [client.get(f"/complaints/{pii}", headers=lead),
+               client.get(f"/complaints/{pii}/explanations/team", headers=lead),
+               client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", headers=lead,
+                           json={"task": f"t{pii}", "label": "x"}),
+               client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", headers=lead,
+                           json={"task": "team", "label": f"Maria Garcia {pii}"}),
+               client.get(f"/queues/q{pii}/complaints", headers=lead),
+               client.get(f"/queues/manual-triage/complaints?sort=s{pii}", headers=lead)]
+    for answer in answers:
+        assert 400 <= answer.status_code < 500 and answer.json()["error"]["message"], answer.text
+        assert pii not in answer.text and "Garcia" not in answer.text, answer.text
+
+
+def test_a_write_held_up_by_another_writer_is_a_503_and_holds_up_no_read(ops_store, ops_home):
+    """Another process holds the store's write lock: the waiting reassignment holds up no other request (each
+    thread has its connection; WAL lets readers go on) and ends as a JSON 503 with Retry-After."""
+    import sqlite3
+    import threading
+    import time
+    from dataclasses import replace
+
+    from complaints.store.sqlite import SQLiteStore
+
+    path = ops_home / "triage.sqlite3"
+    deployment = replace(Deployment.embedded(Settings.from_env(home=ops_home)),
+                         store=SQLiteStore(path, busy_timeout_ms=1_500))
+    client, lead = TestClient(create_app(deployment, explainer=STAND_IN)), as_role(ops_store, "triage_lead")
+    finished, answers = [], {}
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        def write():
+            answers["write"] = client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", headers=lead,
+                                           json={"task": "team", "label": ops_store.team_b})
+            finished.append("write")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.3)  # the write is waiting for the lock by now (it waits 1.5 s)
+        answers["read"] = client.get(f"/complaints/{ops_store.complaint['b']}", headers=lead)
+        finished.append("read")
+        writer.join()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert finished == ["read", "write"] and answers["read"].status_code == 200
+    busy = answers["write"]
+    assert busy.status_code == 503 and busy.json()["error"]["code"] == "store_busy", busy.text
+    assert busy.headers["Retry-After"] == "1"
+
+
+def test_a_body_is_read_only_from_an_authenticated_caller_and_never_past_the_limit(ops_store, client):
+    from ops_api.body_guard import MAX_BODY_BYTES
+
+    path, lead = f"/complaints/{ops_store.complaint['a']}/reassignments", as_role(ops_store, "triage_lead")
+    json_body = {"Content-Type": "application/json"}
+    anonymous = client.post(path, content=b"{not json", headers=json_body)
+    assert anonymous.status_code == 401  # not 422: the body was never parsed
+    declared = client.post(path, content=b"{" + b" " * MAX_BODY_BYTES + b"}", headers={**lead, **json_body})
+    assert declared.status_code == 413 and declared.json()["error"]["code"] == "body_too_large"
+    streamed = client.post(path, content=(b" " * 1024 for _ in range(MAX_BODY_BYTES // 1024 + 1)),
+                           headers={**lead, **json_body})
+    assert "content-length" not in streamed.request.headers and streamed.status_code == 413
+    fitting = client.post(path, json={"task": "team", "label": ops_store.team_b}, headers=lead)
+    assert fitting.status_code == 201, fitting.text
+
+
+def test_explanations_are_computed_a_bounded_number_at_once_and_each_once(ops_store, deployment, monkeypatch):
+    """Twenty requests at once, four complaints asked five times each: each explanation is computed once, and no
+    more than EXPLAINED_AT_ONCE run together."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from ops_api.routers import explanations
+    from ops_fixtures import predicted_label
+
+    running, most, computed, guard = [0], [0], [], threading.Lock()
+
+    def slow(predictor, text):
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            computed.append(text)
+        time.sleep(0.05)
+        with guard:
+            running[0] -= 1
+        return predicted_label(predictor, text)
+
+    client = TestClient(create_app(deployment, explainer=SimpleNamespace(explain=slow, render_html=str)))
+    lead = as_role(ops_store, "triage_lead")
+    asked = [c for c in ops_store.complaint.values() if c != ops_store.complaint["a"]]  # a's is kept already
+    answers = []
+
+    def ask(complaint_id):
+        answers.append(client.post(f"/complaints/{complaint_id}/explanations/team", headers=lead).status_code)
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in asked * 5]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == sorted([201] * len(asked) + [200] * 4 * len(asked))
+    assert len(computed) == len(asked) and most[0] <= explanations.EXPLAINED_AT_ONCE
+
+
+def test_no_page_loads_scripts_from_a_cdn(client):
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").json()["openapi"] == "3.0.3"

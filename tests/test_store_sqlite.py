@@ -102,3 +102,14 @@ def test_corrections_stored_before_idempotency_keys_keep_their_old_key(tmp_path)
     assert store.list_feedback() == [migrated]
     assert store.add_feedback(migrated) is False  # a resend under the old key is recognised
     assert store.add_feedback(FEEDBACK) is True and len(store.list_feedback("1")) == 2
+
+
+def test_the_embedded_home_and_its_store_are_their_owners_only(tmp_path):
+    import stat
+    from complaints.config import Settings
+    from complaints.deployment import Deployment
+
+    home = tmp_path / "home"
+    Deployment.embedded(Settings.from_env(home=home)).store.close()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "triage.sqlite3").stat().st_mode) == 0o600

@@ -41,6 +41,10 @@ class StaleWriteError(RuntimeError):
     """A conditional write lost a race: the record changed since it was read."""
 
 
+class StoreBusy(RuntimeError):
+    """Another writer held the store for longer than a call waits: nothing was written; try again shortly."""
+
+
 class IdempotencyConflict(RuntimeError):
     """A write named a stored idempotency key with another request. The stored record stands; the resend is
     kept as the audit event ``kept_as``."""

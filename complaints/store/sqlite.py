@@ -8,6 +8,7 @@ so both backends read and write identical records. The tables are created from t
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from complaints.records import (
     Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
     ReleaseRecord, StoredComplaint, TriageBatch,
 )
-from complaints.store.base import TriageStore, decode, decode_all, encode
+from complaints.store.base import StoreBusy, TriageStore, decode, decode_all, encode
 from complaints.store.tables import TABLES, Table
 
 
@@ -44,20 +45,54 @@ COMMIT;
 """
 
 
+class _Connection(sqlite3.Connection):
+    """A connection whose "database is locked" (another writer held the file past the busy timeout) is the
+    store's :class:`StoreBusy`, which callers can answer as such (the ops API: 503 with Retry-After)."""
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        try:
+            return super().execute(*args)
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise StoreBusy("the store is busy with another writer; try again shortly") from error
+            raise
+
+
 class SQLiteStore(TriageStore):
-    def __init__(self, path: str | Path):
+    """One connection per thread: a request waiting for the write lock holds up no other thread's reads (WAL lets
+    readers go on beside a writer)."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local, self._connections, self._lock = threading.local(), [], threading.Lock()
+        self.path.touch(mode=0o600)
+        self.path.chmod(0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         if "idempotency_key" not in {column[1] for column in self._db.execute("PRAGMA table_info(feedback)")}:
             self._db.executescript(_KEYED_FEEDBACK)
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection, opened on its first call."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, factory=_Connection)
+            connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # -- row plumbing: every row is its key columns plus the record's JSON body, last
     def _insert(self, table: str, record: Any, *keys: Any, replace: bool = False) -> bool:

@@ -8,7 +8,7 @@ from complaints import access
 from complaints.audit import NotAllocatedError
 from complaints.feedback import reallocate
 from complaints.queues import QueueBoard, placed, slug
-from ops_api.dependencies import COMPLAINT_ID, Served, User, readable
+from ops_api.dependencies import COMPLAINT_ID, UNKNOWN_OR_NOT_YOURS, Served, User, readable
 from ops_api.errors import ERRORS
 from ops_api.schemas import (
     AllocationView, ComplaintDetail, ErrorResponse, ExplanationRef, QueueRef, Reassignment, ReassignmentResult,
@@ -24,7 +24,7 @@ def complaint(user: User, deployment: Served, complaint_id: Annotated[str, COMPL
     where = readable(deployment, user, complaint_id)
     stored = deployment.store.get_complaint(complaint_id)
     if stored is None:
-        raise NotAllocatedError(f"complaint {complaint_id!r} is not in the store")
+        raise NotAllocatedError(UNKNOWN_OR_NOT_YOURS)
     allocation = where.allocation
     return ComplaintDetail(
         complaint_id=complaint_id, date_received=stored.date_received, narrative=stored.narrative,
@@ -49,10 +49,10 @@ def reassign(user: User, deployment: Served, complaint_id: Annotated[str, COMPLA
                                                            pattern=r"^[A-Za-z0-9._:-]+$")] = None
              ) -> ReassignmentResult:
     where = placed(deployment, complaint_id)
-    if where is None:
-        raise NotAllocatedError(f"no allocated complaint {complaint_id!r}")
-    resent = any(c.idempotency_key == idempotency_key and c.analyst == user.name for c in where.corrections)
+    resent = where is not None and any(c.idempotency_key == idempotency_key and c.analyst == user.name
+                                       for c in where.corrections)
     if not resent:  # the user's own resend is answered even after its correction moved the complaint away
+        where = readable(deployment, user, complaint_id)
         access.check_reassign(user, where.queue, deployment.tasks, deployment.taxonomy)
     deployment.task(body.task)  # an unknown task: 404 naming the configured ones
     made = reallocate(deployment, complaint_id, body.task, body.label, user.name, idempotency_key)

@@ -1,5 +1,6 @@
 """Why a task labelled a complaint as it did: computed once, by the version that decided, then kept."""
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
@@ -10,14 +11,22 @@ from complaints.deployment import Deployment
 from complaints.explanations import Compute, explanation, stored_explanation
 from complaints.records import Explanation
 from ops_api.dependencies import COMPLAINT_ID, TASK, Explainer, Served, ServedExplainer, User, readable
-from ops_api.errors import ERRORS, ExplanationsUnavailable
+from ops_api.errors import ERRORS, ExplanationsBusy, ExplanationsUnavailable
 from ops_api.schemas import ErrorResponse, ExplanationView
 from ops_api.views import explanation_view
+
+# SHAP takes seconds of CPU a call: at most this many at once, so that explanations cannot starve the calls the
+# ops team works with; a request that finds no free slot within WAIT_FOR_A_SLOT_S is answered 503, Retry-After.
+EXPLAINED_AT_ONCE = 2
+WAIT_FOR_A_SLOT_S = 10
+_COMPUTING = threading.BoundedSemaphore(EXPLAINED_AT_ONCE)
+_KEY_LOCKS = [threading.Lock() for _ in range(64)]  # striped by (complaint, task): bounded, however many are asked
 
 router = APIRouter(tags=["explanations"], responses={
     **ERRORS, 409: {"model": ErrorResponse, "description": "the task's model failed on this complaint"}})
 COMPUTED_HERE = {503: {"model": ErrorResponse, "description": "this deployment computes no explanations (AWS: "
-                                                              "`complaints --env ENV explain` does)"}}
+                                                              "`complaints --env ENV explain` does), or every slot "
+                                                              "for computing them stayed taken: retry after Retry-After"}}
 
 
 @router.post("/complaints/{complaint_id}/explanations/{task}", response_model=ExplanationView, status_code=201,
@@ -27,7 +36,8 @@ def request_explanation(user: User, deployment: Served, explainer: ServedExplain
                         complaint_id: Annotated[str, COMPLAINT_ID], task: Annotated[str, TASK],
                         response: Response) -> ExplanationView:
     readable(deployment, user, complaint_id)
-    made, computed = explanation(deployment, complaint_id, task, user.name, _computer(explainer))
+    with _KEY_LOCKS[hash((complaint_id, task)) % len(_KEY_LOCKS)]:  # the same one asked twice: computed once
+        made, computed = explanation(deployment, complaint_id, task, user.name, _computer(explainer))
     if not computed:
         response.status_code = 200
     return explanation_view(made)
@@ -55,7 +65,12 @@ def _computer(explainer: Explainer | None) -> Compute:
         if explainer is None:
             raise ExplanationsUnavailable("this deployment computes no explanations (no SHAP in its image): "
                                           "`complaints --env ENV explain COMPLAINT_ID` computes and keeps one")
-        return explainer.explain(predictor, text)
+        if not _COMPUTING.acquire(timeout=WAIT_FOR_A_SLOT_S):
+            raise ExplanationsBusy(f"{EXPLAINED_AT_ONCE} explanations are being computed; retry shortly")
+        try:
+            return explainer.explain(predictor, text)
+        finally:
+            _COMPUTING.release()
     return compute
 
 
@@ -63,5 +78,5 @@ def _kept(deployment: Deployment, user: Principal, complaint_id: str, task: str)
     readable(deployment, user, complaint_id)
     kept = stored_explanation(deployment, complaint_id, task)
     if kept is None:
-        raise KeyError(f"no {task} explanation of complaint {complaint_id!r} yet: POST to request one")
+        raise KeyError("no explanation of this task for the complaint yet: POST to request one")
     return kept

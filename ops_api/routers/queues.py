@@ -41,4 +41,4 @@ def _queue_named(deployment: Deployment, queue_id: str) -> str:
     for name in access.queues(deployment.tasks, deployment.taxonomy):
         if slug(name) == queue_id:
             return name
-    raise KeyError(f"no queue {queue_id!r}")
+    raise KeyError("no such queue")
