@@ -80,12 +80,13 @@ def pii_spans(text: str, company: str = "", names: bool = True) -> list[tuple[in
 
     The rules' items, then, where ``names`` (free text), each name the recogniser found that overlaps none of
     them and is neither a firm (masked before it reads the text) nor plain words; ``company`` is the
-    complaint's firm. Callers should pass at most
-    :data:`MAX_REDACT_CHARS` (+ lookahead) characters; :func:`redact` does.
+    complaint's firm. Callers should pass at most :data:`MAX_REDACT_CHARS` (+ lookahead) characters;
+    :func:`redact` does.
     """
     spans, firms = rule_spans(text), None
     if names and _CAPITAL_AFTER_WORD.search(text) is not None:
-        from complaints.redaction.names import person_spans  # Presidio and spaCy load on the first text that needs them
+        # Presidio and spaCy load on the first text that needs them
+        from complaints.redaction.names import person_spans
 
         firms = firm_spans(text, company)
         taken = bytearray(len(text))

@@ -108,9 +108,10 @@ class _Entity:
 class _NameFinder(SpacyNlpEngine):
     """spaCy's named-entity recogniser, around the words that may start a name: time linear in the text.
 
-    Only the stretches of sentences around those words are tokenized and recognised (with no run of over :data:`_LONGEST_NAME_WORD` non-space
-    characters: spaCy's tokenizer is super-linear on long runs of punctuation), at most :data:`_PIECE_CHARS`
-    at a time, in one ``nlp.pipe``; their entities are placed back at their offsets in the whole text.
+    Only the stretches of sentences around those words are tokenized and recognised (with no run of over
+    :data:`_LONGEST_NAME_WORD` non-space characters: spaCy's tokenizer is super-linear on long runs of
+    punctuation), at most :data:`_PIECE_CHARS` at a time, in one ``nlp.pipe``; their entities are placed back
+    at their offsets in the whole text.
     """
 
     def __init__(self) -> None:

@@ -37,6 +37,9 @@ _WORD = re.compile(r"\w+")
 _LETTERS = re2.compile(r"\p{L}+")
 
 Firm = tuple[str, ...]  # a firm's words, lower case, without "and"
+# A complaint's own Company is read up to here: every firm's name is far shorter, and a field of any length
+# (intake caps a value at 65,536 characters) then costs no more than a short one.
+_LONGEST_FIRM_CHARS = 200
 
 
 def _words(name: str) -> Firm:
@@ -45,7 +48,8 @@ def _words(name: str) -> Firm:
 
 def firm_forms(company: str, short_single_word: bool) -> set[Firm]:
     """The word sequences that name ``company`` in a text: its name without legal form, and the short form."""
-    words = _words(basename(company.strip()) or company)
+    company = company.strip()[:_LONGEST_FIRM_CHARS]
+    words = _words(basename(company) or company)
     if not words:
         return set()
     short = list(words)
@@ -106,7 +110,8 @@ def firm_spans(text: str, company: str = "") -> list[tuple[int, int]]:
         if not text[start].isupper():
             continue
         form: Firm = ()
-        for _, end, word in words[i:]:  # grow the form while some firm starts with it
+        for j in range(i, len(words)):  # grow the form while some firm starts with it
+            _, end, word = words[j]
             form += (word,)
             if form not in prefixes and form not in own_prefixes:
                 break
