@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from complaints.records import MANUAL_TRIAGE, ApiUser, utc_now
 from complaints.store import TriageStore
@@ -112,13 +112,24 @@ def add_user(store: TriageStore, taxonomy: Taxonomy, name: str, role: str, team:
     return f"{name}.{secret}"
 
 
+def disable_user(store: TriageStore, name: str, disabled_by: str) -> ApiUser:
+    """Refuse every later call of the user, whatever token or identity provider vouches for it (a local token,
+    a Cognito JWT still within its hour); ``users add --replace`` enables it again with a new token."""
+    user = store.get_user(name)
+    if user is None:
+        raise ValueError("no such user")
+    disabled = replace(user, disabled_at=utc_now(), disabled_by=disabled_by)
+    store.put_user(disabled)
+    return disabled
+
+
 def authenticate(store: TriageStore, token: str) -> Principal:
     """The user a token belongs to; NotAuthenticated for any token that is not a current one. The scheme is
     case-insensitive (RFC 9110): ``Bearer``, ``bearer`` and ``BEARER`` alike."""
     scheme, _, credentials = token.strip().partition(" ")
     name, _, secret = (credentials if scheme.lower() == "bearer" else token).strip().partition(".")
     user = store.get_user(name) if USER_NAME.fullmatch(name) and secret else None
-    if user is None or not hmac.compare_digest(user.token_sha256, _sha256(secret)):
+    if user is None or not hmac.compare_digest(user.token_sha256, _sha256(secret)) or user.disabled_at:
         raise NotAuthenticated("the API token is missing, malformed or not a current one")
     return Principal(user.name, user.role, user.team)
 
@@ -126,8 +137,8 @@ def authenticate(store: TriageStore, token: str) -> Principal:
 def principal_named(store: TriageStore, name: str) -> Principal:
     """The user an identity provider authenticated by name (AWS: the Cognito username in the JWT)."""
     user = store.get_user(name)
-    if user is None:
-        raise NotAuthenticated("the authenticated user has no role in this store (complaints users add)")
+    if user is None or user.disabled_at:
+        raise NotAuthenticated("the authenticated user has no current role in this store (complaints users add)")
     return Principal(user.name, user.role, user.team)
 
 

@@ -197,6 +197,8 @@ class ApiUser:
     token_sha256: str
     created_at: str
     created_by: str
+    disabled_at: str | None = None  # set by `complaints users disable`: every call of the user is refused
+    disabled_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from complaints.config import Settings
 
 
 def add_commands(command) -> None:
-    serve = command("serve", cmd_serve, "Serve the ops API (OpenAPI at /docs and /openapi.json) on this store; "
+    serve = command("serve", cmd_serve, "Serve the ops API (its OpenAPI document at /openapi.json) on this store; "
                                         "callers authenticate with a token from `complaints users add`.")
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     serve.add_argument("--port", type=int, default=8000)
@@ -30,6 +30,10 @@ def add_commands(command) -> None:
                                                             "token stops working")
     listing = actions.add_parser("list", help="list the users and their roles")
     listing.set_defaults(handler=cmd_users_list)
+    disable = actions.add_parser("disable", help="refuse every later call of a user, whatever token or identity "
+                                                 "provider vouches for it (add --replace enables it again)")
+    disable.set_defaults(handler=cmd_users_disable)
+    disable.add_argument("name")
 
     explain = command("explain", cmd_explain, "Explain why a complaint's tasks labelled it as they did: word "
                                               "attributions (SHAP) from the exact model version its allocation "
@@ -71,7 +75,14 @@ def cmd_users_add(args, settings: Settings, deployment: Deployment) -> int:
 
 def cmd_users_list(args, settings: Settings, deployment: Deployment) -> int:
     for user in deployment.store.list_users():
-        print(f"  {user.name:<24} {user.role:<12} {user.team or '':<40} since {user.created_at}")
+        state = f"disabled {user.disabled_at}" if user.disabled_at else f"since {user.created_at}"
+        print(f"  {user.name:<24} {user.role:<12} {user.team or '':<40} {state}")
+    return 0
+
+
+def cmd_users_disable(args, settings: Settings, deployment: Deployment) -> int:
+    user = access.disable_user(deployment.store, args.name, _operator())
+    print(f"user {user.name}: disabled; every later call is refused")
     return 0
 
 

@@ -189,3 +189,19 @@ def test_a_resent_correction_is_stored_once_and_a_conflicting_one_is_kept_and_re
     assert sum(e.action == "reallocate" and e.subject == complaint_id for e in events) == 4
     [kept] = [e for e in events if e.action == "conflicting_resend"]
     assert kept.details["resent"]["label"] == "Debt collection" and kept.details["stored"]["label"] == "Student loan"
+
+
+def test_users_disable_refuses_the_users_token_and_the_listing_says_so(cli, deployment):
+    from complaints import access
+
+    code, out, _ = cli("users", "add", "leaver", "--role", "auditor")
+    token = out.strip().splitlines()[-1]
+    assert code == 0 and access.authenticate(deployment.store, f"Bearer {token}").name == "leaver"
+    code, out, _ = cli("users", "disable", "leaver")
+    assert code == 0 and "disabled" in out
+    with pytest.raises(access.NotAuthenticated):
+        access.authenticate(deployment.store, f"Bearer {token}")
+    _, listing, _ = cli("users", "list")
+    assert next(line for line in listing.splitlines() if "leaver" in line).split()[-2] == "disabled"
+    code, _, err = cli("users", "disable", "nobody")
+    assert code != 0 and "no such user" in err

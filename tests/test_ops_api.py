@@ -393,3 +393,20 @@ def test_explanations_are_computed_a_bounded_number_at_once_and_each_once(ops_st
 def test_no_page_loads_scripts_from_a_cdn(client):
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").json()["openapi"] == "3.0.3"
+
+
+def test_a_disabled_user_is_refused_on_every_call_whatever_vouches_for_it(ops_store, deployment, client):
+    """A token, or (on AWS) a JWT still within its hour: both are refused once the user is disabled, and a new
+    token from `users add --replace` enables the user again."""
+    token = access.add_user(deployment.store, deployment.taxonomy, "leaver", "triage_lead", None, "test")
+    me = {"Authorization": f"Bearer {token}"}
+    assert client.get("/me", headers=me).status_code == 200
+    access.disable_user(deployment.store, "leaver", "test")
+    for method, path in [("GET", "/me"), ("GET", "/queues"), ("GET", f"/complaints/{ops_store.complaint['a']}"),
+                         ("POST", f"/complaints/{ops_store.complaint['a']}/reassignments")]:
+        assert client.request(method, path, headers=me, json={}).status_code == 401
+    with pytest.raises(access.NotAuthenticated):
+        access.principal_named(deployment.store, "leaver")  # the AWS path: the JWT's username
+    again = access.add_user(deployment.store, deployment.taxonomy, "leaver", "triage_lead", None, "test", replace=True)
+    assert client.get("/me", headers={"Authorization": f"Bearer {again}"}).status_code == 200
+    assert client.get("/me", headers=me).status_code == 401  # the old token stays refused
