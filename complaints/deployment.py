@@ -8,14 +8,13 @@ taxonomy and operations files unless ``Settings`` name others.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from complaints.registry import ModelRegistry, open_registry
 from complaints.registry.local import LocalRegistry
 from complaints.config import AwsSettings, Settings
 from complaints.operations import Operations
-from complaints.redaction import redact
+from complaints.redaction import Redactor, redact
 from complaints.redaction.cache import RedactionCache
 from complaints.store import TriageStore, open_store
 from complaints.store.sqlite import SQLiteStore
@@ -30,7 +29,7 @@ class Deployment:
     tasks: list[TaskSpec]
     taxonomy: Taxonomy
     operations: Operations  # the criteria, and how an unsure answer is deferred
-    redactor: Callable = redact  # intake's redaction: embedded, a cache under the home (complaints/redaction/cache.py)
+    redactor: Redactor = redact  # intake's redaction: embedded, a cache under the home (complaints/redaction/cache.py)
 
     @classmethod
     def embedded(cls, settings: Settings) -> "Deployment":

@@ -32,8 +32,8 @@ class BodyGuard:
             await _too_large(scope, receive, send)
             return
         state = scope["app"].state
-        try:
-            state.identity(state.deployment, request, request.headers.get("authorization"))
+        try:  # kept for the route's `User` dependency (ops_api/dependencies.py: caller)
+            request.state.principal = state.identity(state.deployment, request, request.headers.get("authorization"))
         except NotAuthenticated as refused:
             await error(401, "not_authenticated", str(refused), {"WWW-Authenticate": "Bearer"})(scope, receive, send)
             return

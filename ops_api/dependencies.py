@@ -69,8 +69,10 @@ Served = Annotated[Deployment, Depends(served)]
 
 def caller(request: Request, deployment: Served,
            authorization: Annotated[str | None, Security(API_KEY)] = None) -> Principal:
-    """The authenticated user, by the app's identity; the header makes the document's ``ApiKey`` scheme."""
-    return request.app.state.identity(deployment, request, authorization)
+    """The authenticated user, by the app's identity (once a request: a request with a body was authenticated
+    before it was read, ops_api/body_guard.py); the header makes the document's ``ApiKey`` scheme."""
+    known = getattr(request.state, "principal", None)
+    return known if known is not None else request.app.state.identity(deployment, request, authorization)
 
 
 User = Annotated[Principal, Depends(caller)]

@@ -410,3 +410,18 @@ def test_a_disabled_user_is_refused_on_every_call_whatever_vouches_for_it(ops_st
     again = access.add_user(deployment.store, deployment.taxonomy, "leaver", "triage_lead", None, "test", replace=True)
     assert client.get("/me", headers={"Authorization": f"Bearer {again}"}).status_code == 200
     assert client.get("/me", headers=me).status_code == 401  # the old token stays refused
+
+
+def test_a_request_with_a_body_is_authenticated_once(ops_store, deployment):
+    """The body guard authenticates before the body is read; the route's user is that principal, not a second
+    lookup."""
+    calls = []
+
+    def counted(deployment, request, authorization):
+        calls.append(authorization)
+        return access.authenticate(deployment.store, authorization or "")
+
+    client = TestClient(create_app(deployment, identity=counted, explainer=STAND_IN))
+    answer = client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", headers=as_role(ops_store, "triage_lead"),
+                         json={"task": "team", "label": ops_store.team_b})
+    assert answer.status_code == 201 and len(calls) == 1

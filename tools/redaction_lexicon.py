@@ -6,7 +6,8 @@ hand):
 * ``companies.txt``: every firm the data files name in their ``Company`` column (the CFPB company list a bank
   has; public, never a consumer's personal data);
 * ``common_words.txt``: the words the narratives write in lower case at least :data:`MIN_LOWER` times and at least
-  :data:`LOWER_RATIO` times as often as capitalised inside a sentence ("law", "email", "lien"): spaCy calls
+  :data:`LOWER_RATIO` times as often as capitalised inside a sentence (half as often: "law", "email", "lien",
+  and "subject", which statutes quoted in complaints capitalise): spaCy calls
   "Law" or "Email" a person. The CFPB masks consumers' names before publishing, and a word has to recur in
   lower case, so no one's name is in the list.
 """

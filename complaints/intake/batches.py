@@ -17,8 +17,8 @@ from pathlib import Path
 from complaints.config import DEFAULT_CHUNK_SIZE
 from complaints.intake.files import RawRecord, checked_sha256, existing, records
 from complaints.intake.rules import valid_complaint_id
-from complaints.intake.validation import Redactor, Verdict, verdict
-from complaints.redaction import redact
+from complaints.intake.validation import Verdict, verdict
+from complaints.redaction import Redactor, redact
 from complaints.schema import COMPLAINT_ID, DATE_RECEIVED, NARRATIVE, Complaint, Rejection
 from complaints.splits import fingerprint
 from complaints.taxonomy import Taxonomy

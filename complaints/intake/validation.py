@@ -5,19 +5,17 @@ else it is a redacted :class:`Complaint`. Any failure while judging one record i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import date
 
 from complaints.customer_record import CUSTOMER_RECORD, established_tags, record_fields
 from complaints.intake.files import RawRecord
 from complaints.intake.rules import RULES, Record, valid_complaint_id
 from complaints.intake.safe import kept
-from complaints.redaction import redact
+from complaints.redaction import Redactor, redact
 from complaints.redaction.lexicon import is_listed_company
 from complaints.schema import COMPANY, COMPLAINT_ID, DATE_RECEIVED, NARRATIVE, STRUCTURED_COLUMNS, Complaint, Rejection
 from complaints.taxonomy import Taxonomy
 
-Redactor = Callable[..., tuple[str, Counter[str]]]  # (text, company="", names=True), as complaints.redaction.redact
 Verdict = Rejection | tuple[Complaint, Counter[str]]  # a rejection, or the complaint and its redaction counts
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Callable
 import re2
 
 from complaints.config import Settings
@@ -110,6 +111,9 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> str:
     for start, end in spans:
         chars[start:end] = ["X" if char.isalnum() else char for char in chars[start:end]]
     return "".join(chars)
+
+
+Redactor = Callable[..., tuple[str, Counter[str]]]  # (text, company="", names=True): redact, or a cache of it
 
 
 def redact(text: str, company: str = "", names: bool = True) -> tuple[str, Counter[str]]:
