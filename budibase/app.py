@@ -81,8 +81,8 @@ const details = [
   data.corrections.length ? '**Corrections**\\n\\n| task | change | by | at |\\n|---|---|---|---|\\n' + fixes
                           : '_No corrections yet._'
 ].filter(Boolean).join('\\n\\n')
-return [{ complaint_id: data.complaint_id, narrative: data.narrative, queue: data.queue, details }]""",
-                           ("complaint_id", "narrative", "queue", "details")),
+return [{ complaint_id: data.complaint_id, narrative: data.narrative, queue: data.queue, details,
+  revision: String(data.revision) }]""", ("complaint_id", "narrative", "queue", "details", "revision")),
     "reassign": QueryView(_REFUSED + """return [{ queue_id: data.queue.id, queue: data.queue.name,
   already_stored: data.already_stored, task: data.correction.task, label: data.correction.label }]""",
                           ("queue_id", "queue", "already_stored", "task", "label")),
@@ -221,7 +221,7 @@ def _complaint_screen(q: dict[str, dict[str, Any]], vocabulary: Vocabulary) -> d
         submit = node("button", (route, f"reassign {task}"), text=f"Reassign {task}", type="cta", onClick=[
             {"##eventHandlerType": "Validate Form", "parameters": {"componentId": form}},
             execute(q["reassign"], complaint_id=complaint_id, task=task, label=bind(form, "label"),
-                    idempotency_key=fresh_key),
+                    expected_revision=bind(rows, "revision"), idempotency_key=fresh_key),
             notify(f"{task.capitalize()} corrected: the complaint is in " + bind("actions", "1", "result", "data", "0",
                                                                                  "queue")),
             navigate("/queue/" + bind("actions", "1", "result", "data", "0", "queue_id"))])

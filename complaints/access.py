@@ -9,8 +9,9 @@ typed name.
 
 Locally a user authenticates with an API token, ``<name>.<secret>``: 256 random bits from ``secrets``,
 of which the store keeps only the sha256 (a high-entropy token needs no slow hash) and compares it in
-constant time. On AWS, Cognito authenticates and API Gateway checks the JWT; the user's name comes from
-its claims and the role from this store (see ops_api).
+constant time. On AWS, Cognito authenticates and the ops API verifies the access token itself
+(ops_api/cognito.py); the token names the user and its ``sub``, which must be the one bound to the user here
+(``users add --cognito-sub``), and the role comes from this store.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from complaints.taxonomy import Taxonomy
 ANALYST, SPECIALIST, TRIAGE_LEAD, AUDITOR = "analyst", "specialist", "triage_lead", "auditor"
 ROLES = (ANALYST, SPECIALIST, TRIAGE_LEAD, AUDITOR)
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+COGNITO_SUB = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # a user pool's UUIDs
 
 
 class NotAuthenticated(PermissionError):
@@ -94,9 +96,10 @@ def _role(principal: Principal) -> str:
 
 
 def add_user(store: TriageStore, taxonomy: Taxonomy, name: str, role: str, team: str | None, created_by: str,
-             replace: bool = False) -> str:
+             replace: bool = False, cognito_sub: str | None = None) -> str:
     """Record the user and return its new token, which is shown once and never stored. ``replace`` gives an
-    existing user a new token (and role), which revokes the old one."""
+    existing user a new token (and role), which revokes the old one, and binds the Cognito user anew: to
+    ``cognito_sub``, or to none."""
     if not USER_NAME.fullmatch(name):
         raise ValueError(f"a user name is 1-64 of a-z 0-9 _ -, starting with a letter or digit; got {name!r}")
     if role not in ROLES:
@@ -105,16 +108,19 @@ def add_user(store: TriageStore, taxonomy: Taxonomy, name: str, role: str, team:
         raise ValueError("an analyst needs --team, and only an analyst has one")
     if team is not None and team not in taxonomy.teams:
         raise ValueError(f"unknown team {team!r}; one of {list(taxonomy.teams)}")
+    if cognito_sub is not None and not COGNITO_SUB.fullmatch(cognito_sub):
+        raise ValueError("a Cognito sub is a lower-case UUID (the user's `sub` attribute in the user pool)")
     if store.get_user(name) is not None and not replace:
         raise ValueError(f"user {name!r} exists; pass --replace to give it a new token (the old one stops working)")
     secret = secrets.token_urlsafe(32)
-    store.put_user(ApiUser(name, role, team, _sha256(secret), utc_now(), created_by))
+    store.put_user(ApiUser(name, role, team, _sha256(secret), utc_now(), created_by, cognito_sub=cognito_sub))
     return f"{name}.{secret}"
 
 
 def disable_user(store: TriageStore, name: str, disabled_by: str) -> ApiUser:
     """Refuse every later call of the user, whatever token or identity provider vouches for it (a local token,
-    a Cognito JWT still within its hour); ``users add --replace`` enables it again with a new token."""
+    a Cognito access token still within its 10 minutes); ``users add --replace`` enables it again with a new
+    token."""
     user = store.get_user(name)
     if user is None:
         raise ValueError("no such user")
@@ -134,11 +140,16 @@ def authenticate(store: TriageStore, token: str) -> Principal:
     return Principal(user.name, user.role, user.team)
 
 
-def principal_named(store: TriageStore, name: str) -> Principal:
-    """The user an identity provider authenticated by name (AWS: the Cognito username in the JWT)."""
+def principal_named(store: TriageStore, name: str, sub: str) -> Principal:
+    """The user Cognito authenticated (AWS: the verified access token's ``username`` and ``sub``). The name
+    alone is not enough: a Cognito user deleted and created again under the same name has a new ``sub``, and
+    must not inherit the old one's role until an administrator binds it (``users add --replace --cognito-sub``)."""
     user = store.get_user(name)
     if user is None or user.disabled_at:
         raise NotAuthenticated("the authenticated user has no current role in this store (complaints users add)")
+    if user.cognito_sub is None or user.cognito_sub != sub:  # not a secret: a plain comparison
+        raise NotAuthenticated("the authenticated Cognito user is not the one bound to this user "
+                               "(complaints users add --replace --cognito-sub)")
     return Principal(user.name, user.role, user.team)
 
 

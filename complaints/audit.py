@@ -16,8 +16,7 @@ from complaints.model_card import read_model_card
 from complaints.records import Allocation, AuditEvent
 from complaints.registry import RegistryError
 
-STRATEGY_ACTIONS = ("promote", "canary", "shadow", "rollback", "release")  # audit actions that change what serves
-AUDIT_SCAN = 1_000_000  # audit events read back to find the strategy change behind an allocation
+SERVING_SCAN = 10_000  # changes of what serves read back to find the one behind an allocation (a few a week)
 
 
 class NotAllocatedError(KeyError):
@@ -28,7 +27,7 @@ def audit_chain(deployment: Deployment, complaint_id: str) -> dict:
     allocation = deployment.store.get_allocation(complaint_id)
     if allocation is None:
         raise NotAllocatedError("the complaint has no allocation in the store")
-    events = [e for e in deployment.store.list_audit(AUDIT_SCAN) if e.action in STRATEGY_ACTIONS]
+    events = deployment.store.list_audit(SERVING_SCAN, serving_only=True)
     batch = deployment.store.get_batch(allocation.batch_id)
     releases: dict[str, list] = {}  # by environment: read once, though every task's chain may name one
     tasks = {task: _task_chain(deployment, allocation, task, events, releases) for task in allocation.predictions}
@@ -62,7 +61,7 @@ def _task_chain(deployment: Deployment, allocation: Allocation, task: str, event
     if change and change.action == "release":
         environment = change.details["environment"]
         if environment not in releases:
-            releases[environment] = deployment.store.list_releases(environment, AUDIT_SCAN)
+            releases[environment] = deployment.store.list_releases(environment, SERVING_SCAN)
         release = next((asdict(r) for r in releases[environment]
                         if r.release_id == change.details["release_id"] and r.applied_at >= change.at), None)
     return {

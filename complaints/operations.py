@@ -1,5 +1,6 @@
 """The operation the models serve (``config/operations.yaml``): the business's acceptance criteria, the
-specialist queue's capacity, what each path of a complaint costs, and how an unsure answer is deferred.
+specialist queue's capacity, what each path of a complaint costs, how an unsure answer is deferred, and how
+many corrections one analyst may make a day.
 
 Serving reads the deferral (``complaints.routing``); training tunes the operating point against the rest
 (``model/operating_point.py``) and evaluation measures the system against it.
@@ -27,6 +28,7 @@ class Operations:
     confidence: float = 0.95  # one-sided level of the bounds the tuned point meets
     deferral: str = "complaint"
     naming_share: float = 1.0  # the cost of naming an issue the models left, as a share of a whole triage
+    corrections_per_analyst_per_day: int = 600  # a quota: what one user may rewrite of the training data in a day
 
     def __post_init__(self) -> None:
         if not 0 < self.specialist_capacity <= 1:
@@ -39,6 +41,8 @@ class Operations:
             raise ValueError(f"deferral must be one of {DEFERRALS}, not {self.deferral!r}")
         if not 0 <= self.naming_share <= 1:
             raise ValueError("naming_share is a share of a whole triage, between 0 and 1")
+        if self.corrections_per_analyst_per_day < 1:
+            raise ValueError("corrections_per_analyst_per_day is a positive count")
 
     @property
     def manual_cost(self) -> float:
@@ -62,6 +66,6 @@ class Operations:
                        float(manual["loaded_wage_per_hour"]), float(doc["automated_cost_per_complaint"]),
                        {name: float(tolerance) for name, tolerance in acceptance["criteria"].items()},
                        str(acceptance["criterion"]), float(acceptance["confidence"]), str(deferral["mode"]),
-                       float(deferral["naming_share"]))
+                       float(deferral["naming_share"]), int(doc["corrections_per_analyst_per_day"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from error

@@ -239,8 +239,8 @@ class TriagePipeline:
         store = self.deployment.store
         serving = strategies(self.deployment)
         started = utc_now()
-        listed = [a for a in store.list_queue(MANUAL_TRIAGE, limit=None, since=since)
-                  if batch_id is None or a.batch_id == batch_id]
+        listed = [p.allocation for p in store.list_queue(MANUAL_TRIAGE, limit=None, since=since)
+                  if batch_id is None or p.allocation.batch_id == batch_id]
         digest = hashlib.sha256()
         for allocation in sorted(listed, key=lambda a: a.complaint_id):
             digest.update(f"{allocation.complaint_id}@{allocation.allocated_at}\n".encode("utf-8", "surrogatepass"))

@@ -4,8 +4,9 @@ A correction does not rewrite the allocation (the models' decision is kept as ma
 the complaint. Where a complaint stands now (the latest correction of each task wins): a person who set the
 team sends it to that team, unless a flag is raised (the specialist queue) or a flag's model failed and
 nobody set it (manual triage); otherwise the allocation's predictions, with any corrected flag put in, are
-routed as triage routes them. Queue listings, counts and access use this, so a reassigned complaint leaves
-its old queue at once.
+routed as triage routes them. A correction stores the result as the complaint's queue, in the same write
+(complaints.feedback), so listings, counts and access read it from the queue index: a reassigned complaint leaves
+its old queue at once, and a listing costs what it returns, not what the store holds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from complaints.access import queues
 from complaints.deployment import Deployment
-from complaints.records import MANUAL_TRIAGE, NEEDS_TRIAGE, Allocation, Feedback
+from complaints.records import MANUAL_TRIAGE, NEEDS_TRIAGE, Allocation, Feedback, Placement
 from complaints.routing import route
 from complaints.schema import POSITIVE
 
@@ -26,10 +27,11 @@ SORTS = ("newest", "oldest", "least_confident")  # least confident: the queue ta
 
 @dataclass(frozen=True)
 class Placed:
-    """An allocation and the queue its complaint stands in now."""
+    """An allocation, the queue its complaint stands in now, its revision and its corrections."""
 
     allocation: Allocation
     queue: str
+    revision: int
     corrections: tuple[Feedback, ...]
 
 
@@ -39,6 +41,8 @@ def slug(queue: str) -> str:
 
 
 def current_queue(deployment: Deployment, allocation: Allocation, corrections: list[Feedback]) -> str:
+    """Where a complaint with these corrections (oldest first) stands: a correction stores its answer as the
+    complaint's queue, which the queue index lists it by."""
     if not corrections:
         return allocation.queue
     latest = {correction.task: correction.label for correction in corrections}  # oldest first: the latest wins
@@ -58,69 +62,45 @@ def current_queue(deployment: Deployment, allocation: Allocation, corrections: l
 
 
 def placed(deployment: Deployment, complaint_id: str) -> Placed | None:
-    allocation = deployment.store.get_allocation(complaint_id)
-    if allocation is None:
+    placement = deployment.store.get_placement(complaint_id)
+    if placement is None:
         return None
-    corrections = deployment.store.list_feedback(complaint_id)
-    return Placed(allocation, current_queue(deployment, allocation, corrections), tuple(corrections))
+    return Placed(placement.allocation, placement.queue, placement.revision,
+                  tuple(deployment.store.list_feedback(complaint_id)))
 
 
-class QueueBoard:
-    """Queues' complaints as they stand (``names``, default every queue; allocated at or after ``since`` where
-    given): each queue's allocations, and every corrected complaint, read once."""
+def queue_counts(deployment: Deployment, names: list[str]) -> dict[str, int]:
+    """How many complaints stand in each queue now (the queue index counts them)."""
+    return {name: deployment.store.count_queue(name) for name in names}
 
-    def __init__(self, deployment: Deployment, names: list[str] | None = None, since: str | None = None):
-        self.deployment = deployment
-        self.names = names or queues(deployment.tasks, deployment.taxonomy)
-        self.corrections: dict[str, list[Feedback]] = {}
-        for correction in deployment.store.list_feedback():
-            self.corrections.setdefault(correction.complaint_id, []).append(correction)
-        self.placed: dict[str, list[Placed]] = {name: [] for name in self.names}
-        read = set()
-        for name in self.names:
-            for allocation in deployment.store.list_queue(name, None, since):
-                read.add(allocation.complaint_id)
-                self._place(allocation)
-        for complaint_id in self.corrections.keys() - read:  # corrected into these queues from another
-            allocation = deployment.store.get_allocation(complaint_id)
-            if allocation is not None and allocation.allocated_at >= (since or ""):
-                self._place(allocation)
 
-    def _place(self, allocation: Allocation) -> None:
-        own = self.corrections.get(allocation.complaint_id, [])
-        where = current_queue(self.deployment, allocation, own)
-        if where in self.placed:
-            self.placed[where].append(Placed(allocation, where, tuple(own)))
-
-    def counts(self) -> dict[str, int]:
-        return {name: len(self.placed.get(name, [])) for name in self.names}
-
-    def page(self, queue: str, sort: str, offset: int, limit: int) -> tuple[int, list[Placed]]:
-        """(how many the queue holds, the page of them in ``sort`` order)."""
-        if sort not in SORTS:
-            raise ValueError(f"unknown sort; one of {list(SORTS)}")
-        rows = self.placed.get(queue, [])
-        if sort == "least_confident":
-            team = next(task.name for task in self.deployment.tasks if task.role == "queue")
-            ordered = sorted(rows, key=lambda p: (p.allocation.predictions[team].score, p.allocation.complaint_id))
-        else:
-            ordered = sorted(rows, key=lambda p: (p.allocation.allocated_at, p.allocation.complaint_id),
-                             reverse=sort == "newest")
-        return len(rows), ordered[offset:offset + limit]
+def page_of_queue(deployment: Deployment, queue: str, sort: str, offset: int, limit: int) -> tuple[int, list[Placement]]:
+    """(how many the queue holds, the page of them in ``sort`` order). Newest and oldest read the page from the
+    queue index; least confident reads the queue (it orders on a score no index holds), never other queues."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort; one of {list(SORTS)}")
+    total = deployment.store.count_queue(queue)
+    if sort != "least_confident":
+        return total, deployment.store.list_queue(queue, limit, offset=offset, oldest_first=sort == "oldest")
+    team = next(task.name for task in deployment.tasks if task.role == "queue")
+    rows = sorted(deployment.store.list_queue(queue, None),
+                  key=lambda p: (p.allocation.predictions[team].score, p.allocation.complaint_id))
+    return total, rows[offset:offset + limit]
 
 
 def last_day(deployment: Deployment, hours: int = 24, now: datetime | None = None) -> dict:
-    """Volumes per queue, the manual triage share and the corrections of the last ``hours``."""
+    """Volumes per queue, the manual triage share and the corrections of the complaints allocated in the last
+    ``hours``: reads those complaints (and the corrections of the corrected ones), nothing older."""
     until = now or datetime.now(timezone.utc)
     since = (until - timedelta(hours=hours)).isoformat(timespec="milliseconds")
-    board = QueueBoard(deployment, since=since)
-    allocations = [p for rows in board.placed.values() for p in rows]
-    manual = sum(p.allocation.status == NEEDS_TRIAGE for p in allocations)
-    recent = [c for own in board.corrections.values() for c in own if c.at >= since]
+    placements = [p for name in queues(deployment.tasks, deployment.taxonomy)
+                  for p in deployment.store.list_queue(name, None, since)]
+    manual = sum(p.allocation.status == NEEDS_TRIAGE for p in placements)
+    corrections = [c for p in placements if p.corrected for c in deployment.store.list_feedback(p.allocation.complaint_id)]
     return {
-        "since": since, "until": until.isoformat(timespec="milliseconds"), "allocated": len(allocations),
-        "by_queue": dict(Counter(p.allocation.queue for p in allocations)),
-        "manual_triage": manual, "manual_triage_share": round(manual / len(allocations), 4) if allocations else 0.0,
-        "corrections": len(recent), "corrections_by_task": dict(Counter(c.task for c in recent)),
-        "moved": sum(p.queue != p.allocation.queue for p in allocations),
+        "since": since, "until": until.isoformat(timespec="milliseconds"), "allocated": len(placements),
+        "by_queue": dict(Counter(p.allocation.queue for p in placements)),
+        "manual_triage": manual, "manual_triage_share": round(manual / len(placements), 4) if placements else 0.0,
+        "corrections": len(corrections), "corrections_by_task": dict(Counter(c.task for c in corrections)),
+        "moved": sum(p.queue != p.allocation.queue for p in placements),
     }

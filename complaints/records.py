@@ -65,6 +65,21 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where an allocated complaint stands now, as its ``complaints_allocation`` row keeps it: the allocation as the
+    models made it, the queue analysts' corrections moved it to (the queue index lists it there), and its revision,
+    how many corrections it has had, which every correction is conditional on."""
+
+    allocation: Allocation
+    queue: str
+    revision: int = 0
+
+    @property
+    def corrected(self) -> bool:
+        return self.revision > 0
+
+
+@dataclass(frozen=True)
 class ModelStrategy:
     """A row of ``model_strategy``: how a task's versions are served, and what a rollback restores."""
 
@@ -111,6 +126,7 @@ class Feedback:
     analyst: str
     at: str = field(default_factory=utc_now)
     idempotency_key: str = ""
+    revision: int = 0  # the complaint's revision this correction made (its n-th); 0 in files from before revisions
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,9 @@ class TriageBatch:
     model_versions: dict[str, Any]
 
 
+SERVING_ACTIONS = ("promote", "canary", "shadow", "rollback", "release")  # audit actions that change what serves
+
+
 @dataclass(frozen=True)
 class AuditEvent:
     """A row of ``audit_log``: who changed what (registrations, strategy changes, reallocations). The event id
@@ -153,6 +172,12 @@ class AuditEvent:
     action: str
     subject: str
     details: dict[str, Any]
+
+    @property
+    def log(self) -> str:
+        """The part of the log it is listed in: changes of what serves apart, so that an audit chain finds them
+        without reading every correction ever made."""
+        return "serving" if self.action in SERVING_ACTIONS else "audit"
 
 
 @dataclass(frozen=True)
@@ -189,7 +214,8 @@ class ReleaseRecord:
 @dataclass(frozen=True)
 class ApiUser:
     """A row of ``users``: who may call the ops API, in which role (``complaints.access``) and, for an analyst,
-    for which team. Only the sha256 of the user's token is kept; a new token replaces the row."""
+    for which team. Only the sha256 of the user's token is kept; a new token replaces the row. On AWS the user is
+    also bound to one Cognito user by its ``sub``, which a re-created Cognito user of the same name never has."""
 
     name: str
     role: str  # analyst | specialist | triage_lead | auditor
@@ -199,6 +225,7 @@ class ApiUser:
     created_by: str
     disabled_at: str | None = None  # set by `complaints users disable`: every call of the user is refused
     disabled_by: str | None = None
+    cognito_sub: str | None = None  # its Cognito user (`users add --cognito-sub`); None: refused on AWS
 
 
 @dataclass(frozen=True)

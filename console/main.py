@@ -20,14 +20,15 @@ from model.manifest import ManifestError, ReleaseManifest, manifest_path
 from model.registration import RegistrationIncomplete
 from complaints.registry import RegistryError
 from complaints.config import Settings
-from complaints.store import IdempotencyConflict
+from complaints.feedback import CorrectionQuotaExceeded
+from complaints.store import IdempotencyConflict, StaleWriteError
 from complaints.strategy import NoChampionError
 from complaints.tasks import TaskConfigError
 from complaints.taxonomy import TaxonomyError
 
 # Raised before anything is written: the input or configuration is refused.
 REFUSALS = (UsageError, IntakeError, NoChampionError, TaskConfigError, TaxonomyError, ManifestError, NotAllocatedError,
-            RegistryError, KeyError, ValueError)
+            RegistryError, KeyError, ValueError, StaleWriteError, CorrectionQuotaExceeded)
 
 
 def build_parser() -> argparse.ArgumentParser:

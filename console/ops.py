@@ -26,8 +26,11 @@ def add_commands(command) -> None:
     add.add_argument("name", help="a-z 0-9 _ -, at most 64 (on AWS: the Cognito username)")
     add.add_argument("--role", required=True, choices=access.ROLES)
     add.add_argument("--team", help="an analyst's team (its queue and manual triage)")
+    add.add_argument("--cognito-sub", metavar="SUB", help="on AWS, the Cognito user (its `sub` attribute) this user "
+                                                          "is; without it the user is refused there")
     add.add_argument("--replace", action="store_true", help="give an existing user a new token and role; its old "
-                                                            "token stops working")
+                                                            "token stops working, and its Cognito user is the one "
+                                                            "--cognito-sub names (none without it)")
     listing = actions.add_parser("list", help="list the users and their roles")
     listing.set_defaults(handler=cmd_users_list)
     disable = actions.add_parser("disable", help="refuse every later call of a user, whatever token or identity "
@@ -67,8 +70,9 @@ def cmd_serve(args, settings: Settings, deployment: Deployment) -> int:
 
 def cmd_users_add(args, settings: Settings, deployment: Deployment) -> int:
     token = access.add_user(deployment.store, deployment.taxonomy, args.name, args.role, args.team, _operator(),
-                            args.replace)
-    print(f"user {args.name}: {args.role}" + (f" of {args.team}" if args.team else ""))
+                            args.replace, args.cognito_sub)
+    print(f"user {args.name}: {args.role}" + (f" of {args.team}" if args.team else "")
+          + (f", Cognito user {args.cognito_sub}" if args.cognito_sub else ", no Cognito user (refused on AWS)"))
     print(f"token (shown once; send it as 'Authorization: Bearer <token>'):\n{token}")
     return 0
 
@@ -76,7 +80,7 @@ def cmd_users_add(args, settings: Settings, deployment: Deployment) -> int:
 def cmd_users_list(args, settings: Settings, deployment: Deployment) -> int:
     for user in deployment.store.list_users():
         state = f"disabled {user.disabled_at}" if user.disabled_at else f"since {user.created_at}"
-        print(f"  {user.name:<24} {user.role:<12} {user.team or '':<40} {state}")
+        print(f"  {user.name:<24} {user.role:<12} {user.team or '':<40} {user.cognito_sub or '-':<36} {state}")
     return 0
 
 

@@ -62,7 +62,10 @@ def add_commands(command) -> None:
     realloc.add_argument("--idempotency-key", metavar="KEY",
                          help="the request's own key (a client that retries sends the same one): a resend under it "
                               "stores nothing again, another correction under it is refused (exit 1) and kept in "
-                              "the audit log. Default: derived from the correction and the one it replaces")
+                              "the audit log. Default: derived from the correction and the revision it builds on")
+    realloc.add_argument("--expected-revision", metavar="N", type=int,
+                         help="the complaint's revision as read (`complaints show`): refused (exit 1, nothing "
+                              "stored) if another correction came since. Default: the revision the command reads")
 
 
 def cmd_run(args, settings: Settings, deployment: Deployment) -> int:
@@ -119,7 +122,8 @@ def _show(deployment: Deployment, complaint_id: str, as_json: bool) -> int:
     complaint = deployment.store.get_complaint(complaint_id)
     if complaint is None:
         raise UsageError(f"no complaint {complaint_id!r} in the store")
-    allocation = deployment.store.get_allocation(complaint_id)
+    placement = deployment.store.get_placement(complaint_id)
+    allocation = placement.allocation if placement else None
     models = {}
     if allocation:
         for task, version in allocation.model_versions.items():
@@ -128,6 +132,7 @@ def _show(deployment: Deployment, complaint_id: str, as_json: bool) -> int:
                             "gate_decisions": [as_dict(g) for g in deployment.store.list_gate_decisions(task, version)]}
     history = deployment.store.list_allocation_history(complaint_id)
     payload = {"complaint": as_dict(complaint), "allocation": as_dict(allocation) if allocation else None,
+               "queue_now": placement.queue if placement else None, "revision": placement.revision if placement else None,
                "allocation_history": [as_dict(a) for a in history], "models": models,
                "feedback": [as_dict(f) for f in deployment.store.list_feedback(complaint_id)]}
     if as_json:
@@ -139,6 +144,7 @@ def _show(deployment: Deployment, complaint_id: str, as_json: bool) -> int:
         print("  not allocated yet")
         return 0
     print(f"\nQueue: {allocation.queue}  [{allocation.status}]  at {allocation.allocated_at}")
+    print(f"Stands in: {placement.queue}  (revision {placement.revision}: corrections so far)")
     for reason in allocation.reasons:
         print(f"  reason: {reason}")
     for task, p in allocation.predictions.items():
@@ -160,7 +166,7 @@ def cmd_show(args, settings: Settings, deployment: Deployment) -> int:
 
 
 def cmd_queue(args, settings: Settings, deployment: Deployment) -> int:
-    allocations = deployment.store.list_queue(args.queue, args.limit)
+    allocations = [p.allocation for p in deployment.store.list_queue(args.queue, args.limit)]
     if args.json:
         emit_json({"queue": args.queue, "allocations": [as_dict(a) for a in allocations]})
         return 0
@@ -197,7 +203,8 @@ def cmd_retriage(args, settings: Settings, deployment: Deployment) -> int:
 
 
 def cmd_reallocate(args, settings: Settings, deployment: Deployment) -> int:
-    correction = reallocate(deployment, args.complaint_id, args.task, args.label, args.analyst, args.idempotency_key)
+    correction = reallocate(deployment, args.complaint_id, args.task, args.label, args.analyst, args.idempotency_key,
+                            args.expected_revision)
     emit_json({**as_dict(correction.feedback), "already_stored": correction.already_stored})
     return 0
 

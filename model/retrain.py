@@ -56,7 +56,7 @@ def export_corrections(source: Deployment, manifest: ReleaseManifest, scratch: P
         complaint = source.store.get_complaint(feedback.complaint_id)
         if complaint is not None:
             store.put_complaint(complaint)
-        store.add_feedback(feedback)
+        store.import_feedback(feedback)
     target = Deployment(store=store, registry=source.registry, tasks=source.tasks, taxonomy=source.taxonomy,
                         operations=source.operations)
     for task, release in manifest.tasks.items():

@@ -3,7 +3,8 @@
 ``create_app`` puts the deployment, the identity and the explainer on ``app.state``; these dependencies read them
 there, so the routes are module-level and the app's document needs no deployment at all. Who the caller is comes
 from an ``Identity``: locally an API token in the ``Authorization`` header, checked against the store; on AWS the
-JWT that API Gateway's Cognito authorizer already verified, whose username the store gives a role.
+Cognito access token in that header, which the app verifies itself (ops_api/cognito.py), and whose username and
+``sub`` the store gives a role.
 """
 
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from fastapi import Depends, Path, Request, Security
 from fastapi.security import APIKeyHeader
 
 from complaints import access
-from complaints.access import NotAuthenticated, Principal
+from complaints.access import Principal
 from complaints.audit import NotAllocatedError
 from complaints.deployment import Deployment
 from complaints.explanations import Compute
@@ -23,6 +24,7 @@ COMPLAINT_ID = Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="the complai
 TASK = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="a configured task: team, issue, vulnerable",
             examples=["team"])
 Identity = Callable[[Deployment, Request, str | None], Principal]
+Verify = Callable[[str | None], tuple[str, str]]  # the Authorization header -> the verified (username, sub)
 API_KEY = APIKeyHeader(name="Authorization", scheme_name="ApiKey", auto_error=False,
                        description="`Bearer <token>`: locally a token from `complaints users add`; on AWS a Cognito "
                                    "access token (API Gateway verifies it)")
@@ -33,14 +35,13 @@ def token_identity(deployment: Deployment, request: Request, authorization: str 
     return access.authenticate(deployment.store, authorization or "")
 
 
-def jwt_identity(deployment: Deployment, request: Request, authorization: str | None) -> Principal:
-    """AWS: API Gateway's JWT authorizer verified the Cognito access token before the Lambda ran (no route
-    is reachable without it); its ``username`` claim names the user, whose role the store holds."""
-    event = request.scope.get("aws.event") or {}
-    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims", {})
-    if not claims.get("username"):
-        raise NotAuthenticated("the request carries no verified JWT")
-    return access.principal_named(deployment.store, claims["username"])
+def jwt_identity(verify: Verify) -> Identity:
+    """AWS: the Cognito access token in ``Authorization``, verified by ``verify`` in the app, never the claims
+    API Gateway's authorizer put in the event (a second check of the same token, which trusts no path to the
+    function); its ``username`` and ``sub`` name the user, whose role the store holds."""
+    def identity(deployment: Deployment, request: Request, authorization: str | None) -> Principal:
+        return access.principal_named(deployment.store, *verify(authorization))
+    return identity
 
 
 class Explainer(Protocol):

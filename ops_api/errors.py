@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException
 from complaints.access import AccessDenied, NotAuthenticated
 from complaints.audit import NotAllocatedError
 from complaints.explanations import NotExplainable
-from complaints.store import IdempotencyConflict, StoreBusy
+from complaints.feedback import CorrectionQuotaExceeded
+from complaints.store import IdempotencyConflict, StaleWriteError, StoreBusy
 from ops_api.schemas import ErrorResponse
 
 ERRORS = {status: {"model": ErrorResponse, "description": why} for status, why in (
@@ -32,10 +33,12 @@ class ExplanationsBusy(RuntimeError):
 
 STATUS = {NotAuthenticated: (401, "not_authenticated"), AccessDenied: (403, "access_denied"),
           NotAllocatedError: (404, "not_found"), KeyError: (404, "not_found"), NotExplainable: (409, "not_explainable"),
-          IdempotencyConflict: (409, "conflict"), ValueError: (422, "invalid_request"),
+          IdempotencyConflict: (409, "conflict"), StaleWriteError: (409, "stale"),
+          CorrectionQuotaExceeded: (429, "quota_exceeded"), ValueError: (422, "invalid_request"),
           ExplanationsUnavailable: (503, "explanations_unavailable"), ExplanationsBusy: (503, "explanations_busy"),
           StoreBusy: (503, "store_busy")}
 RETRY_AFTER_S = 1  # how long a caller waits before retrying a call the busy store refused
+QUOTA_RETRY_AFTER_S = 3600  # a quota frees as corrections turn a day old: try again in an hour
 
 
 def add_handlers(app: FastAPI) -> None:
@@ -58,6 +61,8 @@ def refused(request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(exc, StoreBusy | ExplanationsBusy):
         headers = {"Retry-After": str(RETRY_AFTER_S)}
+    elif isinstance(exc, CorrectionQuotaExceeded):
+        headers = {"Retry-After": str(QUOTA_RETRY_AFTER_S)}
     return error(status, code, message, headers)
 
 

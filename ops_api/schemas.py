@@ -12,8 +12,8 @@ def _example(example: dict[str, Any]) -> ConfigDict:
 
 
 class Error(BaseModel):
-    code: str = Field(description="not_authenticated, access_denied, not_found, invalid_request, conflict, "
-                                  "not_explainable")
+    code: str = Field(description="not_authenticated, access_denied, not_found, invalid_request, conflict, stale, "
+                                  "quota_exceeded, not_explainable")
     message: str = Field(description="why, naming fields and limits, never a value sent")
 
 
@@ -71,7 +71,9 @@ class Correction(BaseModel):
     previous_label: str
     analyst: str = Field(description="the authenticated user who made it")
     at: str
-    idempotency_key: str
+    idempotency_key: str = Field(description="as stored: a hash of the user and the key the client sent, or one "
+                                             "derived from the request")
+    revision: int = Field(description="the complaint's revision this correction made (its n-th correction)")
 
 
 class AllocationView(BaseModel):
@@ -98,27 +100,32 @@ class ComplaintDetail(BaseModel):
                        "allocated_at": "2026-11-29T08:00:00.000+00:00", "batch_id": "b-1", "taxonomy_version": "2026.11.1",
                        "predictions": {"team": {"label": "Credit card", "score": 0.93, "version": "0123456789abcdef",
                                                 "served_by": "champion", "error": ""}}},
-        "corrections": [], "explanations": []})
+        "revision": 0, "corrections": [], "explanations": []})
     complaint_id: str
     date_received: str
     narrative: str = Field(description="redacted at intake")
     attributes: dict[str, str]
     queue: str = Field(description="where the complaint stands now, corrections applied")
     allocation: AllocationView
+    revision: int = Field(description="how many corrections it has had: a reassignment's `expected_revision`")
     corrections: list[Correction]
     explanations: list[ExplanationRef]
 
 
 class Reassignment(BaseModel):
-    model_config = _example({"task": "team", "label": "Mortgage"})
+    model_config = _example({"task": "team", "label": "Mortgage", "expected_revision": 0})
     task: str = Field(description="team, issue or vulnerable (the configured tasks)", max_length=64)
     label: str = Field(description="the correct label; for the vulnerable flag: yes or no", max_length=200)
+    expected_revision: int = Field(ge=0, le=1_000_000, description="the complaint's `revision` as the user read it: "
+                                   "if another correction came since, the reassignment is refused (409) and "
+                                   "nothing is stored")
 
 
 class ReassignmentResult(BaseModel):
     correction: Correction
     already_stored: bool = Field(description="a resend: nothing was stored again")
-    queue: QueueRef = Field(description="where the complaint stands now")
+    queue: QueueRef | None = Field(description="where the complaint stands now; on a resend, only if the user may "
+                                               "still read that queue")
 
 
 class ExplanationView(BaseModel):
@@ -145,6 +152,6 @@ class Summary(BaseModel):
     by_queue: dict[str, int] = Field(description="complaints allocated per queue, as the models sent them")
     manual_triage: int
     manual_triage_share: float
-    corrections: int
+    corrections: int = Field(description="corrections of the complaints allocated in the window, whenever made")
     corrections_by_task: dict[str, int]
     moved: int = Field(description="complaints a correction moved to another queue")

@@ -13,7 +13,8 @@ def predictions(by_task: dict[str, TaskPrediction]) -> dict[str, Prediction]:
 
 def correction(feedback: Feedback) -> Correction:
     return Correction(task=feedback.task, label=feedback.label, previous_label=feedback.previous_label,
-                      analyst=feedback.analyst, at=feedback.at, idempotency_key=feedback.idempotency_key)
+                      analyst=feedback.analyst, at=feedback.at, idempotency_key=feedback.idempotency_key,
+                      revision=feedback.revision)
 
 
 def explanation_view(made: Explanation) -> ExplanationView:

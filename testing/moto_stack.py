@@ -325,6 +325,9 @@ def running_stack(manifest: ReleaseManifest, models: Path, tasks: list[TaskSpec]
             "COMPLAINTS_CHUNK_SIZE": str(chunk_size or default_chunk_size()),
             "COMPLAINTS_BATCH_BUCKET": BUCKET,
             "COMPLAINTS_INBOX_PREFIX": "inbox/",
+            "COMPLAINTS_COGNITO_ISSUER": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_moto",
+            "COMPLAINTS_COGNITO_JWKS_URL": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_moto/.well-known/jwks.json",
+            "COMPLAINTS_COGNITO_CLIENT_IDS": "moto-ops-app",
         }
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                           "Principal": {"Service": "lambda.amazonaws.com"}}]}

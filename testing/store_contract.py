@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from complaints.records import (
-    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
-    ReleaseRecord, StoredComplaint, TaskPrediction, TriageBatch,
+    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, Placement,
+    RejectedRow, ReleaseRecord, StoredComplaint, TaskPrediction, TriageBatch,
 )
 from complaints.store import IdempotencyConflict, StaleWriteError, TriageStore
 from complaints.store.base import CONFLICTING_RESEND
@@ -49,7 +49,8 @@ EXPLANATION = Explanation("1001", "team", "v-team", "tfidf-linear", "LinearExpla
 WRITE_ONCE = {
     "complaint": ("put_complaint", lambda store: [store.get_complaint("1001")], complaint(),
                   complaint(narrative="a different text")),
-    "allocation": ("put_allocation", lambda store: store.list_queue("Credit card") + store.list_queue("Mortgage"),
+    "allocation": ("put_allocation",
+                   lambda store: [p.allocation for q in ("Credit card", "Mortgage") for p in store.list_queue(q)],
                    allocation(), allocation(queue="Mortgage")),
     "model_info": ("put_model_info", lambda store: [store.get_model_info("team", "abc")], INFO,
                    replace(INFO, metrics={"accuracy": 0.99})),
@@ -63,7 +64,7 @@ WRITE_ONCE = {
 # Tables written once per idempotency key: (the write, every record stored near the key, a record, its replay as a
 # client resends it later, another request under its key).
 IDEMPOTENT = {
-    "feedback": ("add_feedback", lambda store: store.list_feedback(), FEEDBACK,
+    "feedback": ("import_feedback", lambda store: store.list_feedback(), FEEDBACK,
                  replace(FEEDBACK, at="2024-05-04T00:00:00+00:00", previous_label="Mortgage"),
                  replace(FEEDBACK, label="Student loan")),
     "audit": ("append_audit", lambda store: [e for e in store.list_audit() if e.action != CONFLICTING_RESEND], EVENT,
@@ -99,9 +100,15 @@ class StoreContract:
         store.put_allocation(allocation("1", "Mortgage", "2024-05-02T10:00:00.000+00:00"))
         store.put_allocation(allocation("2", "Mortgage", "2024-05-02T11:00:00.000+00:00"))
         store.put_allocation(allocation("3", "Credit card"))
-        assert [a.complaint_id for a in store.list_queue("Mortgage")] == ["2", "1"]
-        assert [a.complaint_id for a in store.list_queue("Mortgage", limit=1)] == ["2"]
-        assert store.list_queue("Student loan") == []
+        assert [p.allocation.complaint_id for p in store.list_queue("Mortgage")] == ["2", "1"]
+        assert [p.allocation.complaint_id for p in store.list_queue("Mortgage", limit=1)] == ["2"]
+        assert [p.allocation.complaint_id for p in store.list_queue("Mortgage", 1, offset=1)] == ["1"]
+        assert [p.allocation.complaint_id for p in store.list_queue("Mortgage", oldest_first=True)] == ["1", "2"]
+        assert store.list_queue("Student loan") == [] and store.count_queue("Student loan") == 0
+        assert (store.count_queue("Mortgage"), store.count_queue("Credit card")) == (2, 1)
+        assert store.get_placement("2") == Placement(allocation("2", "Mortgage", "2024-05-02T11:00:00.000+00:00"),
+                                                     "Mortgage", 0)
+        assert store.get_placement("missing") is None
 
     def test_model_info_is_immutable(self, store: TriageStore):
         assert store.put_model_info(INFO) is True
@@ -122,14 +129,55 @@ class StoreContract:
         assert store.get_strategy("team").champion == "v2"
 
     def test_feedback_is_appended_and_listed_oldest_first(self, store: TriageStore):
-        assert store.add_feedback(FEEDBACK) is True
-        assert store.add_feedback(Feedback("1", "issue", "Fees or interest", "Other", "ana", at=FEEDBACK.at,
-                                           idempotency_key="req-2")) is True
-        assert store.add_feedback(Feedback("2", "team", "Debt collection", "Mortgage", "bo",
-                                           at="2024-05-01T00:00:00+00:00", idempotency_key="req-1")) is True
+        assert store.import_feedback(FEEDBACK) is True
+        assert store.import_feedback(Feedback("1", "issue", "Fees or interest", "Other", "ana", at=FEEDBACK.at,
+                                              idempotency_key="req-2")) is True
+        assert store.import_feedback(Feedback("2", "team", "Debt collection", "Mortgage", "bo",
+                                              at="2024-05-01T00:00:00+00:00", idempotency_key="req-1")) is True
         assert [f.complaint_id for f in store.list_feedback()] == ["2", "1", "1"]
         assert {f.task for f in store.list_feedback("1")} == {"team", "issue"}
         assert [f.idempotency_key for f in store.list_feedback("1")] == ["req-1", "req-2"]
+
+    def test_a_correction_moves_its_complaint_in_the_same_write_and_only_from_the_revision_read(self, store):
+        store.put_allocation(allocation("1", "Credit card"))
+        first = replace(FEEDBACK, revision=1)
+        assert store.add_correction(first, "Mortgage") is True
+        assert store.get_placement("1").queue == "Mortgage" and store.get_placement("1").revision == 1
+        assert [p.allocation.complaint_id for p in store.list_queue("Mortgage")] == ["1"]
+        assert store.list_queue("Credit card") == []
+        rival = replace(FEEDBACK, label="Student loan", idempotency_key="req-rival", revision=1)  # read revision 0 too
+        with pytest.raises(StaleWriteError):
+            store.add_correction(rival, "Student loan")
+        assert store.add_correction(first, "Mortgage") is False  # a replay: recognised though the revision moved
+        with pytest.raises(IdempotencyConflict):
+            store.add_correction(replace(first, label="Student loan", revision=2), "Student loan")
+        assert store.list_feedback("1") == [first] and store.get_placement("1").revision == 1  # nothing else written
+        second = replace(FEEDBACK, label="Student loan", previous_label="Mortgage", idempotency_key="req-3", revision=2)
+        assert store.add_correction(second, "Student loan") is True
+        assert [f.revision for f in store.list_feedback("1")] == [1, 2]
+        assert store.count_queue("Student loan") == 1 and store.count_queue("Mortgage") == 0
+
+    def test_a_correction_of_a_complaint_never_allocated_writes_nothing(self, store: TriageStore):
+        with pytest.raises(StaleWriteError):
+            store.add_correction(replace(FEEDBACK, revision=1), "Mortgage")
+        assert store.list_feedback() == []
+        with pytest.raises(ValueError, match="revision"):
+            store.add_correction(FEEDBACK, "Mortgage")  # revision 0: no correction makes it
+
+    def test_an_analysts_corrections_are_counted_since_a_time(self, store: TriageStore):
+        for n, at in enumerate(("2024-05-01T00:00:00+00:00", "2024-05-02T00:00:00+00:00", "2024-05-03T00:00:00+00:00")):
+            store.import_feedback(replace(FEEDBACK, complaint_id=str(n), at=at))
+        store.import_feedback(replace(FEEDBACK, analyst="bo", at="2024-05-03T00:00:00+00:00", idempotency_key="req-bo"))
+        assert store.count_corrections("ana", "2024-05-02T00:00:00+00:00") == 2
+        assert store.count_corrections("ana", "2024-01-01") == 3 and store.count_corrections("cy", "2024-01-01") == 0
+
+    def test_a_corrected_allocation_is_not_superseded(self, store: TriageStore):
+        first = allocation(queue="Manual triage")
+        store.put_allocation(first)
+        store.add_correction(replace(FEEDBACK, complaint_id="1001", revision=1), "Mortgage")
+        assert store.supersede_allocation(allocation(queue="Credit card", at="2024-05-03T09:00:00.000+00:00"),
+                                          first) is False
+        assert store.get_placement("1001") == Placement(first, "Mortgage", 1)
 
     def test_an_event_is_recognised_as_stored_whatever_its_details_become_in_json(self, store: TriageStore):
         event = replace(EVENT, details={"ci95": (0.79, 0.83), "metrics": {"n": 3}})
@@ -139,7 +187,9 @@ class StoreContract:
 
     def test_feedback_without_an_idempotency_key_is_refused(self, store: TriageStore):
         with pytest.raises(ValueError, match="idempotency key"):
-            store.add_feedback(replace(FEEDBACK, idempotency_key=""))
+            store.import_feedback(replace(FEEDBACK, idempotency_key=""))
+        with pytest.raises(ValueError, match="idempotency key"):
+            store.add_correction(replace(FEEDBACK, idempotency_key="", revision=1), "Mortgage")
         assert store.list_feedback() == []
 
     def test_a_superseded_allocation_is_kept_in_the_history(self, store: TriageStore):
@@ -148,7 +198,7 @@ class StoreContract:
         second = allocation(queue="Mortgage", at="2024-05-03T09:00:00.000+00:00")
         assert store.supersede_allocation(second, first) is True
         assert store.get_allocation("1001") == second and store.list_allocation_history("1001") == [first]
-        assert store.list_queue("Manual triage") == [] and store.list_queue("Mortgage") == [second]
+        assert store.list_queue("Manual triage") == [] and store.list_queue("Mortgage") == [Placement(second, "Mortgage")]
         assert store.supersede_allocation(second, first) is False  # a replay: the allocation read is gone
         third = allocation(queue="Credit card", at="2024-05-04T09:00:00.000+00:00")
         assert store.supersede_allocation(third, first) is False  # read before the second was written: stale
@@ -169,8 +219,8 @@ class StoreContract:
     def test_queues_list_every_allocation_since_a_time(self, store: TriageStore):
         for n in range(5):
             store.put_allocation(allocation(str(n), "Mortgage", f"2024-05-0{n + 1}T00:00:00.000+00:00"))
-        assert [a.complaint_id for a in store.list_queue("Mortgage", limit=None)] == ["4", "3", "2", "1", "0"]
-        assert [a.complaint_id for a in store.list_queue("Mortgage", None, since="2024-05-03")] == ["4", "3", "2"]
+        assert [p.allocation.complaint_id for p in store.list_queue("Mortgage", limit=None)] == ["4", "3", "2", "1", "0"]
+        assert [p.allocation.complaint_id for p in store.list_queue("Mortgage", None, since="2024-05-03")] == ["4", "3", "2"]
 
     def test_rejections_are_kept_per_batch_in_row_order(self, store: TriageStore):
         for row in (3, 1):
@@ -186,6 +236,14 @@ class StoreContract:
         assert store.append_audit(AuditEvent("e2", "2024-01-02T00:00:00+00:00", "ci", "rollback", "team", {})) is True
         assert [e.event_id for e in store.list_audit()] == ["e2", "e1"]
         assert [e.event_id for e in store.list_audit(limit=1)] == ["e2"]
+
+    def test_changes_of_what_serves_are_listed_apart_from_the_rest_of_the_audit_log(self, store: TriageStore):
+        for n, action in enumerate(("promote", "reallocate", "register", "rollback", "reallocate")):
+            store.append_audit(AuditEvent(f"e{n}", f"2024-01-0{n + 1}T00:00:00+00:00", "ci", action, "team", {}))
+        assert [e.event_id for e in store.list_audit()] == ["e4", "e3", "e2", "e1", "e0"]
+        assert [e.event_id for e in store.list_audit(limit=2)] == ["e4", "e3"]
+        assert [e.event_id for e in store.list_audit(serving_only=True)] == ["e3", "e0"]
+        assert [e.event_id for e in store.list_audit(1, serving_only=True)] == ["e3"]
 
     def test_gate_decisions_are_kept_per_challenger_and_champion_newest_first(self, store: TriageStore):
         earlier = replace(GATE, champion="v0", decision="reject", decided_at="2024-05-01T00:00:00+00:00")

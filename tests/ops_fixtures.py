@@ -15,7 +15,6 @@ from complaints.explanations import explanation
 from complaints.feedback import reallocate
 from complaints.intake import read_batch
 from complaints.pipeline import TriagePipeline
-from complaints.queues import QueueBoard
 from complaints.records import MANUAL_TRIAGE
 from complaints.config import Settings
 from conftest import sample, write_csv
@@ -45,6 +44,7 @@ class OpsStore:
     team_a: str
     team_b: str
     complaint: dict[str, str]  # "a", "b", "manual", "vulnerable" -> a complaint id in that queue
+    revision: dict[str, int]  # the same keys -> the complaint's revision (its corrections so far)
     tokens: dict[str, str]  # analyst_a, analyst_b, specialist, triage_lead, auditor -> token
 
 
@@ -57,22 +57,19 @@ def ops_store(trained_home, cfpb_rows, tmp_path_factory) -> OpsStore:
     deployment = Deployment.embedded(Settings.from_env(home=home))
     batch = write_csv(home.parent / "batch.csv", sample(cfpb_rows, 60, salt="ops-api"))
     TriagePipeline(deployment).triage(read_batch(batch, deployment.taxonomy))
-    board = QueueBoard(deployment)
-    team_a, team_b = sorted(deployment.taxonomy.teams, key=lambda team: (-len(board.placed[team]), team))[:2]
+
+    def standing(queue: str) -> list[str]:
+        return sorted(p.allocation.complaint_id for p in deployment.store.list_queue(queue, None))
+
+    team_a, team_b = sorted(deployment.taxonomy.teams, key=lambda team: (-len(standing(team)), team))[:2]
     for team, needed in ((team_a, 3), (team_b, 1)):  # team A: two to list, one spare for the specialist queue
-        while len(board.placed[team]) < needed:  # the test models sent too few there: a triage lead moves one
-            waiting = sorted(p.allocation.complaint_id for p in board.placed[MANUAL_TRIAGE])
-            reallocate(deployment, waiting[-1], "team", team, "lead")
-            board = QueueBoard(deployment)
-
-    def first(queue: str) -> str:
-        return sorted(p.allocation.complaint_id for p in board.placed[queue])[0]
-
-    complaint = {"a": first(team_a), "b": first(team_b), "manual": first(MANUAL_TRIAGE)}
-    if board.placed[VULNERABLE]:
-        complaint["vulnerable"] = first(VULNERABLE)
+        while len(standing(team)) < needed:  # the test models sent too few there: a triage lead moves one
+            reallocate(deployment, standing(MANUAL_TRIAGE)[-1], "team", team, "lead")
+    complaint = {"a": standing(team_a)[0], "b": standing(team_b)[0], "manual": standing(MANUAL_TRIAGE)[0]}
+    if standing(VULNERABLE):
+        complaint["vulnerable"] = standing(VULNERABLE)[0]
     else:
-        spare = sorted(p.allocation.complaint_id for p in board.placed[team_a])[1]
+        spare = standing(team_a)[1]
         reallocate(deployment, spare, "vulnerable", "yes", "lead")
         complaint["vulnerable"] = spare
     explanation(deployment, complaint["a"], "team", "lead", predicted_label)
@@ -80,8 +77,9 @@ def ops_store(trained_home, cfpb_rows, tmp_path_factory) -> OpsStore:
              "triage_lead": ("triage_lead", None), "auditor": ("auditor", None)}
     tokens = {name.replace("_", "-"): access.add_user(deployment.store, deployment.taxonomy, name.replace("_", "-"),
                                                       role, team, "test") for name, (role, team) in roles.items()}
+    revision = {key: deployment.store.get_placement(complaint_id).revision for key, complaint_id in complaint.items()}
     deployment.store.close()
-    return OpsStore(home, team_a, team_b, complaint, {k.replace("-", "_"): v for k, v in tokens.items()})
+    return OpsStore(home, team_a, team_b, complaint, revision, {k.replace("-", "_"): v for k, v in tokens.items()})
 
 
 @pytest.fixture

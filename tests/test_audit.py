@@ -12,8 +12,8 @@ def test_every_allocation_of_the_main_job_has_a_complete_audit_chain(cli_at, cfp
     data = write_csv(tmp_path / "data.csv", sample(cfpb_rows, 500, salt="audit"))
     assert cli("run", "--data", str(data), "--limit", "60")[0] == 0
     deployment = Deployment.embedded(Settings.from_env(home=home))
-    allocated = [a for queue in {*deployment.taxonomy.teams, "Manual triage", "Vulnerable customers"}
-                 for a in deployment.store.list_queue(queue, 1000)]
+    allocated = [p.allocation for queue in {*deployment.taxonomy.teams, "Manual triage", "Vulnerable customers"}
+                 for p in deployment.store.list_queue(queue, 1000)]
     assert len(allocated) == 60
     cli("reallocate", allocated[0].complaint_id, "--task", "team", "--label", "Mortgage", "--analyst", "ana")
     for allocation in allocated:

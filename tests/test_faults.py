@@ -67,7 +67,7 @@ def in_store(deployment: Deployment, batch: IntakeBatch, batch_id: str) -> Count
 
 def every_allocation(deployment: Deployment) -> list[Allocation]:
     queues = {*deployment.taxonomy.teams, MANUAL_TRIAGE, *(t.queue for t in deployment.tasks if t.queue)}
-    return [a for queue in queues for a in deployment.store.list_queue(queue, limit=None)]
+    return [p.allocation for queue in queues for p in deployment.store.list_queue(queue, limit=None)]
 
 
 def assert_accounted(deployment: Deployment, batch: IntakeBatch, batch_id: str) -> Counter:

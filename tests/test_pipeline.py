@@ -109,7 +109,7 @@ def test_a_failing_model_sends_its_complaints_to_manual_triage(deployment, batch
     report = TriagePipeline(deployment).triage(read_batch(batch_csv, deployment.taxonomy))
     flagged = report.by_queue.get("Vulnerable customers", 0)
     assert report.manual_triage == 120 - flagged and report.allocated == flagged
-    for allocation in deployment.store.list_queue(MANUAL_TRIAGE, limit=200):
+    for allocation in (p.allocation for p in deployment.store.list_queue(MANUAL_TRIAGE, limit=200)):
         assert any(reason.startswith("issue model failed") for reason in allocation.reasons)
         assert allocation.predictions["issue"].error.startswith("RegistryError")
 

@@ -48,8 +48,8 @@ def test_items_keep_the_whole_record_beside_their_keys(store):
     store.put_allocation(allocation())
     item = store._client.get_item(TableName="complaints-test-complaints_allocation",
                                   Key={"complaint_id": {"S": "1001"}})["Item"]
-    assert set(item) == {"complaint_id", "queue", "allocated_at", "body"}
-    assert item["queue"] == {"S": "Credit card"}
+    assert set(item) == {"complaint_id", "queue", "allocated_at", "revision", "body"}
+    assert item["queue"] == {"S": "Credit card"} and item["revision"] == {"N": "0"}
     assert Allocation.from_dict(json.loads(item["body"]["S"])) == allocation()
     store.put_strategy(ModelStrategy("team", "v1"))
     item = store._client.get_item(TableName="complaints-test-model_strategy", Key={"task": {"S": "team"}})["Item"]
@@ -70,7 +70,8 @@ def test_a_queue_longer_than_one_page_is_read_to_its_limit(store):
         store.put_allocation(allocation(str(n), "Mortgage", f"2024-05-02T10:00:{n:02d}.000+00:00"))
     store.put_complaint(complaint())
     newest = store.list_queue("Mortgage", limit=25)
-    assert [a.complaint_id for a in newest] == [str(n) for n in range(29, 4, -1)]
+    assert [p.allocation.complaint_id for p in newest] == [str(n) for n in range(29, 4, -1)]
+    assert store.count_queue("Mortgage") == 30
 
 
 def test_every_table_has_a_schema():
@@ -93,7 +94,7 @@ def test_reads_that_decide_a_write_are_strongly_consistent(store):
     store.put_strategy(ModelStrategy("team", "v1"))
     store.put_strategy(replace(store.get_strategy("team"), champion="v2"))  # the read before a conditional write
     for _ in range(2):  # a replay reads the stored key back
-        store.add_feedback(FEEDBACK)
+        store.import_feedback(FEEDBACK)
         store.append_audit(EVENT)
     store.list_feedback("1")
     store.list_feedback()

@@ -9,8 +9,9 @@ from complaints.store import open_store
 from complaints.store.sqlite import SQLiteStore
 from testing.store_contract import FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
-# The layout of the files written so far (the statements the store ran before its tables were declared in
-# complaints/store/tables.py): a file made now must be the same, table by table, column by column, index by index.
+# The layout of the files written before the queue index (the statements the store ran before its tables were
+# declared in complaints/store/tables.py): opened now, such a file must be migrated to what a new file is, table by
+# table, column by column, index by index.
 WRITTEN_LAYOUT = """
 CREATE TABLE raw_complaints (complaint_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE complaints_allocation (
@@ -64,13 +65,20 @@ def test_the_sqlite_file_persists_across_processes(tmp_path):
     assert again.get_allocation("1001") == allocation()
 
 
-def test_the_tables_declared_make_the_layout_of_the_files_written_so_far(tmp_path):
+def test_a_file_of_the_layout_written_so_far_is_migrated_to_the_declared_one(tmp_path):
     written = sqlite3.connect(tmp_path / "written.sqlite3")
     written.executescript(WRITTEN_LAYOUT)
     written.close()
+    SQLiteStore(tmp_path / "written.sqlite3").close()
     SQLiteStore(tmp_path / "new.sqlite3").close()
-    assert layout(tmp_path / "new.sqlite3") == layout(tmp_path / "written.sqlite3")
-    assert len(layout(tmp_path / "new.sqlite3")) == 13
+    new = layout(tmp_path / "new.sqlite3")
+    assert new == layout(tmp_path / "written.sqlite3") and len(new) == 13
+    columns, indexes = new["complaints_allocation"]
+    assert [c[1] for c in columns] == ["complaint_id", "queue", "allocated_at", "revision", "body"]
+    assert ("allocation_by_queue", 0, ["queue", "allocated_at"]) in indexes
+    columns, indexes = new["feedback"]
+    assert [c[1] for c in columns] == ["complaint_id", "idempotency_key", "at", "analyst", "body"]
+    assert ("feedback_by_analyst", 0, ["analyst", "at"]) in indexes
 
 
 def test_a_file_written_before_a_table_existed_gains_it(tmp_path):
@@ -100,8 +108,32 @@ def test_corrections_stored_before_idempotency_keys_keep_their_old_key(tmp_path)
     store = open_store(f"sqlite:///{path}")
     migrated = replace(FEEDBACK, idempotency_key=f"{FEEDBACK.at}#team")
     assert store.list_feedback() == [migrated]
-    assert store.add_feedback(migrated) is False  # a resend under the old key is recognised
-    assert store.add_feedback(FEEDBACK) is True and len(store.list_feedback("1")) == 2
+    assert store.import_feedback(migrated) is False  # a resend under the old key is recognised
+    assert store.import_feedback(FEEDBACK) is True and len(store.list_feedback("1")) == 2
+    assert store.count_corrections("ana", "2024-01-01") == 2  # the analyst column filled from each body
+
+
+def test_allocations_stored_before_revisions_count_their_corrections(tmp_path):
+    """A file from before the queue index: each allocation gets its corrections' count as its revision, so the
+    next correction builds on the right one; its rows keep their queue."""
+    path = tmp_path / "triage.sqlite3"
+    older = sqlite3.connect(path)
+    older.execute("CREATE TABLE complaints_allocation (complaint_id TEXT, queue TEXT NOT NULL, allocated_at TEXT "
+                  "NOT NULL, body TEXT NOT NULL, PRIMARY KEY (complaint_id))")
+    older.execute("CREATE INDEX allocation_by_queue ON complaints_allocation (queue, allocated_at)")
+    older.execute("CREATE TABLE feedback (complaint_id TEXT, idempotency_key TEXT, at TEXT NOT NULL, "
+                  "body TEXT NOT NULL, PRIMARY KEY (complaint_id, idempotency_key))")
+    for complaint_id in ("1001", "1002"):
+        older.execute("INSERT INTO complaints_allocation VALUES (?, ?, ?, ?)",
+                      (complaint_id, "Credit card", "2024-05-02T10:00:01.000+00:00",
+                       json.dumps(as_dict(allocation(complaint_id)))))
+    older.execute("INSERT INTO feedback VALUES (?, ?, ?, ?)",
+                  ("1001", "req-1", FEEDBACK.at, json.dumps(as_dict(replace(FEEDBACK, complaint_id="1001")))))
+    older.commit()
+    older.close()
+    store = open_store(f"sqlite:///{path}")
+    assert store.get_placement("1001").revision == 1 and store.get_placement("1002").revision == 0
+    assert store.count_queue("Credit card") == 2
 
 
 def test_the_embedded_home_and_its_store_are_their_owners_only(tmp_path):

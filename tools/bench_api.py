@@ -24,7 +24,7 @@ import httpx
 
 from complaints import access
 from complaints.deployment import Deployment
-from complaints.queues import QueueBoard, slug
+from complaints.queues import queue_counts, slug
 from complaints.config import Settings
 
 
@@ -56,11 +56,11 @@ def bench(home: Path, requests: int) -> dict:
         shutil.copytree(home, copy)
         deployment = Deployment.embedded(Settings.from_env(home=copy))
         token = access.add_user(deployment.store, deployment.taxonomy, "bench", access.TRIAGE_LEAD, None, "bench")
-        counts = QueueBoard(deployment).counts()
+        counts = queue_counts(deployment, access.queues(deployment.tasks, deployment.taxonomy))
         if not sum(counts.values()):
             raise SystemExit(f"{home} holds no triaged complaints: run `make run` first")
         queue = max(counts, key=counts.get)
-        ids = [p.allocation.complaint_id for p in QueueBoard(deployment, [queue]).placed[queue]]
+        ids = [p.allocation.complaint_id for p in deployment.store.list_queue(queue, None)]
         deployment.store.close()
         port = _free_port()
         server = subprocess.Popen([sys.executable, "-m", "console.main", "serve", "--port", str(port)],

@@ -118,6 +118,22 @@ class SubmitSettings:
 
 
 @dataclass(frozen=True)
+class CognitoSettings:
+    """The user pool whose access tokens the ops API function verifies itself (ops_api/cognito.py), as Terraform
+    sets them from module ops_api."""
+
+    issuer: str  # COMPLAINTS_COGNITO_ISSUER: https://cognito-idp.<region>.amazonaws.com/<pool id>
+    jwks_url: str  # COMPLAINTS_COGNITO_JWKS_URL: the pool's public signing keys, <issuer>/.well-known/jwks.json
+    client_ids: frozenset[str]  # COMPLAINTS_COGNITO_CLIENT_IDS: the app clients it takes tokens of, comma-separated
+
+    @classmethod
+    def from_env(cls) -> "CognitoSettings":
+        issuer, jwks_url, client_ids = _required("the ops API function", "COMPLAINTS_COGNITO_ISSUER",
+                                                 "COMPLAINTS_COGNITO_JWKS_URL", "COMPLAINTS_COGNITO_CLIENT_IDS")
+        return cls(issuer, jwks_url, frozenset(filter(None, client_ids.split(","))))
+
+
+@dataclass(frozen=True)
 class HubSettings:
     """The Hugging Face Hub the production registry talks to (its token, HF_TOKEN, huggingface_hub reads)."""
 

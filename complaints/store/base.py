@@ -1,5 +1,6 @@
-"""The store interface, shaped for a key-value backend (DynamoDB): key lookups, conditional writes,
-one secondary index (allocations by queue), no joins. Every backend passes ``testing/store_contract.py``.
+"""The store interface, shaped for a key-value backend (DynamoDB): key lookups, conditional writes and
+transactions, secondary indexes (complaints by the queue they stand in, corrections by analyst), no joins and
+no listing that reads a whole table. Every backend passes ``testing/store_contract.py``.
 
 What is common to every backend is written here once: how a record becomes the JSON body a backend stores
 beside its key columns (:func:`encode`) and back (:func:`decode`), and the strategy's revision check
@@ -16,7 +17,10 @@ stored key is a conflict: it is kept whole in the audit log (one ``conflicting_r
 resend) and :class:`IdempotencyConflict` is raised, so it is neither written over the first nor dropped.
 
 An allocation is written once by triage; only a retriage replaces it, conditionally on the allocation it
-read, and the one it replaces is kept in the complaint's allocation history.
+read, and the one it replaces is kept in the complaint's allocation history. Its row also keeps where the
+complaint stands now: a correction moves it, in the same transaction that appends the correction, conditionally
+on the complaint's revision (how many corrections it has had), so two concurrent corrections cannot both build
+on the same one.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from complaints.records import (
-    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
-    ReleaseRecord, StoredComplaint, TriageBatch, as_dict, request_of, utc_now,
+    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, Placement,
+    RejectedRow, ReleaseRecord, StoredComplaint, TriageBatch, as_dict, request_of, utc_now,
 )
 
 Record = TypeVar("Record")
@@ -80,24 +84,37 @@ class TriageStore(ABC):
     @abstractmethod
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None: ...
 
-    # complaints_allocation: written once per complaint id, listed by queue; replaced only by a retriage
+    # complaints_allocation: written once per complaint id, listed by the queue it stands in now; replaced only by a
+    # retriage, moved only by a correction
     @abstractmethod
     def put_allocation(self, allocation: Allocation) -> bool:
-        """Store the allocation unless the complaint already has one; True when written."""
+        """Store the allocation, standing in its own queue at revision 0, unless the complaint already has one;
+        True when written."""
 
     @abstractmethod
     def get_allocation(self, complaint_id: str) -> Allocation | None: ...
 
     @abstractmethod
-    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None) -> list[Allocation]:
-        """The newest allocations in a queue (all of them with ``limit`` None; only those allocated at or after
-        ``since`` where given)."""
+    def get_placement(self, complaint_id: str) -> Placement | None:
+        """The allocation with the queue it stands in now and its revision (read consistently: writes decide on it)."""
+
+    @abstractmethod
+    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None, offset: int = 0,
+                   oldest_first: bool = False) -> list[Placement]:
+        """The complaints standing in a queue now, newest allocated first (or oldest), from ``offset``: ``limit`` of
+        them (all with None), only those allocated at or after ``since`` where given. Reads what it returns (and
+        the ``offset`` it skips), never the rest of the table."""
+
+    @abstractmethod
+    def count_queue(self, queue: str) -> int:
+        """How many complaints stand in a queue now."""
 
     def supersede_allocation(self, allocation: Allocation, read: Allocation) -> bool:
         """Replace ``read``, the complaint's allocation as read, with ``allocation`` and keep ``read`` in the
         complaint's allocation history, in one write, only while ``read`` is still the stored allocation
-        (compared on its ``allocated_at``). True when written; False when the stored allocation changed since it
-        was read, or this replacement already happened (a replay): nothing is written."""
+        (compared on its ``allocated_at``) and no analyst has corrected it. True when written; False when the
+        stored allocation changed since it was read, was corrected, or this replacement already happened (a
+        replay): nothing is written."""
         if allocation.complaint_id != read.complaint_id or allocation.allocated_at <= read.allocated_at:
             raise ValueError(f"an allocation of complaint {read.complaint_id!r} can only be superseded by a later "
                              f"allocation of the same complaint")
@@ -137,28 +154,55 @@ class TriageStore(ABC):
         """Store ``written`` only if the stored revision is ``read_revision`` (0: only if none is stored);
         True when written. The one conditional write each backend supplies for :meth:`put_strategy`."""
 
-    # feedback: append-only, one correction per (complaint_id, idempotency_key)
-    def add_feedback(self, feedback: Feedback) -> bool:
-        """Append the correction under its idempotency key; True when written, False when the key holds the same
-        request (a replay); IdempotencyConflict when it holds another."""
+    # feedback: append-only, one correction per (complaint_id, idempotency_key), each moving its complaint
+    def add_correction(self, feedback: Feedback, queue: str) -> bool:
+        """Append the correction under its idempotency key and stand its complaint in ``queue`` at the correction's
+        revision, in one write, only while the complaint is still at the revision before it. True when written;
+        False when the key holds the same request (a replay); IdempotencyConflict when it holds another;
+        StaleWriteError when another correction came first. Nothing is written unless True."""
         if not feedback.idempotency_key:
             raise ValueError("a correction needs an idempotency key")
-        if self._insert_feedback(feedback):
-            return True
-        stored = self._get_feedback(feedback.complaint_id, feedback.idempotency_key)
-        return self._replayed(stored, feedback, f"feedback {feedback.complaint_id}/{feedback.idempotency_key}",
-                              feedback.analyst)
+        if feedback.revision < 1:
+            raise ValueError("a correction needs the revision it makes (1 for a complaint's first)")
+        written = self._append_correction(feedback, queue)
+        if written is None:
+            return self._feedback_replayed(feedback)
+        if not written:
+            raise StaleWriteError("the complaint was corrected since it was read; read it again")
+        return True
+
+    def import_feedback(self, feedback: Feedback) -> bool:
+        """Store a correction as another store holds it (the retrain's export of an environment's corrections), moving
+        nothing; True when written, False when its key holds the same request, IdempotencyConflict when another."""
+        if not feedback.idempotency_key:
+            raise ValueError("a correction needs an idempotency key")
+        return self._insert_feedback(feedback) or self._feedback_replayed(feedback)
+
+    def _feedback_replayed(self, feedback: Feedback) -> bool:
+        return self._replayed(self._get_feedback(feedback.complaint_id, feedback.idempotency_key), feedback,
+                              f"feedback {feedback.complaint_id}/{feedback.idempotency_key}", feedback.analyst)
 
     @abstractmethod
     def _insert_feedback(self, feedback: Feedback) -> bool:
         """Store the correction unless its (complaint_id, idempotency_key) is stored; True when written."""
 
     @abstractmethod
+    def _append_correction(self, feedback: Feedback, queue: str) -> bool | None:
+        """The one atomic write each backend supplies for :meth:`add_correction`: store the correction and move the
+        complaint's row (queue, revision) unless its key is stored (None, checked first: a replay wins over a
+        revision its own write moved), or the row's revision is not ``feedback.revision - 1`` (False)."""
+
+    @abstractmethod
     def _get_feedback(self, complaint_id: str, idempotency_key: str) -> Feedback | None: ...
 
     @abstractmethod
     def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
-        """Corrections, oldest first."""
+        """A complaint's corrections, oldest first; with None every correction (the whole table: for training and
+        the gate, never for a request)."""
+
+    @abstractmethod
+    def count_corrections(self, analyst: str, since: str) -> int:
+        """How many corrections ``analyst`` made at or after ``since`` (reads those, never the rest)."""
 
     # rejected_rows: per batch and row number; a later write under a key replaces the row
     @abstractmethod
@@ -190,8 +234,9 @@ class TriageStore(ABC):
     def _get_audit(self, event_id: str) -> AuditEvent | None: ...
 
     @abstractmethod
-    def list_audit(self, limit: int = 100) -> list[AuditEvent]:
-        """The newest events first."""
+    def list_audit(self, limit: int = 100, serving_only: bool = False) -> list[AuditEvent]:
+        """The newest events first; with ``serving_only`` only the changes of what serves (``AuditEvent.log``),
+        read apart from the rest."""
 
     def _replayed(self, stored: Feedback | AuditEvent | None, resent: Feedback | AuditEvent, what: str,
                   actor: str) -> bool:

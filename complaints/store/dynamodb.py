@@ -3,7 +3,8 @@
 Items hold their key attributes and the whole record as a JSON ``body``, exactly as the SQLite rows do,
 so floats stay exact and both backends read and write identical records. Write-once tables use
 ``attribute_not_exists`` conditions, the strategy table a condition on the revision read, a retriage one
-transaction (the allocation, conditional on the one read, and its history item). Items are keyed as
+transaction (the allocation, conditional on the one read, and its history item), a correction another (the
+correction, unless its key is stored, and the allocation's queue and revision, conditional on the revision read). Items are keyed as
 complaints/store/tables.py declares; Terraform (``infra/modules/store``) creates the tables, and
 tests/test_infra.py holds it to that declaration.
 
@@ -24,15 +25,19 @@ import boto3
 from botocore.exceptions import ClientError
 
 from complaints.records import (
-    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
-    ReleaseRecord, StoredComplaint, TriageBatch,
+    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, Placement,
+    RejectedRow, ReleaseRecord, StoredComplaint, TriageBatch,
 )
 from complaints.store.base import TriageStore, decode, decode_all, encode
 from complaints.store.tables import TABLES
 
 QUEUE_INDEX = TABLES["complaints_allocation"].item_index.name  # the ops queues by (queue, allocated_at)
-AUDIT_INDEX = TABLES["audit_log"].item_index.name  # the audit log by (log, at_event): one partition, by time
-AUDIT_PARTITION = "audit"
+ANALYST_INDEX = TABLES["feedback"].item_index.name  # corrections by (analyst, at): the daily quota
+AUDIT_INDEX = TABLES["audit_log"].item_index.name  # the audit log by (log, at_event): its parts, by time
+
+
+def _placement(item: dict) -> Placement:
+    return Placement(decode(Allocation, item["body"]["S"]), item["queue"]["S"], int(item["revision"]["N"]))
 
 
 class DynamoDBStore(TriageStore):
@@ -80,23 +85,54 @@ class DynamoDBStore(TriageStore):
         """Put the item unless its key is stored; True when written."""
         return self._put(table, item, f"attribute_not_exists({TABLES[table].hash_key})")
 
-    def _get(self, table: str, **keys: Any) -> str | None:
+    def _get_item(self, table: str, **keys: Any) -> dict | None:
         schema = TABLES[table]
         key = {name: {schema.attribute_type(name): str(value)} for name, value in keys.items()}
-        item = self._client.get_item(TableName=self.table_name(table), Key=key, ConsistentRead=True).get("Item")
+        return self._client.get_item(TableName=self.table_name(table), Key=key, ConsistentRead=True).get("Item")
+
+    def _get(self, table: str, **keys: Any) -> str | None:
+        item = self._get_item(table, **keys)
         return item["body"]["S"] if item else None
 
-    def _query(self, table: str, limit: int | None = None, **args: Any) -> list[str]:
-        """Every body the query matches (all pages), or the first ``limit``; consistent unless of an index."""
-        bodies: list[str] = []
+    def _query_items(self, table: str, limit: int | None = None, **args: Any) -> list[dict]:
+        """Every item the query matches (all pages), or the first ``limit``; consistent unless of an index."""
+        items: list[dict] = []
         args = {"TableName": self.table_name(table), "ConsistentRead": "IndexName" not in args, **args}
-        while limit is None or len(bodies) < limit:
-            page = self._client.query(**args, **({"Limit": limit - len(bodies)} if limit else {}))
-            bodies += [item["body"]["S"] for item in page["Items"]]
+        while limit is None or len(items) < limit:
+            page = self._client.query(**args, **({"Limit": limit - len(items)} if limit else {}))
+            items += page["Items"]
             if "LastEvaluatedKey" not in page:
                 break
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return bodies
+        return items
+
+    def _query(self, table: str, limit: int | None = None, **args: Any) -> list[str]:
+        return [item["body"]["S"] for item in self._query_items(table, limit, **args)]
+
+    def _count(self, table: str, **args: Any) -> int:
+        """How many items the query matches, counted by DynamoDB page by page (no bodies sent back)."""
+        args = {"TableName": self.table_name(table), "Select": "COUNT", **args}
+        total = 0
+        while True:
+            page = self._client.query(**args)
+            total += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                return total
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _transact(self, *writes: dict) -> list[str | None] | None:
+        """Write all or nothing; None when written, else each write's cancellation reason (a failed condition:
+        ``ConditionalCheckFailed``)."""
+        try:
+            self._client.transact_write_items(TransactItems=list(writes))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" not in reasons:
+                raise
+            return reasons
+        return None
 
     def _scan(self, table: str) -> list[str]:
         pages = self._client.get_paginator("scan").paginate(TableName=self.table_name(table), ConsistentRead=True)
@@ -109,41 +145,47 @@ class DynamoDBStore(TriageStore):
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
         return decode(StoredComplaint, self._get("raw_complaints", complaint_id=complaint_id))
 
-    def _allocation_item(self, allocation: Allocation) -> dict[str, dict[str, str]]:
-        return self._item("complaints_allocation", allocation, complaint_id=allocation.complaint_id,
-                          queue=allocation.queue, allocated_at=allocation.allocated_at)
+    def _allocation_item(self, allocation: Allocation, queue: str, revision: int) -> dict[str, dict[str, str]]:
+        return self._item("complaints_allocation", allocation, complaint_id=allocation.complaint_id, queue=queue,
+                          allocated_at=allocation.allocated_at, revision=revision)
 
     def put_allocation(self, allocation: Allocation) -> bool:
-        return self._put_new("complaints_allocation", self._allocation_item(allocation))
+        return self._put_new("complaints_allocation", self._allocation_item(allocation, allocation.queue, 0))
 
     def get_allocation(self, complaint_id: str) -> Allocation | None:
         return decode(Allocation, self._get("complaints_allocation", complaint_id=complaint_id))
 
-    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None) -> list[Allocation]:
+    def get_placement(self, complaint_id: str) -> Placement | None:
+        item = self._get_item("complaints_allocation", complaint_id=complaint_id)
+        return _placement(item) if item else None
+
+    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None, offset: int = 0,
+                   oldest_first: bool = False) -> list[Placement]:
+        """An index has no offset: the ``offset`` skipped are read and dropped, so deep pages cost what they skip."""
         condition, values = "#q = :q", {":q": {"S": queue}}
         if since:
             condition += " AND allocated_at >= :since"
             values[":since"] = {"S": since}
-        return decode_all(Allocation, self._query(
-            "complaints_allocation", limit, IndexName=QUEUE_INDEX, ScanIndexForward=False,
-            KeyConditionExpression=condition, ExpressionAttributeNames={"#q": "queue"}, ExpressionAttributeValues=values))
+        items = self._query_items(
+            "complaints_allocation", None if limit is None else offset + limit, IndexName=QUEUE_INDEX,
+            ScanIndexForward=oldest_first, KeyConditionExpression=condition, ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeValues=values)
+        return [_placement(item) for item in items[offset:]]
+
+    def count_queue(self, queue: str) -> int:
+        return self._count("complaints_allocation", IndexName=QUEUE_INDEX, KeyConditionExpression="#q = :q",
+                           ExpressionAttributeNames={"#q": "queue"}, ExpressionAttributeValues={":q": {"S": queue}})
 
     def _swap_allocation(self, allocation: Allocation, read: Allocation) -> bool:
         history = self._item("allocation_history", read, complaint_id=read.complaint_id, allocated_at=read.allocated_at)
-        try:
-            self._client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table_name("complaints_allocation"), "Item": self._allocation_item(allocation),
-                         "ConditionExpression": "allocated_at = :read",
-                         "ExpressionAttributeValues": {":read": {"S": read.allocated_at}}}},
-                {"Put": {"TableName": self.table_name("allocation_history"), "Item": history,
-                         "ConditionExpression": "attribute_not_exists(complaint_id)"}},
-            ])
-        except ClientError as error:
-            reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
-            if error.response["Error"]["Code"] == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
-                return False
-            raise
-        return True
+        return self._transact(
+            {"Put": {"TableName": self.table_name("complaints_allocation"),
+                     "Item": self._allocation_item(allocation, allocation.queue, 0),
+                     "ConditionExpression": "allocated_at = :read AND revision = :uncorrected",
+                     "ExpressionAttributeValues": {":read": {"S": read.allocated_at}, ":uncorrected": {"N": "0"}}}},
+            {"Put": {"TableName": self.table_name("allocation_history"), "Item": history,
+                     "ConditionExpression": "attribute_not_exists(complaint_id)"}},
+        ) is None
 
     def list_allocation_history(self, complaint_id: str) -> list[Allocation]:
         return decode_all(Allocation, self._query("allocation_history", KeyConditionExpression="complaint_id = :c",
@@ -164,9 +206,29 @@ class DynamoDBStore(TriageStore):
             return self._put_new("model_strategy", item)
         return self._put("model_strategy", item, "revision = :read", {":read": {"N": str(read_revision)}})
 
+    def _feedback_item(self, feedback: Feedback) -> dict[str, dict[str, str]]:
+        return self._item("feedback", feedback, complaint_id=feedback.complaint_id,
+                          idempotency_key=feedback.idempotency_key, analyst=feedback.analyst, at=feedback.at)
+
     def _insert_feedback(self, feedback: Feedback) -> bool:
-        return self._put_new("feedback", self._item("feedback", feedback, complaint_id=feedback.complaint_id,
-                                                    idempotency_key=feedback.idempotency_key))
+        return self._put_new("feedback", self._feedback_item(feedback))
+
+    def _append_correction(self, feedback: Feedback, queue: str) -> bool | None:
+        reasons = self._transact(
+            {"Put": {"TableName": self.table_name("feedback"), "Item": self._feedback_item(feedback),
+                     "ConditionExpression": "attribute_not_exists(complaint_id)"}},
+            {"Update": {"TableName": self.table_name("complaints_allocation"),
+                        "Key": {"complaint_id": {"S": feedback.complaint_id}},
+                        "UpdateExpression": "SET #q = :queue, revision = :revision",
+                        "ConditionExpression": "revision = :read",
+                        "ExpressionAttributeNames": {"#q": "queue"},
+                        "ExpressionAttributeValues": {":queue": {"S": queue},
+                                                      ":revision": {"N": str(feedback.revision)},
+                                                      ":read": {"N": str(feedback.revision - 1)}}}},
+        )
+        if reasons is None:
+            return True
+        return None if reasons[0] == "ConditionalCheckFailed" else False
 
     def _get_feedback(self, complaint_id: str, idempotency_key: str) -> Feedback | None:
         return decode(Feedback, self._get("feedback", complaint_id=complaint_id, idempotency_key=idempotency_key))
@@ -179,6 +241,11 @@ class DynamoDBStore(TriageStore):
             rows = decode_all(Feedback, self._query("feedback", KeyConditionExpression="complaint_id = :c",
                                                     ExpressionAttributeValues={":c": {"S": complaint_id}}))
         return sorted(rows, key=lambda f: (f.at, f.complaint_id, f.idempotency_key))
+
+    def count_corrections(self, analyst: str, since: str) -> int:
+        return self._count("feedback", IndexName=ANALYST_INDEX, KeyConditionExpression="analyst = :a AND #at >= :since",
+                           ExpressionAttributeNames={"#at": "at"},
+                           ExpressionAttributeValues={":a": {"S": analyst}, ":since": {"S": since}})
 
     def put_rejection(self, rejection: RejectedRow) -> None:
         self._put("rejected_rows", self._item("rejected_rows", rejection, batch_id=rejection.batch_id,
@@ -195,17 +262,20 @@ class DynamoDBStore(TriageStore):
         return decode(TriageBatch, self._get("triage_batches", batch_id=batch_id))
 
     def _insert_audit(self, event: AuditEvent) -> bool:
-        return self._put_new("audit_log", self._item("audit_log", event, event_id=event.event_id, log=AUDIT_PARTITION,
+        return self._put_new("audit_log", self._item("audit_log", event, event_id=event.event_id, log=event.log,
                                                      at_event=f"{event.at}#{event.event_id}"))
 
     def _get_audit(self, event_id: str) -> AuditEvent | None:
         return decode(AuditEvent, self._get("audit_log", event_id=event_id))
 
-    def list_audit(self, limit: int = 100) -> list[AuditEvent]:
-        return decode_all(AuditEvent, self._query(
-            "audit_log", limit, IndexName=AUDIT_INDEX, ScanIndexForward=False,
-            KeyConditionExpression="#log = :log", ExpressionAttributeNames={"#log": "log"},
-            ExpressionAttributeValues={":log": {"S": AUDIT_PARTITION}}))
+    def list_audit(self, limit: int = 100, serving_only: bool = False) -> list[AuditEvent]:
+        """Each part of the log is a partition of the time index; every event is the newest of both, merged."""
+        events = [event for log in (("serving",) if serving_only else ("serving", "audit"))
+                  for event in decode_all(AuditEvent, self._query(
+                      "audit_log", limit, IndexName=AUDIT_INDEX, ScanIndexForward=False,
+                      KeyConditionExpression="#log = :log", ExpressionAttributeNames={"#log": "log"},
+                      ExpressionAttributeValues={":log": {"S": log}}))]
+        return sorted(events, key=lambda e: (e.at, e.event_id), reverse=True)[:limit]
 
     def put_gate_decision(self, decision: GateDecision) -> bool:
         return self._put_new("gate_decisions", self._item(

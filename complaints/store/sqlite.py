@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from complaints.records import (
-    Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy, RejectedRow,
-    ReleaseRecord, StoredComplaint, TriageBatch,
+    SERVING_ACTIONS, Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy,
+    Placement, RejectedRow, ReleaseRecord, StoredComplaint, TriageBatch,
 )
 from complaints.store.base import StoreBusy, TriageStore, decode, decode_all, encode
 from complaints.store.tables import TABLES, Table
@@ -33,16 +35,40 @@ def _create_statements(table: Table) -> str:
 
 
 _SCHEMA = "\n".join(_create_statements(table) for table in TABLES.values())
-# A file written before corrections had idempotency keys: each keeps its old key, "<at>#<task>", as its own.
-_KEYED_FEEDBACK = f"""
+
+
+def _rebuilt(table: str, select: str) -> str:
+    """A file written before ``table`` had its declared columns: the table made again as declared, its rows
+    carried over by ``select`` (from ``old``), in one transaction."""
+    return f"""
 BEGIN IMMEDIATE;
-ALTER TABLE feedback RENAME TO feedback_unkeyed;
-{_create_statements(TABLES["feedback"])}
-INSERT INTO feedback SELECT complaint_id, at || '#' || task, at, json_set(body, '$.idempotency_key', at || '#' || task)
-    FROM feedback_unkeyed;
-DROP TABLE feedback_unkeyed;
+ALTER TABLE {table} RENAME TO old;
+{"".join(f"DROP INDEX IF EXISTS {index.name};" for index in [TABLES[table].row_index] if index)}
+{_create_statements(TABLES[table])}
+INSERT INTO {table} {select};
+DROP TABLE old;
 COMMIT;
 """
+
+
+# Each: (table, a column it lacks in an older file, how its rows carry over). Corrections first had no idempotency
+# key (each keeps its old key, "<at>#<task>"), then no analyst column. Allocations had no revision: each gets its
+# corrections' count, and stays listed in the queue the models chose until its next correction moves it (where a
+# corrected complaint stands is a domain rule, complaints.queues, which the store does not hold).
+_MIGRATIONS = (
+    ("feedback", "idempotency_key", "SELECT complaint_id, at || '#' || task, at, json_extract(body, '$.analyst'), "
+                                    "json_set(body, '$.idempotency_key', at || '#' || task) FROM old"),
+    ("feedback", "analyst", "SELECT complaint_id, idempotency_key, at, json_extract(body, '$.analyst'), body FROM old"),
+    ("audit_log", "log", "SELECT event_id, at, CASE WHEN json_extract(body, '$.action') IN "
+                         f"{SERVING_ACTIONS} THEN 'serving' ELSE 'audit' END, body FROM old"),
+    ("complaints_allocation", "revision", "SELECT complaint_id, queue, allocated_at, (SELECT COUNT(*) FROM feedback "
+                                          "WHERE feedback.complaint_id = old.complaint_id), body FROM old"),
+)
+
+
+def _placement(row: tuple[str, int, str]) -> Placement:
+    queue, revision, body = row
+    return Placement(decode(Allocation, body), queue, revision)
 
 
 class _Connection(sqlite3.Connection):
@@ -70,9 +96,11 @@ class SQLiteStore(TriageStore):
         self.path.touch(mode=0o600)
         self.path.chmod(0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
+        for table, column, select in _MIGRATIONS:
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}  # none: a new file
+            if columns and column not in columns:
+                self._db.executescript(_rebuilt(table, select))
         self._db.executescript(_SCHEMA)
-        if "idempotency_key" not in {column[1] for column in self._db.execute("PRAGMA table_info(feedback)")}:
-            self._db.executescript(_KEYED_FEEDBACK)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -101,6 +129,17 @@ class SQLiteStore(TriageStore):
         sql = f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO {table} VALUES ({', '.join('?' * len(values))})"
         return self._db.execute(sql, values).rowcount == 1
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE); rolled back on any error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def _one(self, sql: str, *params: Any) -> str | None:
         row = self._db.execute(sql, params).fetchone()
         return row[0] if row else None
@@ -117,30 +156,37 @@ class SQLiteStore(TriageStore):
 
     def put_allocation(self, allocation: Allocation) -> bool:
         return self._insert("complaints_allocation", allocation, allocation.complaint_id, allocation.queue,
-                            allocation.allocated_at)
+                            allocation.allocated_at, 0)
 
     def get_allocation(self, complaint_id: str) -> Allocation | None:
         return decode(Allocation, self._one("SELECT body FROM complaints_allocation WHERE complaint_id = ?", complaint_id))
 
-    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None) -> list[Allocation]:
-        return decode_all(Allocation, self._all(
-            "SELECT body FROM complaints_allocation WHERE queue = ? AND allocated_at >= ? "
-            "ORDER BY allocated_at DESC, complaint_id LIMIT ?", queue, since or "", -1 if limit is None else limit))
+    def get_placement(self, complaint_id: str) -> Placement | None:
+        row = self._db.execute("SELECT queue, revision, body FROM complaints_allocation WHERE complaint_id = ?",
+                               (complaint_id,)).fetchone()
+        return _placement(row) if row else None
+
+    def list_queue(self, queue: str, limit: int | None = 100, since: str | None = None, offset: int = 0,
+                   oldest_first: bool = False) -> list[Placement]:
+        order = "ASC" if oldest_first else "DESC"
+        rows = self._db.execute(
+            f"SELECT queue, revision, body FROM complaints_allocation WHERE queue = ? AND allocated_at >= ? "
+            f"ORDER BY allocated_at {order}, complaint_id {order} LIMIT ? OFFSET ?",
+            (queue, since or "", -1 if limit is None else limit, offset))
+        return [_placement(row) for row in rows]
+
+    def count_queue(self, queue: str) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM complaints_allocation WHERE queue = ?", (queue,)).fetchone()[0]
 
     def _swap_allocation(self, allocation: Allocation, read: Allocation) -> bool:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            swapped = self._db.execute(
+        with self._transaction() as db:
+            swapped = db.execute(
                 "UPDATE complaints_allocation SET queue = ?, allocated_at = ?, body = ? "
-                "WHERE complaint_id = ? AND allocated_at = ?", (allocation.queue, allocation.allocated_at,
-                                                               encode(allocation), read.complaint_id,
-                                                               read.allocated_at)).rowcount == 1
+                "WHERE complaint_id = ? AND allocated_at = ? AND revision = 0",
+                (allocation.queue, allocation.allocated_at, encode(allocation), read.complaint_id,
+                 read.allocated_at)).rowcount == 1
             if swapped:
                 self._insert("allocation_history", read, read.complaint_id, read.allocated_at)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         return swapped
 
     def list_allocation_history(self, complaint_id: str) -> list[Allocation]:
@@ -163,7 +209,18 @@ class SQLiteStore(TriageStore):
                                 (written.revision, encode(written), written.task, read_revision)).rowcount == 1
 
     def _insert_feedback(self, feedback: Feedback) -> bool:
-        return self._insert("feedback", feedback, feedback.complaint_id, feedback.idempotency_key, feedback.at)
+        return self._insert("feedback", feedback, feedback.complaint_id, feedback.idempotency_key, feedback.at,
+                            feedback.analyst)
+
+    def _append_correction(self, feedback: Feedback, queue: str) -> bool | None:
+        with self._transaction() as db:  # the write lock is held from the first read: check, then write
+            if self._get_feedback(feedback.complaint_id, feedback.idempotency_key) is not None:
+                return None
+            if db.execute("UPDATE complaints_allocation SET queue = ?, revision = ? WHERE complaint_id = ? "
+                          "AND revision = ?", (queue, feedback.revision, feedback.complaint_id,
+                                               feedback.revision - 1)).rowcount == 0:
+                return False
+            return self._insert_feedback(feedback)
 
     def _get_feedback(self, complaint_id: str, idempotency_key: str) -> Feedback | None:
         return decode(Feedback, self._one("SELECT body FROM feedback WHERE complaint_id = ? AND idempotency_key = ?",
@@ -172,6 +229,10 @@ class SQLiteStore(TriageStore):
     def list_feedback(self, complaint_id: str | None = None) -> list[Feedback]:
         return decode_all(Feedback, self._all("SELECT body FROM feedback WHERE ?1 IS NULL OR complaint_id = ?1 "
                                               "ORDER BY at, complaint_id, idempotency_key", complaint_id))
+
+    def count_corrections(self, analyst: str, since: str) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM feedback WHERE analyst = ? AND at >= ?",
+                                (analyst, since)).fetchone()[0]
 
     def put_rejection(self, rejection: RejectedRow) -> None:
         self._insert("rejected_rows", rejection, rejection.batch_id, rejection.row_number, replace=True)
@@ -187,13 +248,14 @@ class SQLiteStore(TriageStore):
         return decode(TriageBatch, self._one("SELECT body FROM triage_batches WHERE batch_id = ?", batch_id))
 
     def _insert_audit(self, event: AuditEvent) -> bool:
-        return self._insert("audit_log", event, event.event_id, event.at)
+        return self._insert("audit_log", event, event.event_id, event.at, event.log)
 
     def _get_audit(self, event_id: str) -> AuditEvent | None:
         return decode(AuditEvent, self._one("SELECT body FROM audit_log WHERE event_id = ?", event_id))
 
-    def list_audit(self, limit: int = 100) -> list[AuditEvent]:
-        return decode_all(AuditEvent, self._all("SELECT body FROM audit_log ORDER BY at DESC, event_id DESC LIMIT ?", limit))
+    def list_audit(self, limit: int = 100, serving_only: bool = False) -> list[AuditEvent]:
+        return decode_all(AuditEvent, self._all("SELECT body FROM audit_log WHERE ?1 = 0 OR log = 'serving' "
+                                                "ORDER BY at DESC, event_id DESC LIMIT ?2", serving_only, limit))
 
     def put_gate_decision(self, decision: GateDecision) -> bool:
         return self._insert("gate_decisions", decision, decision.task, decision.challenger, decision.champion,

@@ -48,20 +48,22 @@ class Table:
 
 TABLES: dict[str, Table] = {table.name: table for table in (
     Table("raw_complaints", key=("complaint_id",), hash_key="complaint_id"),
-    Table("complaints_allocation", key=("complaint_id",), columns=("queue", "allocated_at"),  # the ops queues
+    # The ops queues: ``queue`` is where the complaint stands now (corrections applied), ``revision`` its corrections.
+    Table("complaints_allocation", key=("complaint_id",), columns=("queue", "allocated_at", "revision"),
           row_index=Index("allocation_by_queue", "queue", "allocated_at"),
-          hash_key="complaint_id", item_index=Index("by_queue", "queue", "allocated_at")),
+          hash_key="complaint_id", item_index=Index("by_queue", "queue", "allocated_at"), integers=("revision",)),
     Table("allocation_history", key=("complaint_id", "allocated_at"),
           hash_key="complaint_id", range_key="allocated_at"),
     Table("model_info", key=("task", "version"), hash_key="task", range_key="version"),
     Table("model_strategy", key=("task",), columns=("revision",), hash_key="task", integers=("revision",)),
-    Table("feedback", key=("complaint_id", "idempotency_key"), columns=("at",),
-          hash_key="complaint_id", range_key="idempotency_key"),
+    Table("feedback", key=("complaint_id", "idempotency_key"), columns=("at", "analyst"),  # an analyst's, by time: quotas
+          row_index=Index("feedback_by_analyst", "analyst", "at"),
+          hash_key="complaint_id", range_key="idempotency_key", item_index=Index("by_analyst", "analyst", "at")),
     Table("rejected_rows", key=("batch_id", "row_number"), hash_key="batch_id", range_key="row_number",
           integers=("row_number",)),
     Table("triage_batches", key=("batch_id",), hash_key="batch_id"),
-    Table("audit_log", key=("event_id",), columns=("at",),
-          hash_key="event_id", item_index=Index("by_time", "log", "at_event")),  # one low-volume partition
+    Table("audit_log", key=("event_id",), columns=("at", "log"), row_index=Index("audit_by_log", "log", "at"),
+          hash_key="event_id", item_index=Index("by_time", "log", "at_event")),  # two partitions: serving, audit
     Table("gate_decisions", key=("task", "challenger", "champion"), columns=("decided_at",),
           hash_key="task", range_key="challenger_champion"),
     Table("releases", key=("environment", "applied_at", "release_id"),

@@ -12,6 +12,7 @@ from ops_api.errors import ERRORS
 from ops_api.schemas import Summary
 
 router = APIRouter(tags=["audit"], responses=ERRORS)
+SUMMARY_HOURS = 24 * 7  # the summary reads every complaint of its window: a week of a busy month is some 100,000
 
 
 @router.get("/complaints/{complaint_id}/audit", response_model=dict[str, Any],
@@ -22,7 +23,7 @@ def audit(user: User, deployment: Served, complaint_id: Annotated[str, COMPLAINT
 
 
 @router.get("/summary", response_model=Summary,
-            summary="The last day (or `hours`): volumes per queue, manual triage share, corrections")
-def summary(user: User, deployment: Served, hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24) -> Summary:
+            summary="The last day (or `hours`, up to a week): volumes per queue, manual triage share, corrections")
+def summary(user: User, deployment: Served, hours: Annotated[int, Query(ge=1, le=SUMMARY_HOURS)] = 24) -> Summary:
     access.check_oversight(user)
     return Summary(**last_day(deployment, hours))

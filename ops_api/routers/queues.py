@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from complaints import access
 from complaints.deployment import Deployment
-from complaints.queues import QueueBoard, slug
+from complaints.queues import page_of_queue, queue_counts, slug
 from ops_api.dependencies import Served, User
 from ops_api.errors import ERRORS
 from ops_api.schemas import ComplaintItem, QueuePage, QueueRef
@@ -18,8 +18,8 @@ router = APIRouter(tags=["queues"], responses=ERRORS)
 @router.get("/queues", response_model=list[QueueRef],
             summary="The queues the user may read, with how many complaints each holds now")
 def list_queues(user: User, deployment: Served) -> list[QueueRef]:
-    board = QueueBoard(deployment, access.readable_queues(user, deployment.tasks, deployment.taxonomy))
-    return [QueueRef(id=slug(name), name=name, count=count) for name, count in board.counts().items()]
+    counts = queue_counts(deployment, access.readable_queues(user, deployment.tasks, deployment.taxonomy))
+    return [QueueRef(id=slug(name), name=name, count=count) for name, count in counts.items()]
 
 
 @router.get("/queues/{queue_id}/complaints", response_model=QueuePage, summary="A page of a queue's complaints")
@@ -30,10 +30,10 @@ def queue_page(user: User, deployment: Served,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> QueuePage:
     name = _queue_named(deployment, queue_id)
     access.check_read(user, name, deployment.tasks, deployment.taxonomy)
-    total, rows = QueueBoard(deployment, [name]).page(name, sort, offset, limit)
+    total, rows = page_of_queue(deployment, name, sort, offset, limit)
     return QueuePage(queue=QueueRef(id=queue_id, name=name, count=total), sort=sort, offset=offset, limit=limit,
                      items=[ComplaintItem(complaint_id=p.allocation.complaint_id, allocated_at=p.allocation.allocated_at,
-                                          queue=p.queue, status=p.allocation.status, corrected=bool(p.corrections),
+                                          queue=p.queue, status=p.allocation.status, corrected=p.corrected,
                                           predictions=predictions(p.allocation.predictions)) for p in rows])
 
 

@@ -37,8 +37,8 @@ locals {
     feedback = {
       hash_key   = "complaint_id"
       range_key  = "idempotency_key"
-      attributes = { complaint_id = "S", idempotency_key = "S" }
-      index      = null
+      attributes = { complaint_id = "S", idempotency_key = "S", analyst = "S", at = "S" }
+      index      = { name = "by_analyst", hash_key = "analyst", range_key = "at" }
     }
     rejected_rows = {
       hash_key   = "batch_id"
