@@ -138,3 +138,29 @@ def test_listings_and_corrections_never_read_the_whole_feedback_table(ops_store,
 
 def _an_issue(deployment) -> str:
     return sorted(deployment.task("issue").classes(deployment.taxonomy))[0]
+
+
+def test_personal_data_in_every_field_and_header_comes_back_in_no_answer_and_no_log(ops_store, deployment, caplog):
+    """An SSN in the idempotency key, the body's fields, the query and a stray header: the stored correction keeps
+    a hash of the key, and no answer or log line carries the number."""
+    import logging
+
+    ssn = "123-45-6789"
+    client, lead = TestClient(create_app(deployment, explainer=STAND_IN)), as_role(ops_store, "triage_lead")
+    path = f"/complaints/{ops_store.complaint['a']}/reassignments"
+    with caplog.at_level(logging.DEBUG):
+        answers = [
+            client.post(path, headers={**lead, "Idempotency-Key": ssn, "X-Customer": ssn},
+                        json={"task": "team", "label": ops_store.team_b, "expected_revision": ops_store.revision["a"]}),
+            client.post(path, headers={**lead, "Idempotency-Key": ssn},
+                        json={"task": "team", "label": ops_store.team_a, "expected_revision": ops_store.revision["a"]}),
+            client.post(path, headers=lead, json={"task": ssn, "label": ssn, "expected_revision": ssn}),
+            client.get(f"/queues/manual-triage/complaints?offset={ssn}", headers={**lead, "X-Customer": ssn}),
+            client.get(f"/summary?hours={ssn}", headers=lead),
+        ]
+    assert [answer.status_code for answer in answers] == [201, 409, 422, 422, 422]
+    for answer in answers:
+        assert ssn not in answer.text and ssn not in str(answer.headers), answer.text
+    served = [r.getMessage() + str(r.__dict__) for r in caplog.records if not r.name.startswith("httpx")]
+    assert served and not any(ssn in line for line in served)  # the test client's own request log aside
+    assert all(ssn not in f.idempotency_key for f in deployment.store.list_feedback(ops_store.complaint["a"]))
