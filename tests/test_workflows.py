@@ -146,6 +146,29 @@ def test_applies_are_deployments_that_never_race():
         assert concurrency.get("cancel-in-progress") is False, f"{where}: an apply is never cancelled midway"
 
 
+def assumes_a_role(job: dict) -> bool:
+    return any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials@") for step in job.get("steps", []))
+
+
+def test_a_pull_requests_job_reaches_aws_or_a_secret_only_in_a_reviewed_environment():
+    """A pull_request run uses the pull request's own workflow files and Makefile: anyone who can push a branch
+    writes the job. So a job of a pull_request workflow that assumes an AWS role or reads a secret declares a
+    GitHub environment (required reviewers, infra/bootstrap/README.md): the roles trust only that environment's
+    subject (tests/test_infra.py), and the secrets are that environment's, not the repository's."""
+    checked = []
+    for path in WORKFLOWS:
+        if "pull_request" not in (load(path)["on"] or {}):
+            continue
+        for name, job in load(path)["jobs"].items():
+            where = f"{path.name}:{name}"
+            assert "secrets" not in job, f"{where}: passes secrets to a reusable workflow; its environment holds them"
+            reads_secret = re.search(r"\bsecrets\.(?!GITHUB_TOKEN\b)\w+", yaml.safe_dump(job))
+            if assumes_a_role(job) or reads_secret:
+                assert job.get("environment"), f"{where}: AWS or a secret without an environment's reviewers"
+                checked.append(where)
+    assert {"ci.yml:gate", "deploy.yml:plan"} <= set(checked)
+
+
 # --- every run: step is a make target or a complaints command -------------------------------------------------
 
 @functools.cache

@@ -2,16 +2,22 @@
 # workflow job asks GitHub for a token (permissions: id-token: write) and exchanges it for one of these roles;
 # each role trusts only the token's `sub` claim of the one kind of job it exists for:
 #
-#   plan                    pull requests and main    read-only, plus the Terraform state lock
-#   <env> apply             jobs of GitHub environment <env>: terraform apply of infra/stack in <env>, the
-#                           serving image push, `complaints --env <env> release apply`, `make smoke`
+#   <env> plan              jobs of GitHub environment <env>-plan (pull requests, once a required reviewer
+#                           approved the job): terraform plan of infra/stack in <env>, read-only, no data
+#   <env> gate              jobs of GitHub environment <env>-gate (pull requests that change deploy/<env>.yaml,
+#                           once approved, ci.yml): read <env>'s corrections, shadow answers and what serves
+#   <env> apply             jobs of GitHub environment <env> (main only): terraform apply of infra/stack in
+#                           <env>, the serving image push, `complaints --env <env> release apply`, `make smoke`
 #   <env> retrain           main (scheduled or dispatched runs): read <env>'s corrections and models, read
 #                           the Hugging Face Hub token
-#   <env> gate              pull requests: read <env>'s corrections, shadow answers and models, for the gate
-#                           report of a pull request that changes deploy/<env>.yaml (ci.yml)
+#
+# No role trusts a pull request's own subject (repo:<repo>:pull_request): a pull request runs the workflow
+# files it carries, so any branch could otherwise assume the role. A job gets an environment's subject only
+# after that environment's protection rules pass (infra/bootstrap/README.md lists them).
 #
 # The roles live under the path /github-actions/ and are named github-complaints-*, so that no pattern the
-# apply roles may manage (role/complaints-<env>-*) ever matches one of them.
+# apply roles may manage (role/complaints-<env>-*) ever matches one of them. Every role an apply role creates
+# carries the environment's permissions boundary (stack_role_boundary, below).
 
 locals {
   environments = var.environments == null ? [var.environment] : var.environments
@@ -57,10 +63,14 @@ resource "aws_iam_openid_connect_provider" "github" {
 
 # -- trust: which job's token may become which role -------------------------------------------------------
 
+# A pull request's plan and gate jobs run the workflow files of the pull request itself: the roles trust them
+# only as jobs of a GitHub environment whose required reviewers approved that run (<env>-plan, <env>-gate).
 data "aws_iam_policy_document" "plan_trust" {
   #checkov:skip=CKV_AWS_358:checkov matches the repository only as a literal owner/name, not var.github_repository; the sub is one exact value per role (StringEquals, no wildcard, the variable validated), which tests/test_infra.py asserts.
+  for_each = toset(local.environments)
+
   statement {
-    sid     = "PullRequestsAndMainPlan"
+    sid     = "JobsOfTheGitHubEnvironmentPlan"
     actions = ["sts:AssumeRoleWithWebIdentity"]
     principals {
       type        = "Federated"
@@ -74,7 +84,7 @@ data "aws_iam_policy_document" "plan_trust" {
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:pull_request", "repo:${var.github_repository}:ref:refs/heads/main"]
+      values   = ["repo:${var.github_repository}:environment:${each.key}-plan"]
     }
   }
 }
@@ -129,8 +139,10 @@ data "aws_iam_policy_document" "retrain_trust" {
 
 data "aws_iam_policy_document" "gate_trust" {
   #checkov:skip=CKV_AWS_358:checkov matches the repository only as a literal owner/name, not var.github_repository; the sub is one exact value per role (StringEquals, no wildcard, the variable validated), which tests/test_infra.py asserts.
+  for_each = toset(local.environments)
+
   statement {
-    sid     = "PullRequestsGate"
+    sid     = "JobsOfTheGitHubEnvironmentGate"
     actions = ["sts:AssumeRoleWithWebIdentity"]
     principals {
       type        = "Federated"
@@ -144,7 +156,7 @@ data "aws_iam_policy_document" "gate_trust" {
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:pull_request"]
+      values   = ["repo:${var.github_repository}:environment:${each.key}-gate"]
     }
   }
 }
@@ -152,10 +164,12 @@ data "aws_iam_policy_document" "gate_trust" {
 # -- the roles --------------------------------------------------------------------------------------------
 
 resource "aws_iam_role" "plan" {
-  name                 = "github-complaints-plan"
+  for_each = toset(local.environments)
+
+  name                 = "github-complaints-${each.key}-plan"
   path                 = local.roles_path
-  description          = "GitHub Actions, ${var.github_repository} pull requests and main: terraform plan of infra/stack (read-only, state lock)"
-  assume_role_policy   = data.aws_iam_policy_document.plan_trust.json
+  description          = "GitHub Actions, ${var.github_repository} environment ${each.key}-plan: terraform plan of infra/stack in ${each.key} on a pull request (read-only, state lock)"
+  assume_role_policy   = data.aws_iam_policy_document.plan_trust[each.key].json
   max_session_duration = 3600
   depends_on           = [aws_iam_openid_connect_provider.github]
 }
@@ -187,8 +201,8 @@ resource "aws_iam_role" "gate" {
 
   name                 = "github-complaints-${each.key}-gate"
   path                 = local.roles_path
-  description          = "GitHub Actions, ${var.github_repository} pull requests: gate report for ${each.key}'s manifest (read-only store)"
-  assume_role_policy   = data.aws_iam_policy_document.gate_trust.json
+  description          = "GitHub Actions, ${var.github_repository} environment ${each.key}-gate: gate report for ${each.key}'s manifest on a pull request (read-only store)"
+  assume_role_policy   = data.aws_iam_policy_document.gate_trust[each.key].json
   max_session_duration = 3600
   depends_on           = [aws_iam_openid_connect_provider.github]
 }
@@ -206,10 +220,13 @@ resource "aws_secretsmanager_secret" "hub_token" {
 }
 
 # -- plan: read-only, and the state lock ------------------------------------------------------------------
-# Reads configuration, never data: no item, object (except the state), secret (except Budibase's two, whose
-# values are in the state already) or message is readable.
+# Reads one environment's configuration, never its data: no item, object (except its state), secret value or
+# message is readable. The state holds no generated secret (modules budibase and ops_api put them outside
+# Terraform) but Budibase's OIDC client secret, which Cognito returns with the client to any refresh.
 
 data "aws_iam_policy_document" "plan" {
+  for_each = toset(local.environments)
+
   statement {
     sid       = "ListTheStateBucket"
     actions   = ["s3:ListBucket"]
@@ -217,15 +234,15 @@ data "aws_iam_policy_document" "plan" {
   }
 
   statement {
-    sid       = "ReadTheStateOfEachEnvironment"
+    sid       = "ReadTheEnvironmentsState"
     actions   = ["s3:GetObject"]
-    resources = ["${module.state_bucket.arn}/complaints/*/terraform.tfstate"]
+    resources = ["${module.state_bucket.arn}/complaints/${each.key}/terraform.tfstate"]
   }
 
   statement {
     sid       = "HoldTheStateLock"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${module.state_bucket.arn}/complaints/*/terraform.tfstate.tflock"]
+    resources = ["${module.state_bucket.arn}/complaints/${each.key}/terraform.tfstate.tflock"]
   }
 
   statement {
@@ -242,7 +259,7 @@ data "aws_iam_policy_document" "plan" {
   statement {
     sid       = "ReadTheTablesConfiguration"
     actions   = ["dynamodb:Describe*", "dynamodb:ListTagsOfResource"]
-    resources = ["${local.dynamodb_arn}:table/complaints-*"]
+    resources = ["${local.dynamodb_arn}:table/complaints-${each.key}-*"]
   }
 
   statement {
@@ -252,7 +269,7 @@ data "aws_iam_policy_document" "plan" {
       "lambda:GetFunctionConcurrency", "lambda:GetFunctionRecursionConfig", "lambda:GetPolicy",
       "lambda:GetRuntimeManagementConfig", "lambda:ListVersionsByFunction", "lambda:ListTags",
     ]
-    resources = ["${local.lambda_arn}:function:complaints-*"]
+    resources = ["${local.lambda_arn}:function:complaints-${each.key}-*"]
   }
 
   statement {
@@ -261,7 +278,7 @@ data "aws_iam_policy_document" "plan" {
       "iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
       "iam:ListRoleTags", "iam:ListInstanceProfilesForRole",
     ]
-    resources = ["${local.iam_arn}:role/complaints-*"]
+    resources = ["${local.iam_arn}:role/complaints-${each.key}-*"]
   }
 
   statement {
@@ -270,7 +287,7 @@ data "aws_iam_policy_document" "plan" {
       "s3:ListBucket", "s3:GetBucket*", "s3:GetAccelerateConfiguration", "s3:GetLifecycleConfiguration",
       "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration",
     ]
-    resources = ["${local.s3_arn}complaints-*"]
+    resources = ["${local.s3_arn}complaints-${each.key}-*"]
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceAccount"
@@ -281,31 +298,31 @@ data "aws_iam_policy_document" "plan" {
   statement {
     sid       = "ReadTheQueuesConfiguration"
     actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"]
-    resources = ["${local.sqs_arn}:complaints-*"]
+    resources = ["${local.sqs_arn}:complaints-${each.key}-*"]
   }
 
   statement {
     sid       = "ReadTheTopicsConfiguration"
     actions   = ["sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource"]
-    resources = ["${local.sns_arn}:complaints-*"]
+    resources = ["${local.sns_arn}:complaints-${each.key}-*"]
   }
 
   statement {
     sid       = "ReadTheStateMachine"
     actions   = ["states:DescribeStateMachine", "states:ListStateMachineVersions", "states:ListTagsForResource"]
-    resources = ["${local.states_arn}:stateMachine:complaints-*"]
+    resources = ["${local.states_arn}:stateMachine:complaints-${each.key}-*"]
   }
 
   statement {
     sid       = "ReadTheRules"
     actions   = ["events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"]
-    resources = ["${local.events_arn}:rule/complaints-*"]
+    resources = ["${local.events_arn}:rule/complaints-${each.key}-*"]
   }
 
   statement {
     sid       = "ReadTheAlarms"
     actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
-    resources = ["${local.cloudwatch_arn}:alarm:complaints-*"]
+    resources = ["${local.cloudwatch_arn}:alarm:complaints-${each.key}-*"]
   }
 
   statement {
@@ -314,10 +331,17 @@ data "aws_iam_policy_document" "plan" {
     resources = ["${local.logs_arn}:log-group:*"]
   }
 
+  # HTTP API ids are generated: the environment's tag scopes them (routes, integrations and authorizers take
+  # their API's).
   statement {
-    sid       = "ReadTheApi"
+    sid       = "ReadTheApis"
     actions   = ["apigateway:GET"]
-    resources = ["${local.apigateway_arn}:/apis", "${local.apigateway_arn}:/apis/*", "${local.apigateway_arn}:/tags/*"]
+    resources = ["${local.apigateway_arn}:/apis/*", "${local.apigateway_arn}:/tags/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
   }
 
   statement {
@@ -325,9 +349,9 @@ data "aws_iam_policy_document" "plan" {
     actions   = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
     resources = ["${local.kms_arn}:key/*"]
     condition {
-      test     = "StringLike"
+      test     = "StringEquals"
       variable = "aws:ResourceTag/complaints:environment"
-      values   = ["*"]
+      values   = [each.key]
     }
   }
 
@@ -343,9 +367,9 @@ data "aws_iam_policy_document" "plan" {
       values   = ["lambda.${var.region}.amazonaws.com", "states.${var.region}.amazonaws.com"]
     }
     condition {
-      test     = "StringLike"
+      test     = "StringEquals"
       variable = "aws:ResourceTag/complaints:environment"
-      values   = ["*"]
+      values   = [each.key]
     }
   }
 
@@ -359,47 +383,32 @@ data "aws_iam_policy_document" "plan" {
 # The ops front end (modules budibase and ops_api): what its resources' refresh reads. Ids that are
 # generated (file systems, access points, user pools, backup plans) are scoped by the environment's tag.
 data "aws_iam_policy_document" "plan_ops_front_end" {
+  for_each = toset(local.environments)
+
   statement {
     sid       = "ReadTheUserPoolsAndClients"
     actions   = ["cognito-idp:DescribeUserPool", "cognito-idp:GetUserPoolMfaConfig", "cognito-idp:DescribeUserPoolClient", "cognito-idp:ListTagsForResource"]
     resources = ["${local.cognito_arn}:userpool/*"]
     condition {
-      test     = "StringLike"
-      variable = "aws:ResourceTag/complaints:environment"
-      values   = ["*"]
-    }
-  }
-
-  # Terraform refreshes a secret version by reading its value (GetSecretValue). These values are already
-  # in the state this role reads (random_password, the Cognito client secret); the Hub token is not.
-  statement {
-    sid       = "ReadBudibasesSecrets"
-    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:GetSecretValue"]
-    resources = ["${local.secrets_arn}:secret:complaints-*/budibase-??????", "${local.secrets_arn}:secret:complaints-*/budibase-oidc-client-??????"]
-  }
-
-  statement {
-    sid       = "DecryptBudibasesSecretsThroughSecretsManager"
-    actions   = ["kms:Decrypt"]
-    resources = ["${local.kms_arn}:key/*"]
-    condition {
       test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
-    }
-    condition {
-      test     = "StringLike"
       variable = "aws:ResourceTag/complaints:environment"
-      values   = ["*"]
+      values   = [each.key]
     }
+  }
+
+  # A secret's refresh describes it; no secret version is in the state, so no value is read.
+  statement {
+    sid       = "DescribeBudibasesSecrets"
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
+    resources = ["${local.secrets_arn}:secret:complaints-${each.key}/budibase-??????", "${local.secrets_arn}:secret:complaints-${each.key}/budibase-oidc-client-??????"]
   }
 
   statement {
     sid     = "ReadTheBudibaseService"
     actions = ["ecs:DescribeClusters", "ecs:DescribeServices", "ecs:ListTagsForResource"]
     resources = [
-      "${local.ecs_arn}:cluster/complaints-*", "${local.ecs_arn}:service/complaints-*/complaints-*",
-      "${local.ecs_arn}:task-definition/complaints-*:*",
+      "${local.ecs_arn}:cluster/complaints-${each.key}-*", "${local.ecs_arn}:service/complaints-${each.key}-*/complaints-${each.key}-*",
+      "${local.ecs_arn}:task-definition/complaints-${each.key}-*:*",
     ]
   }
 
@@ -408,22 +417,22 @@ data "aws_iam_policy_document" "plan_ops_front_end" {
     actions   = ["elasticfilesystem:Describe*", "elasticfilesystem:ListTagsForResource"]
     resources = ["${local.efs_arn}:file-system/*", "${local.efs_arn}:access-point/*"]
     condition {
-      test     = "StringLike"
+      test     = "StringEquals"
       variable = "aws:ResourceTag/complaints:environment"
-      values   = ["*"]
+      values   = [each.key]
     }
   }
 
   statement {
     sid       = "ReadTheFirewall"
     actions   = ["wafv2:GetWebACL", "wafv2:GetLoggingConfiguration", "wafv2:ListTagsForResource", "wafv2:GetWebACLForResource"]
-    resources = ["${local.wafv2_arn}/webacl/complaints-*/*", "${local.elb_arn}:loadbalancer/app/complaints-*/*"]
+    resources = ["${local.wafv2_arn}/webacl/complaints-${each.key}-*/*", "${local.elb_arn}:loadbalancer/app/complaints-${each.key}-*/*"]
   }
 
   statement {
     sid       = "ReadTheBackupVault"
     actions   = ["backup:DescribeBackupVault", "backup:ListTags"]
-    resources = ["${local.backup_arn}:backup-vault:complaints-*"]
+    resources = ["${local.backup_arn}:backup-vault:complaints-${each.key}-*"]
   }
 
   statement {
@@ -431,9 +440,9 @@ data "aws_iam_policy_document" "plan_ops_front_end" {
     actions   = ["backup:GetBackupPlan", "backup:GetBackupSelection", "backup:ListTags"]
     resources = ["${local.backup_arn}:backup-plan:*"]
     condition {
-      test     = "StringLike"
+      test     = "StringEquals"
       variable = "aws:ResourceTag/complaints:environment"
-      values   = ["*"]
+      values   = [each.key]
     }
   }
 }
@@ -453,20 +462,26 @@ data "aws_iam_policy_document" "plan_unscoped" {
 }
 
 resource "aws_iam_role_policy" "plan" {
+  for_each = toset(local.environments)
+
   name   = "read-only-plan"
-  role   = aws_iam_role.plan.id
-  policy = data.aws_iam_policy_document.plan.json
+  role   = aws_iam_role.plan[each.key].id
+  policy = data.aws_iam_policy_document.plan[each.key].json
 }
 
 resource "aws_iam_role_policy" "plan_ops_front_end" {
+  for_each = toset(local.environments)
+
   name   = "read-only-ops-front-end"
-  role   = aws_iam_role.plan.id
-  policy = data.aws_iam_policy_document.plan_ops_front_end.json
+  role   = aws_iam_role.plan[each.key].id
+  policy = data.aws_iam_policy_document.plan_ops_front_end[each.key].json
 }
 
 resource "aws_iam_role_policy" "plan_unscoped" {
+  for_each = toset(local.environments)
+
   name   = "read-only-unscoped"
-  role   = aws_iam_role.plan.id
+  role   = aws_iam_role.plan[each.key].id
   policy = data.aws_iam_policy_document.plan_unscoped.json
 }
 
@@ -671,13 +686,26 @@ data "aws_iam_policy_document" "apply_compute" {
   for_each = toset(local.environments)
 
   statement {
-    sid = "ManageTheStacksRoles"
+    sid = "ReadRetagAndRetireTheStacksRoles"
     actions = [
-      "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
-      "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:PutRolePolicy", "iam:GetRolePolicy",
-      "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+      "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole",
+      "iam:ListRoleTags", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
+      "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
     ]
     resources = ["${local.iam_arn}:role/complaints-${each.key}-*"]
+  }
+
+  # A role is created, and given permissions, only with the environment's boundary on it: whatever policy an
+  # apply writes, the role can do no more than the boundary allows (never IAM).
+  statement {
+    sid       = "CreateAndGrantTheStacksRolesOnlyWithinTheBoundary"
+    actions   = ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"]
+    resources = ["${local.iam_arn}:role/complaints-${each.key}-*"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.stack_role_boundary[each.key].arn]
+    }
   }
 
   statement {
@@ -688,6 +716,11 @@ data "aws_iam_policy_document" "apply_compute" {
       test     = "ArnEquals"
       variable = "iam:PolicyARN"
       values   = ["arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.stack_role_boundary[each.key].arn]
     }
   }
 
@@ -712,6 +745,14 @@ data "aws_iam_policy_document" "apply_compute" {
       "iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider",
     ]
     resources = ["${local.iam_arn}:role${local.roles_path}*", "${local.iam_arn}:oidc-provider/*"]
+  }
+
+  # No role loses its boundary, and the boundary is never rewritten: it is bootstrap's, like these roles.
+  statement {
+    sid       = "NeverLiftOrRewriteTheBoundary"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion"]
+    resources = ["*"]
   }
 
   statement {
@@ -779,17 +820,40 @@ data "aws_iam_policy_document" "apply_compute" {
     resources = ["${local.cloudwatch_arn}:alarm:complaints-${each.key}-*"]
   }
 
-  # HTTP API ids are generated: API Gateway's ARNs cannot name the environment, so the region scopes it.
+  # HTTP API ids are generated: the environment's tag scopes them. An API is created with it (the provider's
+  # default tags), its stages carry it, and its routes, integrations and authorizer take their API's; a tag
+  # change may not name another environment.
   statement {
-    sid       = "ManageTheIntakeApi"
+    sid       = "CreateTheEnvironmentsApis"
+    actions   = ["apigateway:POST"]
+    resources = ["${local.apigateway_arn}:/apis"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "ManageTheEnvironmentsApis"
     actions   = ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"]
-    resources = ["${local.apigateway_arn}:/apis", "${local.apigateway_arn}:/apis/*", "${local.apigateway_arn}:/tags/*"]
+    resources = ["${local.apigateway_arn}:/apis/*", "${local.apigateway_arn}:/tags/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "aws:RequestTag/complaints:environment"
+      values   = [each.key]
+    }
   }
 }
 
 # module budibase and ops_api's sign-in: Budibase's roles passed to ECS and AWS Backup, the user pool and its
 # clients, the secrets, the service, the load balancer and its firewall. Names are complaints-<env>-*; user
-# pools have generated ids, so their tag. (Budibase's roles are created by ManageTheStacksRoles.)
+# pools have generated ids, so their tag. (Budibase's roles are created within the boundary, apply_compute.)
 data "aws_iam_policy_document" "apply_ops_front_end" {
   for_each = toset(local.environments)
 
@@ -804,6 +868,11 @@ data "aws_iam_policy_document" "apply_ops_front_end" {
         "arn:${local.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
         "arn:${local.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
       ]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.stack_role_boundary[each.key].arn]
     }
   }
 
@@ -878,14 +947,15 @@ data "aws_iam_policy_document" "apply_ops_front_end" {
     }
   }
 
-  # Budibase's credentials and its OIDC client's secret (encrypted with the environment's key, above).
+  # Budibase's credentials and its OIDC client's secret (encrypted with the environment's key, above). Their
+  # values are put once, by the AWS CLI during the apply that creates them (modules budibase and ops_api), and
+  # never read back: no GetSecretValue.
   statement {
     sid = "ManageBudibasesSecrets"
     actions = [
       "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
       "secretsmanager:UpdateSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:TagResource",
-      "secretsmanager:UntagResource", "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue",
-      "secretsmanager:ListSecretVersionIds", "secretsmanager:UpdateSecretVersionStage",
+      "secretsmanager:UntagResource", "secretsmanager:PutSecretValue",
     ]
     resources = [
       "${local.secrets_arn}:secret:complaints-${each.key}/budibase-??????",
@@ -999,13 +1069,19 @@ data "aws_iam_policy_document" "apply_ops_network_and_storage" {
     }
   }
 
-  # EFS creates and deletes a mount target's network interface as the caller, in a landing-zone subnet
-  # this bootstrap does not know (and cannot tag): subnets and interfaces are scoped to the account and
-  # region only; the security group must be the environment's.
+  # EFS creates and deletes a mount target's network interface with the caller's credentials (a forward
+  # access session), in a landing-zone subnet this bootstrap does not know (and cannot tag). Only such a
+  # request is allowed: the role's holder cannot create or delete an interface by calling EC2 itself. (The
+  # functions run outside any VPC; Budibase's task and load balancer get theirs from ECS's and ELB's own roles.)
   statement {
     sid       = "MountTargetsInterfacesInTheLandingZonesSubnets"
     actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"]
     resources = ["${local.ec2_arn}:subnet/*", "${local.ec2_arn}:network-interface/*"]
+    condition {
+      test     = "Bool"
+      variable = "aws:ViaAWSService"
+      values   = ["true"]
+    }
   }
 
   statement {
@@ -1016,6 +1092,11 @@ data "aws_iam_policy_document" "apply_ops_network_and_storage" {
       test     = "StringEquals"
       variable = "aws:ResourceTag/complaints:environment"
       values   = [each.key]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:ViaAWSService"
+      values   = ["true"]
     }
   }
 
@@ -1107,6 +1188,14 @@ data "aws_iam_policy_document" "apply_unscoped" {
       "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
       "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "kms:ListAliases",
     ]
+    resources = ["*"]
+  }
+
+  # Budibase's credentials are generated by Secrets Manager (modules/budibase): it returns random characters,
+  # touching no resource.
+  statement {
+    sid       = "GenerateBudibasesCredentials"
+    actions   = ["secretsmanager:GetRandomPassword"]
     resources = ["*"]
   }
 
@@ -1233,6 +1322,136 @@ resource "aws_iam_role_policy_attachment" "apply_unscoped" {
   policy_arn = aws_iam_policy.apply_unscoped.arn
 }
 
+# -- the permissions boundary of every role the stack creates ---------------------------------------------
+# An apply role creates and grants only roles that carry this boundary (apply_compute), so no role of the
+# stack can do more than this, whatever policy an apply writes into it: items of the environment's tables,
+# objects of its buckets, its key (never bootstrap's), its dead-letter queue, functions and state machine,
+# its log streams, Budibase's credentials and volume, traces; never IAM, never another role. It is what the
+# stack's roles are granted (modules functions, orchestration, intake, budibase: tests/test_infra.py holds
+# every grant of those modules to it), the store's item writes, and what AWS Backup's managed policies use for
+# the EFS volume.
+data "aws_iam_policy_document" "stack_role_boundary" {
+  for_each = toset(local.environments)
+
+  # Items only: the store's reads, conditional puts and transactions (complaints/store/dynamodb.py).
+  statement {
+    sid = "ItsTablesItems"
+    actions = [
+      "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem",
+      "dynamodb:ConditionCheckItem",
+    ]
+    resources = ["${local.dynamodb_arn}:table/complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid       = "ItsBatchObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
+    resources = ["${local.s3_arn}complaints-${each.key}-*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "ItsKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/complaints:stack"
+      values   = ["bootstrap"]
+    }
+  }
+
+  # AWS Backup's role (AWS's managed backup and restore policies) hands the key to the service for a recovery point.
+  statement {
+    sid       = "ItsKeyForAwsBackup"
+    actions   = ["kms:CreateGrant"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/complaints:environment"
+      values   = [each.key]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/complaints:stack"
+      values   = ["bootstrap"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "ItsLogStreams"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.logs_arn}:log-group:/aws/lambda/complaints-${each.key}-*", "${local.logs_arn}:log-group:/ecs/complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid     = "ItsFunctionsStateMachineAndQueue"
+    actions = ["lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution", "states:StopExecution", "sqs:SendMessage"]
+    resources = [
+      "${local.lambda_arn}:function:complaints-${each.key}-*", "${local.states_arn}:stateMachine:complaints-${each.key}-*",
+      "${local.states_arn}:execution:complaints-${each.key}-*", "${local.sqs_arn}:complaints-${each.key}-*",
+    ]
+  }
+
+  statement {
+    sid       = "BudibasesCredentials"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["${local.secrets_arn}:secret:complaints-${each.key}/budibase-??????"]
+  }
+
+  # The volume's own policy admits only Budibase's task role, through its access point.
+  statement {
+    sid = "BudibasesVolumeAndItsBackups"
+    actions = [
+      "elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess",
+      "elasticfilesystem:Backup", "elasticfilesystem:Restore", "elasticfilesystem:DescribeFileSystems",
+      "elasticfilesystem:DescribeTags", "backup:DescribeBackupVault", "backup:CopyIntoBackupVault",
+    ]
+    resources = ["${local.efs_arn}:file-system/*", "${local.backup_arn}:backup-vault:complaints-${each.key}-*"]
+  }
+
+  statement {
+    sid = "WhatHasNoResourceLevelPermissions"
+    actions = [
+      "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+      "xray:GetSamplingStatisticSummaries", "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups", "tag:GetResources",
+    ]
+    resources = ["*"]
+  }
+
+  # Implied by the allows above; written out so that no later allow can open them.
+  statement {
+    sid       = "NeverIamNorAnotherRole"
+    effect    = "Deny"
+    actions   = ["iam:*", "sts:AssumeRole"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "stack_role_boundary" {
+  for_each = toset(local.environments)
+
+  name        = "complaints-${each.key}-role-boundary" # infra/stack names it so (local.permissions_boundary_arn)
+  description = "Permissions boundary of every role infra/stack creates in ${each.key}: the most any of them may do"
+  policy      = data.aws_iam_policy_document.stack_role_boundary[each.key].json
+}
+
 # -- retrain: read the environment's corrections and models, read the Hub token; nothing else -------------
 
 data "aws_iam_policy_document" "retrain" {
@@ -1293,21 +1512,26 @@ resource "aws_iam_role_policy" "retrain" {
   policy = data.aws_iam_policy_document.retrain[each.key].json
 }
 
-# -- gate: read the environment's corrections, shadow answers and models; nothing else ---------------------
+# -- gate: read the environment's corrections, shadow answers and what serves; nothing else -----------------
 
 data "aws_iam_policy_document" "gate" {
   for_each = toset(local.environments)
 
-  # model/gate.py reads analysts' corrections (feedback Scan, each corrected complaint GetItem), the
-  # shadow answers on the allocations of the gate set (GetItem) and the versions' records (model_info).
+  # What `complaints --env <env> gate` reads (console/lifecycle.py, model/gate.py, model/training_data.py): every
+  # correction (feedback, Scan), each corrected complaint and the allocation of each gate complaint, for its
+  # shadow answer (GetItem by id), and each task's strategy (model_strategy). The versions come from the Hub.
   statement {
-    sid     = "ReadCorrectionsShadowAnswersAndModels"
-    actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"]
+    sid       = "ReadTheCorrections"
+    actions   = ["dynamodb:Scan"]
+    resources = ["${local.dynamodb_arn}:table/complaints-${each.key}-feedback"]
+  }
+
+  statement {
+    sid     = "ReadCorrectedComplaintsShadowAnswersAndStrategiesById"
+    actions = ["dynamodb:GetItem"]
     resources = [
-      "${local.dynamodb_arn}:table/complaints-${each.key}-feedback",
       "${local.dynamodb_arn}:table/complaints-${each.key}-raw_complaints",
       "${local.dynamodb_arn}:table/complaints-${each.key}-complaints_allocation",
-      "${local.dynamodb_arn}:table/complaints-${each.key}-model_info",
       "${local.dynamodb_arn}:table/complaints-${each.key}-model_strategy",
     ]
   }

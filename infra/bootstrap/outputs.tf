@@ -13,9 +13,9 @@ output "github_oidc_provider_arn" {
   value       = local.github_oidc_provider_arn
 }
 
-output "plan_role_arn" {
-  description = "role-to-assume of terraform plan (pull requests and main): read-only, plus the state lock."
-  value       = aws_iam_role.plan.arn
+output "plan_role_arns" {
+  description = "role-to-assume of deploy.yml's plan job on pull requests, by environment (variable AWS_PLAN_ROLE_ARN of GitHub environment <env>-plan): that environment's configuration and state (read-only), plus the state lock."
+  value       = { for environment, role in aws_iam_role.plan : environment => role.arn }
 }
 
 output "apply_role_arns" {
@@ -29,11 +29,16 @@ output "retrain_role_arns" {
 }
 
 output "gate_role_arns" {
-  description = "role-to-assume of ci.yml's gate job on pull requests, by environment (AWS_GATE_ROLE_ARN_<ENV>): the environment's corrections, shadow answers and models (read-only)."
+  description = "role-to-assume of ci.yml's gate job on pull requests, by environment (variable AWS_GATE_ROLE_ARN of GitHub environment <env>-gate): the environment's corrections, shadow answers and strategies (read-only)."
   value       = { for environment, role in aws_iam_role.gate : environment => role.arn }
 }
 
 output "hub_token_secret_arns" {
   description = "By environment: the Secrets Manager secret (complaints-<env>/hugging-face-token) holding the Hugging Face Hub token its retrain workflow reads; put its value with aws secretsmanager put-secret-value."
   value       = { for environment, secret in aws_secretsmanager_secret.hub_token : environment => secret.arn }
+}
+
+output "permissions_boundary_arns" {
+  description = "By environment: the permissions boundary every role of infra/stack carries (the stack names it complaints-<env>-role-boundary); the apply role creates no role without it."
+  value       = { for environment, policy in aws_iam_policy.stack_role_boundary : environment => policy.arn }
 }

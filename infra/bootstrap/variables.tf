@@ -42,7 +42,7 @@ variable "github_repository" {
 }
 
 variable "environments" {
-  description = "Environments deployed in this account: an apply and a retrain role each. null: only environment (one account per environment)."
+  description = "Environments deployed in this account: a plan, a gate, an apply and a retrain role and a permissions boundary each. null: only environment (one account per environment)."
   type        = list(string)
   default     = null
 

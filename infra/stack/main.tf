@@ -12,7 +12,14 @@ locals {
   )
 
   budibase_url = var.budibase == null ? null : "https://${var.budibase.domain}"
+
+  # infra/bootstrap's boundary of this environment: every role the stack creates carries it, and the apply role
+  # may create no role without it.
+  permissions_boundary_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${local.name_prefix}-role-boundary"
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 module "key" {
   source      = "../modules/key"
@@ -41,6 +48,10 @@ module "functions" {
   chunk_size           = var.chunk_size
   reserved_concurrency = var.reserved_concurrency
   log_retention_days   = var.log_retention_days
+  cognito_issuer       = module.ops_api.oidc_issuer # the ops API verifies its callers' access tokens itself
+  cognito_client_ids   = module.ops_api.client_ids
+
+  permissions_boundary_arn = local.permissions_boundary_arn
 }
 
 module "orchestration" {
@@ -53,6 +64,8 @@ module "orchestration" {
   kms_key_arn        = module.key.key_arn
   release_tags       = local.release_tags
   log_retention_days = var.log_retention_days
+
+  permissions_boundary_arn = local.permissions_boundary_arn
 }
 
 module "intake" {
@@ -67,6 +80,8 @@ module "intake" {
   api_rate_limit        = var.api_rate_limit
   api_burst_limit       = var.api_burst_limit
   log_retention_days    = var.log_retention_days
+
+  permissions_boundary_arn = local.permissions_boundary_arn
 }
 
 module "ops_api" {
@@ -102,6 +117,8 @@ module "budibase" {
   weekly_backup_retention_days = var.budibase.weekly_backup_retention_days
   log_retention_days           = var.log_retention_days
   deletion_protection          = var.deletion_protection
+
+  permissions_boundary_arn = local.permissions_boundary_arn
 }
 
 module "alarms" {

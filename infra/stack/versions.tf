@@ -6,10 +6,6 @@ terraform {
       source  = "hashicorp/aws"
       version = ">= 5.81, < 6.0"
     }
-    random = {
-      source  = "hashicorp/random" # Budibase's generated credentials (modules/budibase)
-      version = ">= 3.6, < 4.0"
-    }
   }
 
   # Remote state in the S3 bucket made by infra/bootstrap, one key per environment, locked with an S3

@@ -24,8 +24,8 @@ locals {
   # What the load balancer writes: its access logs, under this account's prefix, and nothing else.
   alb_log_objects = "arn:${local.partition}:s3:::${local.alb_log_bucket}/alb/AWSLogs/${local.account_id}/*"
 
-  # What the single image reads from its environment (hosting/single/runner.sh): generated here, injected
-  # from Secrets Manager. BB_ADMIN_USER_EMAIL is set, not generated.
+  # What the single image reads from its environment (hosting/single/runner.sh): generated into Secrets
+  # Manager (terraform_data.credentials), injected from it. BB_ADMIN_USER_EMAIL is set, not generated.
   generated_secrets = toset([
     "JWT_SECRET", "INTERNAL_API_KEY", "API_ENCRYPTION_KEY", "ENCRYPTION_KEY", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
     "REDIS_PASSWORD", "COUCHDB_USER", "COUCHDB_PASSWORD", "BB_ADMIN_USER_PASSWORD",
@@ -35,13 +35,6 @@ locals {
 
 # -- secrets ------------------------------------------------------------------------------------------------
 
-# Letters and digits only: the image puts the CouchDB credentials into a URL (COUCH_DB_URL).
-resource "random_password" "secret" {
-  for_each = local.generated_secrets
-  length   = 40
-  special  = false
-}
-
 resource "aws_secretsmanager_secret" "budibase" {
   #checkov:skip=CKV2_AWS_57:The single image copies these values into /data/.env on first start and prefers that file afterwards; a rotated value would never reach Budibase, and the CouchDB, MinIO and Redis credentials live inside those stores.
   name                    = "${var.name_prefix}/budibase"
@@ -50,12 +43,32 @@ resource "aws_secretsmanager_secret" "budibase" {
   recovery_window_in_days = var.deletion_protection ? 30 : 0
 }
 
-resource "aws_secretsmanager_secret_version" "budibase" {
-  secret_id = aws_secretsmanager_secret.budibase.id
-  secret_string = jsonencode(merge(
-    { for name, password in random_password.secret : name => password.result },
-    { BB_ADMIN_USER_EMAIL = var.admin_email },
-  ))
+# The values never pass through Terraform, so no state or plan holds them, and no role that reads the state
+# or refreshes it (the plan roles) can read them: Secrets Manager generates each (letters and digits only:
+# the image puts the CouchDB credentials into a URL) and the AWS CLI puts them, once, as the secret's first
+# version, on the machine that applies (apply.yml's job, as the apply role). A new secret gets new values.
+resource "terraform_data" "credentials" {
+  triggers_replace = [aws_secretsmanager_secret.budibase.id]
+
+  provisioner "local-exec" {
+    interpreter = ["bash", "-c"]
+    command     = <<-EOT
+      set -euo pipefail
+      json="{\"BB_ADMIN_USER_EMAIL\":\"$ADMIN_EMAIL\""
+      for name in $GENERATED; do
+        json+=",\"$name\":\"$(aws secretsmanager get-random-password --region "$REGION" --password-length 40 \
+          --exclude-punctuation --require-each-included-type --query RandomPassword --output text)\""
+      done
+      aws secretsmanager put-secret-value --region "$REGION" --secret-id "$SECRET_ID" \
+        --secret-string file:///dev/stdin --query VersionId --output text <<<"$json}"
+    EOT
+    environment = {
+      SECRET_ID   = aws_secretsmanager_secret.budibase.arn
+      REGION      = local.region
+      GENERATED   = join(" ", sort(local.generated_secrets))
+      ADMIN_EMAIL = var.admin_email
+    }
+  }
 }
 
 # -- logs ---------------------------------------------------------------------------------------------------
@@ -331,8 +344,9 @@ data "aws_iam_policy_document" "backup_assume" {
 }
 
 resource "aws_iam_role" "backup" {
-  name               = "${local.name}-backup"
-  assume_role_policy = data.aws_iam_policy_document.backup_assume.json
+  name                 = "${local.name}-backup"
+  assume_role_policy   = data.aws_iam_policy_document.backup_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 resource "aws_iam_role_policy_attachment" "backup" {
@@ -366,8 +380,9 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${local.name}-execution"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${local.name}-execution"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "execution" {
@@ -403,8 +418,9 @@ resource "aws_iam_role_policy" "execution" {
 
 # Nothing on the stack's tables, buckets or API: Budibase calls the ops API with the signed-in user's token.
 resource "aws_iam_role" "task" {
-  name               = "${local.name}-task"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${local.name}-task"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "task" {
@@ -535,7 +551,7 @@ resource "aws_ecs_service" "budibase" {
     rollback = true
   }
 
-  depends_on = [aws_lb_listener.https, aws_efs_mount_target.data, aws_efs_file_system_policy.data]
+  depends_on = [aws_lb_listener.https, aws_efs_mount_target.data, aws_efs_file_system_policy.data, terraform_data.credentials]
 }
 
 # -- the load balancer and its firewall ---------------------------------------------------------------------

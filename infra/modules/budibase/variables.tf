@@ -58,6 +58,26 @@ variable "allowed_cidrs" {
     condition     = length(var.allowed_cidrs) > 0 && alltrue([for cidr in var.allowed_cidrs : can(cidrhost(cidr, 0)) && !endswith(cidr, "/0")])
     error_message = "allowed_cidrs lists the corporate ranges (IPv4 CIDRs); the whole internet (/0) is not one."
   }
+
+  # Ranges that split the internet (two /1s, 256 /8s) pass a /0 check. None may be broader than 10.0.0.0/8, the
+  # broadest private block, and each is written as its own network address (203.0.113.7/8 is 203.0.0.0/8).
+  validation {
+    condition = alltrue([for cidr in var.allowed_cidrs : try(
+      can(regex("^[0-9]+(\\.[0-9]+){3}/[0-9]+$", cidr)) && tonumber(split("/", cidr)[1]) >= 8 && cidrhost(cidr, 0) == split("/", cidr)[0],
+    false)])
+    error_message = "Each of allowed_cidrs is an IPv4 range no broader than /8, written as its network address (e.g. 10.0.0.0/8)."
+  }
+
+  # A private range (RFC 1918) is reachable only from inside networks; a public one admits whoever holds its
+  # addresses: only the bank's own egress (proxy or NAT) addresses, /24 or narrower each.
+  validation {
+    condition = alltrue([for cidr in var.allowed_cidrs : try(
+      tonumber(split("/", cidr)[1]) >= 24 || anytrue([for block in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] :
+        tonumber(split("/", cidr)[1]) >= tonumber(split("/", block)[1]) &&
+      cidrhost(join("/", [split("/", cidr)[0], split("/", block)[1]]), 0) == split("/", block)[0]]),
+    false)])
+    error_message = "A public range in allowed_cidrs is the bank's egress addresses, /24 or narrower; broader ranges must be private (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)."
+  }
 }
 
 variable "image_version" {
@@ -87,9 +107,10 @@ variable "admin_email" {
   description = "Address of the first Budibase administrator (a team mailbox, not a person's), created on first start; its password is generated into the secret."
   type        = string
 
+  # Plain characters only: it is written into the secret's JSON as it is (terraform_data.credentials).
   validation {
-    condition     = can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.admin_email))
-    error_message = "admin_email is an e-mail address."
+    condition     = can(regex("^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$", var.admin_email))
+    error_message = "admin_email is an e-mail address of letters, digits and ._%+- only."
   }
 }
 
@@ -115,4 +136,9 @@ variable "deletion_protection" {
   description = "Refuse to delete the load balancer; keep a deleted secret recoverable for 30 days."
   type        = bool
   default     = true
+}
+
+variable "permissions_boundary_arn" {
+  description = "infra/bootstrap's permissions boundary of the environment (complaints-<env>-role-boundary): every role of this module carries it, and the apply role may create no role without it."
+  type        = string
 }

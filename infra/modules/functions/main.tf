@@ -89,18 +89,27 @@ locals {
       memory_mb   = 1024
       timeout_s   = 29 # API Gateway's own limit
       concurrency = var.reserved_concurrency["ops_api"]
-      environment = { COMPLAINTS_STORE_URL = local.store_url }
-      s3_read     = []
-      s3_write    = []
-      s3_list     = []
+      # The app verifies each Cognito access token itself (ops_api/cognito.py); the JWKS is fetched over the
+      # internet at run time (no VPC), cached per container.
+      environment = {
+        COMPLAINTS_STORE_URL          = local.store_url
+        COMPLAINTS_COGNITO_ISSUER     = var.cognito_issuer
+        COMPLAINTS_COGNITO_JWKS_URL   = "${var.cognito_issuer}/.well-known/jwks.json"
+        COMPLAINTS_COGNITO_CLIENT_IDS = join(",", var.cognito_client_ids)
+      }
+      s3_read  = []
+      s3_write = []
+      s3_list  = []
       # What the ops API reads and writes (complaints/access.py, queues.py, feedback.py, audit.py, explanations.py).
-      # It computes no explanation (no SHAP in the image): it reads the kept ones and never writes one.
+      # It computes no explanation (no SHAP in the image): it reads the kept ones and never writes one. A
+      # correction is one transaction: the feedback item and the allocation's queue and revision. No Scan: no
+      # request reads a whole table.
       tables = {
         users                 = ["dynamodb:GetItem"]
         raw_complaints        = ["dynamodb:GetItem"]
-        complaints_allocation = ["dynamodb:GetItem", "dynamodb:Query"]
+        complaints_allocation = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"] # a correction moves it
         allocation_history    = ["dynamodb:Query"]
-        feedback              = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"]
+        feedback              = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"] # by complaint, by analyst
         audit_log             = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
         explanations          = ["dynamodb:GetItem", "dynamodb:Query"]
         model_info            = ["dynamodb:GetItem"]
@@ -145,8 +154,9 @@ data "aws_iam_policy_document" "assume" {
 resource "aws_iam_role" "function" {
   for_each = local.functions
 
-  name               = "${var.name_prefix}-${replace(each.key, "_", "-")}"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  name                 = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "function" {

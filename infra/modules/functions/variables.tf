@@ -77,6 +77,16 @@ variable "reserved_concurrency" {
   default     = { intake = 5, triage = 20, manual_triage = 5, submit = 10, reconcile = 5, ops_api = 10 }
 }
 
+variable "cognito_issuer" {
+  description = "Issuer of the ops user pool (module ops_api, oidc_issuer): the ops_api function verifies access tokens against it and its JWKS."
+  type        = string
+}
+
+variable "cognito_client_ids" {
+  description = "App clients whose access tokens the ops_api function takes (module ops_api, client_ids)."
+  type        = list(string)
+}
+
 variable "log_level" {
   description = "Level of the handlers' JSON logs."
   type        = string
@@ -87,4 +97,9 @@ variable "log_retention_days" {
   description = "Days the functions' logs are kept."
   type        = number
   default     = 365
+}
+
+variable "permissions_boundary_arn" {
+  description = "infra/bootstrap's permissions boundary of the environment (complaints-<env>-role-boundary): every role of this module carries it, and the apply role may create no role without it."
+  type        = string
 }

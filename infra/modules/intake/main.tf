@@ -97,8 +97,9 @@ data "aws_iam_policy_document" "events_assume" {
 }
 
 resource "aws_iam_role" "events" {
-  name               = "${var.name_prefix}-start-triage"
-  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+  name                 = "${var.name_prefix}-start-triage"
+  assume_role_policy   = data.aws_iam_policy_document.events_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "events" {

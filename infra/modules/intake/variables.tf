@@ -74,3 +74,8 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "permissions_boundary_arn" {
+  description = "infra/bootstrap's permissions boundary of the environment (complaints-<env>-role-boundary): every role of this module carries it, and the apply role may create no role without it."
+  type        = string
+}

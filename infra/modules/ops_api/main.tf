@@ -1,13 +1,16 @@
 # The ops API on AWS: an HTTP API whose every route requires a Cognito access token (API Gateway's JWT
 # authorizer verifies it before the function runs), in front of the ops_api function (module functions),
-# which takes the user's name from the verified claims and the user's role from the store's users table.
+# which verifies the token again against this pool's keys, issuer and app clients (outputs oidc_issuer and
+# client_ids, which the stack gives module functions), and takes the user's role from the store's users table.
 # The users are the ops team: no self sign-up; an administrator creates each one (and records the role with
 # `complaints --env ENV users add`).
 
 data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 
 locals {
-  issuer = "https://${aws_cognito_user_pool.ops.endpoint}"
+  issuer     = "https://${aws_cognito_user_pool.ops.endpoint}"
+  client_ids = concat([aws_cognito_user_pool_client.ops_app.id], aws_cognito_user_pool_client.budibase[*].id) # an access token's client_id
 }
 
 resource "aws_cognito_user_pool" "ops" {
@@ -46,7 +49,9 @@ resource "aws_cognito_user_pool" "ops" {
   }
 }
 
-# The ops app (Budibase) and other clients sign users in with SRP and send the access token.
+# The ops app (Budibase) and other clients sign users in with SRP and send the access token. Access tokens
+# live 10 minutes: a JWT check cannot see a sign-out or a revoked token, so this bounds how long a signed-out
+# user's token still calls the API (`complaints users disable` refuses a user at once).
 resource "aws_cognito_user_pool_client" "ops_app" {
   name                          = "${var.name_prefix}-ops-app"
   user_pool_id                  = aws_cognito_user_pool.ops.id
@@ -54,7 +59,7 @@ resource "aws_cognito_user_pool_client" "ops_app" {
   explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
   prevent_user_existence_errors = "ENABLED"
   enable_token_revocation       = true
-  access_token_validity         = 60
+  access_token_validity         = 10
   id_token_validity             = 60
   refresh_token_validity        = 12
 
@@ -88,7 +93,7 @@ resource "aws_cognito_user_pool_client" "budibase" {
   explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
   prevent_user_existence_errors        = "ENABLED"
   enable_token_revocation              = true
-  access_token_validity                = 60
+  access_token_validity                = 10 # as the ops app's: Budibase refreshes it when the API answers 401
   id_token_validity                    = 60
   refresh_token_validity               = 12
 
@@ -108,14 +113,31 @@ resource "aws_secretsmanager_secret" "budibase_oidc" {
   kms_key_id  = var.kms_key_arn
 }
 
-resource "aws_secretsmanager_secret_version" "budibase_oidc" {
-  count     = var.budibase_url == null ? 0 : 1
-  secret_id = aws_secretsmanager_secret.budibase_oidc[0].id
-  secret_string = jsonencode({
-    issuer        = local.issuer
-    client_id     = aws_cognito_user_pool_client.budibase[0].id
-    client_secret = aws_cognito_user_pool_client.budibase[0].client_secret
-  })
+# The copy is put outside Terraform, from Cognito, by the AWS CLI on the machine that applies: no secret
+# version is in the state, so a plan reads no secret value to refresh one. (The client's own state still holds
+# its secret: Cognito returns it with the client, and Budibase signs in as a confidential client.)
+resource "terraform_data" "budibase_oidc" {
+  count            = var.budibase_url == null ? 0 : 1
+  triggers_replace = [aws_secretsmanager_secret.budibase_oidc[0].id, aws_cognito_user_pool_client.budibase[0].id]
+
+  provisioner "local-exec" {
+    interpreter = ["bash", "-c"]
+    command     = <<-EOT
+      set -euo pipefail
+      aws cognito-idp describe-user-pool-client --region "$REGION" --user-pool-id "$USER_POOL_ID" --client-id "$CLIENT_ID" \
+        --query "{issuer: '$ISSUER', client_id: UserPoolClient.ClientId, client_secret: UserPoolClient.ClientSecret}" \
+        --output json |
+        aws secretsmanager put-secret-value --region "$REGION" --secret-id "$SECRET_ID" --secret-string file:///dev/stdin \
+          --query VersionId --output text
+    EOT
+    environment = {
+      REGION       = data.aws_region.current.name
+      USER_POOL_ID = aws_cognito_user_pool.ops.id
+      CLIENT_ID    = aws_cognito_user_pool_client.budibase[0].id
+      ISSUER       = local.issuer
+      SECRET_ID    = aws_secretsmanager_secret.budibase_oidc[0].arn
+    }
+  }
 }
 
 resource "aws_apigatewayv2_api" "ops" {
@@ -138,7 +160,7 @@ resource "aws_apigatewayv2_authorizer" "cognito" {
   identity_sources = ["$request.header.Authorization"]
 
   jwt_configuration {
-    audience = concat([aws_cognito_user_pool_client.ops_app.id], aws_cognito_user_pool_client.budibase[*].id) # an access token's client_id
+    audience = local.client_ids
     issuer   = local.issuer
   }
 }

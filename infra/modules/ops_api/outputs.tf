@@ -18,6 +18,11 @@ output "app_client_id" {
   value       = aws_cognito_user_pool_client.ops_app.id
 }
 
+output "client_ids" {
+  description = "Every app client whose access tokens call the API (the ops app's, Budibase's): the authorizer's audience, and what the function checks an access token's client_id against."
+  value       = local.client_ids
+}
+
 output "oidc_issuer" {
   description = "The user pool's OpenID Connect issuer; its discovery document is <oidc_issuer>/.well-known/openid-configuration."
   value       = local.issuer

@@ -42,8 +42,9 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "state_machine" {
-  name               = "${var.name_prefix}-triage-state-machine"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  name                 = "${var.name_prefix}-triage-state-machine"
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "state_machine" {
