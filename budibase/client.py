@@ -125,3 +125,15 @@ class BuilderClient:
 
     def delete(self, kind: Kind, document: dict[str, Any]) -> None:
         self.call("DELETE", f"/api/{kind}/{document['_id']}/{document['_rev']}")
+
+    # -- the organisation's sign-in ----------------------------------------------------------------------
+    def sign_in_settings(self) -> dict[str, Any]:
+        """The settings as the sign-in page reads them: ``oidc`` (an OpenID Connect configuration is active) and
+        ``isSSOEnforced`` (password sign-in is refused: the setting is on and the licence has the feature)."""
+        return self.call("GET", "/api/global/configs/public")["config"]
+
+    def enforce_single_sign_on(self) -> None:
+        """Turn on the organisation's "Enforce single sign-on" setting, keeping its other settings."""
+        settings = self.call("GET", "/api/global/configs/settings") or {}
+        self.call("POST", "/api/global/configs",
+                  json={"type": "settings", "config": {**settings.get("config", {}), "isSSOEnforced": True}})

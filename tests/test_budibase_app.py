@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 from collections import Counter
+from dataclasses import astuple
 from pathlib import Path
 
+import httpx
 import pytest
 
 from budibase import app
@@ -32,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = Path(os.environ.get("BUDIBASE_RUNTIME", ROOT / ".budibase"))
 SCREENSHOTS = Path(os.environ.get("BUDIBASE_SCREENSHOTS", ROOT / "budibase" / "screenshots"))
 EXPORT = Path(os.environ.get("BUDIBASE_EXPORT", ROOT / "build" / "budibase" / "complaints-ops.tar.gz"))
+# Set in this process while the stack starts: no service may inherit it (the caller's environment holds tokens).
+SENTINEL = "BUDIBASE_HARNESS_TEST_SENTINEL"
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's notes say: without the background-networking flags Chromium keeps calling out.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,8 +61,8 @@ def ops_store(tmp_path_factory) -> tuple[Path, Deployment]:
 def team(ops_store) -> str:
     """The analyst's team: the busiest team queue, so manual triage surely holds complaints about it."""
     _, deployment = ops_store
-    counts = Counter(a.predictions["team"].label for a in deployment.store.list_queue(MANUAL_TRIAGE, limit=None)
-                     if "team" in a.predictions)
+    counts = Counter(p.allocation.predictions["team"].label
+                     for p in deployment.store.list_queue(MANUAL_TRIAGE, limit=None) if "team" in p.allocation.predictions)
     return counts.most_common(1)[0][0]
 
 
@@ -75,8 +80,79 @@ def ops_users(ops_store, team) -> dict[str, tuple[str, str]]:
 def stack(ops_store, tmp_path_factory):
     from testing.budibase_harness.services import local_budibase
     home, _ = ops_store
-    with local_budibase(RUNTIME, tmp_path_factory.mktemp("budibase"), home) as started:
-        yield started
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SENTINEL, "the caller's environment leaked")
+        with local_budibase(RUNTIME, tmp_path_factory.mktemp("budibase"), home) as started:
+            yield started
+
+
+def _processes(stack) -> dict[int, str]:
+    """pid -> command line of every process of the stack: those it started, and theirs (Budibase forks)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = {}, [process.pid for process in stack.processes]
+    while todo:
+        pid = todo.pop()
+        try:
+            found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _listening(pids) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket the processes listen on, read from /proc."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                inodes.update(re.findall(r"^socket:\[(\d+)\]$", os.readlink(fd)))
+            except OSError:
+                continue
+    found = set()
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            local, state, inode = (line.split()[i] for i in (1, 3, 9))
+            if state == "0A" and inode in inodes:  # LISTEN
+                address, port = local.split(":")
+                raw = b"".join(bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8))
+                found.add((socket.inet_ntop(family, raw), int(port, 16)))
+    return found
+
+
+def test_the_harness_couchdb_answers_no_anonymous_request(stack):
+    """Budibase's global users and their ops API tokens live in CouchDB: without the admin's credentials
+    nothing there is read, and no admin or database is made."""
+    couchdb = f"http://127.0.0.1:{stack.ports.couchdb}"
+    for path in ("/", "/_all_dbs", "/global-db/_all_docs?include_docs=true", "/_config/admins", "/_utils/"):
+        assert httpx.get(couchdb + path).status_code == 401, path
+    assert httpx.put(f"{couchdb}/_config/admins/intruder", json="chosen").status_code == 401
+    assert httpx.put(f"{couchdb}/intruders").status_code == 401
+    assert httpx.get(f"{couchdb}/_all_dbs", auth=("admin", "guessed")).status_code == 401
+    assert "global-db" in httpx.get(f"{stack.backends.couchdb_url}/_all_dbs").json()
+
+
+def test_the_harness_listens_on_loopback_only_on_ports_free_at_start(stack):
+    from testing.budibase_harness.services import Ports
+    listening = _listening(_processes(stack))
+    ports = set(astuple(stack.ports))
+    assert ports <= {port for _, port in listening}
+    assert {address for address, _ in listening} == {"127.0.0.1"}, sorted(listening)
+    assert not set(astuple(Ports.free())) & ports  # a second stack would not meet this one
+
+
+def test_no_harness_process_inherits_the_callers_environment(stack):
+    processes = _processes(stack)
+    assert len(processes) > len(stack.processes)  # Budibase's own children are read too
+    for pid, command in processes.items():
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not [v for v in environ if v.startswith(f"{SENTINEL}=".encode())], command
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +231,7 @@ def _complaint_ids(page) -> list[str]:
 def test_each_role_sees_its_queue_of_real_triaged_complaints(signed_in, stack, ops_store, team):
     _, deployment = ops_store
     analyst_queue = _open(signed_in["ana"], stack, "/team-queue", "Team queue", "team-queue")
-    in_team = {a.complaint_id for a in deployment.store.list_queue(team, limit=None)}
+    in_team = {p.allocation.complaint_id for p in deployment.store.list_queue(team, limit=None)}
     shown = set(_complaint_ids(analyst_queue))
     assert shown and shown <= in_team
     manual = _open(signed_in["ana"], stack, "/manual-triage", "Manual triage", "manual-triage")
@@ -193,12 +269,13 @@ def test_an_analyst_reassigns_from_manual_triage_into_their_team(signed_in, stac
     assert now.queue == team
     correction = now.corrections[-1]
     assert (correction.task, correction.label, correction.analyst) == ("team", team, "ana")
-    assert correction.idempotency_key.startswith("ops-app-")
+    # the app's own key per click (stored as a hash bound to the user), from the revision the screen read
+    assert correction.idempotency_key.startswith("client-") and correction.revision == now.revision
 
 
 def test_explain_shows_the_words_behind_a_decision(signed_in, stack, ops_store, team):
     _, deployment = ops_store
-    allocated = deployment.store.list_queue(team, limit=1)[0]
+    allocated = deployment.store.list_queue(team, limit=1)[0].allocation
     page = _open(signed_in["lee"], stack, f"/complaint/{allocated.complaint_id}", "Narrative")
     page.get_by_role("button", name="Explain issue").click()
     page.wait_for_url(re.compile(r"/explanation/issue$"), timeout=60_000)
@@ -213,7 +290,7 @@ def test_explain_shows_the_words_behind_a_decision(signed_in, stack, ops_store, 
 
 def test_the_auditor_reads_the_audit_chain(signed_in, stack, ops_store):
     _, deployment = ops_store
-    complaint_id = deployment.store.list_queue(MANUAL_TRIAGE, limit=1)[0].complaint_id
+    complaint_id = deployment.store.list_queue(MANUAL_TRIAGE, limit=1)[0].allocation.complaint_id
     _open(signed_in["avery"], stack, "/audit", "Triaged", "audit")
     page = _open(signed_in["avery"], stack, f"/audit/{complaint_id}", "Model version", "audit-chain")
     for task in ("team", "issue", "vulnerable"):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local Budibase runtime, without Docker: Node 22, @budibase/server with its dependencies, pouchdb-server
 # standing in for CouchDB, Redis, and Debian's Chromium for the browser test. Idempotent: a finished step is
-# skipped. See budibase/README.md ("Testing here") for why each fix is needed.
+# skipped. See budibase/README.md ("Tested here, for real") for why each fix is needed.
 set -euo pipefail
 RUNTIME=${1:-.budibase}
 NODE_VERSION=22.23.5
@@ -52,5 +52,26 @@ if [ ! -f "$RUNTIME/pouchdb/.installed" ]; then
     "$RUNTIME/pouchdb/node_modules/express-pouchdb/lib/utils.js"
   grep -q "Database does not exist." "$RUNTIME/pouchdb/node_modules/express-pouchdb/lib/utils.js"
   touch "$RUNTIME/pouchdb/.installed"
+fi
+
+# express-pouchdb ignores CouchDB's [couch_httpd_auth] require_valid_user, so anyone who reaches the port reads
+# every database (Budibase's users and their tokens) anonymously: make it answer such a request 401, as CouchDB.
+authorization="$RUNTIME/pouchdb/node_modules/express-pouchdb/lib/routes/authorization.js"
+if ! grep -q require_valid_user "$authorization"; then
+  node -e '
+    const fs = require("fs"), file = process.argv[1], anchor = "utils.requires(app, \x27routes/authentication\x27);";
+    const source = fs.readFileSync(file, "utf8");
+    if (!source.includes(anchor)) throw new Error(`express-pouchdb changed: no ${anchor} in ${file}`);
+    fs.writeFileSync(file, source.replace(anchor, `${anchor}
+
+  // CouchDB\x27s [couch_httpd_auth] require_valid_user (added by testing/budibase_harness/install.sh).
+  app.use(function (req, res, next) {
+    if (String(app.couchConfig.get("couch_httpd_auth", "require_valid_user")) !== "true" ||
+        req.couchSession.userCtx.name) {
+      return next();
+    }
+    utils.sendJSON(res, 401, {error: "unauthorized", reason: "Authentication required."});
+  });`));' "$authorization"
+  grep -q require_valid_user "$authorization"
 fi
 echo "Budibase runtime: $RUNTIME (node $(node --version), @budibase/server $BUDIBASE_VERSION)"

@@ -3,7 +3,7 @@
 Budibase's worker service (sign-in, user management, global settings) is published only inside the Docker
 image, not on npm. This stand-in answers the few worker endpoints the app server and a published app call,
 with fixed answers: the install checklist (the admin is set up, so a restart does not recreate it), the
-system environment (self-hosted, one tenant) and the public settings (no logo, no SSO buttons); the
+system environment (self-hosted, one tenant) and the public settings (no logo, no SSO, none enforced); the
 signed-in user it asks of the app server (``/api/self``) with the same session cookie. It signs no one in
 and stores no one: the harness writes users and sessions where the worker would
 (``testing.budibase_harness.users``). Everything else is proxied to the app server, as the image's
@@ -36,10 +36,11 @@ async def environment(request: Request) -> JSONResponse:
 
 
 async def public_settings(request: Request) -> JSONResponse:
+    """As an unlicensed instance without SSO answers: no OIDC, so single sign-on is not enforced."""
     return JSONResponse({"type": "settings", "config": {"company": "MegaBank", "platformUrl": str(request.base_url),
                                                         "emailBrandingEnabled": False, "testimonialsEnabled": False,
-                                                        "google": False, "oidc": False, "oidcCallbackUrl": "",
-                                                        "googleCallbackUrl": ""}})
+                                                        "google": False, "oidc": False, "isSSOEnforced": False,
+                                                        "oidcCallbackUrl": "", "googleCallbackUrl": ""}})
 
 
 async def translations(request: Request) -> JSONResponse:
