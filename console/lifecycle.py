@@ -11,9 +11,10 @@ from pathlib import Path
 from console.common import DATA_HELP, EXIT_FAILED, UsageError, data_path, emit_json
 from complaints.audit import audit_chain
 from complaints.deployment import Deployment
-from model.gate import PROMOTE, compare, markdown_report, policy_of, report_sha256
-from model.manifest import ReleaseManifest, git_commit_of, manifest_path, next_step
-from model.release import apply, describe, diff
+from model import decision
+from model.gate import PROMOTE, compare, decide, markdown_report, policy_of, report_sha256, rules_of
+from model.manifest import ReleaseManifest, TaskRelease, describe, git_commit_of, manifest_path, next_step
+from model.release import apply, diff, gated
 from complaints.config import Settings
 from complaints.strategy import strategies
 
@@ -33,9 +34,15 @@ def add_commands(command) -> None:
     gate = command("gate", cmd_gate, "The champion/challenger gate: both versions on the same held-out complaints "
                                      "(analysts' corrections applied), a paired bootstrap non-inferiority test with "
                                      "a margin, class collapse. Exit 0 when every challenger gated may be promoted, "
-                                     "1 otherwise. With --env, the environment's manifest names the champions.")
-    gate.add_argument("--task", help="the task to gate (default: every task with a challenger)")
-    gate.add_argument("--challenger", help="the challenger version (default: the task's serving challenger)")
+                                     "1 otherwise. With --env, every line the proposed manifest changes against "
+                                     "what the environment serves is decided under deploy/ENV.yaml's rules (the "
+                                     "rollout, the tasks' minimums) and must carry that decision, committed.")
+    gate.add_argument("--task", help="the task to gate (default: every task with a challenger, or whose line changes)")
+    gate.add_argument("--challenger", help="embedded: the challenger version (default: the task's serving challenger)")
+    gate.add_argument("--proposed", metavar="DIR", help="--env: the pull request's deploy/ folder, read as data (its "
+                                                        "ENV.yaml and gate/ENV/); default deploy/ itself")
+    gate.add_argument("--decide", action="store_true", help="--env: write the decision of each change promoted "
+                                                            "into the proposed gate/ENV/ (for a pull request)")
     gate.add_argument("--data", help=DATA_HELP)
     gate.add_argument("--report", metavar="DIR", help="write report.md (the pull request body) and gate.json here")
     _recorded(gate, actor="gate", who="who runs the gate (recorded with the decision)")
@@ -103,63 +110,101 @@ def cmd_release(args, settings: Settings, deployment: Deployment) -> int:
     return 0
 
 
-def _gate_pairs(deployment: Deployment, manifest: ReleaseManifest | None) -> dict[str, tuple[str, str]]:
-    """Each task's (champion, challenger) to gate. Embedded: the strategy's challenger. An environment: what
-    its store serves as champion against the manifest's challenger, or against the manifest's champion where
-    that differs (a pull request that replaces the champion outright)."""
-    serving = strategies(deployment, required=False)
-    if manifest is None:
-        return {task: (s.champion, s.challenger) for task, s in serving.items() if s.challenger}
-    pairs = {}
-    for task, release in manifest.tasks.items():
-        champion = serving[task].champion if task in serving else None
-        challenger = release.challenger or (release.champion if release.champion != champion else None)
-        if champion is not None and challenger is not None:
-            pairs[task] = (champion, challenger)
-    return pairs
-
-
 def cmd_gate(args, settings: Settings, deployment: Deployment) -> int:
-    manifest = _manifest(args) if args.env else None
-    policy = policy_of(manifest.gate if manifest else {})
+    if args.env:
+        if args.challenger:
+            raise UsageError("--challenger is the embedded gate's: an environment's challengers are its manifest's")
+        return _gate_environment(args, deployment)
+    if args.proposed or args.decide:
+        raise UsageError("--proposed and --decide need --env")
     if args.challenger and not args.task:
         raise UsageError("--challenger needs --task")
-    pairs = _gate_pairs(deployment, manifest)
+    serving = strategies(deployment, required=False)
+    pairs = {task: (s.champion, s.challenger) for task, s in serving.items() if s.challenger}
     if args.task:
-        champion, challenger = pairs.get(args.task, (None, None))
-        if champion is None:
-            current = strategies(deployment, [args.task], required=False).get(args.task)
-            champion = current.champion if current else None
-        challenger = args.challenger or challenger
+        champion = serving[args.task].champion if args.task in serving else None
+        challenger = args.challenger or pairs.get(args.task, (None, None))[1]
         if champion is None or challenger is None:
             raise UsageError(f"task {args.task!r} needs a champion and a challenger to gate")
         pairs = {args.task: (champion, challenger)}
-    if manifest is None:
-        unknown = [f"{t}@{v}" for t, (_, v) in pairs.items() if deployment.store.get_model_info(t, v) is None]
-        if unknown:  # an environment's versions are recorded when its manifest is applied
-            raise UsageError(f"{', '.join(unknown)}: not a registered version")
+    unknown = [f"{t}@{v}" for t, (_, v) in pairs.items() if deployment.store.get_model_info(t, v) is None]
+    if unknown:
+        raise UsageError(f"{', '.join(unknown)}: not a registered version")
+    policy = policy_of({})
     data = data_path(args.data)
     verdicts = [compare(deployment, deployment.task(task), challenger, data, policy, champion)
                 for task, (champion, challenger) in pairs.items()]
-    title = f"Gate{' ' + manifest.environment if manifest else ''}: " + (
+    title = "Gate: " + (", ".join(f"{v.task} {v.decision}" for v in verdicts) or "nothing to gate")
+    report = (markdown_report(verdicts, policy, title) if verdicts else
+              f"# {title}\n\nNo task serves a challenger: nothing to compare.") + "\n"
+    for verdict in verdicts:
+        deployment.store.put_gate_decision(verdict.as_decision(report_sha256(report), args.actor))
+    _gate_output(args, report, {"decisions": {v.task: _verdict_json(v) for v in verdicts}})
+    return 0 if all(v.decision == PROMOTE for v in verdicts) else EXIT_FAILED
+
+
+def _gate_environment(args, deployment: Deployment) -> int:
+    """The gate of a pull request: its manifest's changes against what the environment serves, decided under the
+    rules of deploy/ENV.yaml (in CI the base branch's checkout: its code, policy, rollout and minimums), and the
+    decision each change carries, committed in the pull request's gate/ENV/ (``--decide`` writes them)."""
+    rules_manifest = _manifest(args)
+    folder = Path(args.proposed) if args.proposed else rules_manifest.path.parent
+    proposed = ReleaseManifest.load(folder / rules_manifest.path.name)
+    if proposed.environment != rules_manifest.environment:
+        raise UsageError(f"{proposed.path} is the manifest of {proposed.environment!r}, not {args.env!r}")
+    policy_of(proposed.gate)  # a manifest that would loosen the gate is refused, rules change or not
+    policy = policy_of(rules_manifest.gate)
+    changes = [c for c in gated(deployment, diff(deployment, proposed)) if not args.task or c.task == args.task]
+    serving = {task: TaskRelease.of(s) for task, s in strategies(deployment, required=False).items()}
+    verdicts = decide(deployment, changes, serving, data_path(args.data), policy, rules_manifest.rollout) \
+        if changes else []
+    title = f"Gate {rules_manifest.environment}: " + (
         ", ".join(f"{v.task} {v.decision}" for v in verdicts) or "nothing to gate")
-    report = markdown_report(verdicts, policy, title) if verdicts else \
-        f"# {title}\n\nNo task serves a new version or a challenger: nothing to compare."
-    if manifest is None:  # an environment records a decision when its manifest is applied (deploy/gate/)
-        for verdict in verdicts:
-            deployment.store.put_gate_decision(verdict.as_decision(report_sha256(report), args.actor))
-    payload = {"decisions": {v.task: {"decision": v.decision, "champion": v.champion, "challenger": v.challenger,
-                                      "reasons": v.reasons, "metrics": v.metrics} for v in verdicts}}
+    report = (markdown_report(verdicts, policy, title) if verdicts else
+              f"# {title}\n\nThe manifest changes no line against what the environment serves: nothing to gate.") + "\n"
+    rules_changed = (proposed.gate, proposed.rollout) != (rules_manifest.gate, rules_manifest.rollout)
+    refused = {}
+    for verdict in verdicts:
+        rules = rules_of(deployment, deployment.task(verdict.task), policy, rules_manifest.rollout)
+        path = decision.decision_path(folder, proposed.environment, verdict.task)
+        if args.decide and verdict.decision == PROMOTE:
+            decision.write(path, verdict.committed(proposed.environment, rules, report_sha256(report), args.actor))
+        change = verdict.change
+        problems = decision.problems(decision.read(path), proposed.environment, verdict.task,
+                                     asdict(change.before) if change.before else None, asdict(change.after), rules)
+        if rules_changed:
+            problems.append("the pull request changes the gate's settings or the rollout and a serving line: "
+                            "the rules change in a pull request of their own")
+        if problems:
+            refused[verdict.task] = problems
+    if refused:
+        report += "\n## Committed decisions\n\n" + "".join(
+            f"- {task}: {'; '.join(problems)}\n" for task, problems in refused.items())
+    elif verdicts:
+        report += "\n## Committed decisions\n\nEach change carries the decision above, sealed, under these rules.\n"
+    if rules_changed and not verdicts:
+        report += (f"\nThe pull request changes the rules only (gate {proposed.gate}, rollout {list(proposed.rollout)}; "
+                   f"in force: gate {rules_manifest.gate}, rollout {list(rules_manifest.rollout)}): they hold for the "
+                   f"pull requests after it.\n")
+    _gate_output(args, report, {"decisions": {v.task: _verdict_json(v) for v in verdicts}, "refused": refused})
+    return 0 if all(v.decision == PROMOTE for v in verdicts) and not refused else EXIT_FAILED
+
+
+def _verdict_json(verdict) -> dict:
+    return {"decision": verdict.decision, "champion": verdict.champion, "challenger": verdict.challenger,
+            "reasons": verdict.reasons, "metrics": verdict.metrics}
+
+
+def _gate_output(args, report: str, payload: dict) -> None:
     if args.report:
         folder = Path(args.report)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.md").write_text(report + "\n", encoding="utf-8")
+        (folder / "report.md").write_text(report, encoding="utf-8")
         (folder / "gate.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     if args.json:
         emit_json(payload)
     else:
-        print(report)
-    return 0 if all(v.decision == PROMOTE for v in verdicts) else EXIT_FAILED
+        print(report, end="")
 
 
 def cmd_retrain(args, settings: Settings, deployment: Deployment) -> int:

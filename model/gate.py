@@ -14,6 +14,23 @@ The decision, per task:
   those right);
 - **promote** otherwise: not worse beyond the margin, on any metric or any well-served class.
 
+A deployed environment's serving change (``decide``: any change of a task's line, its versions, mode, canary
+share or threshold, a task's first version included) is promoted only when every one of these holds:
+
+1. the rollout allows it: a first version serves alone; a new version enters at the rollout's first step; a
+   challenger moves one step on at a time (or back); the champion that served before may come back alone;
+2. a version it gives more complaints to (a new champion or challenger, a challenger a step further on)
+   stands the comparison above with the champion that serves now;
+3. each version the line serves decides something at the threshold it serves with: a classifier is sure of
+   some complaints, a flag raises some flags (a version that leaves everything to people serves nothing);
+4. the system the environment would serve with it reaches every task's ``minimum`` (tasks.yaml) on the gate
+   set, models where they are sure and the triage team at its rate on what they leave, and the specialist
+   queue stays within its capacity (operations.yaml). Changes decided together are measured together.
+
+The decision records the rules it was made under (``rules_of``: this policy, the rollout, the task's minimum
+and target, the operation, the sha256 of this file); ``release apply`` applies a change only with the
+committed decision that names it under the rules in force (model/decision.py).
+
 Why the paired bootstrap: it resamples complaints, so both versions are scored on the same draw and the
 interval is on the *difference*; it works for any metric (accuracy, and the flag's recall at the flag
 rate the specialists can take), and the margin makes it a non-inferiority test. The exact McNemar test on
@@ -24,19 +41,24 @@ all"; it is not what decides, since it tests equality, not non-inferiority.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from complaints.deployment import Deployment
-from complaints.predictors import load_predictor
+from complaints.predictors import Predictor, load_predictor
 from complaints.records import GateDecision, utc_now
 from complaints.schema import POSITIVE
 from complaints.splits import Labelled, fingerprint
 from complaints.strategy import champions
 from complaints.tasks import TaskSpec
+from complaints.thresholds import served_threshold
+from model.cross_fitting import complaints_of
+from model.manifest import TaskRelease, describe, step_of
+from model.operating_point import TaskAnswers, measure, task_answers
 from model.training_data import training_set
 
 PROMOTE, NO_DIFFERENCE, REJECT = "promote", "no_difference", "reject"
@@ -44,7 +66,8 @@ PROMOTE, NO_DIFFERENCE, REJECT = "promote", "no_difference", "reject"
 
 @dataclass(frozen=True)
 class GatePolicy:
-    """The gate's settings; a release manifest's ``gate:`` block overrides them for its environment."""
+    """The gate's settings: the loosest gate any environment has. A release manifest's ``gate:`` block may
+    tighten them for its environment (``policy_of``)."""
 
     margin: float = 0.01  # how much worse the business metric may be, at the lower 95% bound
     collapse_min_correct: int = 10  # classes the champion got right at least this often are watched...
@@ -62,10 +85,19 @@ class TaskVerdict:
     decision: str
     reasons: list[str]
     metrics: dict
+    change: "Change | None" = None  # a deployed environment's serving change; None: the embedded gate's pair
 
     def as_decision(self, report_sha256: str, actor: str) -> GateDecision:
         return GateDecision(self.task, self.challenger, self.champion, self.decision, self.reasons, self.metrics,
                             utc_now(), report_sha256, actor)
+
+    def committed(self, environment: str, rules: dict, report_sha256: str, actor: str) -> dict:
+        """A change's decision as committed beside the manifest (model/decision.py seals it)."""
+        before, after = self.change.before, self.change.after
+        return {"environment": environment, "task": self.task, "decision": self.decision,
+                "from": asdict(before) if before else None, "to": asdict(after), "champion": self.champion,
+                "challenger": self.challenger, "reasons": self.reasons, "metrics": self.metrics, "rules": rules,
+                "report_sha256": report_sha256, "decided_at": utc_now(), "actor": actor}
 
 
 def gate_set(deployment: Deployment, task: TaskSpec, data: Path, seen: frozenset[str]) -> Labelled:
@@ -192,31 +224,281 @@ def _decide(metrics: dict, policy: GatePolicy, identical: bool) -> tuple[str, li
     return PROMOTE, [f"not worse beyond the margin {policy.margin}: {measured}; no class collapses"]
 
 
+@dataclass(frozen=True)
+class Change:
+    """One task's serving change in a deployed environment: the line it serves (None: nothing yet) and the
+    line proposed."""
+
+    task: str
+    before: TaskRelease | None
+    after: TaskRelease
+    previous_champion: str | None = None  # the champion before ``before``'s: where a rollback returns
+
+
+def rollback_of(current: TaskRelease, previous_champion: str | None, after: TaskRelease) -> bool:
+    """Whether ``after`` gives the task back to the champion that served before ``current``'s, alone."""
+    return after.challenger is None and after.champion == previous_champion != current.champion
+
+
+def step_problem(rollout: tuple[str, ...], before: TaskRelease | None, after: TaskRelease,
+                 previous_champion: str | None = None) -> str | None:
+    """Why the rollout does not allow ``after`` where ``before`` serves, or None when it does: a first version
+    serves alone; a new version enters at the first step (as champion only where that step is champion); a
+    challenger moves one step on at a time, or back; the previous champion may come back alone (a rollback)."""
+    steps = [step_of(step) for step in rollout]
+    position = {step: index for index, step in enumerate(steps)}
+    if before is None:
+        return None if after.challenger is None else "a task's first version serves alone, as champion"
+    if rollback_of(before, previous_champion, after) or after == replace(before, threshold=after.threshold):
+        return None
+    if after.champion != before.champion:
+        if after.challenger is None and after.champion == before.challenger:
+            here = position.get(_step(before))
+            if here is not None and steps[here + 1][0] == "champion":
+                return None
+            return f"a challenger becomes champion only from the last step before it of the rollout {list(rollout)}"
+        if steps[0][0] == "champion" and after.challenger is None:
+            return None
+        return f"a new version enters at {rollout[0]!r}, the first step of the rollout {list(rollout)}"
+    if after.challenger is None:
+        return None
+    if after.challenger != before.challenger:
+        return None if _step(after) == steps[0] else \
+            f"a new challenger enters at {rollout[0]!r}, the first step of the rollout {list(rollout)}"
+    here, there = position.get(_step(before), -1), position.get(_step(after))
+    if there is None or there > here + 1:
+        return f"{describe(after)} is not the next step (or an earlier one) of the rollout {list(rollout)}"
+    return None
+
+
+def _step(release: TaskRelease) -> tuple[str, int]:
+    return (release.mode, release.canary_percent) if release.challenger else ("champion", 0)
+
+
+def decide(deployment: Deployment, changes: list[Change], serving: dict[str, TaskRelease], data: Path,
+           policy: GatePolicy, rollout: tuple[str, ...]) -> list[TaskVerdict]:
+    """The decision on each change (the module's rules 1-4), ``serving`` being what the environment serves now.
+    The changes are measured together: the system is the one they would make, and when it misses a minimum the
+    changes of the tasks that miss it are turned away first, then the others."""
+    verdicts = {change.task: _decide_alone(deployment, change, data, policy, rollout) for change in changes}
+    in_play = {(task, version) for task, line in [*serving.items(), *((c.task, c.after) for c in changes)]
+               for version in (line.champion, line.challenger) if version}
+    system = ServedSystem(deployment, data, in_play)
+    for change in changes:
+        if verdicts[change.task].decision == PROMOTE and (idle := system.idle(change.task, change.after)):
+            verdicts[change.task] = replace(verdicts[change.task], decision=REJECT, reasons=idle)
+    admitted = [c for c in changes if verdicts[c.task].decision == PROMOTE]
+    while admitted:
+        lines = {**serving, **{c.task: c.after for c in admitted}}
+        served = system.measure(lines)
+        short = system.short_of_minimum(served, lines)
+        for change in admitted:
+            verdict = verdicts[change.task]
+            verdicts[change.task] = replace(verdict, metrics={**verdict.metrics, "system": served})
+        if not short:
+            for change in admitted:
+                verdict = verdicts[change.task]
+                verdicts[change.task] = replace(verdict, reasons=[*verdict.reasons, "the system it serves in reaches "
+                                                                  "every task's minimum: " + system.line(served)])
+            break
+        blamed = [c for c in admitted if c.task in short] or admitted
+        together = "with it" if len(admitted) == 1 else f"with {', '.join(c.task for c in admitted)} changed together"
+        for change in blamed:
+            verdicts[change.task] = replace(verdicts[change.task], decision=REJECT, reasons=[
+                f"{together}, the system misses a minimum: {'; '.join(short.values())}"])
+        admitted = [c for c in admitted if c not in blamed]
+    return [verdicts[change.task] for change in changes]
+
+
+def _decide_alone(deployment: Deployment, change: Change, data: Path, policy: GatePolicy,
+                  rollout: tuple[str, ...]) -> TaskVerdict:
+    """Rules 1 and 2: what the change is allowed to be, and the comparison it stands."""
+    before, after = change.before, change.after
+    gaining = _gaining(change, rollout)
+    verdict = TaskVerdict(change.task, before.champion if before else "", gaining or after.champion, PROMOTE, [],
+                          {}, change)
+    if after == before:
+        return replace(verdict, decision=NO_DIFFERENCE, reasons=["the line does not change: the version proposed "
+                                                                 "is the one serving"])
+    problem = step_problem(rollout, before, after, change.previous_champion)
+    if problem:
+        return replace(verdict, decision=REJECT, reasons=[problem])
+    if gaining is None:
+        return replace(verdict, reasons=[
+            "a first version: the system decides" if before is None else
+            "no version gets more complaints than it has: the system decides"])
+    compared = compare(deployment, deployment.task(change.task), gaining, data, policy, champion=before.champion)
+    return replace(verdict, decision=compared.decision, reasons=compared.reasons, metrics=compared.metrics)
+
+
+def _gaining(change: Change, rollout: tuple[str, ...]) -> str | None:
+    """The version the change gives more complaints to: a new champion or challenger, or a challenger a step
+    further on. None for a first version, a rollback, a challenger withdrawn or stepped back, a threshold."""
+    before, after = change.before, change.after
+    if before is None or rollback_of(before, change.previous_champion, after):
+        return None
+    if after.champion != before.champion:
+        return after.champion
+    if after.challenger is None:
+        return None
+    if after.challenger != before.challenger:
+        return after.challenger
+    steps = [step_of(step) for step in rollout]
+    position = {step: index for index, step in enumerate(steps)}
+    return after.challenger if position.get(_step(after), -1) > position.get(_step(before), -1) else None
+
+
+class ServedSystem:
+    """What an environment would serve, scored on one gate set: the held-out complaints (analysts' corrections
+    applied) that no version in play trained on, each task's champion at the threshold its line serves it
+    with, routed as ``complaints.routing`` routes them, the triage team at its rate on what is left to people
+    (model/operating_point.py). Each version predicts the set once."""
+
+    def __init__(self, deployment: Deployment, data: Path, versions: set[tuple[str, str]]):
+        self.deployment = deployment
+        self.models: dict[tuple[str, str], Predictor] = {
+            key: load_predictor(deployment.registry.fetch(*key)) for key in sorted(versions)}
+        seen = frozenset().union(*(model.training_fingerprints for model in self.models.values()))
+        splits = training_set(deployment, deployment.tasks, data).splits
+        held_out = {task: [(c, y) for c, y in split[1] if fingerprint(c.narrative) not in seen]
+                    for task, split in splits.items()}
+        _, complaints, self.labels = complaints_of(deployment.tasks, held_out)
+        self.texts = [c.narrative for c in complaints]
+        self._proba: dict[tuple[str, str], np.ndarray] = {}
+
+    def proba(self, task: str, version: str) -> np.ndarray:
+        if (task, version) not in self._proba:
+            self._proba[task, version] = self.models[task, version].predict_proba(self.texts)
+        return self._proba[task, version]
+
+    def threshold(self, task: TaskSpec, version: str, line: TaskRelease) -> float:
+        model = self.models[task.name, version]
+        return served_threshold(line.threshold, model.threshold, task.threshold, binary=model.binary)
+
+    def idle(self, task_name: str, line: TaskRelease) -> list[str]:
+        """Rule 3: the versions of ``line`` that decide nothing at the threshold it serves them with."""
+        task = self.deployment.task(task_name)
+        idle = []
+        for version in filter(None, (line.champion, line.challenger)):
+            proba, threshold = self.proba(task_name, version), self.threshold(task, version, line)
+            scores = proba[:, self.models[task_name, version].labels.index(POSITIVE)] if task.binary else proba.max(1)
+            if self.texts and not (scores >= threshold).any():
+                idle.append(f"{version} decides nothing at threshold {threshold}: it would "
+                            f"{'flag no complaint' if task.binary else 'leave every complaint to people'} of the "
+                            f"{len(self.texts):,} on the gate set")
+        return idle
+
+    def measure(self, lines: dict[str, TaskRelease]) -> dict:
+        """The system block (model.operating_point.measure) of each task's line; a task with no line leaves its
+        complaints to people and flags none."""
+        if not self.texts:
+            raise ValueError("no held-out complaint is unseen by every version in play: nothing to gate on")
+        answers, thresholds = [], {}
+        for task in self.deployment.tasks:
+            line = lines.get(task.name)
+            if line is None:
+                answers.append(TaskAnswers(task, np.zeros(len(self.texts)), np.array(
+                    [y == POSITIVE for y in self.labels[task.name]]) if task.binary else np.zeros(len(self.texts), bool),
+                    np.array([y is not None for y in self.labels[task.name]])))
+                thresholds[task.name] = 1.01
+                continue
+            model = self.models[task.name, line.champion]
+            answers.append(task_answers(task, self.proba(task.name, line.champion), model.labels,
+                                        self.labels[task.name]))
+            thresholds[task.name] = self.threshold(task, line.champion, line)
+        served = measure(answers, thresholds, self.deployment.operations)
+        return {"n": served["n"], "automation_rate": served["automation_rate"], "thresholds": thresholds,
+                "tasks": {name: {key: value for key, value in figures.items() if key != "criteria"}
+                          for name, figures in served["tasks"].items()}}
+
+    def short_of_minimum(self, served: dict, lines: dict[str, TaskRelease]) -> dict[str, str]:
+        """Rule 4: per task the system misses, why. The pipeline serves every task or none, so a task without
+        a version misses too."""
+        short = {task.name: f"{task.name} would have no version: the pipeline serves every task or none"
+                 for task in self.deployment.tasks if task.name not in lines}
+        for task in (task for task in self.deployment.tasks if task.name in lines):
+            figures = served["tasks"].get(task.name, {})
+            for metric, least in (task.minimum or {}).items():
+                if figures.get(metric, 0.0) < least:
+                    short[task.name] = f"{task.name} {metric} {figures.get(metric, 0.0):.4f} under its minimum {least}"
+            share = figures.get("specialist_share")
+            if share is not None and share > self.deployment.operations.specialist_capacity:
+                short[task.name] = (f"the specialist queue takes {share:.1%} of complaints, over its capacity "
+                                    f"{self.deployment.operations.specialist_capacity:.0%}")
+        return short
+
+    def line(self, served: dict) -> str:
+        parts = []
+        for task in self.deployment.tasks:
+            figures = served["tasks"].get(task.name, {})
+            for metric, least in (task.minimum or {}).items():
+                parts.append(f"{task.name} {metric} {figures.get(metric, 0.0):.4f} (minimum {least})")
+        return f"{', '.join(parts)}; automation {served['automation_rate']:.1%} of {served['n']:,} complaints"
+
+
+def gate_code_sha256() -> str:
+    """The sha256 of this file: the code a decision was made by."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def rules_of(deployment: Deployment, task: TaskSpec, policy: GatePolicy, rollout: tuple[str, ...]) -> dict:
+    """What a decision on ``task`` is made under, as the decision records it (JSON's types) and ``release
+    apply`` compares it with the rules in force."""
+    operations = deployment.operations
+    return json.loads(json.dumps({
+        "policy": asdict(policy), "rollout": list(rollout), "minimum": task.minimum, "target": task.target,
+        "operations": {"deferral": operations.deferral, "specialist_capacity": operations.specialist_capacity},
+        "gate_code_sha256": gate_code_sha256()}))
+
+
+def headline(verdicts: list[TaskVerdict]) -> str:
+    """The report's one-line decision, task by task, so it never says more or less than the tasks do."""
+    promoted = [v.task for v in verdicts if v.decision == PROMOTE]
+    held = [f"{v.task} ({v.decision})" for v in verdicts if v.decision != PROMOTE]
+    if not verdicts:
+        return "**Decision: nothing to gate.**"
+    if not held:
+        return f"**Decision: promote {', '.join(promoted)}.**"
+    return "**Decision: " + (f"promote {', '.join(promoted)}; " if promoted else "") + \
+        f"do not promote {', '.join(held)}.**"
+
+
 def markdown_report(verdicts: list[TaskVerdict], policy: GatePolicy, title: str) -> str:
-    """The pull request's body: each task's decision and why, metrics side by side, the test, per-class changes."""
-    overall = "promote" if verdicts and all(v.decision == PROMOTE for v in verdicts) else "do not promote"
-    lines = [f"# {title}", "", f"**Decision: {overall}.** "
+    """The pull request's body: each task's decision and why, metrics side by side, the test, per-class
+    changes, and for an environment's change the lines and the system it would serve."""
+    lines = [f"# {title}", "", f"{headline(verdicts)} "
              f"Policy: margin {policy.margin}, class collapse under {policy.collapse_ratio:.0%} of a class the "
              f"champion got right ≥ {policy.collapse_min_correct} times, specialist capacity "
              f"{policy.specialist_capacity:.0%}, {policy.bootstrap_samples:,} paired bootstrap draws.", ""]
     for v in verdicts:
         m = v.metrics
-        lines += [f"## {v.task}: {v.decision}", "", f"Champion `{v.champion}`, challenger `{v.challenger}`.", "",
-                  *(f"- {reason}" for reason in v.reasons), "",
-                  "| | value | 95% CI |", "| --- | --- | --- |",
-                  *(f"| {name} {m['metric']} | {m[name]['value']:.4f} | {m[name]['ci95'][0]:.4f}–{m[name]['ci95'][1]:.4f} |"
-                    for name in ("champion", "challenger")),
-                  f"| difference (paired bootstrap) | {m['difference']['value']:+.4f} | "
-                  f"{m['difference']['ci95'][0]:+.4f}–{m['difference']['ci95'][1]:+.4f} |", "",
-                  f"Exact McNemar: champion alone right on {m['mcnemar']['champion_only_right']:,}, challenger alone "
-                  f"on {m['mcnemar']['challenger_only_right']:,}, p = {m['mcnemar']['p_value']:.4g}. Gate set: "
-                  f"{m['gate_set']['complaints']:,} held-out complaints ({m['gate_set']['corrected']:,} corrected by "
-                  f"analysts). Shadow answers: {m['shadow']['complaints']:,}"
-                  + (f", agreeing with the champion {m['shadow']['agreement']:.1%}." if m["shadow"]["complaints"] else "."), ""]
-        if m["per_class_changes"]:
-            lines += ["| class | n | champion right | challenger right |", "| --- | --- | --- | --- |",
-                      *(f"| {label} | {c['n']} | {c['champion']} | {c['challenger']} |"
-                        for label, c in m["per_class_changes"].items()), ""]
+        lines += [f"## {v.task}: {v.decision}", ""]
+        if v.change is not None:
+            lines += [f"Serves {describe(v.change.before)}; proposed: {describe(v.change.after)}.", ""]
+        lines += [*(f"- {reason}" for reason in v.reasons), ""]
+        if "difference" in m:
+            lines += [f"Champion `{v.champion}`, challenger `{v.challenger}`:", "",
+                      "| | value | 95% CI |", "| --- | --- | --- |",
+                      *(f"| {name} {m['metric']} | {m[name]['value']:.4f} | {m[name]['ci95'][0]:.4f}–{m[name]['ci95'][1]:.4f} |"
+                        for name in ("champion", "challenger")),
+                      f"| difference (paired bootstrap) | {m['difference']['value']:+.4f} | "
+                      f"{m['difference']['ci95'][0]:+.4f}–{m['difference']['ci95'][1]:+.4f} |", "",
+                      f"Exact McNemar: champion alone right on {m['mcnemar']['champion_only_right']:,}, challenger alone "
+                      f"on {m['mcnemar']['challenger_only_right']:,}, p = {m['mcnemar']['p_value']:.4g}. Gate set: "
+                      f"{m['gate_set']['complaints']:,} held-out complaints ({m['gate_set']['corrected']:,} corrected by "
+                      f"analysts). Shadow answers: {m['shadow']['complaints']:,}"
+                      + (f", agreeing with the champion {m['shadow']['agreement']:.1%}." if m["shadow"]["complaints"] else "."), ""]
+            if m["per_class_changes"]:
+                lines += ["| class | n | champion right | challenger right |", "| --- | --- | --- | --- |",
+                          *(f"| {label} | {c['n']} | {c['champion']} | {c['challenger']} |"
+                            for label, c in m["per_class_changes"].items()), ""]
+        if "system" in m:
+            system = m["system"]
+            lines += [f"The system it would serve in, on {system['n']:,} held-out complaints (automation "
+                      f"{system['automation_rate']:.1%}):", "", "| task | threshold | system rate | specialist share |",
+                      "| --- | --- | --- | --- |",
+                      *(f"| {task} | {system['thresholds'][task]} | {figures.get('accuracy', figures.get('recall'))} | "
+                        f"{figures.get('specialist_share', '')} |" for task, figures in system["tasks"].items()), ""]
     return "\n".join(lines)
 
 
@@ -224,8 +506,25 @@ def report_sha256(markdown: str) -> str:
     return hashlib.sha256(markdown.encode("utf-8")).hexdigest()
 
 
+# What a manifest's gate: block may set, and whether a value is looser than the code's: the code's GatePolicy is
+# the loosest gate there is. The specialist capacity and the seed are the code's alone.
+LOOSER = {"margin": lambda value, code: value > code, "collapse_min_correct": lambda value, code: value > code,
+          "collapse_ratio": lambda value, code: value < code, "bootstrap_samples": lambda value, code: value < code}
+
+
 def policy_of(settings: dict) -> GatePolicy:
-    unknown = set(settings) - set(asdict(GatePolicy()))
+    """The gate's policy with a manifest's ``gate:`` settings, which may tighten the code's, never loosen it:
+    a pull request that could loosen its environment's gate would decide its own gate. Loosening is a reviewed
+    change of this file, which the gate job runs from the base branch."""
+    code = asdict(GatePolicy())
+    unknown = set(settings) - set(code)
     if unknown:
-        raise ValueError(f"unknown gate settings {sorted(unknown)}; known: {sorted(asdict(GatePolicy()))}")
+        raise ValueError(f"unknown gate settings {sorted(unknown)}; known: {sorted(code)}")
+    fixed = sorted(set(settings) - set(LOOSER))
+    if fixed:
+        raise ValueError(f"gate settings {fixed} are the code's (model/gate.py), not a manifest's")
+    looser = [f"{key} {value} (the code's {code[key]})" for key, value in settings.items()
+              if LOOSER[key](value, code[key])]
+    if looser:
+        raise ValueError(f"a manifest's gate settings may tighten the gate, never loosen it: {', '.join(looser)}")
     return GatePolicy(**settings)

@@ -1,13 +1,14 @@
 """The release manifest: one reviewed file per deployed environment (``deploy/<env>.yaml``) saying what
 serves there. Git is the source of truth: ``release diff`` compares the environment's store with it,
 ``release apply`` writes the store from it, and a model reaches an environment only by a pull request
-that changes it.
+that changes it, with the gate's decision for each line it changes (``deploy/gate/<env>/<task>.json``,
+model/decision.py).
 
     environment: prod
     store: dynamodb://complaints-prod?region=us-east-1   # COMPLAINTS_MANIFEST_STORE_URL overrides (tests, local runs)
     registry: hf://megabank-complaints                   # COMPLAINTS_MANIFEST_REGISTRY_URL overrides
-    rollout: [shadow, canary:10, champion]               # how a new challenger enters: its first step
-    gate: {margin: 0.01}                                 # the champion/challenger gate's settings (model/gate.py)
+    rollout: [shadow, canary:10, champion]               # how a new challenger enters, and the steps it may take
+    gate: {margin: 0.01}                                 # the gate's settings: tighter than model/gate.py's, never looser
     tasks:
       issue:
         champion: 3f2a9c0d1e2b4a5c
@@ -29,6 +30,7 @@ import yaml
 
 from complaints.config import ManifestSettings
 from complaints.records import STRATEGY_MODES, ModelStrategy
+from model import decision
 
 # A challenger's rollout steps, in order: shadow (answers stored, never acted on), canary:N (N% of complaints),
 # champion. ("Stage" is kept for copying versions into the serving image: model/serving_image.py.)
@@ -105,6 +107,11 @@ class ReleaseManifest:
             step_of(step, path)
         if rollout[-1] != "champion":
             raise ManifestError(f"{path}: rollout must end with 'champion', not {rollout[-1]!r}")
+        for name, release in tasks.items():
+            recorded = decision.read(decision.decision_path(path.parent, str(doc["environment"]), name)) or {}
+            if recorded.get("to") == asdict(release) and recorded.get("decision") != decision.PROMOTE:
+                raise ManifestError(f"{path}: task {name!r}: the gate decided {recorded.get('decision')!r} on this "
+                                    f"line ({describe(release)}): a line the gate turned away is never served")
         return cls(path, str(doc["environment"]), str(doc["store"]), str(doc["registry"]), tasks, rollout,
                    dict(doc.get("gate") or {}))
 
@@ -134,10 +141,18 @@ def step_of(step: str, path: Path | str = "rollout") -> tuple[str, int]:
 
 def first_step(manifest: ReleaseManifest, task: str, challenger: str) -> TaskRelease:
     """Where a challenger that passed the gate enters, by the manifest's rollout policy."""
-    current = manifest.tasks.get(task)
+    return entering(manifest.rollout, manifest.tasks.get(task), challenger)
+
+
+def entering(rollout: tuple[str, ...], current: TaskRelease | None, version: str) -> TaskRelease:
+    """The line ``version`` enters with, from ``current``: the rollout's first step (a task's first version
+    serves alone, as champion)."""
     if current is None:
-        return TaskRelease(challenger)
-    return _at_step(manifest, replace(current, challenger=challenger), 0)
+        return TaskRelease(version)
+    name, percent = step_of(rollout[0])
+    if name == "champion":
+        return TaskRelease(version, threshold=current.threshold)
+    return replace(current, challenger=version, mode=name, canary_percent=percent)
 
 
 def next_step(manifest: ReleaseManifest, task: str) -> TaskRelease:
@@ -149,6 +164,17 @@ def next_step(manifest: ReleaseManifest, task: str) -> TaskRelease:
     here = (current.mode, current.canary_percent)
     index = steps.index(here) + 1 if here in steps else 0
     return _at_step(manifest, current, index)
+
+
+def describe(release: TaskRelease | None) -> str:
+    """One line: champion, challenger and how it is served, threshold."""
+    if release is None:
+        return "nothing"
+    text = f"champion {release.champion}"
+    if release.challenger:
+        text += f", {release.mode} challenger {release.challenger}"
+        text += f" at {release.canary_percent}%" if release.mode == "canary" else ""
+    return text + (f", threshold {release.threshold}" if release.threshold is not None else "")
 
 
 def _at_step(manifest: ReleaseManifest, release: TaskRelease, index: int) -> TaskRelease:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from complaints.operations import Operations
+from complaints.schema import POSITIVE
 from complaints.tasks import TaskSpec
 
 OPERATING_POINT = "operating_point.json"  # written with every version trained: its point, system block and curve
@@ -50,6 +51,16 @@ class TaskAnswers:
     def rate(self) -> float | None:
         """The triage team's own rate on this task (its target), or None when the task states none."""
         return next(iter(self.task.target.values())) if self.task.target else None
+
+
+def task_answers(task: TaskSpec, proba: np.ndarray, classes: list[str], labels: list[str | None]) -> TaskAnswers:
+    """A task's calibrated probabilities as the operating point reads them: its score and whether it is right."""
+    if task.binary:
+        return TaskAnswers(task, proba[:, classes.index(POSITIVE)], np.array([y == POSITIVE for y in labels]),
+                           np.array([y is not None for y in labels]))
+    top = proba.argmax(axis=1)
+    return TaskAnswers(task, proba.max(axis=1), np.array([classes[i] == y for i, y in zip(top, labels)]),
+                       np.array([y is not None for y in labels]))
 
 
 def deferrable(task: TaskSpec, operations: Operations) -> bool:

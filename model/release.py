@@ -1,10 +1,13 @@
 """Applying a release manifest to an environment: what its store serves against what git says, and the
 writes that make them agree.
 
-``apply`` is idempotent: it records each version the manifest names (its ``model_info`` from the model
-card in the registry, hash-checked on fetch, and the gate decision committed beside the manifest), writes
-a task's strategy only where it differs (a conditional write and an audit event carrying the manifest's
-commit, actor and run URL), and records a release when anything changed or this manifest was never
+``apply`` is bound to the gate: before it writes anything, every task whose line changes (versions, mode,
+canary share, threshold; a task's first version too) needs the committed gate decision that names exactly that
+change, says promote, is sealed, and was made under the rules in force (model/decision.py); one missing,
+edited, turned away or stale refuses the whole manifest. Then it records each version the manifest names (its
+``model_info`` from the model card in the registry, hash-checked on fetch) and the decisions, writes a task's
+strategy only where it differs (a conditional write and an audit event carrying the manifest's commit, actor,
+run URL and the decision's sha256), and records a release when anything changed or this manifest was never
 applied. Applying the same manifest twice changes nothing.
 
 What serves has one truth: an embedded deployment's store (``model_strategy``), a deployed environment's
@@ -16,17 +19,19 @@ reads it and writes nothing there: environments that share a registry cannot mov
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from complaints.deployment import Deployment
-from model.manifest import ReleaseManifest, TaskRelease
+from model import decision
+from model.gate import Change, policy_of, rules_of
+from model.manifest import ManifestError, ReleaseManifest, TaskRelease, describe
 from complaints.model_card import read_model_card
 from complaints.records import GateDecision, ModelInfo, ReleaseRecord, utc_now
 from complaints.strategy import strategies, write
 
-GATE_DIR = "gate"  # beside the manifests: gate/<task>/<challenger>.json, the decision that admitted a version
+
+class UngatedChange(ManifestError):
+    """A line the manifest changes has no committed gate decision that admits it; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -62,18 +67,54 @@ def diff(deployment: Deployment, manifest: ReleaseManifest) -> list[TaskChange]:
             for task in tasks]
 
 
+def gated(deployment: Deployment, changes: list[TaskChange]) -> list[Change]:
+    """The serving changes among ``changes``, as the gate decides them."""
+    serving = strategies(deployment, required=False)
+    return [Change(c.task, c.serving, c.wanted, serving[c.task].previous_champion if c.task in serving else None)
+            for c in changes if c.changed]
+
+
+def admitted(deployment: Deployment, manifest: ReleaseManifest, changes: list[Change]
+             ) -> dict[str, tuple[GateDecision, str]]:
+    """Each change's committed decision, as the store records it, and its sha256; raises ``UngatedChange``
+    naming every change without one."""
+    policy, found, refused = policy_of(manifest.gate), {}, []
+    for change in changes:
+        document = decision.read(decision.decision_path(manifest.path.parent, manifest.environment, change.task))
+        problems = decision.problems(document, manifest.environment, change.task,
+                                     asdict(change.before) if change.before else None, asdict(change.after),
+                                     rules_of(deployment, deployment.task(change.task), policy, manifest.rollout))
+        if not problems:
+            try:
+                found[change.task] = (GateDecision(**{key: document[key] for key in GateDecision.__dataclass_fields__}),
+                                      document["sha256"])
+            except KeyError as missing:
+                problems = [f"it has no {missing}"]
+        if problems:
+            refused.append(f"task {change.task!r} ({describe(change.before)} -> {describe(change.after)}): "
+                           + "; ".join(problems))
+    if refused:
+        raise UngatedChange(f"{manifest.path}: a change the gate did not admit, so nothing was applied: "
+                            + " | ".join(refused))
+    return found
+
+
 def apply(deployment: Deployment, manifest: ReleaseManifest, git_commit: str, actor: str, run_url: str = ""
           ) -> ApplyResult:
     changes = diff(deployment, manifest)
+    decisions = admitted(deployment, manifest, gated(deployment, changes))
     for task, release in manifest.tasks.items():
         for version in filter(None, (release.champion, release.challenger)):
-            record_version(deployment, manifest, task, version)
+            record_version(deployment, manifest.registry, task, version)
+    for record, _ in decisions.values():
+        deployment.store.put_gate_decision(record)
     context = {"environment": manifest.environment, "release_id": manifest.sha256, "git_commit": git_commit,
                "manifest": manifest.path.name, "run_url": run_url}
     current = strategies(deployment, required=False)
     for change in changes:
         if change.changed:
-            write(deployment, change.wanted.applied_to(current.get(change.task), change.task), actor, "release", context)
+            write(deployment, change.wanted.applied_to(current.get(change.task), change.task), actor, "release",
+                  {**context, "gate_decision_sha256": decisions[change.task][1]})
     latest = deployment.store.list_releases(manifest.environment, limit=1)
     if not any(c.changed for c in changes) and latest and latest[0].release_id == manifest.sha256:
         return ApplyResult(changes, None)
@@ -84,30 +125,12 @@ def apply(deployment: Deployment, manifest: ReleaseManifest, git_commit: str, ac
     return ApplyResult(changes, record)
 
 
-def record_version(deployment: Deployment, manifest: ReleaseManifest, task: str, version: str) -> None:
-    """The version's ``model_info`` (from its model card) and the gate decision that admitted it, once."""
+def record_version(deployment: Deployment, registry: str, task: str, version: str) -> None:
+    """The version's ``model_info``, from its model card, once."""
     if deployment.store.get_model_info(task, version) is None:
         card = read_model_card(deployment.registry.fetch(task, version))
         training = card.get("training", {})
         deployment.store.put_model_info(ModelInfo(
             task=task, version=version, kind=card.get("kind", ""), registered_at=utc_now(),
             metrics={**card["metrics"], "ci95": card.get("ci95")}, training_data_sha256=training.get("data_sha256", ""),
-            taxonomy_version=training.get("taxonomy_version", ""), uri=f"{manifest.registry}/{task}@{version}"))
-    decision = gate_decision_path(manifest.path.parent, task, version)
-    if decision.is_file():
-        deployment.store.put_gate_decision(GateDecision(**json.loads(decision.read_text(encoding="utf-8"))))
-
-
-def gate_decision_path(deploy_dir: Path, task: str, challenger: str) -> Path:
-    return Path(deploy_dir) / GATE_DIR / task / f"{challenger}.json"
-
-
-def describe(release: TaskRelease | None) -> str:
-    """One line: champion, challenger and how it is served, threshold."""
-    if release is None:
-        return "nothing"
-    text = f"champion {release.champion}"
-    if release.challenger:
-        text += f", {release.mode} challenger {release.challenger}"
-        text += f" at {release.canary_percent}%" if release.mode == "canary" else ""
-    return text + (f", threshold {release.threshold}" if release.threshold is not None else "")
+            taxonomy_version=training.get("taxonomy_version", ""), uri=f"{registry}/{task}@{version}"))

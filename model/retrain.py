@@ -1,14 +1,17 @@
 """The retrain job of a deployed environment: its base data and analysts' corrections → the ``training``
-data gate → challengers → the registry → the champion/challenger gate → a manifest change and its report
-for a pull request. Nothing here writes the environment's store: corrections are exported from it into a
-scratch store first, so the job runs with read-only access, and what it proposes reaches the environment
-only when the pull request is merged and applied.
+data gate → challengers → the gate (model/gate.py: a first version against the tasks' minimums, a challenger
+against the champion that serves) → the registry, for the challengers it promotes only → a manifest change,
+its decisions and its report for a pull request. Nothing here writes the environment's store: corrections and
+the versions that serve are exported into a scratch store and registry first, so the job runs with read-only
+access to the store, a version the gate turns away never reaches the environment's registry (no manifest can
+name it), and what it proposes reaches the environment only when the pull request is merged and applied.
 
 Output, in the checkout and ``out`` (what the workflow turns into a pull request):
 
 - ``deploy/<env>.yaml`` with each challenger that passed entering at the first step of the manifest's
-  ``rollout`` policy, and ``deploy/gate/<task>/<challenger>.json``, the decision ``release apply`` records;
-- ``out/report.md`` (the pull request's body), ``out/gate.json``, ``out/manifest.diff``.
+  ``rollout`` policy, and ``deploy/gate/<env>/<task>.json``, the sealed decision ``release apply`` requires;
+- ``out/report.md`` (the pull request's body, its headline task by task), ``out/gate.json``,
+  ``out/manifest.diff``.
 
 When no challenger passes, the manifest is untouched and the report says why.
 """
@@ -22,10 +25,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from complaints.deployment import Deployment
-from model.gate import PROMOTE, TaskVerdict, compare, markdown_report, policy_of, report_sha256
-from model.manifest import ReleaseManifest, first_step
+from complaints.registry import ModelRegistry, RegistryError
+from complaints.registry.local import LocalRegistry
+from complaints.strategy import strategies
+from model import decision
+from model.gate import PROMOTE, Change, TaskVerdict, decide, markdown_report, policy_of, report_sha256, rules_of
+from model.manifest import ReleaseManifest, TaskRelease, entering
 from complaints.records import utc_now
-from model.release import gate_decision_path, record_version
+from model.release import record_version
 from complaints.store.sqlite import SQLiteStore
 from model.baseline import BaselineConfig
 from model.train import TrainingArguments, train
@@ -50,62 +57,66 @@ class RetrainResult:
 
 def export_corrections(source: Deployment, manifest: ReleaseManifest, scratch: Path) -> Deployment:
     """A scratch deployment holding what training and the gate read from the environment: analysts'
-    corrections with their complaints, and the champions the manifest names (records and strategies)."""
-    store = SQLiteStore(scratch)
+    corrections with their complaints, and the versions that serve there (records, strategies and artifacts,
+    in a scratch registry that the challengers are registered in until the gate has decided)."""
+    store, registry = SQLiteStore(scratch / "corrections.sqlite3"), LocalRegistry(scratch / "registry")
     for feedback in source.store.list_feedback():
         complaint = source.store.get_complaint(feedback.complaint_id)
         if complaint is not None:
             store.put_complaint(complaint)
         store.import_feedback(feedback)
-    target = Deployment(store=store, registry=source.registry, tasks=source.tasks, taxonomy=source.taxonomy,
+    target = Deployment(store=store, registry=registry, tasks=source.tasks, taxonomy=source.taxonomy,
                         operations=source.operations)
-    for task, release in manifest.tasks.items():
-        record_version(target, manifest, task, release.champion)
-        store.put_strategy(release.applied_to(None, task))
+    for task, strategy in strategies(source, required=False).items():
+        for version in filter(None, (strategy.champion, strategy.challenger)):
+            _copy(source.registry, registry, task, version)
+            record_version(target, manifest.registry, task, version)
+        store.put_strategy(TaskRelease.of(strategy).applied_to(None, task))
     return target
+
+
+def _copy(source: ModelRegistry, target: ModelRegistry, task: str, version: str) -> None:
+    """``version`` of ``task`` from one registry into another, under the same content hash."""
+    if target.register(task, source.fetch(task, version)) != version:
+        raise RegistryError(f"{task}@{version} changed on the way between registries")
 
 
 def retrain(environment: Deployment, manifest: ReleaseManifest, args: RetrainArguments) -> RetrainResult:
     """Export, train, gate, and write the pull request's contents. The scratch store (complaints that analysts
-    corrected) lives in a temporary folder and is gone when the job ends: nothing of it reaches ``out``."""
+    corrected) and registry live in a temporary folder and are gone when the job ends: nothing of them reaches
+    ``out``, and of the registry only what the gate promoted reaches the environment's."""
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="retrain-") as scratch:
-        deployment = export_corrections(environment, manifest, Path(scratch) / "corrections.sqlite3")
+        deployment = export_corrections(environment, manifest, Path(scratch))
         try:
-            return _retrain(deployment, manifest, args)
+            return _retrain(environment, deployment, manifest, args)
         finally:
             deployment.store.close()
 
 
-def _retrain(deployment: Deployment, manifest: ReleaseManifest, args: RetrainArguments) -> RetrainResult:
+def _retrain(environment: Deployment, deployment: Deployment, manifest: ReleaseManifest, args: RetrainArguments
+             ) -> RetrainResult:
     results = train(deployment, TrainingArguments(data=args.data, champion="never", actor=args.actor,
                                                   max_rows=args.max_rows, baseline=args.baseline))
     policy = policy_of(manifest.gate)
-    verdicts = []
-    for result in results:
-        task = deployment.task(result.task)
-        if task.name in manifest.tasks:
-            verdicts.append(compare(deployment, task, result.version, args.data, policy,
-                                    champion=manifest.tasks[task.name].champion))
-        else:
-            verdicts.append(TaskVerdict(task.name, "", result.version, PROMOTE,
-                                        ["no champion serves this task yet: its first version enters as champion"],
-                                        {"held_out": result.metrics}))
+    serving = strategies(environment, required=False)
+    lines = {task: TaskRelease.of(strategy) for task, strategy in serving.items()}
+    changes = [Change(r.task, lines.get(r.task), entering(manifest.rollout, lines.get(r.task), r.version),
+                      serving[r.task].previous_champion if r.task in serving else None) for r in results]
+    verdicts = decide(deployment, changes, lines, args.data, policy, manifest.rollout)
     title = f"Retrain {manifest.environment}: {', '.join(f'{v.task} {v.decision}' for v in verdicts)}"
-    report = markdown_report([v for v in verdicts if v.champion], policy, title) + "".join(
-        f"\n## {v.task}: {v.decision}\n\n- {v.reasons[0]}\n" for v in verdicts if not v.champion)
+    report = markdown_report(verdicts, policy, title) + "\n"
     promoted = [v for v in verdicts if v.decision == PROMOTE]
     before = manifest.path.read_text(encoding="utf-8")
     text = before
     for verdict in promoted:
-        current = ReleaseManifest.load(manifest.path)
-        text = current.with_task(verdict.task, first_step(current, verdict.task, verdict.challenger))
+        _copy(deployment.registry, environment.registry, verdict.task, verdict.challenger)
+        text = ReleaseManifest.load(manifest.path).with_task(verdict.task, verdict.change.after)
         manifest.path.write_text(text, encoding="utf-8")
-        decision = gate_decision_path(manifest.path.parent, verdict.task, verdict.challenger)
-        decision.parent.mkdir(parents=True, exist_ok=True)
-        decision.write_text(json.dumps(asdict(verdict.as_decision(report_sha256(report), args.actor)), indent=2,
-                                       sort_keys=True, default=str) + "\n", encoding="utf-8")
-    (args.out / "report.md").write_text(report + "\n", encoding="utf-8")
+        rules = rules_of(deployment, deployment.task(verdict.task), policy, manifest.rollout)
+        decision.write(decision.decision_path(manifest.path.parent, manifest.environment, verdict.task),
+                       verdict.committed(manifest.environment, rules, report_sha256(report), args.actor))
+    (args.out / "report.md").write_text(report, encoding="utf-8")
     (args.out / "manifest.diff").write_text("".join(difflib.unified_diff(
         before.splitlines(keepends=True), text.splitlines(keepends=True),
         f"a/deploy/{manifest.path.name}", f"b/deploy/{manifest.path.name}")), encoding="utf-8")

@@ -31,10 +31,9 @@ from complaints.predictors import KINDS, load_predictor
 from complaints.predictors.transformer_onnx import KIND as TRANSFORMER_KIND
 from model.registration import CHAMPION_POLICIES, RegistrationIncomplete, register_model
 from model.cross_fitting import Answers, complaints_of, out_of_fold
-from model.operating_point import OPERATING_POINT, OperatingPoint, TaskAnswers, measure, tune
+from model.operating_point import OPERATING_POINT, OperatingPoint, measure, task_answers, tune
 from complaints.operations import Operations
 from complaints.predictors.base import calibrated
-from complaints.schema import POSITIVE
 from complaints.splits import FOLDS, HOLDOUT_PERCENT, Labelled, Splits, fingerprint, fold_of
 from complaints.strategy import champions
 from complaints.tasks import TaskSpec
@@ -200,16 +199,6 @@ def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dic
             tuned["decision_threshold"] = point.thresholds[task.name]
         meta_file.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
     return point
-
-
-def task_answers(task: TaskSpec, proba: np.ndarray, classes: list[str], labels: list[str | None]) -> TaskAnswers:
-    """A task's calibrated probabilities as the operating point reads them: its score and whether it is right."""
-    if task.binary:
-        return TaskAnswers(task, proba[:, classes.index(POSITIVE)], np.array([y == POSITIVE for y in labels]),
-                           np.array([y is not None for y in labels]))
-    top = proba.argmax(axis=1)
-    return TaskAnswers(task, proba.max(axis=1), np.array([classes[i] == y for i, y in zip(top, labels)]),
-                       np.array([y is not None for y in labels]))
 
 
 def _held_out_system(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], holdout: dict[str, Labelled],

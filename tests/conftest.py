@@ -83,6 +83,21 @@ def tiny_model_operations(tmp_path_factory) -> Iterator[Path]:
         yield path
 
 
+@pytest.fixture
+def tiny_model_minimums(tmp_path, monkeypatch) -> Path:
+    """The tasks config (COMPLAINTS_TASKS, for the test and the commands it starts) with each task's minimum at
+    the tiny-models criterion's floor (its team rate less 0.3): the gate holds the system of models trained on a
+    few hundred complaints to what they can reach. test_gate.py tests the packaged minimums."""
+    doc = yaml.safe_load((CONFIG_DIR / "tasks.yaml").read_text(encoding="utf-8"))
+    for task in doc["tasks"].values():
+        (metric, rate), = task["target"].items()
+        task["minimum"] = {metric: round(rate - 0.3, 2)}
+    path = tmp_path / "tiny-tasks.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("COMPLAINTS_TASKS", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def trained_home(sample_csv, tmp_path_factory) -> Path:
     """A COMPLAINTS_HOME with baseline champions for every task, trained once per session on the sample."""
@@ -145,6 +160,14 @@ def write_manifest(folder: Path, environment: str, store: str, registry: str, ta
     path = folder / f"{environment}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def decide_and_commit(cli, deploy: Path, environment: str, data: Path, message: str) -> str:
+    """`complaints --env ENV gate --decide` (the gate's decision for each line the manifest changes, as a person
+    writes them after `release advance`), then a commit of the manifest and its decisions."""
+    code, out, err = cli("--env", environment, "gate", "--decide", "--data", str(data))
+    assert code == 0, out[-3000:] + err[-3000:]
+    return git_commit_all(deploy, message)
 
 
 def git_commit_all(folder: Path, message: str) -> str:

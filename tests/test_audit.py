@@ -3,7 +3,7 @@ versions say so) and in an environment whose versions came by a release (manifes
 
 from complaints.deployment import Deployment
 from complaints.config import Settings
-from conftest import git_commit_all, last_json, sample, write_csv, write_manifest
+from conftest import decide_and_commit, last_json, sample, write_csv, write_manifest
 
 
 def test_every_allocation_of_the_main_job_has_a_complete_audit_chain(cli_at, cfpb_rows, tmp_path):
@@ -33,15 +33,15 @@ def test_every_allocation_of_the_main_job_has_a_complete_audit_chain(cli_at, cfp
     assert cli("audit", "no-such-complaint")[0] == 2
 
 
-def test_an_environments_allocation_traces_to_the_release_that_served_it(cli_at, home, cfpb_rows, tmp_path,
-                                                                         monkeypatch):
+def test_an_environments_allocation_traces_to_the_release_that_served_it(cli_at, tiny_model_minimums, home, cfpb_rows,
+                                                                         sample_csv, tmp_path, monkeypatch):
     trained = Deployment.embedded(Settings.from_env(home=home))
     deploy = tmp_path / "deploy"
     write_manifest(deploy, "dev", f"sqlite:///{tmp_path / 'dev.sqlite3'}", f"file://{home / 'registry'}",
                    {t.name: {"champion": trained.store.get_strategy(t.name).champion} for t in trained.tasks})
-    commit = git_commit_all(deploy, "release dev")
     monkeypatch.setenv("COMPLAINTS_DEPLOY_DIR", str(deploy))
     cli = cli_at(tmp_path / "unused-home")
+    commit = decide_and_commit(cli, deploy, "dev", sample_csv, "release dev")
     assert cli("--env", "dev", "release", "apply", "--run-url", "https://ci.example/runs/7")[0] == 0
     rows = sample(cfpb_rows, 5, salt="env-audit")
     assert cli("--env", "dev", "triage", "--data", str(write_csv(tmp_path / "b.csv", rows)), "--json")[0] == 0
@@ -52,3 +52,4 @@ def test_an_environments_allocation_traces_to_the_release_that_served_it(cli_at,
         service = link["put_in_service_by"]
         assert (service["action"], service["environment"], service["git_commit"]) == ("release", "dev", commit)
         assert service["run_url"] == "https://ci.example/runs/7" and service["release"]["git_commit"] == commit
+        assert link["gate_decision"]["decision"] == "promote"  # the committed decision that admitted the version

@@ -23,7 +23,7 @@ def make(target: str, env: dict, **variables: str) -> subprocess.CompletedProces
                           cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=900)
 
 
-def test_make_retrain_then_make_release_against_a_local_hub(sample_csv, tmp_path):
+def test_make_retrain_then_make_release_against_a_local_hub(sample_csv, tiny_model_minimums, tmp_path):
     deploy = tmp_path / "deploy"
     deploy.mkdir()
     shutil.copy(CHECKOUT / "deploy" / "dev.yaml", deploy / "dev.yaml")  # the real manifest: no models yet
@@ -38,9 +38,13 @@ def test_make_retrain_then_make_release_against_a_local_hub(sample_csv, tmp_path
         assert retrained.returncode == 0, retrained.stdout[-3000:] + retrained.stderr[-3000:]
         manifest = yaml.safe_load((deploy / "dev.yaml").read_text())
         assert set(manifest["tasks"]) == {"team", "issue", "vulnerable"}
-        assert (out / "report.md").read_text().count(": promote") == 3
+        report = (out / "report.md").read_text()
+        assert report.count(": promote\n") == 3 and "**Decision: promote team, issue, vulnerable.**" in report
         assert "+  team:" in (out / "manifest.diff").read_text()
-        assert {f"megabank/complaints-triage-{task}" for task in manifest["tasks"]} <= set(hub.repos)
+        assert {f"megabank/complaints-triage-{task}" for task in manifest["tasks"]} == set(hub.repos)
+        assert all(set(hub.repos[f"megabank/complaints-triage-{task}"].tags) == {entry["champion"]}
+                   for task, entry in manifest["tasks"].items())  # the Hub holds what the gate promoted, no more
+        assert {path.name for path in (deploy / "gate" / "dev").iterdir()} == {f"{t}.json" for t in manifest["tasks"]}
 
         commit = git_commit_all(deploy, "merge the retrain pull request")
         refs = {repo_id: (dict(repo.branches), dict(repo.tags)) for repo_id, repo in hub.repos.items()}

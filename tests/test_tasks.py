@@ -16,6 +16,7 @@ def test_the_packaged_tasks():
     assert [(t.name, t.role) for t in tasks] == [("team", "queue"), ("issue", "annotate"), ("vulnerable", "flag")]
     assert tasks[2].binary and tasks[2].queue == "Vulnerable customers"
     assert tasks[1].within == "team" and tasks[0].within is None
+    assert [t.minimum for t in tasks] == [{"accuracy": 0.75}, {"accuracy": 0.66}, {"recall": 0.52}]
 
 
 def test_a_task_knows_its_classes_where_the_taxonomy_defines_them():
@@ -44,6 +45,10 @@ def test_a_task_knows_its_classes_where_the_taxonomy_defines_them():
     ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "queue", "threshold": 0.5},
       "vulnerable": {"label": "taxonomy.vulnerable", "model": "tfidf-linear", "role": "flag",
                      "queue": "Specialist", "within": "team"}}, "only a multi-class task has one"),
+    ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "queue", "threshold": 0.5,
+               "target": {"accuracy": 0.8}, "minimum": {"recall": 0.5}}}, "minimum is {accuracy"),
+    ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "queue", "threshold": 0.5,
+               "minimum": {"accuracy": 0.7}}}, "needs its target"),
 ])
 def test_a_broken_task_config_names_the_task_and_the_problem(tmp_path, tasks, message):
     with pytest.raises(TaskConfigError, match=message):

@@ -5,6 +5,7 @@ few plain shell commands no make target can stand in for. A workflow is thin: wh
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shlex
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from testing.fake_gh import FakeGh
+
 CHECKOUT = Path(__file__).resolve().parents[1]
 WORKFLOW_DIR = CHECKOUT / ".github" / "workflows"
 WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.yml"))
@@ -26,9 +29,10 @@ GLUE = {
     "echo": "a line of the job summary ($GITHUB_STEP_SUMMARY)",
     "cat": "a report into the job summary; models.json into terraform's -var",
     "mkdir": "the folder terraform show writes the plan text into",
-    "terraform": "init/plan/show/apply: infra/README.md's release steps, run by the workflows as written there",
+    "terraform": "init/plan/show/apply: infra/README.md's release steps, run by the workflows as written there; "
+                 "output: what the apply hands to the job that deploys the ops app",
 }
-TERRAFORM_SUBCOMMANDS = {"init", "plan", "show", "apply", "fmt", "validate"}
+TERRAFORM_SUBCOMMANDS = {"init", "plan", "show", "apply", "fmt", "validate", "output"}
 SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", "{", "}", "!"}
 REDIRECTS = re.compile(r"^\d*(>>?|<|>&|<&)$")
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -113,11 +117,17 @@ def test_least_privilege_timeouts_and_no_persisted_credentials():
 
 def test_a_change_to_anything_the_serving_image_copies_deploys():
     """deploy.yml runs on a push that changes a package the image copies (functions/Dockerfile), so no code change
-    waits for an unrelated one to reach the Lambda functions."""
+    waits for an unrelated one to reach the Lambda functions; and a pull request that changes one is planned (the
+    `changes` job's filter: the same paths), so its plan shows the image it will deploy."""
     dockerfile = (CHECKOUT / "functions" / "Dockerfile").read_text(encoding="utf-8")
     copied = {line.split()[1].split("/")[0] for line in dockerfile.splitlines() if line.startswith("COPY ")}
-    paths = load(WORKFLOW_DIR / "deploy.yml")["on"]["push"]["paths"]
+    assert copied >= {"complaints", "functions", "ops_api"}, copied
+    deploy = load(WORKFLOW_DIR / "deploy.yml")
+    paths = deploy["on"]["push"]["paths"]
     assert {f"{package}/**" for package in copied} <= set(paths), sorted(copied)
+    [step] = deploy["jobs"]["changes"]["steps"]
+    assert yaml.safe_load(step["with"]["filters"]) == {"stack": paths}
+    assert deploy["jobs"]["plan"]["if"].startswith("needs.changes.outputs.plan == 'true'")
 
 
 def test_no_expression_inside_a_script():
@@ -146,10 +156,11 @@ def test_a_pull_requests_job_reaches_aws_or_a_secret_only_in_a_reviewed_environm
     """A pull_request run uses the pull request's own workflow files and Makefile: anyone who can push a branch
     writes the job. So a job of a pull_request workflow that assumes an AWS role or reads a secret declares a
     GitHub environment (required reviewers, infra/bootstrap/README.md): the roles trust only that environment's
-    subject (tests/test_infra.py), and the secrets are that environment's, not the repository's."""
+    subject (tests/test_infra.py), and the secrets are that environment's, not the repository's. A
+    pull_request_target run is the base branch's, reading the pull request's files as data: the same holds."""
     checked = []
     for path in WORKFLOWS:
-        if "pull_request" not in (load(path)["on"] or {}):
+        if not {"pull_request", "pull_request_target"} & set(load(path)["on"] or {}):
             continue
         for name, job in load(path)["jobs"].items():
             where = f"{path.name}:{name}"
@@ -158,7 +169,70 @@ def test_a_pull_requests_job_reaches_aws_or_a_secret_only_in_a_reviewed_environm
             if assumes_a_role(job) or reads_secret:
                 assert job.get("environment"), f"{where}: AWS or a secret without an environment's reviewers"
                 checked.append(where)
-    assert {"ci.yml:gate", "deploy.yml:plan"} <= set(checked)
+    assert {"gate.yml:gate-environment", "deploy.yml:plan"} <= set(checked)
+
+
+# --- the gate: one required check, always reported, run from the base branch ------------------------------------
+
+BASE = "${{ github.event.pull_request.base.sha }}"
+HEAD = "${{ github.event.pull_request.head.sha }}"
+
+
+def test_the_gate_is_one_check_on_every_pull_request_that_always_reports():
+    """Branch protection can require only a check that every pull request reports: `gate` runs whatever the pull
+    request changes (no paths filter on the trigger, `if: always()`), and no other job takes its name, so no
+    workflow a pull request adds or edits can stand in for it (a pull_request workflow runs the pull request's
+    copy; gate.yml is pull_request_target, the base branch's)."""
+    gate = load(WORKFLOW_DIR / "gate.yml")
+    assert gate["on"] == {"pull_request_target": None}
+    check = gate["jobs"]["gate"]
+    assert check["name"] == "gate" and check["if"] == "always()" and set(check["needs"]) == {"changes", "gate-environment"}
+    assert [step["run"] for step in check["steps"] if "run" in step] == ["make gate-verdict"]
+    named_gate = [f"{workflow}:{name}" for workflow, name, job in jobs() if job.get("name", name) == "gate"]
+    assert named_gate == ["gate.yml:gate"]
+    assert not any(re.search(r"\bmake gate\b", script) for where, script in run_steps() if not where.startswith("gate.yml"))
+
+
+def test_the_gate_runs_the_base_branchs_code_and_reads_the_pull_requests_deploy_as_data():
+    """Every checkout of gate.yml is the base branch's, but one: the pull request's deploy/ alone, under
+    build/proposed, which the base's `make gate` reads with --proposed and nothing runs. The gate decides in the
+    environment <env>-gate, whose reviewers approve the run before its role and Hub token are reachable."""
+    gate = load(WORKFLOW_DIR / "gate.yml")
+    proposed = []
+    for name, job in gate["jobs"].items():
+        for step in job.get("steps", []):
+            if not step.get("uses", "").startswith("actions/checkout@"):
+                continue
+            if step["with"].get("path"):
+                proposed.append((name, step["with"]))
+            else:
+                assert step["with"]["ref"] == BASE, f"gate.yml:{name}: checks out {step['with'].get('ref')}"
+    [(name, data)] = proposed
+    assert name == "gate-environment" and data["ref"] == HEAD and data["path"] == "build/proposed"
+    assert data["sparse-checkout"] == "/deploy/" and data["sparse-checkout-cone-mode"] is False
+    environment = gate["jobs"]["gate-environment"]
+    assert environment["environment"] == "${{ matrix.environment }}-gate" and assumes_a_role(environment)
+    [script] = [step["run"] for step in environment["steps"] if "make gate " in step.get("run", "")]
+    assert script == 'make gate ENV="$ENVIRONMENT" PROPOSED=build/proposed/deploy'
+    assert "fork == 'false'" in environment["if"]
+
+
+@pytest.mark.parametrize("changes, environments, fork, result, code, said", [
+    ("success", "[]", "false", "skipped", 0, "nothing to gate"),
+    ("success", "[]", "true", "skipped", 0, "nothing to gate"),  # a fork's code change: nothing under deploy/
+    ("success", '["dev","prod"]', "false", "success", 0, "passed"),
+    ("success", '["prod"]', "true", "skipped", 2, "a fork cannot be gated"),
+    ("success", '["prod"]', "false", "failure", 2, "not gated"),
+    ("success", '["prod"]', "false", "skipped", 2, "not gated"),  # a reviewer did not approve the run
+    ("success", '["prod"]', "false", "cancelled", 2, "not gated"),
+    ("failure", "", "", "skipped", 2, "not gated"),
+])
+def test_the_required_check_passes_only_with_nothing_to_gate_or_every_gate_passed(changes, environments, fork,
+                                                                                 result, code, said):
+    env = {**os.environ, "CHANGES_RESULT": changes, "ENVIRONMENTS": environments, "FORK": fork, "RESULT": result}
+    run = subprocess.run(["make", "--no-print-directory", "gate-verdict"], cwd=CHECKOUT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == code and said in run.stdout + run.stderr, run.stdout + run.stderr
 
 
 # --- every run: step is a make target or a complaints command -------------------------------------------------
@@ -298,10 +372,20 @@ JOBS_WITH_TORCH = {"ci.yml:test", "retrain.yml:retrain"}
 NO_VENV = "/nonexistent/.venv"  # a runner's fresh checkout: nothing installed, so a dry run lists every install
 
 
+# The one exception: Budibase admits only the landing zone's addresses, so the ops app deploys from a self-hosted
+# runner there, chosen by a repository variable (budibase/README.md, "Deploying from inside the landing zone").
+LANDING_ZONE_RUNNER = "complaints-landing-zone"
+SELF_HOSTED = {"apply.yml:ops-app": ["self-hosted", f"${{{{ vars.BUDIBASE_RUNNER_LABEL || '{LANDING_ZONE_RUNNER}' }}}}",
+                                     "${{ inputs.environment }}"]}
+
+
 def test_every_job_runs_on_a_runner_a_private_repository_has():
     for workflow, name, job in jobs():
-        if "uses" not in job:  # a reusable workflow's jobs name their own
-            assert job["runs-on"] in PRIVATE_REPOSITORY_RUNNERS, f"{workflow}:{name}: runs-on {job['runs-on']}"
+        if "uses" in job:  # a reusable workflow's jobs name their own
+            continue
+        where = f"{workflow}:{name}"
+        assert job["runs-on"] == SELF_HOSTED.get(where) or job["runs-on"] in PRIVATE_REPOSITORY_RUNNERS, \
+            f"{where}: runs-on {job['runs-on']}"
 
 
 def optional_dependencies() -> dict[str, list[str]]:
@@ -409,3 +493,186 @@ def test_the_image_is_built_for_the_functions_architecture_under_qemu():
                         if earlier.get("uses", "").startswith("docker/setup-qemu-action@")]
                 assert qemu and "arm64" in qemu[0]["platforms"].split(","), f"{workflow}:{name}: no arm64 emulator"
     assert sorted(builds) == ["apply.yml:apply", "deploy.yml:plan"]
+
+
+# --- a deployment as it runs on main -----------------------------------------------------------------------------
+
+def test_a_pending_prod_approval_holds_up_no_later_dev_deploy():
+    """Applies queue per environment (job-level `deploy-<env>`), not per workflow: a run waiting for prod's
+    reviewers holds only prod's group, so the next merge's dev apply goes ahead. Each push's run is its own
+    workflow-level group; a pull request's new push still cancels its earlier plans."""
+    deploy = load(WORKFLOW_DIR / "deploy.yml")
+    group = deploy["concurrency"]["group"]
+    assert "github.run_id" in group and "github.ref" not in group, group
+    assert deploy["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    apply = load(WORKFLOW_DIR / "apply.yml")
+    assert "concurrency" not in apply, "a workflow-level group of the called workflow would be shared by dev and prod"
+    assert apply["jobs"]["apply"]["concurrency"] == {"group": "deploy-${{ inputs.environment }}",
+                                                     "cancel-in-progress": False}
+    callers = {name: job for name, job in deploy["jobs"].items() if job.get("uses", "").endswith("/apply.yml")}
+    assert {name: job["with"]["environment"] for name, job in callers.items()} == {"dev": "dev", "prod": "prod"}
+    assert callers["prod"]["needs"] == "dev" and "needs" not in callers["dev"]
+
+
+def test_each_deployment_names_the_model_versions_it_released():
+    """The apply job's GitHub deployment links the manifest it released (environment url); `record`, once it
+    succeeded, puts each task's versions on that deployment (make deployment-status) from the models.json the
+    apply staged from deploy/<env>.yaml and uploaded."""
+    apply = load(WORKFLOW_DIR / "apply.yml")["jobs"]
+    assert apply["apply"]["environment"] == {
+        "name": "${{ inputs.environment }}",
+        "url": "${{ github.server_url }}/${{ github.repository }}/blob/${{ github.sha }}/deploy/${{ inputs.environment }}.yaml"}
+    [upload] = [step for step in apply["apply"]["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["with"]["name"] == "applied-plan-${{ inputs.environment }}"
+    assert "functions/build/models/models.json" in upload["with"]["path"].split()
+    record = apply["record"]
+    assert record["needs"] == "apply" and "if" not in record, "only after the apply succeeded"
+    assert record["permissions"] == {"contents": "read", "deployments": "write"}
+    [download] = [step for step in record["steps"] if step.get("uses", "").startswith("actions/download-artifact@")]
+    assert download["with"] == {"name": "applied-plan-${{ inputs.environment }}"}
+    assert [step["run"] for step in record["steps"] if "run" in step] == ['make deployment-status ENV="$ENVIRONMENT"']
+    assert re.search(r"^MODELS \?= functions/build/models/models\.json$", (CHECKOUT / "Makefile").read_text(), re.M)
+    for name, job in load(WORKFLOW_DIR / "deploy.yml")["jobs"].items():
+        if job.get("uses", "").endswith("/apply.yml"):
+            assert job["permissions"].get("deployments") == "write", f"deploy.yml:{name}: record needs it"
+
+
+MODELS = {"team": "3f2a9c0d1e2b4a5c", "issue": "9b8e7d6c5a4f3e2d", "issue:challenger": "1a2b3c4d5e6f7a8b",
+          "vulnerable": "0f1e2d3c4b5a6978"}
+
+
+def deployment_status(tmp_path: Path, models: dict[str, str], answers: dict[str, str]) -> tuple[FakeGh, subprocess.CompletedProcess]:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "models.json").write_text(json.dumps(models), encoding="utf-8")
+    fake = FakeGh(tmp_path, answers)
+    env = fake.path({**os.environ, "GITHUB_REPOSITORY": "megabank/complaints-triage", "GITHUB_SHA": "abc123",
+                     "GITHUB_RUN_ID": "555", "GITHUB_SERVER_URL": "https://github.com"})
+    run = subprocess.run(["make", "--no-print-directory", "deployment-status", "ENV=prod",
+                          f"MODELS={tmp_path / 'models.json'}", f"PYTHON={sys.executable}"], cwd=CHECKOUT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    return fake, run
+
+
+def test_the_deployment_status_finds_this_runs_deployment_and_names_every_version(tmp_path):
+    repo = "repos/megabank/complaints-triage"
+    manifest = "https://github.com/megabank/complaints-triage/blob/abc123/deploy/prod.yaml"
+    answers = {  # newest first: a later run's deployment of the same commit, then this run's
+        f"{repo}/deployments?environment=prod&sha=abc123": json.dumps([{"id": 12}, {"id": 11}]),
+        f"{repo}/deployments/12/statuses": json.dumps([{"log_url": "https://github.com/x/actions/runs/999/job/1"}]),
+        f"{repo}/deployments/11/statuses": json.dumps([
+            {"state": "success", "log_url": "https://github.com/x/actions/runs/555/job/77", "environment_url": manifest}]),
+    }
+    fake, run = deployment_status(tmp_path, MODELS, answers)
+    assert run.returncode == 0, run.stdout + run.stderr
+    [post] = [call for call in fake.calls() if call["method"] == "POST"]
+    assert post["path"] == f"{repo}/deployments/11/statuses"
+    assert post["body"] == {
+        "state": "success", "environment_url": manifest,
+        "log_url": "https://github.com/megabank/complaints-triage/actions/runs/555",
+        "description": "issue 9b8e7d6c5a4f3e2d, challenger 1a2b3c4d5e6f7a8b; team 3f2a9c0d1e2b4a5c; "
+                       "vulnerable 0f1e2d3c4b5a6978"}
+
+    every_challenger = {**MODELS, "team:challenger": "aaaaaaaaaaaaaaaa", "vulnerable:challenger": "bbbbbbbbbbbbbbbb"}
+    fake, run = deployment_status(tmp_path / "long", every_challenger, answers)
+    [post] = [call for call in fake.calls() if call["method"] == "POST"]
+    description = post["body"]["description"]
+    assert len(description) <= 140 and all(version[:8] in description for version in every_challenger.values())
+
+    fake, run = deployment_status(tmp_path / "none", MODELS, {**answers, f"{repo}/deployments/11/statuses": "[]"})
+    assert run.returncode != 0 and "no deployment to prod of abc123 was made by run 555" in run.stderr
+    assert all(call["method"] == "GET" for call in fake.calls())
+
+
+def test_a_forks_pull_request_tests_with_no_variable_or_secret():
+    """A pull request from a fork gets no repository variable and no secret. The jobs whose checks main requires
+    (lint, terraform, test) read no secret; the test job's one variable, CFPB_DATA_URL, is needed only where the
+    Actions cache holds no CFPB sample, which main's runs save and every pull request may restore."""
+    ci = load(WORKFLOW_DIR / "ci.yml")["jobs"]
+    for name in ("static", "terraform", "test"):
+        assert "secrets." not in yaml.safe_dump(ci[name]) and "environment" not in ci[name], name
+    assert "vars." not in yaml.safe_dump(ci["static"]) + yaml.safe_dump(ci["terraform"])
+    steps = ci["test"]["steps"]
+    [fetch] = [index for index, step in enumerate(steps) if "vars." in yaml.safe_dump(step)]
+    assert steps[fetch]["run"] == "make shared-data" and set(steps[fetch]["env"]) == {"CFPB_DATA_URL"}
+    restore, save = steps[fetch - 1], steps[fetch + 1]
+    assert restore["uses"].startswith("actions/cache/restore@") and save["uses"].startswith("actions/cache/save@")
+    data_dir = re.search(r"^DATA_DIR := (\S+)$", (CHECKOUT / "Makefile").read_text(encoding="utf-8"), re.M)[1]
+    assert restore["with"] == save["with"] == {"path": data_dir, "key": "${{ env.CFPB_CACHE }}"}
+    assert "${{" not in ci["test"]["env"]["CFPB_CACHE"], "a fork computes the same key"
+    assert save["if"] == "github.event_name == 'push' && steps.cfpb.outputs.cache-hit != 'true'" and restore["id"] == "cfpb"
+
+
+def test_ci_fails_until_the_provider_lock_files_are_committed_and_whenever_they_are_stale(tmp_path):
+    """terraform-lock-check runs `providers lock` for both Linux platforms in both root configurations and fails
+    when that adds or changes a lock file, in a scratch repository with a terraform that writes the hashes given."""
+    ci_terraform = load(WORKFLOW_DIR / "ci.yml")["jobs"]["terraform"]
+    scripts = [step["run"] for step in ci_terraform["steps"] if "run" in step]
+    assert scripts[-1] == "make terraform-lock-check" and "validate" in scripts[-2]
+    repo = tmp_path / "repo"
+    for root in ("infra/stack", "infra/bootstrap"):
+        (repo / root).mkdir(parents=True)
+        (repo / root / "main.tf").write_text("", encoding="utf-8")
+    calls = tmp_path / "terraform-calls"
+    terraform = tmp_path / "terraform"
+    terraform.write_text(f"""#!{sys.executable}
+import os, sys
+root = sys.argv[1].removeprefix("-chdir=")
+open({str(calls)!r}, "a").write(" ".join(sys.argv[1:]) + "\\n")
+if sys.argv[2:4] == ["providers", "lock"]:
+    open(os.path.join(root, ".terraform.lock.hcl"), "w").write(os.environ["HASHES"])
+""", encoding="utf-8")
+    terraform.chmod(0o755)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "infra"], cwd=repo, check=True)
+
+    def check(hashes: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["make", "--no-print-directory", "-f", str(CHECKOUT / "Makefile"), "terraform-lock-check",
+                               f"TERRAFORM={terraform}"], cwd=repo, env={**os.environ, "HASHES": hashes},
+                              capture_output=True, text=True, timeout=60)
+
+    missing = check('hashes = ["h1:one"]\n')
+    assert missing.returncode != 0 and "run make terraform-lock and commit them" in missing.stdout
+    lock = "providers lock -platform=linux_amd64 -platform=linux_arm64"
+    assert calls.read_text().splitlines() == ["-chdir=infra/stack init -backend=false -input=false",
+                                              f"-chdir=infra/stack {lock}",
+                                              "-chdir=infra/bootstrap init -backend=false -input=false",
+                                              f"-chdir=infra/bootstrap {lock}"]
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "lock"], cwd=repo, check=True)
+    assert check('hashes = ["h1:one"]\n').returncode == 0
+    stale = check('hashes = ["h1:one", "h1:two"]\n')
+    assert stale.returncode != 0 and '+hashes = ["h1:one", "h1:two"]' in stale.stdout
+
+
+def test_the_ops_app_deploys_from_inside_the_landing_zone_only_where_budibase_is_hosted():
+    """Budibase admits no GitHub-hosted runner: its deploy is the one job on a self-hosted runner (SELF_HOSTED),
+    skipped where the stack hosts no Budibase (a job for a runner nobody registered would wait a day), with only
+    the key of environment <env>-ops-app and the two URLs the apply job read from the stack's outputs."""
+    apply = load(WORKFLOW_DIR / "apply.yml")["jobs"]
+    job = apply["ops-app"]
+    assert job["needs"] == "apply" and job["if"] == "needs.apply.outputs.budibase-url != 'null'"
+    assert job["environment"] == "${{ inputs.environment }}-ops-app" and job["permissions"] == {"contents": "read"}
+    [step] = [step for step in job["steps"] if "run" in step]
+    assert step["run"] == "make budibase-deploy"
+    assert step["env"]["BUDIBASE_URL"] == "${{ fromJSON(needs.apply.outputs.budibase-url) }}"
+    assert step["env"]["OPS_API_URL"] == "${{ fromJSON(needs.apply.outputs.ops-api-url) }}"
+    assert apply["apply"]["outputs"]["budibase-url"] == "${{ steps.ops-app.outputs.budibase-url }}"
+    [outputs] = [step["run"] for step in apply["apply"]["steps"] if step.get("id") == "ops-app"]
+    assert "terraform -chdir=infra/stack output -json budibase_url" in outputs
+    assert "terraform -chdir=infra/stack output -json ops_api_endpoint" in outputs
+    deploys = [where for where, script in run_steps() if "make budibase-deploy" in script]
+    assert [where.rsplit(":", 1)[0] for where in deploys] == ["apply.yml:ops-app"]
+    readme = (CHECKOUT / "budibase" / "README.md").read_text(encoding="utf-8")
+    assert "### Deploying from inside the landing zone" in readme
+    assert f"`{LANDING_ZONE_RUNNER}`" in readme and "`BUDIBASE_RUNNER_LABEL`" in readme
+
+
+def test_a_release_records_who_triggered_it_not_a_fixed_name():
+    """The audit log's actor of a release is the person whose merge (or re-run) applied it."""
+    [step] = [step for _, _, job in jobs() for step in job.get("steps", []) if "make release" in step.get("run", "")]
+    assert step["env"]["ACTOR"] == "${{ github.triggering_actor }}" and 'ACTOR="github:$ACTOR"' in step["run"]
+    dry = subprocess.run(["make", "-n", "release", "ENV=dev", "ACTOR=github:ana"], cwd=CHECKOUT,
+                         capture_output=True, text=True, check=True).stdout
+    assert 'release apply --run-url "" --actor "github:ana"' in dry

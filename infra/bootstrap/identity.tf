@@ -5,7 +5,7 @@
 #   <env> plan              jobs of GitHub environment <env>-plan (pull requests, once a required reviewer
 #                           approved the job): terraform plan of infra/stack in <env>, read-only, no data
 #   <env> gate              jobs of GitHub environment <env>-gate (pull requests that change deploy/<env>.yaml,
-#                           once approved, ci.yml): read <env>'s corrections, shadow answers and what serves
+#                           once approved, gate.yml): read <env>'s corrections, shadow answers and what serves
 #   <env> apply             jobs of GitHub environment <env> (main only): terraform apply of infra/stack in
 #                           <env>, the serving image push, `complaints --env <env> release apply`, `make smoke`
 #   <env> retrain           main (scheduled or dispatched runs): read <env>'s corrections and models, read

@@ -29,7 +29,7 @@ output "retrain_role_arns" {
 }
 
 output "gate_role_arns" {
-  description = "role-to-assume of ci.yml's gate job on pull requests, by environment (variable AWS_GATE_ROLE_ARN of GitHub environment <env>-gate): the environment's corrections, shadow answers and strategies (read-only)."
+  description = "role-to-assume of gate.yml's gate job on pull requests, by environment (variable AWS_GATE_ROLE_ARN of GitHub environment <env>-gate): the environment's corrections, shadow answers and strategies (read-only)."
   value       = { for environment, role in aws_iam_role.gate : environment => role.arn }
 }
 
