@@ -1,5 +1,5 @@
-"""Test scaffolding: the AWS stack on moto, the Budibase harness, the fake Hub, the store contract and the
-labelled redaction cases. Never packaged; product code may not import it (pyproject.toml's contracts)."""
+"""Test scaffolding: the AWS stack on moto, the Budibase harness, the fake Hub, the fake GitHub CLI, the store
+contract and the labelled redaction cases. Never packaged; product code may not import it (pyproject.toml's contracts)."""
 
 from pathlib import Path
 
