@@ -245,8 +245,7 @@ def step_problem(rollout: tuple[str, ...], before: TaskRelease | None, after: Ta
     """Why the rollout does not allow ``after`` where ``before`` serves, or None when it does: a first version
     serves alone; a new version enters at the first step (as champion only where that step is champion); a
     challenger moves one step on at a time, or back; the previous champion may come back alone (a rollback)."""
-    steps = [step_of(step) for step in rollout]
-    position = {step: index for index, step in enumerate(steps)}
+    steps, position = _steps(rollout)
     if before is None:
         return None if after.challenger is None else "a task's first version serves alone, as champion"
     if rollback_of(before, previous_champion, after) or after == replace(before, threshold=after.threshold):
@@ -269,6 +268,12 @@ def step_problem(rollout: tuple[str, ...], before: TaskRelease | None, after: Ta
     if there is None or there > here + 1:
         return f"{describe(after)} is not the next step (or an earlier one) of the rollout {list(rollout)}"
     return None
+
+
+def _steps(rollout: tuple[str, ...]) -> tuple[list[tuple[str, int]], dict[tuple[str, int], int]]:
+    """The rollout's steps in order, and each step's place in it."""
+    steps = [step_of(step) for step in rollout]
+    return steps, {step: index for index, step in enumerate(steps)}
 
 
 def _step(release: TaskRelease) -> tuple[str, int]:
@@ -343,8 +348,7 @@ def _gaining(change: Change, rollout: tuple[str, ...]) -> str | None:
         return None
     if after.challenger != before.challenger:
         return after.challenger
-    steps = [step_of(step) for step in rollout]
-    position = {step: index for index, step in enumerate(steps)}
+    _, position = _steps(rollout)
     return after.challenger if position.get(_step(after), -1) > position.get(_step(before), -1) else None
 
 

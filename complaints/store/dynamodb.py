@@ -18,6 +18,7 @@ there and reads each again, consistently, before it writes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -94,31 +95,29 @@ class DynamoDBStore(TriageStore):
         item = self._get_item(table, **keys)
         return item["body"]["S"] if item else None
 
-    def _query_items(self, table: str, limit: int | None = None, **args: Any) -> list[dict]:
-        """Every item the query matches (all pages), or the first ``limit``; consistent unless of an index."""
-        items: list[dict] = []
+    def _pages(self, table: str, limit: int | None = None, **args: Any) -> Iterator[dict]:
+        """The query's pages (up to ``limit`` items in all), each read from where the last stopped; consistent
+        unless of an index."""
         args = {"TableName": self.table_name(table), "ConsistentRead": "IndexName" not in args, **args}
-        while limit is None or len(items) < limit:
-            page = self._client.query(**args, **({"Limit": limit - len(items)} if limit else {}))
-            items += page["Items"]
+        read = 0
+        while limit is None or read < limit:
+            page = self._client.query(**args, **({"Limit": limit - read} if limit else {}))
+            read += page["Count"]
+            yield page
             if "LastEvaluatedKey" not in page:
-                break
+                return
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return items
+
+    def _query_items(self, table: str, limit: int | None = None, **args: Any) -> list[dict]:
+        """Every item the query matches, or the first ``limit``."""
+        return [item for page in self._pages(table, limit, **args) for item in page["Items"]]
 
     def _query(self, table: str, limit: int | None = None, **args: Any) -> list[str]:
         return [item["body"]["S"] for item in self._query_items(table, limit, **args)]
 
     def _count(self, table: str, **args: Any) -> int:
         """How many items the query matches, counted by DynamoDB page by page (no bodies sent back)."""
-        args = {"TableName": self.table_name(table), "Select": "COUNT", **args}
-        total = 0
-        while True:
-            page = self._client.query(**args)
-            total += page["Count"]
-            if "LastEvaluatedKey" not in page:
-                return total
-            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sum(page["Count"] for page in self._pages(table, Select="COUNT", **args))
 
     def _transact(self, *writes: dict) -> list[str | None] | None:
         """Write all or nothing; None when written, else each write's cancellation reason (a failed condition:
