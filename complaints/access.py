@@ -51,7 +51,8 @@ class Principal:
 
 
 def queues(tasks: list[TaskSpec], taxonomy: Taxonomy) -> list[str]:
-    """Every queue a complaint can be in: the teams', the specialist queues, manual triage."""
+    """Every queue the ops team works: the teams', the specialist queues, manual triage. Never the smoke test's
+    (complaints.routing): no role lists, counts or reads it."""
     return [*taxonomy.teams, *specialist_queues(tasks), MANUAL_TRIAGE]
 
 

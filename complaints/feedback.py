@@ -15,6 +15,7 @@ resend of the same request is recognised and A, B, A are three corrections.
 
 Each user may make ``corrections_per_analyst_per_day`` corrections in any 24 hours (config/operations.yaml):
 corrections are training data and the gate's evaluation set, and one account may not rewrite them wholesale.
+A smoke test's complaint takes none: it is no customer's, so it never becomes training data.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from complaints.deployment import Deployment
 from complaints.queues import current_queue
 from complaints.records import AuditEvent, Feedback, as_dict, utc_now
+from complaints.routing import SMOKE_TEST_QUEUE
 from complaints.store import StaleWriteError
 
 
@@ -54,6 +56,8 @@ def reallocate(deployment: Deployment, complaint_id: str, task: str, label: str,
     placement = store.get_placement(complaint_id)
     if placement is None:
         raise ValueError("the complaint has no allocation to correct")
+    if placement.queue == SMOKE_TEST_QUEUE:
+        raise ValueError("a smoke test's complaint takes no correction: it would become training data")
     allowed = deployment.task(task).classes(deployment.taxonomy)
     if not label.strip() or (allowed is not None and label not in allowed):
         raise ValueError(f"the label is not a valid {task} label" + (f"; one of {sorted(allowed)}" if allowed else ""))

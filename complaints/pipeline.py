@@ -35,7 +35,7 @@ from complaints.records import (
     TriageBatch, utc_now,
 )
 from complaints.customer_record import by_customer_record
-from complaints.routing import route
+from complaints.routing import route, smoke_tests_aside
 from complaints.schema import Complaint, Rejection
 from complaints.store import TriageStore
 from complaints.strategy import serving_plan, strategies
@@ -216,7 +216,7 @@ class TriagePipeline:
         predictions = self._predict(todo, serving, manual_triage_reason)
         for complaint in todo:
             allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving,
-                                          report.batch_id)
+                                          report)
             if not store.put_allocation(allocation):  # another worker allocated it first: theirs stands
                 allocation = store.get_allocation(complaint.complaint_id)
                 report.reused += 1
@@ -224,11 +224,14 @@ class TriagePipeline:
         return rejections
 
     def _allocation(self, complaint_id: str, predictions: dict[str, TaskPrediction],
-                    serving: dict[str, ModelStrategy], batch_id: str) -> Allocation:
-        queue, status, reasons = route(self.deployment.tasks, predictions, self.deployment.operations.deferral)
+                    serving: dict[str, ModelStrategy], report: BatchReport) -> Allocation:
+        """Routed, and set aside where the batch is a smoke test's: the rule is the core's, the same on every path."""
+        queue, status, reasons = smoke_tests_aside(report.source, complaint_id, route(
+            self.deployment.tasks, predictions, self.deployment.operations.deferral))
         return Allocation(complaint_id=complaint_id, queue=queue, status=status, reasons=reasons,
                           predictions=predictions, model_versions={t: p.model_version for t, p in predictions.items()},
-                          taxonomy_version=self.deployment.taxonomy.version, batch_id=batch_id, allocated_at=utc_now())
+                          taxonomy_version=self.deployment.taxonomy.version, batch_id=report.batch_id,
+                          allocated_at=utc_now())
 
     def retriage(self, batch_id: str | None = None, since: str | None = None, dry_run: bool = False
                  ) -> RetriageReport:
@@ -277,7 +280,7 @@ class TriagePipeline:
         predictions = self._predict([complaint for _, complaint in todo], serving, None)
         for read, complaint in todo:
             allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving,
-                                          report.batch_id)
+                                          report)
             if any(p.error for p in allocation.predictions.values()):
                 report.skipped["still_failing"] += 1  # the allocation it has stands, with its first failure
             elif not report.dry_run and not store.supersede_allocation(allocation, read):

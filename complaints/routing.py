@@ -8,6 +8,10 @@ is under the threshold the prediction records (``complaints.thresholds``), else 
 Under ``deferral: task`` (config/operations.yaml) an annotating task's low confidence does not hold the
 complaint back: it lands in its team's queue with the task marked for the team to name, a reason that
 starts with ``TO_NAME``.
+
+A post-deploy smoke test's complaint (tools/smoke.py) is stored and routed as any, then held in the reserved
+``SMOKE_TEST_QUEUE``, which is none of the ops team's (``complaints.access.queues``): no role lists, counts,
+reads or corrects it, so nothing a smoke test makes reaches an analyst or training data.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ from complaints.thresholds import served_threshold
 
 
 TO_NAME = "for the team to name"
+SMOKE_TEST_QUEUE = "Smoke test"
+SMOKE_TEST = "smoke-"  # how tools/smoke.py starts its complaint ids, and its batch keys in the inbox
+SMOKE_TEST_INBOX = f"inbox/{SMOKE_TEST}"  # the one inbox prefix the apply role may write (infra/bootstrap)
+
+Routed = tuple[str, str, list[str]]  # queue, status, reasons
 
 
 def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction], deferral: str = "complaint"
-          ) -> tuple[str, str, list[str]]:
+          ) -> Routed:
     """(queue, status, reasons) for one complaint; an allocated complaint's reasons are what the team must name."""
     flags = [task for task in tasks if task.role == "flag"]
     failed_flags = [f"{t.name} model failed: {predictions[t.name].error}" for t in flags if predictions[t.name].error]
@@ -53,3 +62,18 @@ def left_to_name(reasons: list[str]) -> set[str]:
     """The tasks an allocated complaint's reasons leave for the team to name (``route`` writes them so)."""
     return {reason.removeprefix(f"{TO_NAME}: ").split(" ", 1)[0] for reason in reasons if reason.startswith(TO_NAME)}
 
+
+def is_smoke_test(source: str, complaint_id: str) -> bool:
+    """A smoke test's complaint: its batch is an object under ``SMOKE_TEST_INBOX`` and its id is a smoke test's.
+    Both, so that neither a real file named so nor a real id so named hides a real complaint from the ops team."""
+    _, _, key = source.removeprefix("s3://").partition("/")
+    return source.startswith("s3://") and key.startswith(SMOKE_TEST_INBOX) and complaint_id.startswith(SMOKE_TEST)
+
+
+def smoke_tests_aside(source: str, complaint_id: str, routed: Routed) -> Routed:
+    """A smoke test's complaint in ``SMOKE_TEST_QUEUE`` with its status, its reasons led by the queue the models
+    chose, so the smoke test still proves the routing; any other complaint as routed."""
+    if not is_smoke_test(source, complaint_id):
+        return routed
+    queue, status, reasons = routed
+    return SMOKE_TEST_QUEUE, status, [f"smoke test: held out of the ops team's queues, routed to {queue}", *reasons]

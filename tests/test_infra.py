@@ -23,6 +23,7 @@ import pytest
 
 from testing import CHECKOUT
 from complaints import config
+from complaints.routing import SMOKE_TEST_INBOX
 from complaints.store.tables import TABLES
 from testing.moto_stack import (
     ASL, INFRA, MODULES, asl_variables, common_environment, function_specs, local_values, render_asl, resources, terraform,
@@ -971,6 +972,22 @@ BUDIBASE = MODULES / "budibase"
 BUDIBASE_SECRETS = {"JWT_SECRET", "INTERNAL_API_KEY", "API_ENCRYPTION_KEY", "ENCRYPTION_KEY", "MINIO_ACCESS_KEY",
                     "MINIO_SECRET_KEY", "REDIS_PASSWORD", "COUCHDB_USER", "COUCHDB_PASSWORD", "BB_ADMIN_USER_EMAIL",
                     "BB_ADMIN_USER_PASSWORD"}
+
+
+def test_a_smoke_tests_batch_starts_an_execution_and_only_the_apply_role_puts_one():
+    """complaints.routing holds a smoke test's complaints out of the ops team's queues by their batch's key: that
+    key is under the prefix whose objects start an execution, the apply role (`make smoke`) may put objects only
+    there, and no function of the stack may write there."""
+    assert SMOKE_TEST_INBOX.startswith(_variables(MODULES / "intake")["inbox_prefix"]["default"])
+    rule = resources(MODULES / "intake")[("aws_cloudwatch_event_rule", "batch_received")]
+    assert "object = {key = [{prefix = var.inbox_prefix}]}" in rule["event_pattern"]
+    for environment in ("dev", "prod"):
+        puts = [r for role in github_roles() for s in allowed(role, environment) if "s3:PutObject" in s["actions"]
+                for r in s["resources"] if "-batches-" in r]
+        assert puts == [f"arn:aws:s3:::complaints-{environment}-batches-{ACCOUNT}/{SMOKE_TEST_INBOX}*"], puts
+    writes = [p for grant in function_grants({"inbox_prefix": "inbox/", "chunk_prefix": "chunks/"}).values()
+              for p in grant["s3_write"]]
+    assert not any(fnmatch.fnmatchcase(f"{SMOKE_TEST_INBOX}1.csv", f"{prefix}*") for prefix in writes), writes
 
 
 def _variables(folder: Path) -> dict[str, dict]:

@@ -10,10 +10,13 @@ from openapi_spec_validator import validate
 
 from complaints import access, strategy
 from complaints.deployment import Deployment
-from complaints.feedback import stored_key
+from complaints.feedback import reallocate, stored_key
+from complaints.intake import read_batch
+from complaints.pipeline import TriagePipeline
 from complaints.queues import slug
+from complaints.routing import SMOKE_TEST, SMOKE_TEST_INBOX, SMOKE_TEST_QUEUE
 from complaints.config import Settings
-from conftest import PROVENANCE
+from conftest import PROVENANCE, sample, write_csv
 from ops_api.app import create_app
 from ops_api.openapi import COMMITTED, produced, rendered
 from ops_fixtures import STAND_IN, VULNERABLE, ops_home, ops_store  # noqa: F401 (fixtures)
@@ -216,6 +219,39 @@ def test_the_audit_chain_and_the_summary_come_from_the_store(ops_store, client):
     assert summary["allocated"] == 60 == sum(summary["by_queue"].values())
     assert summary["manual_triage_share"] == pytest.approx(summary["manual_triage"] / 60, abs=1e-4)
     assert summary["corrections"] == sum(summary["corrections_by_task"].values())
+
+
+def test_no_role_lists_counts_reads_or_corrects_a_smoke_tests_complaints(ops_store, client, deployment, cfpb_rows,
+                                                                        tmp_path):
+    """A smoke test's batch (tools/smoke.py: its key in the inbox, its complaint ids) triaged beside the 60: no role's
+    queues, counts or summary include it, no role reads its queue or one of its complaints (the answer to an unknown
+    id), and no correction of one is accepted, by the API or the core, so none becomes training data."""
+    stamp = "20260101T000000000000Z"
+    rows = [dict(row, **{"Complaint ID": f"{SMOKE_TEST}{stamp}-{row['Complaint ID']}"})
+            for row in sample(cfpb_rows, 5, salt="smoke")]
+    batch = read_batch(write_csv(tmp_path / "smoke.csv", rows), deployment.taxonomy)
+    batch.source = f"s3://complaints-test-batches/{SMOKE_TEST_INBOX}{stamp}.csv"  # as functions/intake.py names it
+    TriagePipeline(deployment).triage(batch)
+    held = rows[0]["Complaint ID"]
+    assert deployment.store.count_queue(SMOKE_TEST_QUEUE) == 5
+
+    body = {"task": "team", "label": ops_store.team_a, "expected_revision": 0}
+    for role in ROLES:
+        headers = as_role(ops_store, role)
+        assert SMOKE_TEST_QUEUE not in {q["name"] for q in client.get("/queues", headers=headers).json()}
+        assert client.get(f"/queues/{slug(SMOKE_TEST_QUEUE)}/complaints", headers=headers).status_code == 404
+        for method, path, sent in (("GET", f"/complaints/{held}", None),
+                                   ("POST", f"/complaints/{held}/reassignments", body)):
+            response = client.request(method, path, json=sent, headers=headers)
+            unknown = client.request(method, path.replace(held, UNKNOWN_ID), json=sent, headers=headers)
+            assert (response.status_code, response.json()) == (404, unknown.json()), (role, path, response.text)
+    lead = as_role(ops_store, "triage_lead")
+    assert sum(q["count"] for q in client.get("/queues", headers=lead).json()) == 60
+    summary = client.get("/summary?hours=168", headers=lead).json()
+    assert summary["allocated"] == 60 and SMOKE_TEST_QUEUE not in summary["by_queue"]
+    with pytest.raises(ValueError, match="smoke test's complaint takes no correction"):
+        reallocate(deployment, held, "team", ops_store.team_a, "lead")
+    assert deployment.store.list_feedback(held) == []
 
 
 def test_users_are_refused_without_a_valid_role_or_team(deployment):

@@ -1,5 +1,7 @@
+import pytest
+
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, TaskPrediction
-from complaints.routing import TO_NAME, left_to_name, route
+from complaints.routing import SMOKE_TEST_QUEUE, TO_NAME, left_to_name, route, smoke_tests_aside
 from complaints.tasks import TaskSpec
 from complaints.thresholds import EVEN_ODDS, served_threshold
 
@@ -74,3 +76,18 @@ def test_a_binary_version_tuned_with_no_threshold_flags_from_even_odds_and_only_
     assert served_threshold(None, None, None, binary=True) == EVEN_ODDS == 0.5
     assert served_threshold(0.2, None, None, binary=True) == 0.2
     assert served_threshold(None, configured=None) is None  # a flag task whose model did not run records none
+
+
+@pytest.mark.parametrize("source, complaint_id, held", [
+    ("s3://complaints-prod-batches-1/inbox/smoke-20260101T000000Z.csv", "smoke-20260101T000000Z-123", True),
+    ("s3://complaints-prod-batches-1/inbox/smoke-partner-drop.csv", "123", False),  # a real file named so
+    ("s3://complaints-prod-batches-1/inbox/2026-05-02.csv", "smoke-earlier-123", False),  # a real batch's id so named
+    ("s3://complaints-prod-batches-1/inbox/api/smoke-1.json", "smoke-1", False),  # the API's keys are its own
+    ("/home/ana/inbox/smoke-1.csv", "smoke-1-123", False),  # the embedded path: no smoke test there
+])
+def test_only_a_smoke_tests_key_and_id_together_hold_a_complaint_out_of_the_ops_teams_queues(source, complaint_id,
+                                                                                              held):
+    routed = route(TASKS, predictions())
+    queue, status, reasons = smoke_tests_aside(source, complaint_id, routed)
+    assert (queue, status, reasons) == ((SMOKE_TEST_QUEUE, ALLOCATED, [
+        "smoke test: held out of the ops team's queues, routed to Mortgage"]) if held else routed)

@@ -10,7 +10,11 @@ import uuid
 
 import pytest
 
-from complaints.config import default_data_path
+from complaints.access import queues
+from complaints.config import Settings, default_data_path
+from complaints.routing import SMOKE_TEST_QUEUE
+from complaints.tasks import load_tasks
+from complaints.taxonomy import Taxonomy
 from tools import smoke
 from test_aws_state_machine import BUCKET, stack  # noqa: F401 - stack is the fixture these tests run on
 
@@ -63,6 +67,31 @@ def test_real_complaints_go_through_the_deployed_pipeline_and_the_smoke_test_pas
     assert len(sent) == 25 and all(row["Complaint ID"].startswith(f"smoke-{stamp}-") for row in sent)
     assert all(row["Consumer complaint narrative"].strip() for row in sent)
     assert all(stack.store.get_allocation(row["Complaint ID"]) for row in sent)
+
+
+def test_a_smoke_tests_complaints_are_routed_as_any_and_held_out_of_the_ops_teams_queues(stack, capsys, tmp_path):
+    """Stored and routed as any batch (the reasons name the queue the models chose), then all in the smoke test
+    queue, which none of the ops team's queues counts; a batch of the day beside it lands in those queues, smoke
+    test ids or not: only a smoke test's key in the inbox and its ids together set complaints aside."""
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_bytes(smoke.smoke_batch(default_data_path(), 5, "earlier"))  # ids smoke-earlier-...: not its key
+    assert stack.run(stack.put_batch("inbox/earlier.csv", earlier))["status"] == "SUCCEEDED"
+    assert run(stack, EventBridge(stack.s3, stack.sfn, stack.state_machine_arn), "--count", "10") == 0
+    report = json.loads(capsys.readouterr().out)
+    sent = list(csv.DictReader(io.StringIO(stack.s3.get_object(
+        Bucket=BUCKET, Key=report["batch"].removeprefix(f"s3://{BUCKET}/"))["Body"].read().decode())))
+
+    settings = Settings.from_env()
+    ops_queues = queues(load_tasks(settings.tasks_file), Taxonomy.load(settings.taxonomy_file))
+    held = [stack.store.get_allocation(row["Complaint ID"]) for row in sent]
+    assert {a.queue for a in held} == {SMOKE_TEST_QUEUE} and stack.store.count_queue(SMOKE_TEST_QUEUE) == 10
+    assert report["rows"] == report["allocated"] + report["manual_triage"] == 10 and report["rejected"] == 0
+    assert sum(a.status == "allocated" for a in held) == report["allocated"]
+    prefix = "smoke test: held out of the ops team's queues, routed to "
+    assert all(a.reasons[0].startswith(prefix) and a.reasons[0].removeprefix(prefix) in ops_queues for a in held)
+    day = [stack.store.get_allocation(row["Complaint ID"]) for row in csv.DictReader(io.StringIO(earlier.read_text()))]
+    assert all(a.queue in ops_queues and not any(r.startswith("smoke test") for r in a.reasons) for a in day)
+    assert sum(stack.store.count_queue(name) for name in ops_queues) == 5
 
 
 def test_a_chunk_that_fell_back_to_manual_triage_fails_the_smoke_test(stack, capsys):

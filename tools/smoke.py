@@ -13,7 +13,9 @@ The batch bucket and the state machine are the stack's terraform outputs `batch_
 be named complaints-<env>-.
 
 Each complaint's id becomes ``smoke-<timestamp>-<CFPB id>``: every run triages new complaints (none is
-reused from an earlier run) and the store shows which allocations a smoke test made.
+reused from an earlier run). The key and the ids are what complaints.routing takes for a smoke test's: its
+complaints are stored and routed as any, then held in the reserved smoke test queue, out of the ops team's
+queues, their summary and their corrections (so out of training data).
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ from typing import Any
 
 from complaints.intake import data_files
 from complaints.config import default_data_path
+from complaints.routing import SMOKE_TEST, SMOKE_TEST_INBOX
 from model.stack_outputs import stack_outputs
 
 DEFAULT_COUNT = 25
-INBOX_PREFIX = "inbox/"
 CLOCK_SKEW = timedelta(minutes=1)  # between this machine and Step Functions' start dates
 COMPLAINT_ID = "Complaint ID"
 NARRATIVE = "Consumer complaint narrative"
@@ -72,7 +74,7 @@ def smoke_batch(data: Path, count: int, stamp: str) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields)
     writer.writeheader()
-    writer.writerows({**row, COMPLAINT_ID: f"smoke-{stamp}-{row[COMPLAINT_ID]}"} for row in chosen)
+    writer.writerows({**row, COMPLAINT_ID: f"{SMOKE_TEST}{stamp}-{row[COMPLAINT_ID]}"} for row in chosen)
     return out.getvalue().encode("utf-8")
 
 
@@ -118,7 +120,7 @@ def check(execution: dict, count: int) -> tuple[dict[str, int], list[str]]:
 def smoke(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, count: int = DEFAULT_COUNT,
           data: Path | None = None, timeout_s: float = 600, poll_s: float = 5) -> Outcome:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    outcome = Outcome(key=f"{INBOX_PREFIX}smoke-{stamp}.csv")
+    outcome = Outcome(key=f"{SMOKE_TEST_INBOX}{stamp}.csv")
     data = data or default_data_path()
     if data is None or not Path(data).exists():
         outcome.problems.append(f"no CFPB sample at {data}: set COMPLAINTS_DATA or run `make shared-data`")
