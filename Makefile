@@ -79,6 +79,14 @@ gate-verdict:  ## the required check `gate`: nothing to gate, or every changed e
 stage: $(TOOLS_STAMP)  ## copy the versions ENV's manifest serves into functions/build/models for the serving image
 	$(BIN)/python -m model.serving_image stage --env $(ENV)
 
+# The serving image between apply.yml's plan and apply jobs: an OCI archive, built once (tools/image_archive.py).
+IMAGE_ARCHIVE ?= build/image/serving.tar
+image-digest:  ## the digest of the serving image in IMAGE_ARCHIVE (an OCI archive): what the plan names
+	@$(PYTHON) -m tools.image_archive digest $(IMAGE_ARCHIVE)
+
+push-image:  ## push IMAGE_ARCHIVE to IMAGE_REFERENCE (registry/repository:tag) as it is; fails unless the registry holds its digest
+	$(PYTHON) -m tools.image_archive push $(IMAGE_ARCHIVE) "$(IMAGE_REFERENCE)"
+
 ACTOR ?= $(USER)
 release: $(TOOLS_STAMP)  ## apply ENV's committed release manifest to its store (RUN_URL and ACTOR, default you, recorded); a no-op when it already serves it
 	$(BIN)/complaints --env $(ENV) release apply --run-url "$(RUN_URL)" --actor "$(ACTOR)"

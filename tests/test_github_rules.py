@@ -231,7 +231,7 @@ def trusted_environments() -> set[str]:
     """The environments whose jobs an AWS role trusts: infra/bootstrap/identity.tf's subjects."""
     identity = (CHECKOUT / "infra" / "bootstrap" / "identity.tf").read_text(encoding="utf-8")
     suffixes = set(re.findall(r":environment:\$\{each\.key\}([-a-z]*)\"", identity))
-    assert suffixes == {"", "-plan", "-gate"}, suffixes
+    assert suffixes == {"", "-plan", "-release-plan", "-gate"}, suffixes
     return {f"{name}{suffix}" for name in DEPLOYED for suffix in suffixes}
 
 

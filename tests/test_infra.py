@@ -549,8 +549,9 @@ def test_each_role_trusts_the_jobs_of_its_github_environment_or_main_and_no_othe
     """apply <env>: environment <env>; plan and gate of <env>: environments <env>-plan, <env>-gate, whose
     required reviewers approve a pull request's run; retrain: main."""
     for environment, other in (("dev", "prod"), ("prod", "dev")):
-        for role, name in (("apply", environment), ("plan", f"{environment}-plan"), ("gate", f"{environment}-gate")):
-            assert trusted_subjects(role, environment) == [f"repo:{REPOSITORY}:environment:{name}"], role
+        for role, names in (("apply", [environment]), ("gate", [f"{environment}-gate"]),
+                            ("plan", [f"{environment}-plan", f"{environment}-release-plan"])):
+            assert trusted_subjects(role, environment) == [f"repo:{REPOSITORY}:environment:{n}" for n in names], role
             assert other not in json.dumps(statements(role_policies(role)[0], environment)), role
         assert trusted_subjects("retrain", environment) == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
 
@@ -584,7 +585,8 @@ def test_the_workflows_assume_roles_from_exactly_the_environments_the_roles_trus
             if environment is not None:
                 used |= {re.sub(r"\$\{\{\s*(matrix|inputs)\.environment\s*\}\}", name, environment)
                          for name in ENVIRONMENTS}
-    assert used == trusted == {"dev", "prod", "dev-plan", "prod-plan", "dev-gate", "prod-gate"}
+    assert used == trusted == {"dev", "prod", "dev-plan", "prod-plan", "dev-release-plan", "prod-release-plan",
+                               "dev-gate", "prod-gate"}
 
 
 def _state_lock_or_key(statement: dict, action: str) -> bool:

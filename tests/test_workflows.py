@@ -492,7 +492,84 @@ def test_the_image_is_built_for_the_functions_architecture_under_qemu():
                 qemu = [earlier.get("with", {}) for earlier in steps[:index]
                         if earlier.get("uses", "").startswith("docker/setup-qemu-action@")]
                 assert qemu and "arm64" in qemu[0]["platforms"].split(","), f"{workflow}:{name}: no arm64 emulator"
-    assert sorted(builds) == ["apply.yml:apply", "deploy.yml:plan"]
+    assert sorted(builds) == ["apply.yml:plan", "deploy.yml:plan"]
+
+
+def test_prods_plan_exists_before_its_approval_and_the_apply_applies_exactly_it():
+    """apply.yml plans in its own job, under the read-only plan role of environment <env>-release-plan (main only,
+    no reviewers), and puts the plan in the run's summary; the apply job, in environment <env> (prod's reviewers),
+    needs it, pushes the image archive the plan was made against (make push-image checks the digest) and applies
+    that saved plan file, not a new plan."""
+    apply = load(WORKFLOW_DIR / "apply.yml")["jobs"]
+    plan, release = apply["plan"], apply["apply"]
+    assert plan["environment"] == {"name": "${{ inputs.environment }}-release-plan", "deployment": False}
+    assert "vars.AWS_PLAN_ROLE_ARN" in yaml.safe_dump(plan) and "AWS_APPLY_ROLE_ARN" not in yaml.safe_dump(plan)
+    [build] = [s for s in plan["steps"] if s.get("uses", "").startswith("docker/build-push-action@")]
+    assert build["with"]["outputs"] == "type=oci,dest=build/image/serving.tar" and "push" not in build["with"]
+    scripts = {step.get("name"): step.get("run", "") for step in plan["steps"]}
+    assert "make --no-print-directory image-digest" in scripts["The image's digest (its manifest's, from the archive's index)"]
+    assert '-out="../../build/plan/${ENVIRONMENT}.tfplan"' in scripts["terraform plan"]
+    assert "@${{ steps.image.outputs.digest }}" in yaml.safe_dump(plan)
+    assert any("GITHUB_STEP_SUMMARY" in script and "build/plan/${ENVIRONMENT}.md" in script for script in scripts.values())
+    [upload] = [s for s in plan["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["with"]["name"] == "release-plan-${{ inputs.environment }}"
+    assert {"build/plan/${{ inputs.environment }}.tfplan", "build/image/serving.tar",
+            "functions/build/models/models.json"} <= {line.strip() for line in upload["with"]["path"].splitlines()}
+
+    assert release["needs"] == "plan" and release["environment"]["name"] == "${{ inputs.environment }}"
+    names = [step.get("name") or step.get("uses", "").split("@")[0] for step in release["steps"]]
+    [download] = [s for s in release["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert download["with"] == {"name": "release-plan-${{ inputs.environment }}"}
+    assert not any(s.get("uses", "").startswith(("docker/build-push-action@", "docker/setup-buildx")) for s in release["steps"])
+    runs = {step.get("name"): step.get("run", "") for step in release["steps"]}
+    assert runs["Push the planned image, by digest"].startswith("make push-image ")
+    applied = runs["terraform apply (the saved plan, nothing else)"]
+    assert "terraform -chdir=infra/stack apply" in applied and applied.rstrip().endswith('"../../build/plan/${ENVIRONMENT}.tfplan"')
+    assert " plan " not in applied
+    order = [names.index(name) for name in ("actions/download-artifact", "Push the planned image, by digest",
+                                            "terraform apply (the saved plan, nothing else)",
+                                            "Apply the release manifest to the store (this run recorded)")]
+    assert order == sorted(order)
+
+
+def test_the_image_archives_digest_is_its_one_manifests_and_a_push_must_land_it(tmp_path):
+    """tools/image_archive.py: the digest the plan names is the one image manifest of the OCI archive; a push
+    whose registry copy has another digest fails (skopeo stood in for by a recorder: no registry here)."""
+    import hashlib
+    import io
+    import tarfile
+    from subprocess import CompletedProcess
+
+    from tools import image_archive
+
+    manifest = b'{"schemaVersion": 2, "layers": []}'
+    sha = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    archive = tmp_path / "serving.tar"
+
+    def write(index: dict) -> None:
+        with tarfile.open(archive, "w") as tar:
+            data = json.dumps(index).encode()
+            info = tarfile.TarInfo("index.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+    write({"manifests": [{"digest": sha}]})
+    assert image_archive.digest(archive) == sha
+    calls = []
+
+    def skopeo(held: bytes):
+        def run(argv, **_):
+            calls.append(argv[:2])
+            return CompletedProcess(argv, 0, stdout=held)
+        return run
+
+    assert image_archive.push(archive, "registry/repo:tag", run=skopeo(manifest)) == sha
+    assert calls == [["skopeo", "copy"], ["skopeo", "inspect"]]
+    with pytest.raises(RuntimeError, match="the plan names"):
+        image_archive.push(archive, "registry/repo:tag", run=skopeo(manifest + b" "))
+    write({"manifests": [{"digest": sha}, {"digest": sha}]})
+    with pytest.raises(ValueError, match="exactly one"):
+        image_archive.digest(archive)
 
 
 # --- a deployment as it runs on main -----------------------------------------------------------------------------
@@ -522,7 +599,8 @@ def test_each_deployment_names_the_model_versions_it_released():
     assert apply["apply"]["environment"] == {
         "name": "${{ inputs.environment }}",
         "url": "${{ github.server_url }}/${{ github.repository }}/blob/${{ github.sha }}/deploy/${{ inputs.environment }}.yaml"}
-    [upload] = [step for step in apply["apply"]["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
+    [upload] = [step for step in apply["apply"]["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")
+                and step["with"]["name"].startswith("applied-plan")]
     assert upload["with"]["name"] == "applied-plan-${{ inputs.environment }}"
     assert "functions/build/models/models.json" in upload["with"]["path"].split()
     record = apply["record"]

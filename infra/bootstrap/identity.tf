@@ -3,7 +3,8 @@
 # each role trusts only the token's `sub` claim of the one kind of job it exists for:
 #
 #   <env> plan              jobs of GitHub environment <env>-plan (pull requests, once a required reviewer
-#                           approved the job): terraform plan of infra/stack in <env>, read-only, no data
+#                           approved the job) and <env>-release-plan (main only: the plan an apply's reviewers
+#                           approve): terraform plan of infra/stack in <env>, read-only, no data
 #   <env> gate              jobs of GitHub environment <env>-gate (pull requests that change deploy/<env>.yaml,
 #                           once approved, gate.yml): read <env>'s corrections, shadow answers and what serves
 #   <env> apply             jobs of GitHub environment <env> (main only): terraform apply of infra/stack in
@@ -84,7 +85,10 @@ data "aws_iam_policy_document" "plan_trust" {
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:environment:${each.key}-plan"]
+      values = [
+        "repo:${var.github_repository}:environment:${each.key}-plan",
+        "repo:${var.github_repository}:environment:${each.key}-release-plan",
+      ]
     }
   }
 }
