@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup terraform-check terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain gate gate-verdict stage release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
+.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap gate gate-verdict stage image-digest push-image release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,12 @@ DATA ?= $(DATA_DIR)
 OUT ?= build/promotion
 retrain: setup  ## retrain ENV's models on DATA and its corrections, gate them, write the manifest change + report to OUT
 	$(BIN)/complaints --env $(ENV) retrain --data $(DATA) --out $(OUT)
+
+promote: setup  ## propose to ENV (promoted_from another: prod) the versions its source's latest release serves, gated; OUT as retrain
+	$(BIN)/complaints --env $(ENV) promote --data $(DATA) --out $(OUT)
+
+bootstrap: setup  ## ENV's first release (its manifest serves nothing): retrain on the base data, or promote from its source; OUT as retrain
+	$(BIN)/complaints --env $(ENV) bootstrap --data $(DATA) --out $(OUT)
 
 # PROPOSED: a pull request's deploy/ folder, read as data; the rules (gate settings, rollout, minimums, code) are
 # this checkout's, which the gate workflow checks out from the pull request's base.

@@ -90,7 +90,7 @@ def _describe_change(change: AuditEvent | None, release: dict | None) -> dict | 
                  "challenger": change.details.get("challenger")}
     if change.action == "release":
         described.update({key: change.details.get(key) for key in ("environment", "release_id", "git_commit",
-                                                                    "manifest", "run_url")})
+                                                                    "manifest", "run_url", "gate_decision_sha256")})
         described["release"] = release
     else:
         described["note"] = "promoted locally (embedded default, no release manifest and no gate)"

@@ -1,6 +1,7 @@
 """Lifecycle commands: what serves an environment is a release manifest in git (``release diff|apply``),
-a challenger earns its place by the gate (``gate``), the retrain job proposes both (``retrain``), and any
-allocation can be traced back to all of it (``audit``)."""
+a challenger earns its place by the gate (``gate``), the retrain job proposes both (``retrain``; ``promote`` for an
+environment that serves another's versions, ``bootstrap`` for a first release), and any allocation can be traced
+back to all of it (``audit``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from complaints.deployment import Deployment
 from model import decision
 from model.gate import PROMOTE, compare, decide, markdown_report, policy_of, report_sha256, rules_of
 from model.manifest import ReleaseManifest, TaskRelease, describe, git_commit_of, manifest_path, next_step
-from model.release import apply, diff, gated
+from model.promotion import unpromoted
+from model.release import apply, as_read, diff, gated, serving
 from complaints.config import Settings
 from complaints.strategy import strategies
 
@@ -48,13 +50,26 @@ def add_commands(command) -> None:
     _recorded(gate, actor="gate", who="who runs the gate (recorded with the decision)")
 
     retrain = command("retrain", cmd_retrain, "Retrain an environment's models on the base data and the analysts' "
-                                              "corrections in its store, gate the challengers, and write the manifest "
-                                              "change and report for a pull request. Needs --env. Exit 1 when no "
-                                              "challenger passes (the manifest is untouched).")
-    retrain.add_argument("--data", help=DATA_HELP)
-    retrain.add_argument("--out", default="build/promotion", help="report.md, gate.json, manifest.diff (default %(default)s)")
-    retrain.add_argument("--max-rows", type=int, help="train on a deterministic subset of this many complaints")
-    retrain.add_argument("--actor", default="retrain", help="who retrains (recorded)")
+                                              "corrections in its store (and in the environments promoted from it), "
+                                              "gate the challengers, and write the manifest change and report for a "
+                                              "pull request. Needs --env. Exit 0 when no challenger passes too (the "
+                                              "manifest is untouched, the report says why); non-zero when the retrain "
+                                              "fails (the data gate, training).")
+    promote = command("promote", cmd_retrain, "Propose to an environment `promoted_from` another (prod from dev) the "
+                                              "versions the other's latest release serves: gated against what serves "
+                                              "here on this environment's corrections, entering at its rollout's first "
+                                              "step; the manifest change and report for a pull request. Needs --env.")
+    bootstrap = command("bootstrap", cmd_retrain, "An environment's first release, its manifest serving nothing: "
+                                                  "retrain on the base data alone (the environment's tables may not "
+                                                  "exist yet), or promote from its source environment; first versions "
+                                                  "must reach the tasks' minimums. Refused once the manifest serves.")
+    for parser in (retrain, promote, bootstrap):
+        parser.add_argument("--data", help=DATA_HELP)
+        parser.add_argument("--out", default="build/promotion",
+                            help="report.md, gate.json, manifest.diff (default %(default)s)")
+        parser.add_argument("--actor", default=parser.prog.split()[-1], help="who proposes (recorded)")
+    for parser in (retrain, bootstrap):
+        parser.add_argument("--max-rows", type=int, help="train on a deterministic subset of this many complaints")
 
     audit = command("audit", cmd_audit, "The audit chain of a complaint: its allocation, each task's version and "
                                         "strategy line, model card, the gate decision that admitted it, the release "
@@ -119,10 +134,10 @@ def cmd_gate(args, settings: Settings, deployment: Deployment) -> int:
         raise UsageError("--proposed and --decide need --env")
     if args.challenger and not args.task:
         raise UsageError("--challenger needs --task")
-    serving = strategies(deployment, required=False)
-    pairs = {task: (s.champion, s.challenger) for task, s in serving.items() if s.challenger}
+    served = strategies(deployment, required=False)
+    pairs = {task: (s.champion, s.challenger) for task, s in served.items() if s.challenger}
     if args.task:
-        champion = serving[args.task].champion if args.task in serving else None
+        champion = served[args.task].champion if args.task in served else None
         challenger = args.challenger or pairs.get(args.task, (None, None))[1]
         if champion is None or challenger is None:
             raise UsageError(f"task {args.task!r} needs a champion and a challenger to gate")
@@ -153,16 +168,25 @@ def _gate_environment(args, deployment: Deployment) -> int:
     if proposed.environment != rules_manifest.environment:
         raise UsageError(f"{proposed.path} is the manifest of {proposed.environment!r}, not {args.env!r}")
     policy_of(proposed.gate)  # a manifest that would loosen the gate is refused, rules change or not
+    with as_read(deployment, rules_manifest) as environment:
+        return _gate_proposal(args, environment, rules_manifest, proposed, folder)
+
+
+def _gate_proposal(args, deployment: Deployment, rules_manifest: ReleaseManifest, proposed: ReleaseManifest,
+                   folder: Path) -> int:
     policy = policy_of(rules_manifest.gate)
-    changes = [c for c in gated(deployment, diff(deployment, proposed)) if not args.task or c.task == args.task]
-    serving = {task: TaskRelease.of(s) for task, s in strategies(deployment, required=False).items()}
-    verdicts = decide(deployment, changes, serving, data_path(args.data), policy, rules_manifest.rollout) \
+    current = serving(deployment, rules_manifest)
+    changes = [c for c in gated(diff(deployment, proposed, current), current) if not args.task or c.task == args.task]
+    never_served = unpromoted(proposed, changes)
+    serving_lines = {task: TaskRelease.of(s) for task, s in current.items()}
+    verdicts = decide(deployment, changes, serving_lines, data_path(args.data), policy, rules_manifest.rollout) \
         if changes else []
     title = f"Gate {rules_manifest.environment}: " + (
         ", ".join(f"{v.task} {v.decision}" for v in verdicts) or "nothing to gate")
     report = (markdown_report(verdicts, policy, title) if verdicts else
               f"# {title}\n\nThe manifest changes no line against what the environment serves: nothing to gate.") + "\n"
-    rules_changed = (proposed.gate, proposed.rollout) != (rules_manifest.gate, rules_manifest.rollout)
+    rules_changed = (proposed.gate, proposed.rollout, proposed.promoted_from) != (
+        rules_manifest.gate, rules_manifest.rollout, rules_manifest.promoted_from)
     refused = {}
     for verdict in verdicts:
         rules = rules_of(deployment, deployment.task(verdict.task), policy, rules_manifest.rollout)
@@ -175,6 +199,8 @@ def _gate_environment(args, deployment: Deployment) -> int:
         if rules_changed:
             problems.append("the pull request changes the gate's settings or the rollout and a serving line: "
                             "the rules change in a pull request of their own")
+        if verdict.task in never_served:
+            problems.append(never_served[verdict.task])
         if problems:
             refused[verdict.task] = problems
     if refused:
@@ -208,19 +234,30 @@ def _gate_output(args, report: str, payload: dict) -> None:
 
 
 def cmd_retrain(args, settings: Settings, deployment: Deployment) -> int:
-    from model.retrain import RetrainArguments, retrain  # the `train` extra, imported only to train
+    """retrain, promote and bootstrap: the manifest change, its decisions and its report, for a pull request."""
+    from model.retrain import RetrainArguments, promote, retrain  # the `train` extra, imported only to train
 
     manifest = _manifest(args)
-    result = retrain(deployment, manifest, RetrainArguments(data=data_path(args.data), out=Path(args.out),
-                                                            actor=args.actor, max_rows=args.max_rows))
+    job = args.command
+    if job == "bootstrap":
+        if manifest.tasks:
+            raise UsageError(f"{manifest.path} already serves {', '.join(manifest.tasks)}: {manifest.environment} "
+                             f"is bootstrapped (make {'promote' if manifest.promoted_from else 'retrain'} "
+                             f"ENV={manifest.environment})")
+        job = "promote" if manifest.promoted_from else "retrain"
+        print(f"{manifest.environment}: first release, by {job}" + (f" from {manifest.promoted_from}"
+                                                                    if manifest.promoted_from else ""))
+    result = (promote if job == "promote" else retrain)(deployment, manifest, RetrainArguments(
+        data=data_path(args.data), out=Path(args.out), actor=args.actor, max_rows=getattr(args, "max_rows", None)))
     for verdict in result.verdicts:
         print(f"{verdict.task:<12} {verdict.challenger}  {verdict.decision:<14} {verdict.reasons[0]}")
     if result.manifest_changed:
         print(f"\n{manifest.path} changed for {', '.join(result.promoted)}: open a pull request with "
               f"{result.report} as its body ({Path(args.out) / 'manifest.diff'})")
-        return 0
-    print(f"\nNo challenger passed the gate: {manifest.path} is untouched. Why: {result.report}")
-    return EXIT_FAILED
+    else:
+        print(f"\nNothing passed the gate or nothing was new: {manifest.path} is untouched, nothing to propose (a "
+              f"quiet week, not a failure). Why: {result.report}")
+    return 0
 
 
 def cmd_audit(args, settings: Settings, deployment: Deployment) -> int:

@@ -9,6 +9,7 @@ model/decision.py).
     registry: hf://megabank-complaints                   # COMPLAINTS_MANIFEST_REGISTRY_URL overrides
     rollout: [shadow, canary:10, champion]               # how a new challenger enters, and the steps it may take
     gate: {margin: 0.01}                                 # the gate's settings: tighter than model/gate.py's, never looser
+    promoted_from: dev                                   # optional: serve only versions a release of dev served
     tasks:
       issue:
         champion: 3f2a9c0d1e2b4a5c
@@ -72,6 +73,9 @@ class ReleaseManifest:
     tasks: dict[str, TaskRelease]
     rollout: tuple[str, ...] = ("champion",)
     gate: dict[str, Any] = field(default_factory=dict)
+    # The environment whose releases this one's versions come from (model/promotion.py): one artefact, tried there
+    # first. None: the environment's own retrain proposes its versions.
+    promoted_from: str | None = None
 
     @property
     def store_url(self) -> str:
@@ -91,7 +95,7 @@ class ReleaseManifest:
         if not path.is_file():
             raise ManifestError(f"{path}: no release manifest (deploy/<env>.yaml)")
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        unknown = set(doc) - {"environment", "store", "registry", "rollout", "gate", "tasks"}
+        unknown = set(doc) - {"environment", "store", "registry", "rollout", "gate", "promoted_from", "tasks"}
         missing = [key for key in ("environment", "store", "registry") if not doc.get(key)]
         if unknown or missing:
             raise ManifestError(f"{path}: unknown keys {sorted(unknown)}, missing {missing}")
@@ -112,8 +116,21 @@ class ReleaseManifest:
             if recorded.get("to") == asdict(release) and recorded.get("decision") != decision.PROMOTE:
                 raise ManifestError(f"{path}: task {name!r}: the gate decided {recorded.get('decision')!r} on this "
                                     f"line ({describe(release)}): a line the gate turned away is never served")
+        source = doc.get("promoted_from")
+        if source is not None and (source == doc["environment"] or not (path.parent / f"{source}.yaml").is_file()):
+            raise ManifestError(f"{path}: promoted_from names {source!r}, which is not another environment's "
+                                f"manifest beside it")
         return cls(path, str(doc["environment"]), str(doc["store"]), str(doc["registry"]), tasks, rollout,
-                   dict(doc.get("gate") or {}))
+                   dict(doc.get("gate") or {}), source)
+
+    def promoted_into(self) -> list["ReleaseManifest"]:
+        """The manifests beside this one that take their versions from it (``promoted_from`` this environment)."""
+        found = []
+        for path in sorted(self.path.parent.glob("*.yaml")):
+            if path != self.path and (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
+                    "promoted_from") == self.environment:
+                found.append(ReleaseManifest.load(path))
+        return found
 
     def with_task(self, task: str, release: TaskRelease) -> str:
         """The manifest's text with ``task`` set to ``release``. Everything above ``tasks:`` (comments, store,

@@ -4,7 +4,8 @@ writes that make them agree.
 ``apply`` is bound to the gate: before it writes anything, every task whose line changes (versions, mode,
 canary share, threshold; a task's first version too) needs the committed gate decision that names exactly that
 change, says promote, is sealed, and was made under the rules in force (model/decision.py); one missing,
-edited, turned away or stale refuses the whole manifest. Then it records each version the manifest names (its
+edited, turned away or stale refuses the whole manifest, and so does a version an environment ``promoted_from``
+another never saw served there (model/promotion.py). Then it records each version the manifest names (its
 ``model_info`` from the model card in the registry, hash-checked on fetch) and the decisions, writes a task's
 strategy only where it differs (a conditional write and an audit event carrying the manifest's commit, actor,
 run URL and the decision's sha256), and records a release when anything changed or this manifest was never
@@ -19,15 +20,21 @@ reads it and writes nothing there: environments that share a registry cannot mov
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from complaints.deployment import Deployment
 from model import decision
 from model.gate import Change, policy_of, rules_of
 from model.manifest import ManifestError, ReleaseManifest, TaskRelease, describe
 from complaints.model_card import read_model_card
-from complaints.records import GateDecision, ModelInfo, ReleaseRecord, utc_now
+from complaints.records import GateDecision, ModelInfo, ModelStrategy, ReleaseRecord, utc_now
+from complaints.store.sqlite import SQLiteStore
 from complaints.strategy import strategies, write
+from model.promotion import unpromoted
 
 
 class UngatedChange(ManifestError):
@@ -56,21 +63,45 @@ class ApplyResult:
     release: ReleaseRecord | None  # None: nothing changed and this manifest was applied before
 
 
-def diff(deployment: Deployment, manifest: ReleaseManifest) -> list[TaskChange]:
-    """Every task the manifest or the store knows, with what each says."""
-    serving = strategies(deployment, required=False)
-    tasks = [t.name for t in deployment.tasks if t.name in manifest.tasks or t.name in serving]
+def serving(deployment: Deployment, manifest: ReleaseManifest) -> dict[str, ModelStrategy]:
+    """What the environment serves, as the retrain, the promotion and the gate compare a manifest against. A
+    committed manifest that serves nothing is a first release: the environment may not exist yet (an empty
+    account's tables come with its first apply) and nothing it could hold bears on a first version, so its store
+    is not read. ``release apply`` always reads it: the apply that creates the tables runs before it."""
+    return strategies(deployment, required=False) if manifest.tasks else {}
+
+
+@contextmanager
+def as_read(deployment: Deployment, manifest: ReleaseManifest) -> Iterator[Deployment]:
+    """The environment as the gate reads it: itself, or for a first release an empty store of its own beside the
+    environment's registry (see ``serving``), so nothing reads tables that may not exist yet."""
+    if manifest.tasks:
+        yield deployment
+        return
+    with tempfile.TemporaryDirectory(prefix="first-release-") as scratch:
+        store = SQLiteStore(Path(scratch) / "empty.sqlite3")
+        try:
+            yield replace(deployment, store=store)
+        finally:
+            store.close()
+
+
+def diff(deployment: Deployment, manifest: ReleaseManifest, current: dict[str, ModelStrategy] | None = None
+         ) -> list[TaskChange]:
+    """Every task the manifest or the store knows, with what each says (``current``: what serves, default the
+    store's strategies)."""
+    current = strategies(deployment, required=False) if current is None else current
+    tasks = [t.name for t in deployment.tasks if t.name in manifest.tasks or t.name in current]
     unknown = set(manifest.tasks) - {t.name for t in deployment.tasks}
     if unknown:
         raise ValueError(f"{manifest.path}: tasks {sorted(unknown)} are not configured tasks")
-    return [TaskChange(task, TaskRelease.of(serving[task]) if task in serving else None, manifest.tasks.get(task))
+    return [TaskChange(task, TaskRelease.of(current[task]) if task in current else None, manifest.tasks.get(task))
             for task in tasks]
 
 
-def gated(deployment: Deployment, changes: list[TaskChange]) -> list[Change]:
-    """The serving changes among ``changes``, as the gate decides them."""
-    serving = strategies(deployment, required=False)
-    return [Change(c.task, c.serving, c.wanted, serving[c.task].previous_champion if c.task in serving else None)
+def gated(changes: list[TaskChange], current: dict[str, ModelStrategy]) -> list[Change]:
+    """The serving changes among ``changes``, as the gate decides them (``current``: what serves)."""
+    return [Change(c.task, c.serving, c.wanted, current[c.task].previous_champion if c.task in current else None)
             for c in changes if c.changed]
 
 
@@ -101,8 +132,14 @@ def admitted(deployment: Deployment, manifest: ReleaseManifest, changes: list[Ch
 
 def apply(deployment: Deployment, manifest: ReleaseManifest, git_commit: str, actor: str, run_url: str = ""
           ) -> ApplyResult:
-    changes = diff(deployment, manifest)
-    decisions = admitted(deployment, manifest, gated(deployment, changes))
+    current = strategies(deployment, required=False)
+    changes = diff(deployment, manifest, current)
+    ungated = gated(changes, current)
+    decisions = admitted(deployment, manifest, ungated)
+    refused = unpromoted(manifest, ungated)
+    if refused:
+        raise UngatedChange(f"{manifest.path}: a version {manifest.promoted_from} never served, so nothing was "
+                            f"applied: " + " | ".join(f"task {task!r}: {why}" for task, why in refused.items()))
     for task, release in manifest.tasks.items():
         for version in filter(None, (release.champion, release.challenger)):
             record_version(deployment, manifest.registry, task, version)
@@ -110,7 +147,6 @@ def apply(deployment: Deployment, manifest: ReleaseManifest, git_commit: str, ac
         deployment.store.put_gate_decision(record)
     context = {"environment": manifest.environment, "release_id": manifest.sha256, "git_commit": git_commit,
                "manifest": manifest.path.name, "run_url": run_url}
-    current = strategies(deployment, required=False)
     for change in changes:
         if change.changed:
             write(deployment, change.wanted.applied_to(current.get(change.task), change.task), actor, "release",

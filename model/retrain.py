@@ -14,6 +14,11 @@ Output, in the checkout and ``out`` (what the workflow turns into a pull request
   ``out/manifest.diff``.
 
 When no challenger passes, the manifest is untouched and the report says why.
+
+The promotion job (``promote``) is the same proposal for an environment ``promoted_from`` another
+(model/promotion.py): its candidates are the versions the source environment's latest release serves, not new ones.
+A first release (a manifest that serves nothing: ``make bootstrap``) reads nothing from the environment, which may
+not exist yet; its versions are gated against the tasks' minimums alone.
 """
 
 from __future__ import annotations
@@ -21,18 +26,21 @@ from __future__ import annotations
 import difflib
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from complaints.deployment import Deployment
 from complaints.registry import ModelRegistry, RegistryError
 from complaints.registry.local import LocalRegistry
-from complaints.strategy import strategies
+from complaints.config import Settings
 from model import decision
 from model.gate import PROMOTE, Change, TaskVerdict, decide, markdown_report, policy_of, report_sha256, rules_of
-from model.manifest import ReleaseManifest, TaskRelease, entering
+from model.manifest import ManifestError, ReleaseManifest, TaskRelease, entering
+from model.promotion import PromotionError, source_of
 from complaints.records import utc_now
-from model.release import record_version
+from model.release import record_version, serving
 from complaints.store.sqlite import SQLiteStore
 from model.baseline import BaselineConfig
 from model.train import TrainingArguments, train
@@ -57,17 +65,23 @@ class RetrainResult:
 
 def export_corrections(source: Deployment, manifest: ReleaseManifest, scratch: Path) -> Deployment:
     """A scratch deployment holding what training and the gate read from the environment: analysts'
-    corrections with their complaints, and the versions that serve there (records, strategies and artifacts,
-    in a scratch registry that the challengers are registered in until the gate has decided)."""
+    corrections with their complaints (its own, and those of the environments promoted from it, where the
+    analysts work on what it first served), and the versions that serve there (records, strategies and
+    artifacts, in a scratch registry that the challengers are registered in until the gate has decided). A first
+    release reads nothing: there is nothing yet (``model.release.serving``)."""
     store, registry = SQLiteStore(scratch / "corrections.sqlite3"), LocalRegistry(scratch / "registry")
-    for feedback in source.store.list_feedback():
-        complaint = source.store.get_complaint(feedback.complaint_id)
-        if complaint is not None:
-            store.put_complaint(complaint)
-        store.import_feedback(feedback)
     target = Deployment(store=store, registry=registry, tasks=source.tasks, taxonomy=source.taxonomy,
                         operations=source.operations)
-    for task, strategy in strategies(source, required=False).items():
+    readers = [source] if manifest.tasks else []
+    readers += [Deployment.at(m.store_url, m.registry_url, Settings.from_env()) for m in manifest.promoted_into()
+                if m.tasks and m.store_url != manifest.store_url]
+    for reader in readers:
+        for feedback in reader.store.list_feedback():
+            complaint = reader.store.get_complaint(feedback.complaint_id)
+            if complaint is not None:
+                store.put_complaint(complaint)
+            store.import_feedback(feedback)
+    for task, strategy in serving(source, manifest).items():
         for version in filter(None, (strategy.champion, strategy.challenger)):
             _copy(source.registry, registry, task, version)
             record_version(target, manifest.registry, task, version)
@@ -85,27 +99,64 @@ def retrain(environment: Deployment, manifest: ReleaseManifest, args: RetrainArg
     """Export, train, gate, and write the pull request's contents. The scratch store (complaints that analysts
     corrected) and registry live in a temporary folder and are gone when the job ends: nothing of them reaches
     ``out``, and of the registry only what the gate promoted reaches the environment's."""
-    args.out.mkdir(parents=True, exist_ok=True)
+    if manifest.promoted_from:
+        raise ManifestError(f"{manifest.path}: {manifest.environment} serves versions promoted from "
+                            f"{manifest.promoted_from}, never its own: `make promote ENV={manifest.environment}`")
+    with _scratch(environment, manifest) as deployment:
+        results = train(deployment, TrainingArguments(data=args.data, champion="never", actor=args.actor,
+                                                      max_rows=args.max_rows, baseline=args.baseline))
+        return _propose(environment, deployment, manifest, {r.task: r.version for r in results}, args, "Retrain")
+
+
+def promote(environment: Deployment, manifest: ReleaseManifest, args: RetrainArguments) -> RetrainResult:
+    """The versions the source environment (``promoted_from``) serves in its latest release, proposed to this one
+    as the retrain proposes its challengers: gated against what serves here, on this environment's corrections,
+    entering at the first step of its rollout. A task whose line already serves the version is left as it is."""
+    if not manifest.promoted_from:
+        raise ManifestError(f"{manifest.path}: {manifest.environment} trains its own versions (no promoted_from): "
+                            f"`make retrain ENV={manifest.environment}`")
+    source = source_of(manifest)
+    latest = source.store.list_releases(manifest.promoted_from, limit=1)
+    if not latest:
+        raise PromotionError(f"{manifest.promoted_from} has released nothing yet: bootstrap it first (`make bootstrap "
+                             f"ENV={manifest.promoted_from}`, its pull request merged and applied)")
+    current = serving(environment, manifest)
+    candidates = {task: line["champion"] for task, line in latest[0].tasks.items()
+                  if task not in current or line["champion"] not in (current[task].champion, current[task].challenger)}
+    with _scratch(environment, manifest) as deployment:
+        for task, version in candidates.items():
+            _copy(source.registry, deployment.registry, task, version)
+            record_version(deployment, manifest.registry, task, version)
+        return _propose(environment, deployment, manifest, candidates, args,
+                        f"Promote from {manifest.promoted_from} (release {latest[0].release_id[:12]})")
+
+
+@contextmanager
+def _scratch(environment: Deployment, manifest: ReleaseManifest) -> Iterator[Deployment]:
     with tempfile.TemporaryDirectory(prefix="retrain-") as scratch:
         deployment = export_corrections(environment, manifest, Path(scratch))
         try:
-            return _retrain(environment, deployment, manifest, args)
+            yield deployment
         finally:
             deployment.store.close()
 
 
-def _retrain(environment: Deployment, deployment: Deployment, manifest: ReleaseManifest, args: RetrainArguments
-             ) -> RetrainResult:
-    results = train(deployment, TrainingArguments(data=args.data, champion="never", actor=args.actor,
-                                                  max_rows=args.max_rows, baseline=args.baseline))
+def _propose(environment: Deployment, deployment: Deployment, manifest: ReleaseManifest, candidates: dict[str, str],
+             args: RetrainArguments, job: str) -> RetrainResult:
+    """Gate each candidate version against what the environment serves, register the promoted ones in its
+    registry, and write the manifest change, the sealed decisions and the report."""
+    args.out.mkdir(parents=True, exist_ok=True)
     policy = policy_of(manifest.gate)
-    serving = strategies(environment, required=False)
-    lines = {task: TaskRelease.of(strategy) for task, strategy in serving.items()}
-    changes = [Change(r.task, lines.get(r.task), entering(manifest.rollout, lines.get(r.task), r.version),
-                      serving[r.task].previous_champion if r.task in serving else None) for r in results]
-    verdicts = decide(deployment, changes, lines, args.data, policy, manifest.rollout)
-    title = f"Retrain {manifest.environment}: {', '.join(f'{v.task} {v.decision}' for v in verdicts)}"
-    report = markdown_report(verdicts, policy, title) + "\n"
+    current = serving(environment, manifest)
+    lines = {task: TaskRelease.of(strategy) for task, strategy in current.items()}
+    changes = [Change(task, lines.get(task), entering(manifest.rollout, lines.get(task), version),
+                      current[task].previous_champion if task in current else None)
+               for task, version in candidates.items()]
+    verdicts = decide(deployment, changes, lines, args.data, policy, manifest.rollout) if changes else []
+    title = f"{job} {manifest.environment}: " + (", ".join(f"{v.task} {v.decision}" for v in verdicts)
+                                                 or "nothing new to propose")
+    report = (markdown_report(verdicts, policy, title) if verdicts else
+              f"# {title}\n\nEvery task already serves the versions proposed: nothing to gate.") + "\n"
     promoted = [v for v in verdicts if v.decision == PROMOTE]
     before = manifest.path.read_text(encoding="utf-8")
     text = before

@@ -216,10 +216,11 @@ def test_the_reports_headline_says_what_each_task_says():
     assert "**Decision: do not promote team (reject).**" in markdown_report([verdict("team", REJECT)], policy, "t")
 
 
-def test_retrain_registers_only_what_the_gate_promotes_and_its_headline_agrees(cli_at, deployment, sample_csv,
-                                                                              tmp_path, monkeypatch):
-    """A first retrain whose versions miss the packaged minimums: no manifest change, no decision, nothing in the
-    environment's registry, and a report that says "do not promote" as every task does."""
+def test_a_retrain_where_no_challenger_passes_exits_0_registers_nothing_and_says_why(cli_at, deployment, sample_csv,
+                                                                                    tmp_path, monkeypatch):
+    """A first retrain whose versions miss the packaged minimums: a quiet week, not a failure (exit 0, so the
+    scheduled run is green and its pull-request job closes last week's stale pull request). No manifest change, no
+    decision, nothing in the environment's registry, and a report that says "do not promote" as every task does."""
     deploy, registry = tmp_path / "deploy", tmp_path / "registry"
     manifest = write_manifest(deploy, "dev", f"sqlite:///{tmp_path / 'dev.sqlite3'}", f"file://{registry}", {})
     before = manifest.read_text()
@@ -228,7 +229,8 @@ def test_retrain_registers_only_what_the_gate_promotes_and_its_headline_agrees(c
     out = tmp_path / "promotion"
     code, printed, _ = cli_at(tmp_path / "home")("--env", "dev", "retrain", "--data", str(sample_csv), "--out", str(out))
     gate = json.loads((out / "gate.json").read_text())
-    assert code == 1 and gate["promoted"] == [] and manifest.read_text() == before, printed
+    assert code == 0 and gate["promoted"] == [] and manifest.read_text() == before, printed
+    assert "untouched, nothing to propose" in printed and (out / "manifest.diff").read_text() == ""
     assert not (deploy / "gate").exists() and not any(registry.rglob("model.json"))
     report = (out / "report.md").read_text()
     assert "**Decision: do not promote team (reject), issue (reject), vulnerable (reject).**" in report

@@ -450,6 +450,8 @@ def render(value, each_key: str | None = None):
     }
     if each_key is not None:
         known["each.key"] = each_key
+        # each.value of the promotion policies (for_each local.promotions: prod => dev; local.promoted: dev => prod)
+        known["each.value"] = {**PROMOTIONS, **{source: env for env, source in PROMOTIONS.items()}}[each_key]
         known["aws_secretsmanager_secret.hub_token[each.key].arn"] = hub_token(each_key)
         known["aws_iam_policy.stack_role_boundary[each.key].arn"] = boundary(each_key)
     locals_ = local_values(BOOTSTRAP)
@@ -478,8 +480,9 @@ def _document(expression: str, role: dict) -> str:
     assert match, f"{expression} is not a policy document of this folder"
     document = resources(BOOTSTRAP, "data")[("aws_iam_policy_document", match.group(1))]
     assert bool(match.group(2)) == ("for_each" in document), expression
-    if match.group(2):
-        assert document["for_each"] == role["for_each"] == "${toset(local.environments)}", expression
+    if match.group(2):  # per environment, or per promotion between two of them (identity.tf, "promotion")
+        assert role["for_each"] == "${toset(local.environments)}", expression
+        assert document["for_each"] in (role["for_each"], "${local.promotions}", "${local.promoted}"), expression
     return match.group(1)
 
 
@@ -504,10 +507,21 @@ def statements(document: str, environment: str | None = None) -> list[dict]:
     return render(resources(BOOTSTRAP, "data")[("aws_iam_policy_document", document)]["statement"], environment)
 
 
+PROMOTIONS = {"prod": "dev"}  # bootstrap's promoted_from (test_the_promotion_reads_...): prod serves what dev served
+
+
+def made_for(document: str, environment: str | None) -> bool:
+    """Whether the policy document exists for ``environment``: the promotion policies only for prod (its source's
+    releases) and dev (its promoted environment's corrections)."""
+    for_each = resources(BOOTSTRAP, "data")[("aws_iam_policy_document", document)].get("for_each")
+    return environment is None or {"${local.promotions}": environment in PROMOTIONS,
+                                   "${local.promoted}": environment in PROMOTIONS.values()}.get(for_each, True)
+
+
 def allowed(role: str, environment: str | None = None) -> list[dict]:
     """The Allow statements of every permissions policy of the role, rendered for ``environment``."""
-    return [s for document, _ in role_policies(role)[1] for s in statements(document, environment)
-            if s.get("effect", "Allow") == "Allow"]
+    return [s for document, _ in role_policies(role)[1] if made_for(document, environment)
+            for s in statements(document, environment) if s.get("effect", "Allow") == "Allow"]
 
 
 def conditions(statement: dict) -> dict[str, tuple[str, list[str]]]:
@@ -640,6 +654,11 @@ def test_the_retrain_role_reads_only_corrections_models_and_the_hub_token():
     for environment in ("dev", "prod"):
         tables = {f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-{name}"
                   for name in ("feedback", "raw_complaints", "model_info", "model_strategy")}
+        # make promote ENV=prod reads dev's releases; dev's retrain reads prod's analysts' corrections
+        tables |= {f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{source}-releases"
+                   for env, source in PROMOTIONS.items() if env == environment}
+        tables |= {f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{env}-{name}"
+                   for env, source in PROMOTIONS.items() if source == environment for name in ("feedback", "raw_complaints")}
         read_tables, secrets = set(), set()
         for statement in allowed("retrain", environment):
             actions, resources_ = set(statement["actions"]), set(statement["resources"])
@@ -663,13 +682,24 @@ def test_the_retrain_role_reads_only_corrections_models_and_the_hub_token():
         "the Hub token's value is put by a person, never held in Terraform state"
 
 
+def test_the_promotion_reads_follow_bootstraps_promoted_from_and_the_manifests():
+    """deploy/prod.yaml's promoted_from is bootstrap's default promoted_from, which PROMOTIONS mirrors."""
+    import yaml
+
+    variable = next(v["promoted_from"] for v in terraform(BOOTSTRAP)["variable"] if "promoted_from" in v)
+    assert variable["default"] == PROMOTIONS
+    manifests = {path.stem: yaml.safe_load(path.read_text()).get("promoted_from")
+                 for path in (CHECKOUT / "deploy").glob("*.yaml")}
+    assert {env: source for env, source in manifests.items() if source} == PROMOTIONS
+
+
 def test_the_gate_role_reads_only_what_the_gate_reads():
     """`complaints --env ENV gate` (console/lifecycle.py, model/gate.py, model/training_data.py): every correction
     (a Scan of feedback), the corrected complaints and the gate complaints' allocations (their shadow answers) by
     id, the strategies; not model_info, not a Query or Scan of the complaints. The environment's reviewers
     approve each run; this bounds what an approved run reads."""
     for environment in ENVIRONMENTS:
-        table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-"
+        table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-"
         reads: dict[str, set[str]] = {}
         for statement in allowed("gate", environment):
             if statement["actions"] == ["kms:Decrypt"]:
@@ -679,13 +709,22 @@ def test_the_gate_role_reads_only_what_the_gate_reads():
                 for resource in statement["resources"]:
                     assert resource.startswith(table), (action, resource)
                     reads.setdefault(resource.removeprefix(table), set()).add(action)
-        assert reads == {"feedback": {"dynamodb:Scan"}, "raw_complaints": {"dynamodb:GetItem"},
-                         "complaints_allocation": {"dynamodb:GetItem"}, "model_strategy": {"dynamodb:GetItem"}}
+        own = {f"{environment}-feedback": {"dynamodb:Scan"}, f"{environment}-raw_complaints": {"dynamodb:GetItem"},
+               f"{environment}-complaints_allocation": {"dynamodb:GetItem"},
+               f"{environment}-model_strategy": {"dynamodb:GetItem"}}
+        source = {f"{PROMOTIONS[environment]}-releases": {"dynamodb:Query"}} if environment in PROMOTIONS else {}
+        assert reads == own | source  # a promoted environment's gate: which versions its source served
 
 
 def test_each_apply_role_is_scoped_to_its_environment_and_cannot_touch_the_ci_identities():
     for environment, other in (("dev", "prod"), ("prod", "dev")):
         granted = allowed("apply", environment)
+        source_releases = [{"sid": "ReadTheSourceEnvironmentsReleases", "actions": ["dynamodb:Query"],
+                            "resources": [f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{other}-releases"]}]
+        if PROMOTIONS.get(environment) == other:  # release apply: which versions dev served, read and nothing else
+            assert [s for s in granted if f"complaints-{other}" in json.dumps(s)] == [
+                *source_releases, *[s for s in granted if s.get("sid") == "DecryptTheSourcesTableThroughDynamoDB"]]
+            granted = [s for s in granted if f"complaints-{other}" not in json.dumps(s)]
         text = json.dumps(granted)
         assert f"complaints-{other}" not in text and f"complaints/{other}/" not in text
         stack_roles = f"arn:aws:iam::{ACCOUNT}:role/complaints-{environment}-"
@@ -722,8 +761,8 @@ def test_each_apply_role_is_scoped_to_its_environment_and_cannot_touch_the_ci_id
 
 
 def denied(role: str, environment: str) -> list[dict]:
-    return [s for document, _ in role_policies(role)[1] for s in statements(document, environment)
-            if s.get("effect", "Allow") == "Deny"]
+    return [s for document, _ in role_policies(role)[1] if made_for(document, environment)
+            for s in statements(document, environment) if s.get("effect", "Allow") == "Deny"]
 
 
 # What grants a role permissions or sets its boundary: each needs the environment's boundary on the role.

@@ -235,6 +235,45 @@ def test_the_required_check_passes_only_with_nothing_to_gate_or_every_gate_passe
     assert run.returncode == code and said in run.stdout + run.stderr, run.stdout + run.stderr
 
 
+# --- the retrain: a quiet week is green and leaves no stale pull request -----------------------------------------
+
+def test_the_retrains_pull_request_job_runs_whatever_it_promoted_and_closes_a_stale_pull_request():
+    """`make retrain` exits 0 when no challenger passes (tests/test_gate.py) and nothing masks a real failure, so the
+    pull-request job, which needs only the retrain's success, runs whatever it promoted: neither it nor its steps
+    ask. create-pull-request then proposes deploy/ as the retrain left it; equal to the base's, with delete-branch
+    it deletes retrain/<env>, which closes an earlier week's pull request (its README, "Action behaviour")."""
+    workflow = load(WORKFLOW_DIR / "retrain.yml")["jobs"]
+    retrain, job = workflow["retrain"], workflow["pull-request"]
+    proposals = {step["id"]: step for step in retrain["steps"] if step.get("id") in ("retrain", "promote")}
+    for name, step in proposals.items():  # one runs: retrain for dev, promote for prod (promoted_from dev)
+        assert step["run"] == f'make {name} ENV="$ENVIRONMENT"' and "continue-on-error" not in step
+        assert step["if"] == f"env.PROPOSAL == '{name}'"
+    assert set(proposals) == {"retrain", "promote"}
+    [upload] = [step for step in retrain["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
+    assert "if" not in upload and "deploy/" in upload["with"]["path"].split()
+    assert job["needs"] == "retrain" and "if" not in job and "outputs" not in retrain
+    assert not [step.get("name", step.get("uses")) for step in job["steps"] if "if" in step]
+    [create] = [step for step in job["steps"] if step.get("uses", "").startswith("peter-evans/create-pull-request@")]
+    assert create["with"]["delete-branch"] is True and create["with"]["add-paths"] == "deploy/"
+    assert create["with"]["branch"] == "retrain/${{ env.ENVIRONMENT }}"
+
+
+def test_dev_is_retrained_on_mondays_and_prod_promoted_from_it_on_wednesdays():
+    """The schedules and the manifests agree: the environment a run proposes for is dispatched, or read from the
+    schedule that started it; the one promoted_from another is promoted (deploy/prod.yaml), the other retrained."""
+    workflow = load(WORKFLOW_DIR / "retrain.yml")
+    schedules = [entry["cron"] for entry in workflow[True]["schedule"]] if True in workflow else \
+        [entry["cron"] for entry in workflow["on"]["schedule"]]
+    assert schedules == ["17 4 * * 1", "17 4 * * 3"]
+    manifests = {path.stem: yaml.safe_load(path.read_text()) for path in (CHECKOUT / "deploy").glob("*.yaml")}
+    assert manifests["prod"].get("promoted_from") == "dev" and "promoted_from" not in manifests["dev"]
+    env = workflow["jobs"]["retrain"]["env"]
+    which = "inputs.environment || (github.event.schedule == '17 4 * * 3' && 'prod' || 'dev')"
+    assert env["ENVIRONMENT"] == f"${{{{ {which} }}}}"
+    assert env["PROPOSAL"] == f"${{{{ ({which}) == 'prod' && 'promote' || 'retrain' }}}}"
+    assert workflow["jobs"]["pull-request"]["env"]["ENVIRONMENT"] == env["ENVIRONMENT"]
+
+
 # --- every run: step is a make target or a complaints command -------------------------------------------------
 
 @functools.cache

@@ -1564,3 +1564,103 @@ resource "aws_iam_role_policy" "gate" {
   role   = aws_iam_role.gate[each.key].id
   policy = data.aws_iam_policy_document.gate[each.key].json
 }
+
+# -- promotion: prod serves only versions dev served (model/promotion.py) ----------------------------------
+
+locals {
+  # Promotions whose two environments are both deployed in this account (an account per environment: none), by
+  # the promoted environment (prod => dev), and by the source (dev => prod).
+  promotions = { for env, source in var.promoted_from : env => source if contains(local.environments, env) && contains(local.environments, source) }
+  promoted   = { for env, source in local.promotions : source => env }
+}
+
+# The promoted environment's gate (of its pull requests), apply (`release apply` refuses a version the source never
+# served) and retrain (`make promote`) read the source's release records, and nothing else of it.
+data "aws_iam_policy_document" "source_releases" {
+  for_each = local.promotions
+
+  statement {
+    sid       = "ReadTheSourceEnvironmentsReleases"
+    actions   = ["dynamodb:Query"]
+    resources = ["${local.dynamodb_arn}:table/complaints-${each.value}-releases"]
+  }
+
+  statement {
+    sid       = "DecryptTheSourcesTableThroughDynamoDB"
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/complaints-${each.value}-data"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "gate_source_releases" {
+  for_each = local.promotions
+
+  name   = "read-${each.value}-releases"
+  role   = aws_iam_role.gate[each.key].id
+  policy = data.aws_iam_policy_document.source_releases[each.key].json
+}
+
+resource "aws_iam_role_policy" "apply_source_releases" {
+  for_each = local.promotions
+
+  name   = "read-${each.value}-releases"
+  role   = aws_iam_role.apply[each.key].id
+  policy = data.aws_iam_policy_document.source_releases[each.key].json
+}
+
+resource "aws_iam_role_policy" "retrain_source_releases" {
+  for_each = local.promotions
+
+  name   = "read-${each.value}-releases"
+  role   = aws_iam_role.retrain[each.key].id
+  policy = data.aws_iam_policy_document.source_releases[each.key].json
+}
+
+# The source's retrain learns from the analysts of the environment promoted from it (model/retrain.py
+# export_corrections): its corrections and the complaints they correct.
+data "aws_iam_policy_document" "promoted_corrections" {
+  for_each = local.promoted
+
+  statement {
+    sid     = "ReadThePromotedEnvironmentsCorrections"
+    actions = ["dynamodb:GetItem", "dynamodb:Scan"]
+    resources = [
+      "${local.dynamodb_arn}:table/complaints-${each.value}-feedback",
+      "${local.dynamodb_arn}:table/complaints-${each.value}-raw_complaints",
+    ]
+  }
+
+  statement {
+    sid       = "DecryptThePromotedTablesThroughDynamoDB"
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.kms_arn}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/complaints-${each.value}-data"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "retrain_promoted_corrections" {
+  for_each = local.promoted
+
+  name   = "read-${each.value}-corrections"
+  role   = aws_iam_role.retrain[each.key].id
+  policy = data.aws_iam_policy_document.promoted_corrections[each.key].json
+}

@@ -57,3 +57,14 @@ variable "create_oidc_provider" {
   type        = bool
   default     = true
 }
+
+variable "promoted_from" {
+  description = "Per environment, the environment whose releases it takes its versions from (deploy/<env>.yaml's promoted_from, model/promotion.py). Where both are deployed in this account, the promoted environment's gate, apply and retrain roles read the source's release records, and the source's retrain role reads the promoted environment's corrections."
+  type        = map(string)
+  default     = { prod = "dev" }
+
+  validation {
+    condition     = alltrue([for env, source in var.promoted_from : contains(["dev", "prod"], env) && contains(["dev", "prod"], source) && env != source])
+    error_message = "promoted_from maps an environment (dev or prod) to another."
+  }
+}
