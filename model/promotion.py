@@ -17,8 +17,8 @@ from model.manifest import ReleaseManifest, manifest_path
 RELEASES_READ = 1000  # release records of the source read back: some years of weekly releases
 
 
-class PromotionError(RuntimeError):
-    """The source environment cannot supply a promotion (it has released nothing yet)."""
+class PromotionError(ValueError):
+    """The source environment cannot supply a promotion (it has released nothing yet): refused, nothing written."""
 
 
 def source_of(manifest: ReleaseManifest) -> Deployment:

@@ -179,3 +179,26 @@ def git_commit_all(folder: Path, message: str) -> str:
     git("add", "-A")
     git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "--allow-empty", "-m", message)
     return git("rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def local_hub(monkeypatch, tmp_path):
+    """The Hub stand-in on 127.0.0.1 (testing/fake_hub.py) as this process's Hub, with HF_TOKEN set. The suite runs
+    with HF_HUB_OFFLINE=1, and huggingface_hub reads it (with the telemetry switch, whose user-agent code would ask
+    huggingface.co for agent names, and its cache folder) into constants once, at import: the environment alone
+    cannot lift it in a process that has imported it already, so the constants are patched for the test only."""
+    import huggingface_hub.constants
+
+    from testing.fake_hub import FakeHub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_TOKEN", LOCAL_HUB_TOKEN)
+    with FakeHub(LOCAL_HUB_TOKEN) as fake:
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)  # read by open_registry, passed to HfApi as endpoint=
+        yield fake
+
+
+LOCAL_HUB_TOKEN = "hf_fake_token"

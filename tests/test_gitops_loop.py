@@ -34,28 +34,24 @@ from model.manifest import ReleaseManifest, TaskRelease
 from model.retrain import export_corrections
 from model.train import TrainingArguments, train
 from testing import CHECKOUT
-from testing.fake_hub import FakeHub
 from testing.moto_stack import create_store_tables
 
-TOKEN = "hf_fake_token"
 REGION = "us-east-1"
 
 
 @pytest.fixture
-def account(tmp_path, monkeypatch):
+def account(tmp_path, monkeypatch, local_hub):
     """An empty AWS account on moto and an empty Hub, and the repository's deploy/ manifests in a git checkout."""
     deploy = tmp_path / "deploy"
     deploy.mkdir()
     for name in ("dev.yaml", "prod.yaml"):
         shutil.copy(CHECKOUT / "deploy" / name, deploy / name)
     git_commit_all(deploy, "main before any release")
+    monkeypatch.setenv("COMPLAINTS_DEPLOY_DIR", str(deploy))
+    monkeypatch.setenv("COMPLAINTS_MANIFEST_REGISTRY_URL", "hf://megabank")
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
-    with mock.patch.dict(os.environ, credentials), mock_aws(), FakeHub(TOKEN) as hub:
-        for name, value in {"COMPLAINTS_DEPLOY_DIR": str(deploy), "COMPLAINTS_MANIFEST_REGISTRY_URL": "hf://megabank",
-                            "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_OFFLINE": "0",
-                            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(tmp_path / "hf-home")}.items():
-            monkeypatch.setenv(name, value)
-        yield {"deploy": deploy, "hub": hub, "dynamodb": boto3.client("dynamodb", region_name=REGION)}
+    with mock.patch.dict(os.environ, credentials), mock_aws():
+        yield {"deploy": deploy, "hub": local_hub, "dynamodb": boto3.client("dynamodb", region_name=REGION)}
 
 
 def first_apply(environment: str) -> DynamoDBStore:
@@ -100,6 +96,8 @@ def test_from_an_empty_account_to_prod_through_pull_requests(cli, account, sampl
     # 3. merged, then deploy.yml's dev job: terraform apply makes the tables, make release writes the store
     merged = git_commit_all(deploy, "Retrain dev (#1)")
     dev_store = first_apply("dev")
+    code, _, err = cli("--env", "prod", "bootstrap", "--data", data)  # before dev's release: nothing to promote
+    assert code == 2 and "dev has released nothing yet" in err and lines(deploy, "prod") == {}
     code, out, err = cli("--env", "dev", "release", "apply", "--actor", "github:merger", "--json")
     assert code == 0, err
     assert last_json(out)["release"]["git_commit"] == merged

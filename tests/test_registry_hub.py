@@ -10,7 +10,6 @@ import pytest
 
 from complaints.registry import RegistryError, open_registry
 from complaints.registry.base import MODEL_CARD, content_version
-from testing.fake_hub import FakeHub
 from test_registry import artifacts, release
 
 TOKEN = "hf_fake_token"
@@ -19,17 +18,8 @@ SHA = re.compile(r"[0-9a-f]{40}")
 
 
 @pytest.fixture
-def hub(monkeypatch):
-    # The suite runs with HF_HUB_OFFLINE=1, and huggingface_hub reads it (and the telemetry switch, whose user-agent
-    # code would ask huggingface.co for agent names) into constants once, at import: the environment alone cannot
-    # lift it in a process that has imported it already, so the constants are patched for this test only.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    with FakeHub(TOKEN) as fake:
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)  # read by open_registry, passed to HfApi as endpoint=
-        yield fake
+def hub(local_hub):
+    return local_hub
 
 
 @pytest.fixture
