@@ -26,6 +26,7 @@ NAME, URL = "Complaints ops", "/complaints-ops"
 DATASOURCE = "Ops API"
 USER_TOKEN = "Bearer {{ [user].[oauth2].[accessToken] }}"
 QUEUE_ROWS = 200  # a queue screen lists its newest 200 complaints (the API's largest page)
+HEALTH_DAYS = "28"  # the model health screen's window: four weeks, the verdict's latest against three before
 
 # Budibase roles (screens shown), after the ops API's roles (what may be done); a triage lead sees every screen.
 ANALYST, SPECIALIST, AUDITOR, TRIAGE_LEAD, BASIC = "ANALYST", "SPECIALIST", "AUDITOR", "TRIAGE_LEAD", "BASIC"
@@ -44,6 +45,7 @@ OPS_ROLE_TO_APP_ROLE = {"analyst": ANALYST, "specialist": SPECIALIST, "auditor":
 # An API error body ({"error": {...}}) fails the query, so the app shows it instead of an empty success.
 _REFUSED = "if (data && data.error) { throw new Error(data.error.message) }\n"
 _PERCENT = "const pct = s => (s === undefined || s === null) ? '' : Math.round(s * 100) + '%'\n"
+_PERCENT_1 = "const pct1 = s => (s === undefined || s === null) ? '' : (s * 100).toFixed(1) + '%'\n"
 _AGE = ("const age = at => { const h = (Date.now() - Date.parse(at)) / 36e5; "
         "return h < 48 ? Math.floor(h) + ' h' : Math.floor(h / 24) + ' d' }\n")
 
@@ -119,6 +121,30 @@ return Object.entries(data.tasks).map(([task, t]) => {
     "summary": QueryView(_REFUSED + """return [{ allocated: data.allocated, manual_triage: data.manual_triage,
   manual_triage_share: Math.round(data.manual_triage_share * 100) + '%', corrections: data.corrections,
   moved: data.moved }]""", ("allocated", "manual_triage", "manual_triage_share", "corrections", "moved")),
+    # A row per week and task (the week's own figures on its first row; a week of no complaints one row); every row
+    # carries the verdict and its reasons, the drift and the emerging issues as markdown, which the screen reads
+    # from the first.
+    "model_health": QueryView(_REFUSED + _PERCENT_1 + """const num = x => x === null ? '' : x.toFixed(3)
+const head = [`**Verdict: ${data.verdict}** over the last ${data.since_days} days, as of ${data.generated_at}`,
+  data.reasons.map(r => `- ${r}`).join('\\n')].join('\\n\\n')
+const drift = '| task | version | complaints | score PSI | label PSI | status | against |\\n' +
+  '|---|---|---|---|---|---|---|\\n' +
+  Object.entries(data.drift).map(([task, d]) => `| ${task} | \\`${data.versions[task] || ''}\\` | ${d.complaints} | ` +
+    `${num(d.score_psi)} | ${num(d.label_psi)} | **${d.status}** | ${d.reference} |`).join('\\n')
+const emerging = data.emerging_issues.length ? '| issue | corrections naming it | served share | in taxonomy |\\n' +
+  '|---|---|---|---|\\n' + data.emerging_issues.map(e =>
+    `| ${e.issue} | ${e.corrections} | ${pct1(e.served_share)} | ${e.in_taxonomy ? 'yes' : '**no**'} |`).join('\\n')
+  : '_No emerging issue: every issue analysts name is one the serving model gives._'
+const empty = w => ({ week: w.week, complaints: '0', task: '', head, drift, emerging })
+return data.weeks.flatMap(w => !w.complaints ? [empty(w)] : Object.entries(w.tasks).map(([task, t], i) => ({
+  week: i ? '' : w.week, complaints: i ? '' : String(w.complaints),
+  manual_triage_share: i ? '' : pct1(w.manual_triage_share),
+  specialist_share: i ? '' : `${pct1(w.specialist_share)} of ${pct1(w.specialist_capacity)}`,
+  task, allocated: String(t.allocated), corrections: String(t.corrections), correction_rate: pct1(t.correction_rate),
+  estimated_accuracy: t.ci95 ? `${pct1(t.estimated_accuracy)} (${pct1(t.ci95[0])} to ${pct1(t.ci95[1])})` : '',
+  head, drift, emerging })))""", (
+        "week", "complaints", "manual_triage_share", "specialist_share", "task", "allocated", "corrections",
+        "correction_rate", "estimated_accuracy", "head", "drift", "emerging")),
 }
 # Rendered HTML needs the user's header, which an iframe cannot send: the explanation screen reads the JSON.
 UNUSED_OPERATIONS = {"explanation_html"}
@@ -199,6 +225,7 @@ def screens(queries: dict[str, dict[str, Any]], vocabulary: Vocabulary, workspac
         _explanation_screen(q),
         _audit_screen(q),
         _audit_home(q),
+        _model_health(q),
     ]
     return [{**screen, "workspaceAppId": workspace_app_id} for screen in built]
 
@@ -287,12 +314,38 @@ def _audit_home(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
         dataSource=query_source(q["summary"], hours="24"), paginate=False), find, home=True)
 
 
+def _model_health(q: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The serving models' health for the triage lead and the auditor: the verdict and why, each week's live
+    accuracy from corrections with its 95% interval, the manual triage and specialist shares, drift, emerging
+    issues (``GET /monitoring``)."""
+    route = "/model-health"
+    provider = component_id(route, "health")
+    weeks = node("table", (route, "weeks"), dataProvider=provider_ref(provider), rowCount=15, compact=True,
+                 noRowsMessage="No week to show",
+                 columns=columns(("week", "Week"), ("complaints", "Complaints"),
+                                 ("manual_triage_share", "Manual triage"),
+                                 ("specialist_share", "Specialist queue of capacity"), ("task", "Task"),
+                                 ("allocated", "Decided by the models"), ("corrections", "Corrected"),
+                                 ("correction_rate", "Correction rate"),
+                                 ("estimated_accuracy", "Estimated accuracy (95% interval)")))
+    first = ("rows", "0")
+    return _screen(route, AUDITOR, "Model health", node(
+        "dataprovider", (route, "health"),
+        node("markdownviewer", (route, "verdict"), value=bind(provider, *first, "head")),
+        node("heading", (route, "weeks heading"), text="By week of allocation", size="XS"), weeks,
+        node("heading", (route, "drift heading"), text="Drift of each serving version", size="XS"),
+        node("markdownviewer", (route, "drift"), value=bind(provider, *first, "drift")),
+        node("heading", (route, "emerging heading"), text="Emerging issues", size="XS"),
+        node("markdownviewer", (route, "emerging"), value=bind(provider, *first, "emerging")),
+        dataSource=query_source(q["model_health"], since_days=HEALTH_DAYS), paginate=False))
+
+
 def navigation(vocabulary: Vocabulary) -> dict[str, Any]:
     links = [("Queues", "/queues", BASIC), ("Team queue", "/team-queue", ANALYST),
              ("Manual triage", "/manual-triage", ANALYST),
              *[(queue_id.replace("-", " ").capitalize(), f"/{queue_id}", SPECIALIST)
                for queue_id in vocabulary.specialist_queue_ids],
-             ("Audit", "/audit", AUDITOR)]
+             ("Audit", "/audit", AUDITOR), ("Model health", "/model-health", AUDITOR)]
     return {"navigation": "Top", "title": NAME, "navWidth": "Large", "sticky": True,
             "navBackground": "var(--spectrum-global-color-static-blue-1200)",
             "navTextColor": "var(--spectrum-global-color-static-white)",

@@ -1,5 +1,6 @@
 """Reconcile: the batch's final counts, from the report every chunk left in S3, checked to add up, and the batch
-recorded, as the embedded pipeline records it after its last chunk.
+recorded, as the embedded pipeline records it after its last chunk; its figures (complaints, allocated, manual
+triage and specialist shares) written as CloudWatch metrics (complaints/metrics.py) for the alarms.
 
 The Map keeps no per-chunk result in the state (a large batch would pass the 256 KiB payload limit), so the
 reports are folded here. Every chunk must have a report and the rows read must equal allocated + manual
@@ -13,6 +14,8 @@ from collections import Counter
 from pathlib import PurePosixPath
 from typing import Any, TypedDict
 
+from complaints.config import MetricsSettings
+from complaints.metrics import EmbeddedMetrics
 from complaints.pipeline import BatchReport, record_batch
 from functions import runtime
 from functions.intake import ChunkedBatch
@@ -61,5 +64,7 @@ def handler(event: ChunkedBatch, context: Any) -> BatchSummary:
             f"{totals['manual_triage']}, rejected {totals['rejected']}); {len(missing)} of {len(chunks)} chunks "
             f"have no report: {', '.join(missing[:_SHOWN_KEYS])}{' ...' if len(missing) > _SHOWN_KEYS else ''}")
     fell_back = Counter(report["fallback"] for report in found.values() if report["fallback"])
-    record_batch(runtime.pipeline().deployment.store, batch, event["source_sha256"], event["started_at"])
+    deployment = runtime.pipeline().deployment
+    record_batch(deployment.store, batch, event["source_sha256"], event["started_at"])
+    EmbeddedMetrics(MetricsSettings.from_env().environment).batch(batch.by_queue, deployment.tasks)
     return BatchSummary(**{name: totals[name] for name in COUNTS}, chunks=len(chunks), fell_back=dict(fell_back))

@@ -10,21 +10,24 @@ in ``ops_api.errors``.
 from fastapi import Depends, FastAPI
 
 from complaints.deployment import Deployment
+from complaints.metrics import EmbeddedMetrics
 from ops_api.body_guard import BodyGuard
 from ops_api.dependencies import Explainer, Identity, known_query, token_identity
 from ops_api.document import openapi_30
 from ops_api.errors import add_handlers
-from ops_api.routers import audit, complaints, explanations, queues, users
+from ops_api.routers import audit, complaints, explanations, monitoring, queues, users
 
 VERSION = "1.0.0"
 
 
-def create_app(deployment: Deployment, identity: Identity = token_identity, explainer: Explainer | None = None
-               ) -> FastAPI:
+def create_app(deployment: Deployment, identity: Identity = token_identity, explainer: Explainer | None = None,
+               metrics: EmbeddedMetrics | None = None) -> FastAPI:
     """The app over ``deployment``; ``identity`` says who calls (default: API tokens), ``explainer`` computes
-    explanations (default: none, requests for a new one get 503)."""
+    explanations (default: none, requests for a new one get 503), ``metrics`` counts corrections of the models'
+    answers (default: none; the Lambda's go to CloudWatch)."""
     app = routes_app()
     app.state.deployment, app.state.identity, app.state.explainer = deployment, identity, explainer
+    app.state.metrics = metrics
     return app
 
 
@@ -35,12 +38,13 @@ def routes_app() -> FastAPI:
     app = FastAPI(title="Complaints ops API", version=VERSION, dependencies=[Depends(known_query)],
                   docs_url=None, redoc_url=None,
                   generate_unique_id_function=lambda route: route.name,  # operation ids the ops app's queries keep
-                  description="Queues, complaints, reassignments, explanations and the audit chain of the complaints "
+                  description="Queues, complaints, reassignments, explanations, the audit chain and the models' health "
+                              "of the complaints "
                               "triage system, for the ops app. Every call is made as an authenticated user, whose "
                               "role decides what it may read and write.")
     add_handlers(app)
     app.add_middleware(BodyGuard)
-    for group in (users, queues, complaints, explanations, audit):
+    for group in (users, queues, complaints, explanations, audit, monitoring):
         app.include_router(group.router)
     app.openapi_version = "3.0.3"
     app.openapi = lambda: openapi_30(app)

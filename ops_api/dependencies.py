@@ -1,10 +1,11 @@
-"""What a route is given: the deployment it serves, who calls, and what computes explanations.
+"""What a route is given: the deployment it serves, who calls, what computes explanations, and where the models'
+work is counted.
 
-``create_app`` puts the deployment, the identity and the explainer on ``app.state``; these dependencies read them
-there, so the routes are module-level and the app's document needs no deployment at all. Who the caller is comes
-from an ``Identity``: locally an API token in the ``Authorization`` header, checked against the store; on AWS the
-Cognito access token in that header, which the app verifies itself (ops_api/cognito.py), and whose username and
-``sub`` the store gives a role.
+``create_app`` puts the deployment, the identity, the explainer and the metrics on ``app.state``; these
+dependencies read them there, so the routes are module-level and the app's document needs no deployment at all.
+Who the caller is comes from an ``Identity``: locally an API token in the ``Authorization`` header, checked against
+the store; on AWS the Cognito access token in that header, which the app verifies itself (ops_api/cognito.py), and
+whose username and ``sub`` the store gives a role.
 """
 
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from complaints.access import Principal
 from complaints.audit import NotAllocatedError
 from complaints.deployment import Deployment
 from complaints.explanations import Compute
+from complaints.metrics import EmbeddedMetrics
 from complaints.queues import Placed, placed
 
 COMPLAINT_ID = Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="the complaint's id", examples=["4120785"])
@@ -85,6 +87,14 @@ def explainer(request: Request) -> Explainer | None:
 
 
 ServedExplainer = Annotated[Explainer | None, Depends(explainer)]
+
+
+def metrics(request: Request) -> EmbeddedMetrics | None:
+    """None where nothing collects them (``complaints serve``); on AWS, CloudWatch's (complaints/metrics.py)."""
+    return request.app.state.metrics
+
+
+ServedMetrics = Annotated[EmbeddedMetrics | None, Depends(metrics)]
 
 
 # One answer for a complaint that does not exist and one the caller may not read: a different one would let

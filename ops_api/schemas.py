@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -155,3 +155,95 @@ class Summary(BaseModel):
     corrections: int = Field(description="corrections of the complaints allocated in the window, whenever made")
     corrections_by_task: dict[str, int]
     moved: int = Field(description="complaints a correction moved to another queue")
+
+
+class TaskWeek(BaseModel):
+    allocated: int = Field(description="complaints whose answer for this task the models acted on (allocated, not "
+                                       "left for the team to name, not the customer record's flag)")
+    corrections: int = Field(description="of those, the ones an analyst corrected to another label")
+    correction_rate: float
+    estimated_accuracy: float | None = Field(description="the share no analyst corrected: an upper bound on live "
+                                                         "accuracy (analysts correct what they look at); null "
+                                                         "without allocations")
+    ci95: list[float] | None = Field(min_length=2, max_length=2,
+                                     description="its Wilson 95% interval, [low, high]; null without allocations")
+
+
+class HealthWeek(BaseModel):
+    week: str = Field(description="the ISO week the complaints were allocated in")
+    complaints: int
+    manual_triage_share: float
+    specialist_share: float = Field(description="the share standing in the specialist queue now, analysts' flags "
+                                                "included")
+    specialist_capacity: float = Field(description="the most the specialist queue can take (operations.yaml)")
+    tasks: dict[str, TaskWeek]
+
+
+class ScoreDistribution(BaseModel):
+    bins: list[float] = Field(description="the score bins' edges")
+    reference: list[float] = Field(description="each bin's share on the version's held-out split")
+    live: list[float] = Field(description="each bin's share of the window's answers")
+
+
+class LabelDistribution(BaseModel):
+    bins: list[str] = Field(description="the labels, the rare ones pooled")
+    reference: list[float] = Field(description="each label's share on the version's held-out split")
+    live: list[float] = Field(description="each label's share of the window's answers")
+
+
+class Distributions(BaseModel):
+    score: ScoreDistribution
+    label: LabelDistribution
+
+
+class CriticalPsi(BaseModel):
+    score: float | None
+    label: float | None
+
+
+class TaskDrift(BaseModel):
+    test: Literal["PSI"]
+    score_psi: float | None = Field(description="population stability index of the scores; null without answers "
+                                                "or reference")
+    label_psi: float | None
+    status: Literal["stable", "moderate", "drifted", "no reference"] = Field(
+        description="the worse of the two: moderate from 0.1, drifted from 0.25, and only beyond what sampling "
+                    "noise alone reaches")
+    reference: str = Field(description="what the live answers are compared with")
+    complaints: int = Field(description="the version's answers in the window")
+    critical_psi: CriticalPsi | None = Field(description="what sampling noise alone reaches 1 time in 1,000")
+    distributions: Distributions | None = Field(description="score and label shares, for a chart")
+
+
+class EmergingIssue(BaseModel):
+    issue: str
+    corrections: int = Field(description="corrections that named it")
+    served_share: float = Field(description="the share of complaints the serving issue model gives it")
+    in_taxonomy: bool
+    training_share: float | None = Field(description="its share of the serving version's training examples; null "
+                                                     "when the version records none")
+
+
+class ModelHealth(BaseModel):
+    model_config = _example({
+        "generated_at": "2026-11-29T08:00:00+00:00", "since_days": 28, "verdict": "watch",
+        "reasons": ["manual triage share rose to [0.41, 0.47] in 2026-W48 from [0.3, 0.34] before (95% intervals)"],
+        "weeks": [{"week": "2026-W48", "complaints": 2256, "manual_triage_share": 0.44, "specialist_share": 0.16,
+                   "specialist_capacity": 0.3,
+                   "tasks": {"team": {"allocated": 1263, "corrections": 88, "correction_rate": 0.0697,
+                                      "estimated_accuracy": 0.9303, "ci95": [0.9152, 0.9428]}}}],
+        "drift": {"team": {"test": "PSI", "score_psi": 0.012, "label_psi": 0.02, "status": "stable",
+                           "reference": "held-out split of 9024cc7107c20468 (3477 complaints)", "complaints": 1263,
+                           "critical_psi": {"score": 0.021, "label": 0.03}, "distributions": None}},
+        "emerging_issues": [], "versions": {"team": "9024cc7107c20468"}})
+    generated_at: str
+    since_days: int
+    verdict: Literal["healthy", "watch", "retrain"] = Field(description="retrain: drift, accuracy falling where the "
+                                                                        "answers moved, or an emerging issue; watch: "
+                                                                        "a moderate shift or a figure moving alone")
+    reasons: list[str]
+    weeks: list[HealthWeek] = Field(description="every ISO week the window touches, oldest first")
+    drift: dict[str, TaskDrift] = Field(description="each serving version's answers against its held-out reference")
+    emerging_issues: list[EmergingIssue] = Field(description="issues analysts name that the serving model rarely "
+                                                             "gives, or the taxonomy lacks")
+    versions: dict[str, str] = Field(description="each task's serving champion")

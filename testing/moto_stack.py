@@ -58,7 +58,8 @@ ASL = MODULES / "orchestration" / "triage.asl.json"
 _HCL = SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
 
 REGION = "us-east-1"
-NAME_PREFIX = "complaints-test"
+ENVIRONMENT = "test"
+NAME_PREFIX = f"complaints-{ENVIRONMENT}"
 BUCKET = "complaints-test-batches"
 EXECUTION_TIMEOUT_S = 120
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -324,6 +325,7 @@ def running_stack(manifest: ReleaseManifest, models: Path, tasks: list[TaskSpec]
             "COMPLAINTS_STORE_URL": store_url,
             "COMPLAINTS_REGISTRY_URL": f"file://{models}",
             "COMPLAINTS_LOG_LEVEL": "INFO",
+            "COMPLAINTS_ENVIRONMENT": ENVIRONMENT,
             "COMPLAINTS_CHUNK_PREFIX": "chunks/",
             "COMPLAINTS_CHUNK_SIZE": str(chunk_size or default_chunk_size()),
             "COMPLAINTS_BATCH_BUCKET": BUCKET,

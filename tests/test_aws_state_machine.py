@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 from unittest import mock
@@ -20,17 +21,20 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from complaints.access import specialist_queues
 from complaints.deployment import Deployment
+from complaints.metrics import namespace
 from complaints.pipeline import BatchReport
 from model.manifest import ReleaseManifest
 from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
 from complaints.config import Settings
 from complaints.store.dynamodb import DynamoDBStore
+from complaints.tasks import load_tasks
 from conftest import sample, write_csv, write_manifest
 from functions import runtime
 from model import serving_image as release
 from testing.lambda_container import fresh_container
-from testing.moto_stack import BUCKET, NAME_PREFIX, REGION, Stack, running_stack
+from testing.moto_stack import BUCKET, ENVIRONMENT, NAME_PREFIX, REGION, Stack, running_stack
 from test_infra import function_grants
 
 S3_ACTIONS = {"GetObject": "s3_read", "HeadObject": "s3_read", "PutObject": "s3_write", "ListObjectsV2": "s3_list"}
@@ -150,6 +154,45 @@ def test_a_batch_of_real_complaints_comes_out_allocated_with_model_versions(stac
     assert [f["function"] for f in finished] == ([f"{NAME_PREFIX}-intake"] + [f"{NAME_PREFIX}-triage"] * 3
                                                  + [f"{NAME_PREFIX}-reconcile"])
     assert finished[0]["cold_start"] and all(f["request_id"] for f in finished)
+
+
+def metric_documents(stdout: str) -> list[dict]:
+    """The embedded metric format documents among the lines a run wrote to stdout (what CloudWatch Logs reads)."""
+    return [doc for line in stdout.splitlines() if line.startswith("{")
+            for doc in [json.loads(line)] if "_aws" in doc]
+
+
+def test_reconcile_writes_the_batchs_figures_as_cloudwatch_metrics(stack, real_batch, cfpb_rows, tmp_path, capsys):
+    """One embedded metric format line per batch, its numbers the batch's; a smoke test's batch writes none."""
+    path, ids = real_batch
+    execution = stack.run(stack.put_batch("inbox/2026-05-03.csv", path))
+    written = capsys.readouterr().out
+
+    assert execution["status"] == "SUCCEEDED", execution
+    [doc] = metric_documents(written)
+    [directive] = doc["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == namespace(ENVIRONMENT) == f"Complaints/{ENVIRONMENT}"
+    assert directive["Dimensions"] == [["Environment"]] and doc["Environment"] == ENVIRONMENT
+    assert abs(doc["_aws"]["Timestamp"] / 1000 - time.time()) < 600  # milliseconds since the epoch, as EMF says
+    figures = {m["Name"]: doc[m["Name"]] for m in directive["Metrics"]}
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+        "Complaints": "Count", "Allocated": "Count", "ManualTriage": "Count", "SpecialistQueue": "Count",
+        "ManualTriageShare": "None", "SpecialistShare": "None"}
+    counts = summary(execution)
+    specialist_queue = specialist_queues(load_tasks(Settings.from_env().tasks_file))
+    specialist = sum(stack.store.get_allocation(i).queue in specialist_queue for i in ids)
+    assert figures == {"Complaints": 250, "Allocated": counts["allocated"], "ManualTriage": counts["manual_triage"],
+                       "SpecialistQueue": specialist,
+                       "ManualTriageShare": round(counts["manual_triage"] / 250, 4),
+                       "SpecialistShare": round(specialist / 250, 4)}
+    assert counts["allocated"] + counts["manual_triage"] == 250 and specialist > 0
+    assert set(doc) == {"_aws", "Environment", *figures}  # counts only: no id, batch, source or text
+    assert not any(i in written for i in ids)
+
+    smoke = [dict(row, **{"Complaint ID": f"smoke-1-{row['Complaint ID']}"}) for row in sample(cfpb_rows, 5, "smoke")]
+    execution = stack.run(stack.put_batch("inbox/smoke-1.csv", write_csv(tmp_path / "smoke.csv", smoke)))
+    assert execution["status"] == "SUCCEEDED" and summary(execution)["rows"] == 5
+    assert metric_documents(capsys.readouterr().out) == []  # held in the smoke test queue: no one's work
 
 
 def test_the_same_batch_twice_makes_no_duplicates(stack, real_batch):
@@ -324,6 +367,7 @@ def test_a_batch_of_many_chunks_keeps_the_state_small_and_reconciles(stack, cfpb
     monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "1")
     monkeypatch.setenv("COMPLAINTS_STORE_URL", f"dynamodb://{NAME_PREFIX}?region={REGION}")  # reconcile records it
     monkeypatch.setenv("COMPLAINTS_REGISTRY_URL", f"file://{tmp_path / 'opt-models'}")
+    monkeypatch.setenv("COMPLAINTS_ENVIRONMENT", ENVIRONMENT)
     staged = intake.handler({"bucket": BUCKET, "key": "inbox/many.csv", "execution": "many"}, None)
     assert staged["chunks"] == 250 and set(staged) == {"batch_id", "source", "source_sha256", "started_at", "rows",
                                                         "rejected", "chunks", "bucket", "manifest"}

@@ -2,7 +2,8 @@
 store ``make run`` left, the app built and published from ``budibase/`` twice (the second run must only
 update), then the published app in headless Chromium as four ops users. An analyst takes a complaint from
 manual triage into their team; the correction must land in the store, attributed to them, and the
-complaint must show in its new queue. Screenshots of each screen go to ``budibase/screenshots``.
+complaint must show in its new queue. Screenshots of each screen go to ``budibase/screenshots``. The triage
+lead and the auditor read the models' health.
 
 Needs the runtime of ``make budibase-runtime`` (Node 22, @budibase/server, pouchdb-server, Redis,
 Chromium); deselected from ``make test``.
@@ -26,6 +27,7 @@ from budibase.client import BuilderClient, Credentials
 from budibase.deploy import deploy
 from complaints.access import add_user
 from complaints.deployment import Deployment
+from complaints.monitoring import model_health
 from complaints.queues import placed, slug
 from complaints.records import MANUAL_TRIAGE
 from complaints.config import Settings
@@ -295,3 +297,21 @@ def test_the_auditor_reads_the_audit_chain(signed_in, stack, ops_store):
     page = _open(signed_in["avery"], stack, f"/audit/{complaint_id}", "Model version", "audit-chain")
     for task in ("team", "issue", "vulnerable"):
         assert task in page.inner_text("body")
+
+
+def test_the_triage_lead_and_the_auditor_read_the_models_health(signed_in, stack, ops_store):
+    """The verdict, its reasons and the weeks the ops API judges on the store, as each of them sees it."""
+    home, _ = ops_store
+    page = _open(signed_in["lee"], stack, "/model-health", "Verdict", "model-health")
+    health = model_health(Deployment.embedded(Settings.from_env(home=home)), int(app.HEALTH_DAYS))
+    shown = page.inner_text("body")
+    assert f"Verdict: {health['verdict']}" in shown and health["reasons"][0] in shown
+    latest = next(week for week in reversed(health["weeks"]) if week["complaints"])  # the make run store's week
+    row = re.search(rf"^\s*{latest['week']}\s+{latest['complaints']}\s+([\d.]+)%\s+([\d.]+)% of ([\d.]+)%", shown, re.M)
+    assert row, f"no row of {latest['week']} with its complaints and shares"
+    shares = [float(share) / 100 for share in row.groups()]
+    assert shares == pytest.approx([latest[k] for k in ("manual_triage_share", "specialist_share",
+                                                        "specialist_capacity")], abs=0.0006)
+    assert all(version in shown for version in health["versions"].values())  # the drift table names each version
+    auditor = _open(signed_in["avery"], stack, "/model-health", "Verdict")
+    assert f"Verdict: {health['verdict']}" in auditor.inner_text("body")

@@ -122,3 +122,18 @@ def test_the_deploy_command_needs_credentials(monkeypatch, capsys):
     with pytest.raises(SystemExit) as usage:
         command.main(["--url", "https://budibase.example", "--ops-api-url", "https://ops.example"])
     assert usage.value.code == 2 and "BUDIBASE_API_KEY" in capsys.readouterr().err
+
+
+def test_the_model_health_screen_is_the_triage_leads_and_auditors_and_reads_a_window_the_api_takes(built, vocabulary):
+    from ops_api.routers.monitoring import MONITORING_DAYS
+
+    _, screens = built
+    [health] = [s for s in screens if s["routing"]["route"] == "/model-health"]
+    assert health["routing"]["roleId"] == app.AUDITOR  # the triage lead inherits it; analysts and specialists not
+    assert next(r for r in app.ROLES if r["name"] == app.TRIAGE_LEAD)["inherits"].count(app.AUDITOR) == 1
+    [source] = [c["dataSource"] for c in _components(health["props"]) if c.get("dataSource", {}).get("type") == "query"]
+    assert source["name"] == "model_health" and 1 <= int(source["queryParams"]["since_days"]) <= MONITORING_DAYS
+    table = next(c for c in _components(health["props"]) if c["_component"].endswith("table"))
+    assert {column["name"] for column in table["columns"]} <= set(app.QUERY_VIEWS["model_health"].fields)
+    assert {"url": "/model-health", "roleId": app.AUDITOR} in [
+        {k: link[k] for k in ("url", "roleId")} for link in app.navigation(vocabulary)["links"]]

@@ -8,7 +8,7 @@ import pytest
 
 from complaints.config import (
     DEFAULT_CHUNK_SIZE, DEPLOY_DIR, AwsSettings, FunctionSettings, HubSettings, IntakeSettings, ManifestSettings,
-    Settings, SubmitSettings,
+    MetricsSettings, Settings, SubmitSettings,
 )
 from model.manifest import ReleaseManifest, manifest_path
 from testing import CHECKOUT
@@ -59,7 +59,9 @@ def test_each_function_reads_its_own_variables_typed(monkeypatch):
     monkeypatch.setenv("COMPLAINTS_INBOX_PREFIX", "inbox/")
     monkeypatch.setenv("COMPLAINTS_LOG_LEVEL", "info")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("COMPLAINTS_ENVIRONMENT", "prod")
     assert IntakeSettings.from_env() == IntakeSettings("chunks/")
+    assert MetricsSettings.from_env() == MetricsSettings("prod")
     assert Settings.from_env().chunk_size == 100
     assert SubmitSettings.from_env() == SubmitSettings("batches", "inbox/")
     assert FunctionSettings.from_env().log_level == logging.INFO
@@ -70,6 +72,9 @@ def test_each_function_reads_its_own_variables_typed(monkeypatch):
     assert FunctionSettings.from_env().log_level is None and HubSettings.from_env().endpoint is None
     with pytest.raises(ValueError, match="the intake function needs COMPLAINTS_CHUNK_PREFIX"):
         IntakeSettings.from_env()
+    monkeypatch.delenv("COMPLAINTS_ENVIRONMENT")
+    with pytest.raises(ValueError, match="a function that writes metrics needs COMPLAINTS_ENVIRONMENT"):
+        MetricsSettings.from_env()
 
 
 def test_a_manifest_is_overridden_by_its_own_variables_never_by_the_lambda_deployments(monkeypatch, tmp_path):

@@ -254,6 +254,7 @@ def handler(deployment, jwks_server, tmp_path, monkeypatch):
     monkeypatch.setenv("COMPLAINTS_COGNITO_ISSUER", ISSUER)
     monkeypatch.setenv("COMPLAINTS_COGNITO_JWKS_URL", jwks_server.url)
     monkeypatch.setenv("COMPLAINTS_COGNITO_CLIENT_IDS", f"{OPS_APP},{BUDIBASE}")
+    monkeypatch.setenv("COMPLAINTS_ENVIRONMENT", "test")
     monkeypatch.delenv("COMPLAINTS_LOG_LEVEL", raising=False)
     monkeypatch.setattr(function, "_adapter", None)
     context = SimpleNamespace(function_name="complaints-test-ops-api", aws_request_id="r-1")

@@ -95,6 +95,17 @@ class FunctionSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Which environment the functions that count the models' work write their metrics for (complaints/metrics.py)."""
+
+    environment: str  # COMPLAINTS_ENVIRONMENT: dev or prod, the metrics' namespace (Complaints/<env>) and dimension
+
+    @classmethod
+    def from_env(cls) -> "MetricsSettings":
+        return cls(*_required("a function that writes metrics", "COMPLAINTS_ENVIRONMENT"))
+
+
+@dataclass(frozen=True)
 class IntakeSettings:
     """Where the intake function writes a batch's chunks (their size is every path's: ``Settings.chunk_size``)."""
 

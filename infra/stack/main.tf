@@ -36,6 +36,7 @@ module "store" {
 module "functions" {
   source               = "../modules/functions"
   name_prefix          = local.name_prefix
+  environment          = var.environment
   image_uri            = var.image_uri
   architecture         = var.architecture
   table_prefix         = module.store.table_prefix
@@ -124,12 +125,12 @@ module "budibase" {
 module "alarms" {
   source                 = "../modules/alarms"
   name_prefix            = local.name_prefix
+  environment            = var.environment
   kms_key_arn            = module.key.key_arn
   alarm_emails           = var.alarm_emails
   state_machine_arn      = module.orchestration.state_machine_arn
   dead_letter_queue_name = module.orchestration.dead_letter_queue_name
   function_names         = module.functions.function_names
-  log_group_names        = module.functions.log_group_names
   table_names            = module.store.table_names
   api_id                 = module.intake.api_id
 }

@@ -8,7 +8,7 @@ from complaints import access
 from complaints.audit import NotAllocatedError
 from complaints.feedback import reallocate, stored_key
 from complaints.queues import placed, queue_counts, slug
-from ops_api.dependencies import COMPLAINT_ID, UNKNOWN_OR_NOT_YOURS, Served, User, readable
+from ops_api.dependencies import COMPLAINT_ID, UNKNOWN_OR_NOT_YOURS, Served, ServedMetrics, User, readable
 from ops_api.errors import ERRORS
 from ops_api.schemas import (
     AllocationView, ComplaintDetail, ErrorResponse, ExplanationRef, QueueRef, Reassignment, ReassignmentResult,
@@ -47,8 +47,8 @@ def complaint(user: User, deployment: Served, complaint_id: Annotated[str, COMPL
                                                                     "(Retry-After)"}},
              summary="Correct a task's label (team, issue, vulnerable flag): it becomes training data, attributed to "
                      "the user, and may move the complaint")
-def reassign(user: User, deployment: Served, complaint_id: Annotated[str, COMPLAINT_ID], body: Reassignment,
-             response: Response,
+def reassign(user: User, deployment: Served, metrics: ServedMetrics, complaint_id: Annotated[str, COMPLAINT_ID],
+             body: Reassignment, response: Response,
              idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128,
                                                            pattern=r"^[A-Za-z0-9._:-]+$")] = None
              ) -> ReassignmentResult:
@@ -64,6 +64,8 @@ def reassign(user: User, deployment: Served, complaint_id: Annotated[str, COMPLA
     now = placed(deployment, complaint_id)
     if made.already_stored:
         response.status_code = 200
+    elif metrics is not None:
+        metrics.correction(now.allocation, made.feedback)
     # A new correction's queue follows from what the user read and chose; a resend's may since have moved where
     # the user may not look, and is then not named.
     shown = not resent or access.may_read(user, now.queue, deployment.tasks, deployment.taxonomy)

@@ -1,9 +1,11 @@
 # What calls a person: failed or timed-out executions, work parked in the dead-letter queue, function
-# errors and throttles, store throttling, API server errors, and a share of manual triage far above normal
-# (e.g. a strategy naming a model version the image does not carry sends everything to people).
+# errors and throttles, store throttling, API server errors, a share of manual triage far above normal
+# (e.g. a strategy naming a model version the image does not carry sends everything to people), a specialist
+# queue over its capacity, and analysts correcting more of a task's answers than the models were accepted for.
 
 locals {
-  namespace = "Complaints/${var.name_prefix}"
+  namespace  = "Complaints/${var.environment}" # complaints/metrics.py writes there
+  dimensions = { Environment = var.environment }
 }
 
 resource "aws_sns_topic" "alarms" {
@@ -110,28 +112,12 @@ resource "aws_cloudwatch_metric_alarm" "api_errors" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
-# The pipeline logs one "batch finished" line per chunk with its counts (complaints/pipeline.py).
-resource "aws_cloudwatch_log_metric_filter" "triaged" {
-  for_each = {
-    for pair in setproduct(["triage", "manual_triage"], ["rows", "manual_triage"]) :
-    "${pair[0]}-${pair[1]}" => { log_group = var.log_group_names[pair[0]], field = pair[1] }
-  }
-
-  name           = "${var.name_prefix}-${each.key}"
-  log_group_name = each.value.log_group
-  pattern        = "{ $.message = \"batch finished\" }"
-
-  metric_transformation {
-    name      = each.value.field == "rows" ? "Rows" : "ManualTriage"
-    namespace = local.namespace
-    value     = "$.${each.value.field}"
-    unit      = "Count"
-  }
-}
-
+# The models' work, as the reconcile function (each batch) and the ops API (each correction of a model's answer)
+# write it in CloudWatch's embedded metric format (complaints/metrics.py): figures under Complaints/<environment>
+# with the dimension Environment, corrections also by Task. A share is a sum over a sum, never a mean of shares.
 resource "aws_cloudwatch_metric_alarm" "manual_triage_share" {
   alarm_name          = "${var.name_prefix}-manual-triage-share"
-  alarm_description   = "More than ${var.max_manual_triage_share * 100}% of the last hour's complaints went to manual triage (usual: about a quarter). Check the model strategy and the image's models.json."
+  alarm_description   = "More than ${var.max_manual_triage_share * 100}% of the last hour's complaints went to manual triage (usual: about 45%). Check the model strategy and the image's models.json."
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.max_manual_triage_share
   evaluation_periods  = 1
@@ -140,7 +126,7 @@ resource "aws_cloudwatch_metric_alarm" "manual_triage_share" {
 
   metric_query {
     id          = "share"
-    expression  = "IF(rows > 0, manual / rows, 0)"
+    expression  = "IF(complaints > 0, manual / complaints, 0)"
     label       = "Share of complaints sent to manual triage"
     return_data = true
   }
@@ -150,20 +136,100 @@ resource "aws_cloudwatch_metric_alarm" "manual_triage_share" {
     metric {
       namespace   = local.namespace
       metric_name = "ManualTriage"
+      dimensions  = local.dimensions
       period      = 3600
       stat        = "Sum"
     }
   }
 
   metric_query {
-    id = "rows"
+    id = "complaints"
     metric {
       namespace   = local.namespace
-      metric_name = "Rows"
+      metric_name = "Complaints"
+      dimensions  = local.dimensions
       period      = 3600
       stat        = "Sum"
     }
   }
+}
 
-  depends_on = [aws_cloudwatch_log_metric_filter.triaged]
+resource "aws_cloudwatch_metric_alarm" "specialist_load" {
+  alarm_name          = "${var.name_prefix}-specialist-load"
+  alarm_description   = "The models sent more than ${var.specialist_capacity * 100}% of the last day's complaints to the specialist queue, its capacity (complaints/config/operations.yaml; usual: about 16%). The vulnerable flag is over-flagging: check its version and threshold, and tell the specialists' lead."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.specialist_capacity
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "share"
+    expression  = "IF(complaints > 0, specialist / complaints, 0)"
+    label       = "Share of complaints sent to the specialist queue"
+    return_data = true
+  }
+
+  metric_query {
+    id = "specialist"
+    metric {
+      namespace   = local.namespace
+      metric_name = "SpecialistQueue"
+      dimensions  = local.dimensions
+      period      = 86400
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "complaints"
+    metric {
+      namespace   = local.namespace
+      metric_name = "Complaints"
+      dimensions  = local.dimensions
+      period      = 86400
+      stat        = "Sum"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "correction_rate" {
+  for_each = var.max_correction_rate
+
+  alarm_name          = "${var.name_prefix}-${each.key}-correction-rate"
+  alarm_description   = "In the last day, analysts corrected the ${each.key} of more than ${each.value * 100}% of the complaints the models allocated. Read the model health (GET /monitoring) and consider a retrain."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = each.value
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "rate"
+    expression  = "IF(allocated > 0, corrections / allocated, 0)"
+    label       = "Corrections of the models' ${each.key} per complaint they allocated"
+    return_data = true
+  }
+
+  metric_query {
+    id = "corrections"
+    metric {
+      namespace   = local.namespace
+      metric_name = "Corrections"
+      dimensions  = merge(local.dimensions, { Task = each.key })
+      period      = 86400
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "allocated"
+    metric {
+      namespace   = local.namespace
+      metric_name = "Allocated"
+      dimensions  = local.dimensions
+      period      = 86400
+      stat        = "Sum"
+    }
+  }
 }

@@ -3,6 +3,11 @@ variable "name_prefix" {
   type        = string
 }
 
+variable "environment" {
+  description = "dev or prod: the models' metrics are under Complaints/<environment>, dimension Environment (complaints/metrics.py)."
+  type        = string
+}
+
 variable "kms_key_arn" {
   description = "The environment's key (module key): encrypts the alarm topic."
   type        = string
@@ -29,11 +34,6 @@ variable "function_names" {
   type        = map(string)
 }
 
-variable "log_group_names" {
-  description = "Log group name by handler name (module functions)."
-  type        = map(string)
-}
-
 variable "table_names" {
   description = "Table name by store table name (module store)."
   type        = map(string)
@@ -48,4 +48,16 @@ variable "max_manual_triage_share" {
   description = "Alarm when more than this share of an hour's complaints goes to manual triage."
   type        = number
   default     = 0.6
+}
+
+variable "specialist_capacity" {
+  description = "Alarm when the models send more than this share of a day's complaints to the specialist queue: its capacity (complaints/config/operations.yaml)."
+  type        = number
+  default     = 0.3
+}
+
+variable "max_correction_rate" {
+  description = "Per task: alarm when analysts correct more than this share of a day's model-allocated complaints (README: why each default)."
+  type        = map(number)
+  default     = { team = 0.25, issue = 0.34, vulnerable = 0.4 }
 }

@@ -12,6 +12,7 @@ locals {
   common_environment = {
     COMPLAINTS_REGISTRY_URL = "file:///opt/models" # the versions baked into the image, verified by hash on load
     COMPLAINTS_LOG_LEVEL    = var.log_level
+    COMPLAINTS_ENVIRONMENT  = var.environment # the metrics' namespace and dimension (complaints/metrics.py)
   }
 
   # Where triage and manual triage leave each chunk's counts: <chunk prefix><execution>/reports/ (an S3
@@ -100,7 +101,8 @@ locals {
       s3_read  = []
       s3_write = []
       s3_list  = []
-      # What the ops API reads and writes (complaints/access.py, queues.py, feedback.py, audit.py, explanations.py).
+      # What the ops API reads and writes (complaints/access.py, queues.py, feedback.py, audit.py, explanations.py,
+      # monitoring.py).
       # It computes no explanation (no SHAP in the image): it reads the kept ones and never writes one. A
       # correction is one transaction: the feedback item and the allocation's queue and revision. No Scan: no
       # request reads a whole table.
@@ -113,6 +115,7 @@ locals {
         audit_log             = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
         explanations          = ["dynamodb:GetItem", "dynamodb:Query"]
         model_info            = ["dynamodb:GetItem"]
+        model_strategy        = ["dynamodb:GetItem"] # the serving versions, for the model health (GET /monitoring)
         gate_decisions        = ["dynamodb:Query"]
         releases              = ["dynamodb:Query"]
         triage_batches        = ["dynamodb:GetItem"]

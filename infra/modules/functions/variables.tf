@@ -3,6 +3,11 @@ variable "name_prefix" {
   type        = string
 }
 
+variable "environment" {
+  description = "dev or prod: the functions write their CloudWatch metrics under Complaints/<environment>, with it as the Environment dimension (complaints/metrics.py)."
+  type        = string
+}
+
 variable "image_uri" {
   description = "The serving image, pinned by digest: <account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<64 hex>."
   type        = string
