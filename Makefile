@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap gate gate-verdict stage image-digest push-image release smoke test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
+.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap dataset gate gate-verdict stage image-digest push-image release smoke monitor test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,14 @@ promote: setup  ## propose to ENV (promoted_from another: prod) the versions its
 bootstrap: setup  ## ENV's first release (its manifest serves nothing): retrain on the base data, or promote from its source; OUT as retrain
 	$(BIN)/complaints --env $(ENV) bootstrap --data $(DATA) --out $(OUT)
 
+# The training data as a versioned Hugging Face dataset in DATASET_OUT with its card (DATA and the analysts' corrections:
+# ENV=dev|prod those its retrain learns from, else the embedded home's). DATASET=hf://NAMESPACE/NAME pushes it to that
+# dataset repo, private, tagged with its content hash, and writes the revision to DATASET_OUT.ref for make retrain DATA=.
+DATASET ?=
+DATASET_OUT ?= build/dataset
+dataset: setup  ## export the training data (DATA, its corrections) as a Hugging Face dataset to DATASET_OUT; DATASET=hf://NS/NAME pushes it, private, tagged with its hash
+	$(BIN)/complaints $(if $(filter command line,$(origin ENV)),--env $(ENV)) dataset export --data $(DATA) --out $(DATASET_OUT) $(if $(DATASET),--push $(DATASET) --revision-file $(DATASET_OUT).ref)
+
 # PROPOSED: a pull request's deploy/ folder, read as data; the rules (gate settings, rollout, minimums, code) are
 # this checkout's, which the gate workflow checks out from the pull request's base.
 PROPOSED ?=
@@ -102,6 +110,10 @@ release: $(TOOLS_STAMP)  ## apply ENV's committed release manifest to its store 
 SMOKE_COUNT ?= 25
 smoke: $(TOOLS_STAMP)  ## post-deploy: SMOKE_COUNT (25) real complaints through ENV's batch bucket and state machine; fails unless all are triaged
 	$(BIN)/python -m tools.smoke --env $(ENV) --bucket "$(BATCH_BUCKET)" --state-machine-arn "$(STATE_MACHINE_ARN)" --count $(SMOKE_COUNT)
+
+SINCE ?= 28
+monitor: setup  ## the serving models' health over the last SINCE days: verdict, reasons, HTML report in build/monitor (ENV=dev|prod: that environment's store)
+	$(BIN)/complaints $(if $(filter command line,$(origin ENV)),--env $(ENV)) monitor --since $(SINCE) --report build/monitor
 
 bench: setup bench-explain bench-api  ## serving latency, throughput and cold start of the champions (and the transformer path vs naive torch pipelines)
 	$(BIN)/python -m tools.bench --output reports/bench.json

@@ -1,7 +1,8 @@
 """The audit chain of one complaint: why it went where it went, and on whose authority.
 
 allocation → each task's version and the strategy line that served it → the version's model card
-(training data sha256, taxonomy version, training config, git commit, held-out metrics) → the gate
+(training data sha256 and, trained on a dataset version on the Hub, its repo, revision and commit; taxonomy version,
+training config, git commit, held-out metrics) → the gate
 decision that admitted it → the strategy change that put it in service: a release (the manifest's git
 commit and the workflow run that applied it) or, in the embedded default, a local promotion → analysts'
 corrections since; and the earlier allocations a retriage superseded, with why each went where it went.

@@ -16,10 +16,15 @@ from complaints.schema import TAGS, Complaint
 MIN_SOURCE_ROWS = 100  # a source this large with every row tagged is a filter artefact, not chance
 
 
+def sources(provenance_csv: Path) -> dict[str, str]:
+    """Each complaint id's public sample, as the provenance file names it."""
+    with open(provenance_csv, newline="", encoding="utf-8") as handle:
+        return {row["complaint_id"]: row["source"] for row in csv.DictReader(handle)}
+
+
 def all_tagged_rows(provenance_csv: Path, complaints: list[Complaint]) -> set[str]:
     """Complaint ids that come only from sources in which every row (of at least 100) is tagged."""
-    with open(provenance_csv, newline="", encoding="utf-8") as handle:
-        source_of = {row["complaint_id"]: row["source"] for row in csv.DictReader(handle)}
+    source_of = sources(provenance_csv)
     members: dict[str, list[Complaint]] = defaultdict(list)
     for complaint in complaints:
         if complaint.complaint_id in source_of:

@@ -12,6 +12,8 @@ EXIT_REFUSED = 2  # bad input or configuration: refused, nothing was changed
 EXIT_FAILED = 1  # the command ran and failed (`validate`: the data failed the suite; `train`: part-way, it says what changed)
 DATA_HELP = ("CFPB-format CSV, CSV.gz, JSON lines, a saved Hugging Face dataset, or a folder of such files read as "
              "one (env COMPLAINTS_DATA; default the folder ../shared/data/cfpb: complaints.csv.gz and recent.csv.gz)")
+TRAINING_DATA_HELP = DATA_HELP + ("; or a version of the training dataset on the Hub, hf://NAMESPACE/NAME@REVISION "
+                                  "(`complaints dataset export --push`), which each model card then names")
 
 
 class UsageError(RuntimeError):
@@ -24,6 +26,16 @@ def data_path(value: str | None) -> Path:
         raise UsageError("no data given: pass --data PATH or set COMPLAINTS_DATA "
                          "(the default folder ../shared/data/cfpb is not there)")
     return path
+
+
+def training_data(value: str | None) -> tuple[Path, dict | None]:
+    """A training job's --data: a path, or the training dataset's version on the Hub (hf://NAMESPACE/NAME@REVISION)
+    fetched, with what the model cards name of it (model/dataset_hub.py)."""
+    if value and value.startswith("hf://"):
+        from model.dataset_hub import fetch  # the `hub` and `train` extras, only for a dataset on the Hub
+
+        return fetch(value)
+    return data_path(value), None
 
 
 def emit_json(payload: dict) -> None:

@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from console.common import DATA_HELP, EXIT_FAILED, UsageError, data_path, emit_json
+from console.common import DATA_HELP, EXIT_FAILED, TRAINING_DATA_HELP, UsageError, data_path, emit_json, training_data
 from complaints.audit import audit_chain
 from complaints.deployment import Deployment
 from model import decision
@@ -64,7 +64,7 @@ def add_commands(command) -> None:
                                                   "exist yet), or promote from its source environment; first versions "
                                                   "must reach the tasks' minimums. Refused once the manifest serves.")
     for parser in (retrain, promote, bootstrap):
-        parser.add_argument("--data", help=DATA_HELP)
+        parser.add_argument("--data", help=TRAINING_DATA_HELP)
         parser.add_argument("--out", default="build/promotion",
                             help="report.md, gate.json, manifest.diff (default %(default)s)")
         parser.add_argument("--actor", default=parser.prog.split()[-1], help="who proposes (recorded)")
@@ -247,8 +247,9 @@ def cmd_retrain(args, settings: Settings, deployment: Deployment) -> int:
         job = "promote" if manifest.promoted_from else "retrain"
         print(f"{manifest.environment}: first release, by {job}" + (f" from {manifest.promoted_from}"
                                                                     if manifest.promoted_from else ""))
+    data, dataset = training_data(args.data)
     result = (promote if job == "promote" else retrain)(deployment, manifest, RetrainArguments(
-        data=data_path(args.data), out=Path(args.out), actor=args.actor, max_rows=getattr(args, "max_rows", None)))
+        data=data, out=Path(args.out), actor=args.actor, max_rows=getattr(args, "max_rows", None), dataset=dataset))
     for verdict in result.verdicts:
         print(f"{verdict.task:<12} {verdict.challenger}  {verdict.decision:<14} {verdict.reasons[0]}")
     if result.manifest_changed:
@@ -275,8 +276,11 @@ def cmd_audit(args, settings: Settings, deployment: Deployment) -> int:
         gate = link["gate_decision"]
         print(f"\n{task}: {link['prediction']['label']} ({link['prediction']['score']:.2f}) by {link['version']} "
               f"({link['prediction']['served_by']})")
-        print(f"  model card: {card.get('kind')}, data {str(training.get('data_sha256'))[:12]}, taxonomy "
-              f"{training.get('taxonomy_version')}, commit {training.get('git_commit')}, held-out {card.get('metrics')}")
+        dataset = training.get("dataset")
+        print(f"  model card: {card.get('kind')}, data {str(training.get('data_sha256'))[:12]}"
+              + (f" (dataset {dataset['repo']}@{dataset['revision']}, commit {dataset['commit'][:12]})" if dataset else "")
+              + f", taxonomy {training.get('taxonomy_version')}, commit {training.get('git_commit')}, held-out "
+              f"{card.get('metrics')}")
         print(f"  gate: {gate['decision'] + ' against ' + gate['champion'] + ' at ' + gate['decided_at'] if gate else 'none'}")
         if service.get("action") == "release":
             print(f"  in service by release of {service['environment']} at {service['at']}: manifest "

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from console import checks, lifecycle, models, ops, triage
+from console import checks, dataset, lifecycle, models, monitoring, ops, triage
 from console.common import EXIT_FAILED, EXIT_REFUSED, UsageError
 from complaints import logs
 from complaints.deployment import Deployment
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    for group in (triage, models, checks, lifecycle, ops):
+    for group in (triage, models, dataset, checks, lifecycle, ops, monitoring):
         group.add_commands(command)
     return parser
 

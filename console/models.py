@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from console.common import DATA_HELP, UsageError, data_path, emit_json, print_promise
+from console.common import DATA_HELP, TRAINING_DATA_HELP, UsageError, data_path, emit_json, print_promise, training_data
 from complaints import strategy
 from complaints.deployment import Deployment
 from model.evaluation import evaluate_champions
@@ -20,7 +20,7 @@ from complaints.config import Settings
 def add_commands(command) -> None:
     train = command("train", cmd_train, "Train models on the training split and register them (first version of a "
                                         "task becomes champion).")
-    train.add_argument("--data", help=DATA_HELP)
+    train.add_argument("--data", help=TRAINING_DATA_HELP)
     train.add_argument("--task", action="append", help="a task to train (repeatable; default every configured task)")
     train.add_argument("--kind", choices=sorted(KINDS),
                        help="model kind for every task trained, overriding each task's `model` in tasks.yaml: "
@@ -71,9 +71,11 @@ def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
         from model.transformer import TransformerConfig  # torch: only when a transformer option is given
 
         transformer = TransformerConfig(**given)
-    training = TrainingArguments(data=data_path(args.data), tasks=args.task or [], kind=args.kind,
+    data, dataset = training_data(args.data)
+    training = TrainingArguments(data=data, tasks=args.task or [], kind=args.kind,
                                  max_rows=args.max_rows, champion=args.champion,
-                                 baseline=BaselineConfig(max_iter=args.max_iter), transformer=transformer)
+                                 baseline=BaselineConfig(max_iter=args.max_iter), transformer=transformer,
+                                 dataset=dataset)
     results = train(deployment, training, progress=not args.json)
     if args.json:
         emit_json({"models": [as_dict(r) for r in results]})

@@ -38,6 +38,8 @@ from complaints.config import Settings
 from model import decision
 from model.gate import PROMOTE, Change, TaskVerdict, decide, markdown_report, policy_of, report_sha256, rules_of
 from model.manifest import ManifestError, ReleaseManifest, TaskRelease, entering
+from complaints.monitoring import model_health
+from model.monitoring_report import markdown_summary
 from model.promotion import PromotionError, source_of
 from complaints.records import utc_now
 from model.release import record_version, serving
@@ -52,6 +54,7 @@ class RetrainArguments:
     out: Path = Path("build/promotion")
     actor: str = "retrain"
     max_rows: int | None = None  # a deterministic subset (tests)
+    dataset: dict | None = None  # the Hub dataset revision ``data`` is (model/dataset_hub.fetch), named in model cards
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
 
@@ -65,10 +68,22 @@ class RetrainResult:
 
 def export_corrections(source: Deployment, manifest: ReleaseManifest, scratch: Path) -> Deployment:
     """A scratch deployment holding what training and the gate read from the environment: analysts'
-    corrections with their complaints (its own, and those of the environments promoted from it, where the
-    analysts work on what it first served), and the versions that serve there (records, strategies and
-    artifacts, in a scratch registry that the challengers are registered in until the gate has decided). A first
+    corrections with their complaints (:func:`corrections`), and the versions that serve there (records, strategies
+    and artifacts, in a scratch registry that the challengers are registered in until the gate has decided). A first
     release reads nothing: there is nothing yet (``model.release.serving``)."""
+    target = corrections(source, manifest, scratch)
+    for task, strategy in serving(source, manifest).items():
+        for version in filter(None, (strategy.champion, strategy.challenger)):
+            _copy(source.registry, target.registry, task, version)
+            record_version(target, manifest.registry, task, version)
+        target.store.put_strategy(TaskRelease.of(strategy).applied_to(None, task))
+    return target
+
+
+def corrections(source: Deployment, manifest: ReleaseManifest, scratch: Path) -> Deployment:
+    """A scratch deployment holding the analysts' corrections a retrain of the environment learns from, with their
+    complaints: its own, and those of the environments promoted from it, where the analysts work on what it first
+    served (the training dataset an environment exports holds the same: ``complaints --env ENV dataset export``)."""
     store, registry = SQLiteStore(scratch / "corrections.sqlite3"), LocalRegistry(scratch / "registry")
     target = Deployment(store=store, registry=registry, tasks=source.tasks, taxonomy=source.taxonomy,
                         operations=source.operations)
@@ -81,11 +96,6 @@ def export_corrections(source: Deployment, manifest: ReleaseManifest, scratch: P
             if complaint is not None:
                 store.put_complaint(complaint)
             store.import_feedback(feedback)
-    for task, strategy in serving(source, manifest).items():
-        for version in filter(None, (strategy.champion, strategy.challenger)):
-            _copy(source.registry, registry, task, version)
-            record_version(target, manifest.registry, task, version)
-        store.put_strategy(TaskRelease.of(strategy).applied_to(None, task))
     return target
 
 
@@ -102,9 +112,10 @@ def retrain(environment: Deployment, manifest: ReleaseManifest, args: RetrainArg
     if manifest.promoted_from:
         raise ManifestError(f"{manifest.path}: {manifest.environment} serves versions promoted from "
                             f"{manifest.promoted_from}, never its own: `make promote ENV={manifest.environment}`")
-    with _scratch(environment, manifest) as deployment:
+    with scratch_deployment(environment, manifest) as deployment:
         results = train(deployment, TrainingArguments(data=args.data, champion="never", actor=args.actor,
-                                                      max_rows=args.max_rows, baseline=args.baseline))
+                                                      max_rows=args.max_rows, baseline=args.baseline,
+                                                      dataset=args.dataset))
         return _propose(environment, deployment, manifest, {r.task: r.version for r in results}, args, "Retrain")
 
 
@@ -123,7 +134,7 @@ def promote(environment: Deployment, manifest: ReleaseManifest, args: RetrainArg
     current = serving(environment, manifest)
     candidates = {task: line["champion"] for task, line in latest[0].tasks.items()
                   if task not in current or line["champion"] not in (current[task].champion, current[task].challenger)}
-    with _scratch(environment, manifest) as deployment:
+    with scratch_deployment(environment, manifest) as deployment:
         for task, version in candidates.items():
             _copy(source.registry, deployment.registry, task, version)
             record_version(deployment, manifest.registry, task, version)
@@ -132,9 +143,11 @@ def promote(environment: Deployment, manifest: ReleaseManifest, args: RetrainArg
 
 
 @contextmanager
-def _scratch(environment: Deployment, manifest: ReleaseManifest) -> Iterator[Deployment]:
-    with tempfile.TemporaryDirectory(prefix="retrain-") as scratch:
-        deployment = export_corrections(environment, manifest, Path(scratch))
+def scratch_deployment(environment: Deployment, manifest: ReleaseManifest, export=export_corrections
+                       ) -> Iterator[Deployment]:
+    """The scratch deployment ``export`` makes of the environment, in a temporary folder gone when the job ends."""
+    with tempfile.TemporaryDirectory(prefix="retrain-") as folder:
+        deployment = export(environment, manifest, Path(folder))
         try:
             yield deployment
         finally:
@@ -157,6 +170,8 @@ def _propose(environment: Deployment, deployment: Deployment, manifest: ReleaseM
                                                  or "nothing new to propose")
     report = (markdown_report(verdicts, policy, title) if verdicts else
               f"# {title}\n\nEvery task already serves the versions proposed: nothing to gate.") + "\n"
+    if current:  # how what serves is doing, beside what would replace it (a first release has nothing to judge)
+        report += "\n" + markdown_summary(model_health(environment)) + "\n"
     promoted = [v for v in verdicts if v.decision == PROMOTE]
     before = manifest.path.read_text(encoding="utf-8")
     text = before

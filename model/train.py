@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from complaints.deployment import Deployment
+from complaints.drift import reference_of
 from model.evaluation import task_metrics
 from model.model_card import write_model_card
 from complaints.predictors import KINDS, load_predictor
@@ -63,6 +64,7 @@ class TrainingArguments:
     actor: str = field(default_factory=getpass.getuser)
     baseline: baseline.BaselineConfig = field(default_factory=baseline.BaselineConfig)
     transformer: "TransformerConfig | None" = None  # model.transformer.TransformerConfig; defaults when None
+    dataset: dict | None = None  # the Hub dataset revision ``data`` is (model/dataset_hub.fetch), named in model cards
 
     def kind_of(self, task: TaskSpec) -> str:
         return self.kind or task.model
@@ -101,7 +103,8 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
         raise ValueError(f"champion policy must be one of {CHAMPION_POLICIES}")
     tasks = [deployment.task(name) for name in args.tasks] if args.tasks else deployment.tasks
     operations = deployment.operations  # the criterion and capacity the point is tuned to (COMPLAINTS_OPERATIONS)
-    data = training_set(deployment, tasks, args.data, args.max_rows, args.provenance, args.holdout_percent)
+    data = replace(training_set(deployment, tasks, args.data, args.max_rows, args.provenance, args.holdout_percent),
+                   dataset=args.dataset)
     check = check_training(deployment, data.complaints, data.splits)
     if not check.success:
         raise TrainingDataError("the training data failed the `training` suite; nothing was trained\n" + check.report())
@@ -123,9 +126,10 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
             tuning.append(transformer_answers)
         point = _calibrate_and_tune(tasks, fitted, tuning, operations)
         held_out = _held_out_system(tasks, fitted, {t.name: splits[t.name][1] for t in tasks}, point, operations)
+        reference = _held_out_narratives(data.splits)
         scored = [_score(deployment, task, args.kind_of(task), *fitted[task.name], *splits[task.name], data,
                          {**(excluded if task.binary else {}),
-                          "excluded_small_classes": check.small_classes.get(task.name, {})}, point, held_out)
+                          "excluded_small_classes": check.small_classes.get(task.name, {})}, point, held_out, reference)
                   for task in tasks]
         return _register_all(deployment, scored, args)
 
@@ -224,9 +228,18 @@ def _round_gap(realised: dict, promised: dict) -> float | None:
     return round(realised[metric] - promised[metric], 4) if metric in promised else None
 
 
+def _held_out_narratives(splits: Splits) -> list[str]:
+    """Every narrative held out for any task, labelled or not (a flag's all-tagged sources included): the
+    complaints a version's answers on live complaints are compared with (complaints/drift.py)."""
+    return sorted({complaint.narrative for _, holdout in splits.values() for complaint, _ in holdout})
+
+
 def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path, tuned: dict, train_set: Labelled,
-           holdout: Labelled, data: TrainingSet, excluded: dict, point: OperatingPoint, held_out: dict) -> _Scored:
-    """Score on the held-out split with the serving code, as it will run, and write the model card."""
+           holdout: Labelled, data: TrainingSet, excluded: dict, point: OperatingPoint, held_out: dict,
+           reference: list[str]) -> _Scored:
+    """Score on the held-out split with the serving code, as it will run, and write the model card with the
+    version's answers on every ``reference`` narrative and its training labels: what monitoring compares live
+    answers and analysts' corrections with (complaints/monitoring.py)."""
     data_hash = hashlib.sha256(json.dumps(
         [data.source_sha256, sorted((c.complaint_id, y) for c, y in train_set)]).encode()).hexdigest()
     (artifact_dir / "training_fingerprints.json").write_text(
@@ -236,12 +249,16 @@ def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path
     predicted = predictor.predict([c.narrative for c, _ in holdout])
     metrics = task_metrics(task, [y for _, y in holdout], [label for label, _ in predicted], len(predictor.labels),
                            [score for _, score in predicted])
-    training = {"data_sha256": data_hash, "git_commit": _git_commit(), "train_rows": len(train_set),
+    training = {"data_sha256": data_hash, **({"dataset": data.dataset} if data.dataset else {}),
+                "git_commit": _git_commit(), "train_rows": len(train_set),
                 "holdout_rows": len(holdout), "taxonomy_version": deployment.taxonomy.version, "kind": kind,
                 **excluded, **tuned}
     operating_point = {**point.as_json(), "held_out": held_out}
     (artifact_dir / OPERATING_POINT).write_text(json.dumps(operating_point, indent=2), encoding="utf-8")
-    write_model_card(artifact_dir, task.name, kind, metrics, training, operating_point)
+    answers = predictor.predict(reference)
+    write_model_card(artifact_dir, task.name, kind, metrics, training, operating_point,
+                     reference_of([label for label, _ in answers], [score for _, score in answers],
+                                  Counter(y for _, y in train_set)))
     return _Scored(task, kind, artifact_dir, metrics, data_hash, len(train_set), len(holdout), operating_point)
 
 

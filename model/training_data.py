@@ -7,7 +7,9 @@ would weigh one consumer's words several times, and their labels can disagree (t
 company). An analyst's correction of any copy decides the narrative's label.
 
 Training, the ``training`` data gate and ``complaints validate`` all read the data through here, so they
-agree on every example and every label.
+agree on every example and every label. Data may carry analysts' corrections itself: the training dataset exported
+from a deployment (model/dataset.py) names, in its column ``corrected_by_analyst``, the tasks whose label column
+(``team_label``...) an analyst set, so training on it learns what training on its source and the store learnt.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from complaints.schema import Complaint
 from complaints.splits import HOLDOUT_PERCENT, Labelled, Splits, fingerprint, is_holdout
 from complaints.tasks import TaskSpec
 
+CORRECTED = "corrected_by_analyst"  # a column of the data: the tasks (comma-separated) an analyst labelled
+
+
+def label_column(task: str) -> str:
+    """The column in which data carries a task's label (set by an analyst where CORRECTED names the task)."""
+    return f"{task}_label"
 
 
 @dataclass(frozen=True)
@@ -33,17 +41,23 @@ class TrainingSet:
     splits: Splits  # one example per narrative and task
     source_sha256: str  # of the data (a folder: its data files)
     all_tagged_ids: frozenset[str]  # rows of all-tagged sources, which flag tasks leave out
+    corrections: dict[tuple[str, str], str]  # (complaint id, task) -> the analyst's label
+    provenance: Path | None  # the provenance file read (complaint id -> public sample)
+    dataset: dict | None = None  # the Hub dataset revision the data is, if the caller fetched it (model/dataset_hub.py)
 
 
 def corrected_complaints(deployment: Deployment, data: Path, max_rows: int | None = None
                          ) -> tuple[list[Complaint], dict[tuple[str, str], str], str]:
     """The data's valid complaints plus stored complaints analysts corrected; the corrections by
-    (complaint id, task), the latest winning; and the data's sha256."""
+    (complaint id, task), those the data carries first and the store's after, the latest winning; and the data's
+    sha256."""
     batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     complaints = batch.complaints
     if max_rows:
         complaints = sorted(complaints, key=lambda c: fingerprint(c.complaint_id))[:max_rows]
-    corrections = {(f.complaint_id, f.task): f.label for f in deployment.store.list_feedback()}
+    corrections = {(c.complaint_id, task): c.get(label_column(task)) for c in complaints
+                   for task in filter(None, c.get(CORRECTED).split(","))}
+    corrections |= {(f.complaint_id, f.task): f.label for f in deployment.store.list_feedback()}
     known = {c.complaint_id for c in complaints}
     for complaint_id in sorted({cid for cid, _ in corrections} - known):
         stored = deployment.store.get_complaint(complaint_id)
@@ -65,20 +79,22 @@ def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_
                                       if not (task.binary and c.complaint_id in biased)], corrected)
         splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, holdout_percent)],
                              [(c, y) for c, y in labelled if is_holdout(c.narrative, holdout_percent)])
-    return TrainingSet(complaints, splits, source_sha, biased)
+    return TrainingSet(complaints, splits, source_sha, biased, corrections, provenance)
 
 
 def one_per_narrative(labelled: list[tuple[Complaint, str | None]], corrected: dict[str, str]) -> Labelled:
-    """One example per narrative: the labels of its copies' analysts' corrections if any, else of the copies;
-    the most frequent wins (ties: the first in label order), and the first copy (by complaint id) carrying
-    it stands for the narrative. Copies without a label do not vote."""
+    """One example per narrative, in fingerprint order: the labels of its copies' analysts' corrections if any,
+    else of the copies; the most frequent wins (ties: the first in label order), and the first copy (by complaint
+    id) carrying it stands for the narrative. Copies without a label do not vote. The order is the narratives',
+    not the file's: a solver's sums depend on the order of its examples, so the same complaints in another order
+    or format (a CSV, the dataset exported from it: model/dataset.py) train the same version."""
     copies: dict[str, list[tuple[Complaint, str]]] = defaultdict(list)
     for complaint, label in labelled:
         label = corrected.get(complaint.complaint_id) or label
         if label is not None:
             copies[fingerprint(complaint.narrative)].append((complaint, label))
     examples = []
-    for group in copies.values():
+    for _, group in sorted(copies.items()):
         voters = [(c, y) for c, y in group if c.complaint_id in corrected] or group
         votes = Counter(y for _, y in voters)
         label = min(votes, key=lambda y: (-votes[y], y))

@@ -1,6 +1,7 @@
-"""A Hugging Face Hub on 127.0.0.1, in memory: just the endpoints huggingface_hub calls for the model registry.
+"""A Hugging Face Hub on 127.0.0.1, in memory: just the endpoints huggingface_hub calls for the model registry (model
+repos) and the training dataset (dataset repos, ``repo_type="dataset"``: model/dataset_hub.py).
 
-Repos are private, so every request must carry the token. Commits are file trees; refs name commits. Tags are only
+Every request must carry the token. Commits are file trees; refs name commits. Tags are only
 created, as the registry's version tags are: a DELETE is answered 405, so code that moves a tag fails here. Requests
 are recorded as (method, path) so tests can say what crossed the wire.
 """
@@ -45,7 +46,8 @@ class Repo:
 class FakeHub:
     def __init__(self, token: str):
         self.token = token
-        self.repos: dict[str, Repo] = {}
+        self.repos: dict[str, Repo] = {}  # model repos
+        self.datasets: dict[str, Repo] = {}  # dataset repos
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -67,12 +69,17 @@ class FakeHub:
 
     # One method per endpoint: (status, body, headers); the body is JSON unless bytes.
     def create_repo(self, body: dict) -> tuple:
-        repo_id = f"{body['organization']}/{body['name']}"
-        if repo_id in self.repos:
-            return 409, {"error": "You already created this model repo"}, {}
-        self.repos[repo_id] = repo = Repo(private=body.get("visibility") == "private")
+        repo_id, kind = f"{body['organization']}/{body['name']}", body.get("type") or "model"
+        repos, url = (self.datasets, f"{self.url}/datasets/{repo_id}") if kind == "dataset" else (self.repos,
+                                                                                                f"{self.url}/{repo_id}")
+        if repo_id in repos:
+            return 409, {"error": f"You already created this {kind} repo", "url": url}, {}
+        repos[repo_id] = repo = Repo(private=body.get("visibility") == "private")
         repo.commit({".gitattributes": GITATTRIBUTES})
-        return 200, {"url": f"{self.url}/{repo_id}"}, {}
+        return 200, {"url": url}, {}
+
+    def info(self, repo_id: str, repo: Repo) -> tuple:
+        return 200, {"id": repo_id, "private": repo.private, "sha": repo.branches["main"]}, {}
 
     def refs(self, repo: Repo) -> tuple:
         def listing(refs: dict[str, str], kind: str) -> list[dict]:
@@ -128,15 +135,20 @@ class FakeHub:
             return 200, {"errors": [], "warnings": []}, {}
         if method == "POST" and path == "/api/repos/create":
             return self.create_repo(json.loads(body))
-        api = re.fullmatch(r"/api/models/([^/]+/[^/]+)/(refs|preupload|commit|tag|tree)(?:/([^/]+))?/?", path)
-        download = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
-        repo_id = (api or download).group(1) if api or download else None
-        if repo_id not in self.repos:
+        api = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)(?:/(refs|preupload|commit|tag|tree)(?:/([^/]+))?)?/?",
+                           path)
+        download = re.fullmatch(r"/(datasets/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+        datasets = bool(api.group(1) == "datasets" if api else download and download.group(1))
+        repo_id = (api or download).group(2) if api or download else None
+        repos = self.datasets if datasets else self.repos
+        if repo_id not in repos:
             return 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"}
-        repo = self.repos[repo_id]
+        repo = repos[repo_id]
         if download and method in ("GET", "HEAD"):
-            return self.resolve(repo, unquote(download.group(2)), unquote(download.group(3)))
-        endpoint, arg = api.group(2), unquote(api.group(3) or "")
+            return self.resolve(repo, unquote(download.group(3)), unquote(download.group(4)))
+        endpoint, arg = api.group(3), unquote(api.group(4) or "")
+        if (method, endpoint) == ("GET", None):
+            return self.info(repo_id, repo)
         if (method, endpoint) == ("GET", "refs"):
             return self.refs(repo)
         if (method, endpoint) == ("POST", "preupload"):

@@ -73,7 +73,7 @@ def test_unknown_issues_labels_outside_the_taxonomy_and_a_flag_without_positives
     check = check_training(fresh, complaints, splits)
     assert failed(check) == {"expect_column_values_to_be_in_set(Issue)", "expect_column_values_to_be_in_set(team_label)",
                              "expect_column_distinct_values_to_contain_set(vulnerable_label)"}
-    assert rows[0]["Complaint ID"] in check.report()
+    assert complaint.complaint_id in check.report()
     assert check.missing_classes["vulnerable"] == ["yes"]
 
 

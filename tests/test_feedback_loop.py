@@ -1,7 +1,8 @@
 """Feedback closes the loop, on real complaints, through the commands the workflows run: an issue the
-champion never saw → analysts reallocate a few dozen complaints to it → `retrain` → the challenger predicts
-that issue on complaints of it nobody corrected → the gate passes on non-regression → the manifest change
-and report are produced → `release apply` → new complaints of that issue are allocated by the new version."""
+champion never saw → analysts reallocate a few dozen complaints to it → model health raises the emerging-issue
+alert → `retrain` → the challenger predicts that issue on complaints of it nobody corrected → the gate passes on
+non-regression → the manifest change and report are produced → `release apply` → new complaints of that issue
+are allocated by the new version, and the alert is cleared."""
 
 import json
 from functools import partial
@@ -9,6 +10,7 @@ from functools import partial
 import yaml
 
 from complaints.deployment import Deployment
+from complaints.monitoring import model_health
 from complaints.predictors import load_predictor
 from complaints.config import CONFIG_DIR, Settings
 from complaints.taxonomy import Taxonomy
@@ -54,6 +56,13 @@ def test_analysts_corrections_teach_a_retrained_challenger_a_new_issue(cli_at, t
         assert cli("--env", "dev", "reallocate", row["Complaint ID"], "--task", "issue", "--label", NEW_ISSUE,
                    "--analyst", "ana")[0] == 0
 
+    # Model health raises the emerging-issue alert: analysts name an issue the champion never gives nor learnt.
+    health = model_health(env)
+    [alert] = [a for a in health["emerging_issues"] if a["issue"] == NEW_ISSUE]
+    assert (alert["corrections"], alert["served_share"], alert["training_share"], alert["in_taxonomy"]) == (
+        CORRECTED, 0.0, 0.0, True)
+    assert health["verdict"] == "retrain"
+
     # The scheduled retrain: corrections exported, challengers trained and gated, a pull request's contents.
     out = tmp_path / "second"
     code, printed, _ = cli("--env", "dev", "retrain", "--data", str(base), "--out", str(out))
@@ -64,7 +73,10 @@ def test_analysts_corrections_teach_a_retrained_challenger_a_new_issue(cli_at, t
     challenger = yaml.safe_load(manifest.read_text())["tasks"]["issue"]["champion"]
     assert challenger == verdicts["issue"]["challenger"] != champion
     assert f"+    champion: {challenger}" in (out / "manifest.diff").read_text()
-    assert "## issue: promote" in (out / "report.md").read_text()
+    body = (out / "report.md").read_text()
+    assert "## issue: promote" in body
+    # the pull request also says how the champions are doing now: the monitor's verdict and the emerging issue
+    assert "## Model health of what serves now" in body and "**Verdict: retrain**" in body and NEW_ISSUE in body.split("## Model health")[1]
     committed = json.loads((deploy / "gate" / "dev" / "issue.json").read_text())
     assert (committed["decision"], committed["from"]["champion"], committed["to"]["champion"]) == (
         "promote", champion, challenger)
@@ -83,5 +95,7 @@ def test_analysts_corrections_teach_a_retrained_challenger_a_new_issue(cli_at, t
     allocations = [env.store.get_allocation(r["Complaint ID"]) for r in fresh]
     assert all(a.model_versions["issue"] == challenger for a in allocations)
     assert sum(a.predictions["issue"].label == NEW_ISSUE for a in allocations) >= 4
+    # The version that serves now gives the issue: the alert is cleared, though the corrections still stand.
+    assert NEW_ISSUE not in {a["issue"] for a in model_health(env)["emerging_issues"]}
     [decision] = env.store.list_gate_decisions("issue", challenger)
     assert decision.decision == "promote" and decision.champion == champion

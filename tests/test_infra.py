@@ -139,6 +139,43 @@ def test_every_handler_terraform_names_exists_and_gets_the_environment_it_reads(
         assert reads <= given, f"{key} reads {sorted(reads - given)}, which Terraform does not set"
 
 
+def test_the_models_alarms_read_the_metrics_the_code_writes_at_the_configured_limits():
+    """The alarms on the models' work read, under the namespace and dimensions complaints/metrics.py writes, only
+    metrics it writes (a misspelt one would never fire); their limits are the configuration's: the specialist
+    queue's capacity, and a correction rate for each configured task."""
+    from complaints.config import CONFIG_DIR
+    from complaints.metrics import batch_figures, namespace
+    from complaints.operations import Operations
+    from complaints.tasks import load_tasks
+
+    alarms = MODULES / "alarms"
+    tasks = load_tasks(CONFIG_DIR / "tasks.yaml")
+    written = set(batch_figures({"Manual triage": 1}, tasks)) | {"Corrections"}
+    values = local_values(alarms)
+    assert values["namespace"] == namespace("${var.environment}")
+    assert values["dimensions"] == {"Environment": "${var.environment}"}
+    read = {}
+    for name in ("manual_triage_share", "specialist_load", "correction_rate"):
+        queries = resources(alarms)[("aws_cloudwatch_metric_alarm", name)]["metric_query"]
+        [shown] = [q for q in queries if q.get("return_data")]
+        for query in queries:
+            if "metric" in query:
+                [metric] = query["metric"]
+                assert metric["namespace"] == "${local.namespace}" and metric["stat"] == "Sum", name
+                assert query["id"] in shown["expression"], name
+                read[metric["metric_name"]] = metric["dimensions"]
+    assert set(read) == {"Complaints", "Allocated", "ManualTriage", "SpecialistQueue", "Corrections"} <= written
+    assert read["Corrections"] == "${merge(local.dimensions, {Task = each.key})}"
+    assert all(dimensions == "${local.dimensions}" for metric, dimensions in read.items() if metric != "Corrections")
+    defaults = {n: b.get("default") for block in terraform(alarms)["variable"] for n, b in block.items()}
+    assert defaults["specialist_capacity"] == Operations.load(CONFIG_DIR / "operations.yaml").specialist_capacity
+    assert set(defaults["max_correction_rate"]) == {task.name for task in tasks}
+    assert all(0 < rate < 1 for rate in defaults["max_correction_rate"].values())
+    modules = {name: body for block in terraform(INFRA / "stack")["module"] for name, body in block.items()}
+    assert modules["alarms"]["environment"] == modules["functions"]["environment"] == "${var.environment}"
+    assert common_environment()["COMPLAINTS_ENVIRONMENT"] == "${var.environment}"
+
+
 def test_the_store_tables_terraform_creates_are_the_declared_ones():
     """infra/modules/store against complaints/store/tables.py, table by table: a drift in either fails here."""
     tables = local_values(MODULES / "store")["tables"]
@@ -659,6 +696,8 @@ def test_the_retrain_role_reads_only_corrections_models_and_the_hub_token():
                    for env, source in PROMOTIONS.items() if env == environment}
         tables |= {f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{env}-{name}"
                    for env, source in PROMOTIONS.items() if source == environment for name in ("feedback", "raw_complaints")}
+        # the model health in its pull request: the queues' allocations, by the queue index only
+        tables.add(f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/complaints-{environment}-complaints_allocation/index/*")
         read_tables, secrets = set(), set()
         for statement in allowed("retrain", environment):
             actions, resources_ = set(statement["actions"]), set(statement["resources"])

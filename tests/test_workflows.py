@@ -246,9 +246,13 @@ def test_the_retrains_pull_request_job_runs_whatever_it_promoted_and_closes_a_st
     retrain, job = workflow["retrain"], workflow["pull-request"]
     proposals = {step["id"]: step for step in retrain["steps"] if step.get("id") in ("retrain", "promote")}
     for name, step in proposals.items():  # one runs: retrain for dev, promote for prod (promoted_from dev)
-        assert step["run"] == f'make {name} ENV="$ENVIRONMENT"' and "continue-on-error" not in step
+        assert step["run"].startswith(f'make {name} ENV="$ENVIRONMENT"') and "continue-on-error" not in step
         assert step["if"] == f"env.PROPOSAL == '{name}'"
     assert set(proposals) == {"retrain", "promote"}
+    # the retrain trains on the dataset revision the step before it pushed, which its model cards then name
+    steps = retrain["steps"]
+    pushed = next(i for i, step in enumerate(steps) if step.get("run", "").startswith("make dataset "))
+    assert steps[pushed + 1] is proposals["retrain"] and 'DATA="$(cat build/dataset.ref)"' in proposals["retrain"]["run"]
     [upload] = [step for step in retrain["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
     assert "if" not in upload and "deploy/" in upload["with"]["path"].split()
     assert job["needs"] == "retrain" and "if" not in job and "outputs" not in retrain

@@ -287,8 +287,10 @@ def _json_record(row_number: int, line_number: int, line: str) -> RawRecord:
 
 
 def _dataset_records(path: Path) -> Iterator[RawRecord]:
+    """A saved dataset's rows (a DatasetDict's splits one after another, in name order); a class label is read as
+    its name, as a CSV would carry it."""
     try:
-        from datasets import DatasetDict, concatenate_datasets, load_from_disk
+        from datasets import ClassLabel, DatasetDict, concatenate_datasets, load_from_disk
     except ImportError:
         raise IntakeError("reading a Hugging Face dataset needs the 'datasets' package: "
                           "pip install 'complaints-triage[train]'") from None
@@ -299,9 +301,16 @@ def _dataset_records(path: Path) -> Iterator[RawRecord]:
     if isinstance(dataset, DatasetDict):
         dataset = concatenate_datasets([dataset[split] for split in sorted(dataset)])
     _require_columns([canonical_column(name) for name in dataset.column_names], path)
+    labels = {column: feature for column, feature in dataset.features.items() if isinstance(feature, ClassLabel)}
     for row_number, row in enumerate(dataset, start=1):
-        fields = _as_fields(row)
+        fields = _as_fields({column: _class_name(labels[column], value) if column in labels else value
+                             for column, value in row.items()})
         yield RawRecord(row_number, fields, json.dumps(fields, ensure_ascii=False))
+
+
+def _class_name(feature, value: int | None) -> str | None:
+    """A class label's name; None for none (None, or -1: datasets' mark of an unlabelled row)."""
+    return feature.int2str(value) if value is not None and value >= 0 else None
 
 
 def _as_fields(value: dict) -> dict[str, str]:

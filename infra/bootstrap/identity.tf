@@ -1474,6 +1474,14 @@ data "aws_iam_policy_document" "retrain" {
     ]
   }
 
+  # The model health its pull request reports (complaints/monitoring.py): each queue's allocations of the last
+  # weeks, by the queue index.
+  statement {
+    sid       = "ReadTheQueuesForTheModelHealth"
+    actions   = ["dynamodb:Query"]
+    resources = ["${local.dynamodb_arn}:table/complaints-${each.key}-complaints_allocation/index/*"]
+  }
+
   statement {
     sid       = "DecryptTheTablesThroughDynamoDB"
     actions   = ["kms:Decrypt"]
