@@ -141,11 +141,12 @@ def redact(text: str, company: str = "", names: bool = True) -> tuple[str, Count
     a token, which no pattern or name matches, so it ends; the bound only caps a text's cost.
     """
     redacted, counts = _redact_once(text, company, names)
+    previous = text
     for _ in range(_MAX_PASSES - 1):
-        again, found = _redact_once(redacted, company, names)
-        if again == redacted:
+        if redacted == previous:  # a pass that changed nothing would change nothing again: most texts, one pass
             break
-        redacted = again
+        again, found = _redact_once(redacted, company, names)
+        previous, redacted = redacted, again
         counts.update({kind: n for kind, n in found.items() if kind != "TRUNCATED" or not counts[kind]})
     return redacted, counts
 
