@@ -42,6 +42,12 @@ class EventBridge:
         return getattr(self._s3, name)
 
 
+
+def smoke_report(out: str) -> dict:
+    """The smoke test's report: the last line it prints. The functions run in this process on moto, so the metric
+    lines Reconcile writes to stdout for CloudWatch (complaints/metrics.py) come before it."""
+    return json.loads(out.strip().splitlines()[-1])
+
 def run(stack, s3, *extra: str) -> int:
     return smoke.main(["--env", ENV, "--bucket", BUCKET, "--state-machine-arn", stack.state_machine_arn,
                        "--poll", "0.05", "--timeout", "120", *extra], s3=s3, sfn=stack.sfn)
@@ -54,7 +60,7 @@ def test_real_complaints_go_through_the_deployed_pipeline_and_the_smoke_test_pas
     s3 = EventBridge(stack.s3, stack.sfn, stack.state_machine_arn, others=("inbox/partner-drop.csv",))
 
     assert run(stack, s3) == 0, capsys.readouterr().err
-    report = json.loads(capsys.readouterr().out)
+    report = smoke_report(capsys.readouterr().out)
     assert report["passed"] and report["status"] == "SUCCEEDED" and report["rows"] == 25
     assert report["allocated"] + report["manual_triage"] + report["rejected"] == 25 and report["reused"] == 0
     key = report["batch"].removeprefix(f"s3://{BUCKET}/")
@@ -77,7 +83,7 @@ def test_a_smoke_tests_complaints_are_routed_as_any_and_held_out_of_the_ops_team
     earlier.write_bytes(smoke.smoke_batch(default_data_path(), 5, "earlier"))  # ids smoke-earlier-...: not its key
     assert stack.run(stack.put_batch("inbox/earlier.csv", earlier))["status"] == "SUCCEEDED"
     assert run(stack, EventBridge(stack.s3, stack.sfn, stack.state_machine_arn), "--count", "10") == 0
-    report = json.loads(capsys.readouterr().out)
+    report = smoke_report(capsys.readouterr().out)
     sent = list(csv.DictReader(io.StringIO(stack.s3.get_object(
         Bucket=BUCKET, Key=report["batch"].removeprefix(f"s3://{BUCKET}/"))["Body"].read().decode())))
 
