@@ -42,11 +42,11 @@ class EventBridge:
         return getattr(self._s3, name)
 
 
-
 def smoke_report(out: str) -> dict:
     """The smoke test's report: the last line it prints. The functions run in this process on moto, so the metric
     lines Reconcile writes to stdout for CloudWatch (complaints/metrics.py) come before it."""
     return json.loads(out.strip().splitlines()[-1])
+
 
 def run(stack, s3, *extra: str) -> int:
     return smoke.main(["--env", ENV, "--bucket", BUCKET, "--state-machine-arn", stack.state_machine_arn,
