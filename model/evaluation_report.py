@@ -118,30 +118,32 @@ def pooled_confusion(y_true: Sequence[str], y_pred: Sequence[str], top: int) -> 
 
 # Charts -------------------------------------------------------------------------------------------
 
-def _figure(width: float, height: float):
-    """A figure drawn by the Agg backend without pyplot: no global state, no display needed."""
+def agg_figure(width: float, height: float):
+    """A figure drawn by the Agg backend without pyplot: no global state, no display needed (the evaluation and the
+    model health reports draw with it)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ModuleNotFoundError as missing:
-        raise ModuleNotFoundError("the evaluation report needs matplotlib: pip install -e '.[report]'") from missing
+        raise ModuleNotFoundError("the report needs matplotlib: pip install -e '.[report]'") from missing
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
 
-def _short(label: str) -> str:
+def short_label(label: str) -> str:
+    """A label cut to LABEL_CHARS, so a chart's axes stay readable."""
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
 def plot_confusion(path: Path, task: TaskSpec, labels: list[str], matrix: np.ndarray) -> None:
     side = 3.5 + 0.45 * len(labels)
-    figure = _figure(side + 1.5, side)
+    figure = agg_figure(side + 1.5, side)
     ax = figure.add_subplot()
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
     ticks = range(len(labels))
-    ax.set_xticks(ticks, [_short(label) for label in labels], rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(ticks, [_short(label) for label in labels], fontsize=8)
+    ax.set_xticks(ticks, [short_label(label) for label in labels], rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(ticks, [short_label(label) for label in labels], fontsize=8)
     for (row, col), share in np.ndenumerate(matrix):
         if share >= 0.005:
             ax.text(col, row, f"{share:.2f}", ha="center", va="center", fontsize=7,
@@ -154,7 +156,7 @@ def plot_confusion(path: Path, task: TaskSpec, labels: list[str], matrix: np.nda
 
 
 def plot_coverage(path: Path, task: TaskSpec, curve: list[CoveragePoint], at_threshold: CoveragePoint) -> None:
-    figure = _figure(7.5, 4.5)
+    figure = agg_figure(7.5, 4.5)
     ax = figure.add_subplot()
     thresholds = [p.threshold for p in curve]
     ax.plot(thresholds, [p.coverage for p in curve], label="coverage (allocated without a person)")
@@ -174,7 +176,7 @@ def plot_coverage(path: Path, task: TaskSpec, curve: list[CoveragePoint], at_thr
 def plot_precision_recall(path: Path, task: TaskSpec, curve: tuple[np.ndarray, np.ndarray], operating: dict,
                           base_rate: float) -> None:
     precision, recall = curve
-    figure = _figure(6.5, 4.5)
+    figure = agg_figure(6.5, 4.5)
     ax = figure.add_subplot()
     ax.plot(recall, precision, drawstyle="steps-post", label="every threshold on P(yes)")
     ax.plot(operating["recall"], operating["precision"], "o", color="crimson", markersize=8,
@@ -192,7 +194,7 @@ def plot_precision_recall(path: Path, task: TaskSpec, curve: tuple[np.ndarray, n
 def plot_system(path: Path, curves: dict[str, list[dict]], system: dict) -> None:
     """Per task with a target: the system's accuracy (a flag: recall) against automation as the task's own
     threshold moves, the triage team's rate, and the served point."""
-    figure = _figure(4.2 * len(curves), 4.2)
+    figure = agg_figure(4.2 * len(curves), 4.2)
     for index, (name, curve) in enumerate(curves.items(), start=1):
         ax = figure.add_subplot(1, len(curves), index)
         metric = "recall" if "recall" in curve[0] else "accuracy"

@@ -11,30 +11,14 @@ from html import escape
 from pathlib import Path
 
 from complaints.drift import DRIFTED, MODERATE
+from model.evaluation_report import agg_figure, short_label
 
-LABEL_CHARS = 40  # longer labels are cut in the charts so the axes stay readable
 VERDICT_COLOURS = {"healthy": "#2e7d32", "watch": "#ef6c00", "retrain": "#c62828"}
-
-
-def _figure(width: float, height: float):
-    """A figure drawn by the Agg backend without pyplot: no global state, no display needed."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ModuleNotFoundError as missing:
-        raise ModuleNotFoundError("the monitoring report needs matplotlib: pip install -e '.[report]'") from missing
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _short(label: str) -> str:
-    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
 def plot_accuracy(path: Path, health: dict) -> None:
     """Each task's estimated live accuracy per week, with its 95% interval."""
-    figure = _figure(8, 4.2)
+    figure = agg_figure(8, 4.2)
     ax = figure.add_subplot()
     names = [week["week"] for week in health["weeks"]]
     for offset, task in enumerate(health["weeks"][0]["tasks"] if health["weeks"] else []):
@@ -54,7 +38,7 @@ def plot_accuracy(path: Path, health: dict) -> None:
 
 def plot_workload(path: Path, health: dict) -> None:
     """The manual triage share and the specialist queue's share per week, against its capacity."""
-    figure = _figure(8, 3.6)
+    figure = agg_figure(8, 3.6)
     ax = figure.add_subplot()
     weeks = health["weeks"]
     x = [i for i, week in enumerate(weeks) if week["complaints"]]  # a week without complaints has no share
@@ -73,7 +57,7 @@ def plot_workload(path: Path, health: dict) -> None:
 def plot_drift(path: Path, task: str, figures: dict) -> None:
     """The version's live score histogram and label shares beside its held-out reference."""
     distributions = figures["distributions"]
-    figure = _figure(11, 4.2)
+    figure = agg_figure(11, 4.2)
     scores, labels = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     edges = distributions["score"]["bins"]
     centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
@@ -83,7 +67,7 @@ def plot_drift(path: Path, task: str, figures: dict) -> None:
     scores.set(xlim=(0, 1), xlabel="score", ylabel="share of answers",
                title=f"scores: PSI {_number(figures['score_psi'])}")
     scores.legend(fontsize=8)
-    names = [_short(name) for name in distributions["label"]["bins"]]
+    names = [short_label(name) for name in distributions["label"]["bins"]]
     rows = range(len(names))
     labels.barh([r - 0.2 for r in rows], distributions["label"]["reference"], 0.4, label="held-out reference")
     labels.barh([r + 0.2 for r in rows], distributions["label"]["live"], 0.4, label="live")
