@@ -45,12 +45,18 @@ def emit_json(payload: dict) -> None:
 def print_promise(point: dict, operations: Operations) -> None:
     """The operating point: what the out-of-fold tuning promised beside what the held-out split realised."""
     promised, realised = point["system"], point["held_out"]["system"]
+    chance = point["held_out"].get("gap_sd") or {}
     print(f"\nOperating point ({operations.criterion}, {operations.confidence:.0%} lower bounds; deferral per "
           f"{operations.deferral}): thresholds " + ", ".join(f"{k} {v}" for k, v in point["thresholds"].items()))
-    print(f"  {'':<26} {'promised':>9} {'held-out':>9}")
-    print(f"  {'automation':<26} {promised['automation_rate']:>9.3f} {realised['automation_rate']:>9.3f}")
+    print(f"  {'':<26} {'promised':>9} {'held-out':>9} {'chance sd':>9}")
+    print(f"  {'automation':<26} {promised['automation_rate']:>9.3f} {realised['automation_rate']:>9.3f}"
+          f" {_sd(chance.get('automation_rate'))}")
     print(f"  {'time cut':<26} {promised['time_cut']:>9.3f} {realised['time_cut']:>9.3f}")
     for name, values in promised["tasks"].items():
         metric = "recall" if "recall" in values else "accuracy"
         print(f"  {name + ' system ' + metric:<26} {values[metric]:>9.3f} {realised['tasks'][name][metric]:>9.3f}"
-              f"  (floor {values['floor']:.2f})")
+              f" {_sd(chance.get(name))}  (floor {values['floor']:.2f})")
+
+
+def _sd(value: float | None) -> str:
+    return f"{value:>9.3f}" if value is not None else f"{'–':>9}"

@@ -53,25 +53,28 @@ def write_model_card(artifact_dir: Path, task: str, kind: str, metrics: dict[str
 def _operating_point_section(point: dict[str, Any]) -> str:
     promised, held_out = point["system"], point.get("held_out")
     realised = held_out["system"] if held_out else None
+    chance = (held_out or {}).get("gap_sd") or {}
     lines = ["", "## Operating point", "",
              "Tuned on out-of-fold answers over the whole training split, with every task trained in the same run: "
              "each task's system rate (the models on what they decide, the triage team's rate on what people "
              "decide) met by its lower bound under the tuned criterion, the specialist queue within capacity by its "
              "upper bound, then the least work for people. Promised: on the out-of-fold answers; realised: the "
-             "final versions on the held-out split.", "",
+             "final versions on the held-out split. Chance: the standard deviation of the gap that sampling alone "
+             "makes (both sets' standard errors); a gap within two of them is the sets' luck.", "",
              "- thresholds: " + ", ".join(f"{k} {v}" for k, v in point["thresholds"].items()), "",
-             "| figure | promised | realised (held-out) | gap |", "| --- | --- | --- | --- |"]
+             "| figure | promised | realised (held-out) | gap | chance (sd) |", "| --- | --- | --- | --- | --- |"]
 
-    def row(name: str, key: str, task: str | None = None) -> str:
+    def row(name: str, key: str, task: str | None = None, sd: float | None = None) -> str:
         value = (promised["tasks"][task] if task else promised).get(key)
         real = ((realised["tasks"][task] if task else realised).get(key)) if realised else None
         gap = f"{real - value:+.4f}" if real is not None and value is not None else "–"
-        return f"| {name} | {value} | {real if real is not None else '–'} | {gap} |"
+        return f"| {name} | {value} | {real if real is not None else '–'} | {gap} | {sd if sd is not None else '–'} |"
 
-    lines += [row("automation", "automation_rate"), row("time cut", "time_cut")]
+    lines += [row("automation", "automation_rate", sd=chance.get("automation_rate")), row("time cut", "time_cut")]
     for task, values in promised["tasks"].items():
         metric = "recall" if "recall" in values else "accuracy"
-        lines += [row(f"{task} system {metric}", metric, task), row(f"{task} lower bound", "lower_bound", task)]
+        lines += [row(f"{task} system {metric}", metric, task, chance.get(task)),
+                  row(f"{task} lower bound", "lower_bound", task)]
         if "specialist_share" in values:
             lines.append(row("specialist queue share", "specialist_share", task))
     lines += ["", "Automation against the widest worst-task margin of the lower bound over its floor reachable there:", "",

@@ -72,10 +72,15 @@ def deferrable(task: TaskSpec, operations: Operations) -> bool:
 def mean_bounds(total: float, squares: float, count: float, z: float) -> tuple[float, float, float]:
     """(mean, lower, upper) of per-complaint contributions from their sum and sum of squares: the normal
     interval of a mean, one-sided at ``z`` standard errors each way."""
-    count = max(count, 1)
-    mean = total / count
-    error = z * np.sqrt(np.maximum(squares / count - mean ** 2, 0) / count)
+    mean = total / max(count, 1)
+    error = z * standard_error(total, squares, count)
     return mean, mean - error, mean + error
+
+
+def standard_error(total: float, squares: float, count: float) -> float:
+    """The standard error of the mean of per-complaint contributions, from their sum and sum of squares."""
+    count = max(count, 1)
+    return np.sqrt(np.maximum(squares / count - (total / count) ** 2, 0) / count)
 
 
 def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: dict[str, np.ndarray],
@@ -98,12 +103,13 @@ def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: d
         if a.task.binary:
             positives = a.hits & a.known
             found, missed_manual = (flagged[a.task.name] & positives).sum(), (manual & positives).sum()
-            recall, lower, _ = mean_bounds(found + a.rate * missed_manual, found + a.rate ** 2 * missed_manual,
-                                           positives.sum(), z)
+            contributions = (found + a.rate * missed_manual, found + a.rate ** 2 * missed_manual, positives.sum())
+            recall, lower, _ = mean_bounds(*contributions, z)
             expected_manual = a.rate * positives.sum() / max(a.known.sum(), 1)
             share, _, upper = mean_bounds(flagged[a.task.name].sum() + expected_manual * manual.sum(),
                                           flagged[a.task.name].sum() + expected_manual ** 2 * manual.sum(), n, z)
-            tasks[a.task.name] = {"recall": _round(recall), "lower_bound": _round(lower), "target": a.rate,
+            tasks[a.task.name] = {"recall": _round(recall), "lower_bound": _round(lower),
+                                  "standard_error": _round(standard_error(*contributions)), "target": a.rate,
                                   "specialist_share": _round(share), "specialist_share_upper": _round(upper),
                                   "capacity": operations.specialist_capacity,
                                   **_verdicts(recall, a.rate, operations, share <= operations.specialist_capacity)}
@@ -112,9 +118,10 @@ def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: d
             correct, by_people = (a.hits & by_model).sum(), a.known.sum() - by_model.sum()
             if a.task.name in decided:
                 to_name |= allocated & ~decided[a.task.name]
-            accuracy, lower, _ = mean_bounds(correct + a.rate * by_people, correct + a.rate ** 2 * by_people,
-                                             a.known.sum(), z)
-            tasks[a.task.name] = {"accuracy": _round(accuracy), "lower_bound": _round(lower), "target": a.rate,
+            contributions = (correct + a.rate * by_people, correct + a.rate ** 2 * by_people, a.known.sum())
+            accuracy, lower, _ = mean_bounds(*contributions, z)
+            tasks[a.task.name] = {"accuracy": _round(accuracy), "lower_bound": _round(lower),
+                                  "standard_error": _round(standard_error(*contributions)), "target": a.rate,
                                   "allocated_accuracy": _round(correct / max(by_model.sum(), 1)),
                                   **_verdicts(accuracy, a.rate, operations)}
     automation = float(allocated.mean()) if n else 0.0
@@ -128,6 +135,20 @@ def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: d
         "naming_sensitivity": {str(share): _cut(1 - automation, named, operations, share)["cost_cut"]
                                for share in NAMING_SHARES} if named else None,
     }
+
+
+def gap_sd(promised: dict, realised: dict) -> dict[str, float]:
+    """The standard deviation of each figure's gap (realised less promised) that chance alone gives, both sets
+    being samples of the same complaints: the standard errors of the two sets combined (automation's binomial).
+    A gap within two of them is the sets' luck; beyond, the final versions differ from the fold models the
+    promise was measured on, or the set from the training split's complaints."""
+    def errors(system: dict) -> dict[str, float]:
+        p = system["automation_rate"]
+        return {"automation_rate": float(np.sqrt(p * (1 - p) / max(system["n"], 1))),
+                **{name: values["standard_error"] for name, values in system["tasks"].items()}}
+
+    before, after = errors(promised), errors(realised)
+    return {name: _round(np.hypot(before[name], after[name])) for name in before if name in after}
 
 
 def _verdicts(value: float, rate: float, operations: Operations, within_capacity: bool = True) -> dict:

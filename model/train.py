@@ -32,7 +32,7 @@ from complaints.predictors import KINDS, load_predictor
 from complaints.predictors.transformer_onnx import KIND as TRANSFORMER_KIND
 from model.registration import CHAMPION_POLICIES, RegistrationIncomplete, register_model
 from model.cross_fitting import Answers, complaints_of, out_of_fold
-from model.operating_point import OPERATING_POINT, OperatingPoint, measure, task_answers, tune
+from model.operating_point import OPERATING_POINT, OperatingPoint, gap_sd, measure, task_answers, tune
 from complaints.operations import Operations
 from complaints.predictors.base import calibrated
 from complaints.splits import FOLDS, HOLDOUT_PERCENT, Labelled, Splits, fingerprint, fold_of
@@ -208,7 +208,8 @@ def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dic
 def _held_out_system(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], holdout: dict[str, Labelled],
                      point: OperatingPoint, operations: Operations) -> dict:
     """The system the final versions make on the held-out split at the tuned point: what the promise realised,
-    beside it the gap (realised less promised) of every task's rate."""
+    beside it the gap (realised less promised) of every task's rate and the gap chance alone would make
+    (``gap_sd``)."""
     _, complaints, labels = complaints_of(tasks, holdout)
     texts = [c.narrative for c in complaints]
     answers = []
@@ -219,6 +220,7 @@ def _held_out_system(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]]
     gap = {name: _round_gap(values, point.system["tasks"].get(name, {})) for name, values in realised["tasks"].items()}
     return {"system": realised, "gap": {**gap, "automation_rate": round(
                 realised["automation_rate"] - point.system["automation_rate"], 4)},
+            "gap_sd": gap_sd(point.system, realised),
             "criteria": {name: measure(answers, other.thresholds, replace(operations, criterion=name))
                          for name, other in point.alternatives.items()}}
 

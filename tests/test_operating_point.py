@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from complaints.operations import Operations
-from model.operating_point import GRID, TaskAnswers, measure, system_metrics, tune
+from model.operating_point import GRID, TaskAnswers, gap_sd, measure, system_metrics, tune
 from complaints.records import ALLOCATED, TaskPrediction
 from complaints.routing import TO_NAME, route
 from complaints.schema import NEGATIVE, POSITIVE
@@ -142,6 +142,30 @@ def test_a_capacity_under_what_the_team_itself_flags_is_refused():
         tune(synthetic(), Operations(0.01, 2.0, 35.0, 0.00025))
 
 
+def test_the_gap_chance_makes_is_both_sets_standard_errors_combined():
+    """Two samples of the same complaints: each figure's gap varies by the two standard errors combined, and
+    over many pairs of samples the gaps do vary by that much."""
+    answers = synthetic(n=6000, seed=3)
+    point = tune(answers, OPERATIONS)
+    halves = [np.arange(6000) % 2 == side for side in (0, 1)]
+    first, second = ([TaskAnswers(a.task, a.scores[rows], a.hits[rows], a.known[rows]) for a in answers]
+                     for rows in halves)
+    promised, realised = (measure(half, point.thresholds, OPERATIONS) for half in (first, second))
+    chance = gap_sd(promised, realised)
+    assert set(chance) == {"automation_rate", "team", "issue", "vulnerable"}
+    p, q = promised["automation_rate"], realised["automation_rate"]
+    assert chance["automation_rate"] == pytest.approx(np.hypot(np.sqrt(p * (1 - p) / 3000),
+                                                               np.sqrt(q * (1 - q) / 3000)), abs=1e-4)
+    team = promised["tasks"]["team"]
+    assert team["standard_error"] == pytest.approx((team["accuracy"] - team["lower_bound"]) / OPERATIONS.z, abs=2e-4)
+    gaps = []
+    for seed in range(40):  # fresh pairs of samples of the same population at the same thresholds
+        pair = [measure(synthetic(n=3000, seed=100 + 2 * seed + side), point.thresholds, OPERATIONS)
+                for side in (0, 1)]
+        gaps.append(pair[1]["automation_rate"] - pair[0]["automation_rate"])
+    assert 0.6 < np.std(gaps) / chance["automation_rate"] < 1.5
+
+
 def test_the_temperature_fit_recovers_an_over_confident_model():
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, size=(4000, 3))
@@ -171,9 +195,12 @@ def test_training_records_the_promise_beside_what_the_held_out_split_realised(tr
     assert point["held_out"]["gap"]["team"] == pytest.approx(
         realised["tasks"]["team"]["accuracy"] - promised["tasks"]["team"]["accuracy"], abs=1e-4)
     assert set(point["criteria"]) == {"band", "parity"} == set(point["held_out"]["criteria"])
+    chance = point["held_out"]["gap_sd"]
+    assert chance == gap_sd(promised, realised) and chance["automation_rate"] > 0
     card = (folders[0] / "README.md").read_text()
-    assert "| figure | promised | realised (held-out) | gap |" in card
-    assert f"| automation | {promised['automation_rate']} | {realised['automation_rate']} |" in card
+    assert "| figure | promised | realised (held-out) | gap | chance (sd) |" in card
+    assert (f"| automation | {promised['automation_rate']} | {realised['automation_rate']} | "
+            f"{realised['automation_rate'] - promised['automation_rate']:+.4f} | {chance['automation_rate']} |") in card
     model = json.loads((folders[0] / "model.json").read_text())
     assert model["decision_threshold"] == point["thresholds"]["team"]
 
