@@ -20,6 +20,7 @@ from complaints.config import Settings
 from conftest import sample, write_csv
 
 VULNERABLE = "Vulnerable customers"
+ROLES = ("analyst_a", "analyst_b", "specialist", "triage_lead", "auditor")  # a user of each in the store
 
 
 def predicted_label(predictor, text: str) -> dict:
@@ -88,3 +89,14 @@ def ops_home(ops_store, tmp_path) -> Path:
     copy = tmp_path / "home"
     shutil.copytree(ops_store.home, copy)
     return copy
+
+
+@pytest.fixture
+def deployment(ops_home) -> Deployment:
+    """The embedded deployment over that private copy (overrides conftest's for the modules that import it)."""
+    return Deployment.embedded(Settings.from_env(home=ops_home))
+
+
+def as_role(ops_store: OpsStore, role: str) -> dict[str, str]:
+    """The request headers of the store's user of ``role``."""
+    return {"Authorization": f"Bearer {ops_store.tokens[role]}"}

@@ -19,23 +19,12 @@ from complaints.config import Settings
 from conftest import PROVENANCE, sample, write_csv
 from ops_api.app import create_app
 from ops_api.openapi import COMMITTED, produced, rendered
-from ops_fixtures import STAND_IN, VULNERABLE, ops_home, ops_store  # noqa: F401 (fixtures)
-
-ROLES = ("analyst_a", "analyst_b", "specialist", "triage_lead", "auditor")
-
-
-@pytest.fixture
-def deployment(ops_home):
-    return Deployment.embedded(Settings.from_env(home=ops_home))
+from ops_fixtures import ROLES, STAND_IN, VULNERABLE, as_role, deployment, ops_home, ops_store  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
 def client(deployment):
     return TestClient(create_app(deployment, explainer=STAND_IN))
-
-
-def as_role(ops_store, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {ops_store.tokens[role]}"}
 
 
 def endpoints(ops_store) -> dict[str, tuple[str, str, dict | None, set[str]]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-import pytest
 from fastapi.testclient import TestClient
 
 from complaints.deployment import Deployment
@@ -14,16 +13,7 @@ from complaints.queues import slug
 from complaints.records import Feedback
 from complaints.config import Settings
 from ops_api.app import create_app
-from ops_fixtures import STAND_IN, VULNERABLE, ops_home, ops_store  # noqa: F401 (fixtures)
-
-
-@pytest.fixture
-def deployment(ops_home):
-    return Deployment.embedded(Settings.from_env(home=ops_home))
-
-
-def as_role(ops_store, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {ops_store.tokens[role]}"}
+from ops_fixtures import STAND_IN, VULNERABLE, as_role, deployment, ops_home, ops_store  # noqa: F401 (fixtures)
 
 
 def test_concurrent_reassignments_of_one_complaint_store_one_and_refuse_the_rest(ops_store, deployment):

@@ -9,30 +9,17 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from complaints.config import Settings
-from complaints.deployment import Deployment
 from complaints.metrics import EmbeddedMetrics
 from complaints.monitoring import model_health
 from complaints.records import ALLOCATED, MANUAL_TRIAGE
 from ops_api.app import create_app
-from ops_fixtures import ops_home, ops_store  # noqa: F401 (fixtures)
-
-ROLES = ("analyst_a", "analyst_b", "specialist", "triage_lead", "auditor")
-
-
-@pytest.fixture
-def deployment(ops_home):
-    return Deployment.embedded(Settings.from_env(home=ops_home))
+from ops_fixtures import ROLES, as_role, deployment, ops_home, ops_store  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
 def client(deployment):
     """The app as the ops API's Lambda builds it: corrections counted as CloudWatch metrics."""
     return TestClient(create_app(deployment, metrics=EmbeddedMetrics("test")))
-
-
-def as_role(ops_store, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {ops_store.tokens[role]}"}
 
 
 def metric_documents(stdout: str) -> list[dict]:
