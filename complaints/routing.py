@@ -5,9 +5,11 @@ manual triage; a raised flag sends it to the specialist queue; any other failed 
 prediction sends it to manual triage; otherwise it lands in the predicted team's queue. "Low confidence"
 is under the threshold the prediction records (``complaints.thresholds``), else the task's.
 
-Under ``deferral: task`` (config/operations.yaml) an annotating task's low confidence does not hold the
-complaint back: it lands in its team's queue with the task marked for the team to name, a reason that
-starts with ``TO_NAME``.
+A raised flag never waits on the other tasks: the specialist queue takes the complaint at once, and any task
+the models are unsure of (or failed on) is marked for the specialists to name, a reason that starts with
+``TO_NAME``. Their answer on it is not the models', so it is never counted as the models' accuracy, and the
+specialists read the complaint in full anyway. Under ``deferral: task`` (config/operations.yaml) an annotating
+task's low confidence does not hold any complaint back: it lands in its team's queue with the task so marked.
 
 A post-deploy smoke test's complaint (tools/smoke.py) is stored and routed as any, then held in the reserved
 ``SMOKE_TEST_QUEUE``, which is none of the ops team's (``complaints.access.queues``): no role lists, counts,
@@ -33,29 +35,41 @@ Routed = tuple[str, str, list[str]]  # queue, status, reasons
 
 def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction], deferral: str = "complaint"
           ) -> Routed:
-    """(queue, status, reasons) for one complaint; an allocated complaint's reasons are what the team must name."""
+    """(queue, status, reasons) for one complaint; an allocated complaint's ``TO_NAME`` reasons are what the
+    people of its queue must name."""
     flags = [task for task in tasks if task.role == "flag"]
     failed_flags = [f"{t.name} model failed: {predictions[t.name].error}" for t in flags if predictions[t.name].error]
     if failed_flags:
         return MANUAL_TRIAGE, NEEDS_TRIAGE, failed_flags
     raised = [t for t in flags if predictions[t.name].label == POSITIVE]
     if raised:
-        return raised[0].queue, ALLOCATED, [f"{t.name} flagged by the customer record"
-                                            if predictions[t.name].served_by == CUSTOMER_RECORD else
-                                            f"{t.name} flagged (score {predictions[t.name].score:.2f})" for t in raised]
+        flagged = [f"{t.name} flagged by the customer record" if predictions[t.name].served_by == CUSTOMER_RECORD
+                   else f"{t.name} flagged (score {predictions[t.name].score:.2f})" for t in raised]
+        return raised[0].queue, ALLOCATED, flagged + [f"{TO_NAME}: {reason}" for reason in _doubts(tasks, predictions)]
     reasons, to_name = [], []
     for task in tasks:
-        prediction = predictions[task.name]
-        if prediction.error:
-            reasons.append(f"{task.name} model failed: {prediction.error}")
-        elif task.role != "flag" and prediction.score < (threshold := served_threshold(prediction.threshold,
-                                                                                      configured=task.threshold)):
-            unsure = f"{task.name} confidence {prediction.score:.2f} under threshold {threshold:.2f}"
-            (to_name if deferral == "task" and task.role == "annotate" else reasons).append(unsure)
+        doubt = _doubt(task, predictions[task.name])
+        if doubt:
+            named_later = deferral == "task" and task.role == "annotate" and not predictions[task.name].error
+            (to_name if named_later else reasons).append(doubt)
     if reasons:
         return MANUAL_TRIAGE, NEEDS_TRIAGE, reasons + to_name
     team = next(task for task in tasks if task.role == "queue")
     return predictions[team.name].label, ALLOCATED, [f"{TO_NAME}: {reason}" for reason in to_name]
+
+
+def _doubt(task: TaskSpec, prediction: TaskPrediction) -> str:
+    """Why people must decide ``task`` (its model failed, or is under its threshold), or "" when the models can."""
+    if prediction.error:
+        return f"{task.name} model failed: {prediction.error}"
+    if task.role != "flag" and prediction.score < (threshold := served_threshold(prediction.threshold,
+                                                                                configured=task.threshold)):
+        return f"{task.name} confidence {prediction.score:.2f} under threshold {threshold:.2f}"
+    return ""
+
+
+def _doubts(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction]) -> list[str]:
+    return [doubt for task in tasks if task.role != "flag" and (doubt := _doubt(task, predictions[task.name]))]
 
 
 def left_to_name(reasons: list[str]) -> set[str]:

@@ -140,8 +140,8 @@ def _print_system(system: dict) -> None:
     cost = system["cost_per_complaint"]
     print(f"\nSystem (models + the triage team on manual triage; deferral per {system['deferral']}): automation "
           f"{system['automation_rate']:.1%}, manual triage {system['manual_triage_share']:.1%}"
-          + (f", issues for the team to name {system['issues_to_name_share']:.1%}"
-             if system["issues_to_name_share"] else ""))
+          + (f", left for people to name {system['left_to_name_share']:.1%}"
+             if system["left_to_name_share"] else ""))
     for name, values in system["tasks"].items():
         verdicts = ", ".join(f"{criterion} {'PASS' if ok else 'FAIL'}" for criterion, ok in values["criteria"].items())
         if "recall" in values:

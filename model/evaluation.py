@@ -12,7 +12,7 @@ import numpy as np
 
 from complaints.deployment import Deployment
 from complaints.operations import Operations
-from model.operating_point import OPERATING_POINT, TaskAnswers, deferrable, measure, system_metrics
+from model.operating_point import OPERATING_POINT, TaskAnswers, measure, system_metrics
 from complaints.predictors import Predictor, load_predictor
 from complaints.records import ALLOCATED, TaskPrediction
 from complaints.routing import left_to_name, route
@@ -152,7 +152,7 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], prov
     flagged = {t.name: np.array([row["queue"] == t.queue and row[f"{t.name}_pred"] == POSITIVE for row in rows],
                                 dtype=bool) for t in deployment.tasks if t.binary}
     by_models = {a.task.name: allocated & ~np.array([a.task.name in names for names in to_name], dtype=bool)
-                 for a in answers if deferrable(a.task, operations)}
+                 for a in answers if not a.task.binary}
     system = system_metrics(answers, allocated, flagged, operations, by_models)
     report = {
         "n": len(unseen),

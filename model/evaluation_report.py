@@ -261,7 +261,7 @@ def _system_section(report: dict, rows: Sequence[dict], tasks: list[TaskSpec], f
              "system value is at least the team's rate less its tolerance ("
              + ", ".join(f"{name} {tolerance:.2f}" for name, tolerance in operations.criteria.items()) + ").", "",
              f"Deferral per {system['deferral']}: automation **{_num(system['automation_rate'])}**, manual triage "
-             f"{_num(system['manual_triage_share'])}, issues for the team to name {_num(system['issues_to_name_share'])}; "
+             f"{_num(system['manual_triage_share'])}, left for people to name {_num(system['left_to_name_share'])}; "
              f"time cut **{system['time_cut']:.1%}**, cost per complaint ${cost['system']:.4f} against "
              f"${cost['manual_path']:.4f} all manual (cost cut {system['cost_cut']:.1%}).", "",
              "| task | system value | lower bound | team | models on what they decide | specialist share | threshold | "

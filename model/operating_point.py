@@ -3,8 +3,9 @@ to them) achieves, and the thresholds that make it meet the business's criterion
 
 A complaint is either allocated by the models (to a team queue, or to the specialist queue when a flag is
 raised) or sent to manual triage, where the triage team handles it as today: at its own rates, the tasks'
-``target`` in tasks.yaml. Under ``deferral: task`` an allocated complaint's unsure issue is named by the
-product team, at the team's rate, for ``naming_share`` of a triage's cost. So, per task:
+``target`` in tasks.yaml. What the models are unsure of on a flagged complaint is named by the specialists
+(``complaints.routing``), and under ``deferral: task`` an allocated complaint's unsure issue by its product
+team: at the team's rate, for ``naming_share`` of a triage's cost. So, per task:
 
 - system accuracy = (the models' correct answers on what they decide + the team's rate x what people
   decide) / complaints: the mean of one contribution per complaint (1 or 0 where the models decide, the rate
@@ -12,7 +13,7 @@ product team, at the team's rate, for ``naming_share`` of a triage's cost. So, p
 - a flag task's system recall = the same mean over the positives (1 if flagged, the rate if in manual
   triage, 0 if allocated elsewhere), and the specialist queue's share = model flags + the team's expected
   flags in manual triage (its recall x the positive rate), bounded from above;
-- people's share of the work = manual triage + ``naming_share`` x issues left to name: the time cut is one
+- people's share of the work = manual triage + ``naming_share`` x complaints left to name: the time cut is one
   minus it, the cost cut adds the automated cost of every complaint.
 
 ``tune`` picks every threshold on out-of-fold answers (``model/cross_fitting.py``): each task's lower bound
@@ -89,14 +90,17 @@ def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: d
     share) with its bound and whether it is within every criterion, and the time and cost cut.
 
     ``allocated``: the models placed the complaint (a team or the specialist queue); ``flagged``: per flag
-    task, the complaints it sent to the specialist queue; ``decided``: per deferrable task, the complaints
-    whose answer the models gave (default: the allocated ones)."""
+    task, the complaints it sent to the specialist queue; ``decided``: per classifier task, the complaints
+    whose answer the models gave (default: the allocated ones; an allocated complaint that is not is left for
+    people to name)."""
     decided = decided or {}
     n = len(allocated)
     manual = ~allocated
     z = operations.z
     tasks = {}
     to_name = np.zeros(n, dtype=bool)
+    for by_model in decided.values():
+        to_name |= allocated & ~by_model
     for a in answers:
         if a.rate is None:
             continue
@@ -116,8 +120,6 @@ def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: d
         else:
             by_model = decided.get(a.task.name, allocated) & a.known
             correct, by_people = (a.hits & by_model).sum(), a.known.sum() - by_model.sum()
-            if a.task.name in decided:
-                to_name |= allocated & ~decided[a.task.name]
             contributions = (correct + a.rate * by_people, correct + a.rate ** 2 * by_people, a.known.sum())
             accuracy, lower, _ = mean_bounds(*contributions, z)
             tasks[a.task.name] = {"accuracy": _round(accuracy), "lower_bound": _round(lower),
@@ -128,7 +130,7 @@ def system_metrics(answers: list[TaskAnswers], allocated: np.ndarray, flagged: d
     named = float(to_name.mean()) if n else 0.0
     return {
         "n": n, "deferral": operations.deferral, "automation_rate": _round(automation),
-        "manual_triage_share": _round(1 - automation), "issues_to_name_share": _round(named),
+        "manual_triage_share": _round(1 - automation), "left_to_name_share": _round(named),
         "criteria": {name: all(t["criteria"][name] for t in tasks.values()) for name in operations.criteria},
         "tasks": tasks,
         **_cut(1 - automation, named, operations),
@@ -189,18 +191,22 @@ def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
 
     Classifier tasks with a target are searched on a grid of confidence thresholds, each flag task over
     quantiles of its scores; tasks without a target keep their configured threshold. Sums of contributions
-    per cell of the classifier grid make every combination one array operation. When no point meets the
+    per cell of the classifier grid make every combination one array operation; a flagged complaint counts a
+    task's answer as the models' only where it clears that task's threshold. When no point meets the
     criterion, the point is today's operation: every complaint to manual triage (the system then has the
     team's own rates), which fits unless the capacity is below what the team itself sends to specialists.
     """
     tuned = [a for a in answers if not a.task.binary and a.rate is not None]
     flags = [a for a in answers if a.task.binary]
-    fixed = [a for a in answers if not a.task.binary and a.rate is None and not deferrable(a.task, operations)]
+    untuned = [a for a in answers if not a.task.binary and a.rate is None]
     n = len(answers[0].scores)
     z = operations.z
-    passes_fixed = np.ones(n, dtype=bool)
-    for a in fixed:
-        passes_fixed &= a.scores >= a.task.threshold
+    passes_fixed, sure_untuned = np.ones(n, dtype=bool), np.ones(n, dtype=bool)
+    for a in untuned:
+        sure = a.scores >= a.task.threshold
+        sure_untuned &= sure
+        if not deferrable(a.task, operations):
+            passes_fixed &= sure
     cells_of = np.column_stack([np.minimum((a.scores * GRID).astype(int), GRID) for a in tuned]
                                or [np.zeros(n, dtype=int)])  # per tuned task, bin i: score >= i/GRID
     allocating = tuple(i for i, a in enumerate(tuned) if not deferrable(a.task, operations))
@@ -213,17 +219,18 @@ def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
             raised |= mask
         rest = ~raised & passes_fixed
 
-        def above(weights: np.ndarray, axes: tuple[int, ...], rest: np.ndarray = rest) -> np.ndarray:
-            return _sum_above(cells_of[rest], weights[rest], axes)
+        def above(weights: np.ndarray, axes: tuple[int, ...], rows: np.ndarray = rest) -> np.ndarray:
+            return _sum_above(cells_of[rows], weights[rows], axes)
 
         allocated = raised.sum() + above(np.ones(n), allocating)
         manual = n - allocated
-        to_name = allocated - raised.sum() - above(np.ones(n), allocating + naming) if naming else 0
+        flagged_to_name = raised.sum() - above(np.ones(n), tuple(range(len(tuned))), raised & sure_untuned)
+        to_name = flagged_to_name + (allocated - raised.sum() - above(np.ones(n), allocating + naming) if naming else 0)
         margins = []
         for i, a in enumerate(tuned):
             axes = allocating + ((i,) if i in naming else ())
-            correct = (a.hits & a.known & raised).sum() + above((a.hits & a.known).astype(float), axes)
-            by_people = a.known.sum() - (a.known & raised).sum() - above(a.known.astype(float), axes)
+            correct = above((a.hits & a.known).astype(float), (i,), raised) + above((a.hits & a.known).astype(float), axes)
+            by_people = a.known.sum() - above(a.known.astype(float), (i,), raised) - above(a.known.astype(float), axes)
             _, lower, _ = mean_bounds(correct + a.rate * by_people, correct + a.rate ** 2 * by_people,
                                       a.known.sum(), z)
             margins.append(lower - operations.floor(a.rate))
@@ -243,7 +250,9 @@ def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
         cells.append((allocated / n, np.where(fits, worst, -np.inf), flag_thresholds))
         if ok.any():
             work = manual + operations.naming_share * to_name
-            score = np.where(ok, -work + 1e-3 * worst, -np.inf)  # least work, then the widest margin
+            score = np.where(ok, -work + 1e-3 * worst, -np.inf)  # least work, then the widest margin, then
+            # the fewest flags (the grid runs from the highest flag threshold down, and only a better score wins):
+            # a flag that costs no work must not fill the specialists' capacity by default
             index = np.unravel_index(int(np.argmax(score)), score.shape)
             if best is None or score[index] > best[0]:
                 best = (score[index], index, flag_thresholds)
@@ -277,18 +286,16 @@ def measure(answers: list[TaskAnswers], thresholds: dict[str, float], operations
     raised = np.zeros(n, dtype=bool)
     for mask in flagged.values():
         raised |= mask
-    confident, decided = np.ones(n, dtype=bool), {}
+    confident, sure = np.ones(n, dtype=bool), {}
     for a in answers:
         if a.task.binary:
             continue
-        sure = a.scores >= thresholds.get(a.task.name, a.task.threshold)
-        if deferrable(a.task, operations):
-            decided[a.task.name] = sure
-        else:
-            confident &= sure
+        sure[a.task.name] = a.scores >= thresholds.get(a.task.name, a.task.threshold)
+        if not deferrable(a.task, operations):
+            confident &= sure[a.task.name]
     allocated = raised | confident
     return system_metrics(answers, allocated, flagged, operations,
-                          {name: raised | (allocated & sure) for name, sure in decided.items()})
+                          {name: allocated & by_model for name, by_model in sure.items()})
 
 
 def _sum_above(cells: np.ndarray, weights: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -305,9 +312,9 @@ def _sum_above(cells: np.ndarray, weights: np.ndarray, axes: tuple[int, ...]) ->
 
 
 def _flag_grid(flags: list[TaskAnswers]) -> list[tuple[float, ...]]:
-    """Every combination of candidate thresholds of the flag tasks (one flag: its score quantiles, and 1.01:
-    never flag)."""
-    grids = [sorted({*np.quantile(a.scores, np.linspace(0, 1, FLAG_CANDIDATES)).round(4).tolist(), 1.01})
+    """Every combination of candidate thresholds of the flag tasks, fewest flags first (one flag: 1.01, never
+    flag, then its score quantiles from the highest down)."""
+    grids = [sorted({*np.quantile(a.scores, np.linspace(0, 1, FLAG_CANDIDATES)).round(4).tolist(), 1.01}, reverse=True)
              for a in flags]
     combos: list[tuple[float, ...]] = [()]
     for grid in grids:

@@ -8,6 +8,7 @@ from complaints.customer_record import CUSTOMER_RECORD, OLDER_AMERICAN, SERVICEM
 from complaints.intake import read_batch
 from complaints.pipeline import TriagePipeline
 from complaints.records import ALLOCATED
+from complaints.routing import TO_NAME
 from complaints.taxonomy import Taxonomy
 from conftest import sample, write_csv
 
@@ -51,7 +52,8 @@ def test_a_record_that_establishes_a_tag_flags_whatever_the_text_model_says(depl
         if complaint.get(CUSTOMER_RECORD):
             assert (allocation.queue, allocation.status) == (flag.queue, ALLOCATED)
             assert prediction.served_by == CUSTOMER_RECORD and prediction.label == "yes"
-            assert allocation.reasons == [f"{flag.name} flagged by the customer record"]
+            assert allocation.reasons[0] == f"{flag.name} flagged by the customer record"
+            assert all(reason.startswith(TO_NAME) for reason in allocation.reasons[1:])  # unsure: specialists name
             assert prediction.model_version == allocation.model_versions[flag.name]  # the model still ran
         else:
             assert prediction.served_by != CUSTOMER_RECORD

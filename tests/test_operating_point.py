@@ -10,7 +10,7 @@ import pytest
 from complaints.operations import Operations
 from model.operating_point import GRID, TaskAnswers, gap_sd, measure, system_metrics, tune
 from complaints.records import ALLOCATED, TaskPrediction
-from complaints.routing import TO_NAME, route
+from complaints.routing import left_to_name, route
 from complaints.schema import NEGATIVE, POSITIVE
 from complaints.tasks import TaskSpec
 from model.calibration import fit_temperature
@@ -37,9 +37,9 @@ def synthetic(n: int = 800, seed: int = 0) -> list[TaskAnswers]:
 
 
 def routed(answers: list[TaskAnswers], thresholds: dict[str, float], deferral: str = "complaint"
-           ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+           ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Route every row with complaints.routing, as the pipeline serves the thresholds: allocated, flagged, and
-    whether the issue is left for the team to name."""
+    per classifier task the allocated complaints whose answer is the models' (not left for people to name)."""
     statuses, flagged, to_name = [], [], []
     for row in range(len(answers[0].scores)):
         predictions = {}
@@ -51,8 +51,11 @@ def routed(answers: list[TaskAnswers], thresholds: dict[str, float], deferral: s
         queue, status, reasons = route([a.task for a in answers], predictions, deferral)
         statuses.append(status == ALLOCATED)
         flagged.append(queue == FLAG.queue)
-        to_name.append(status == ALLOCATED and any(r.startswith(TO_NAME) for r in reasons))
-    return np.array(statuses), {FLAG.name: np.array(flagged)}, np.array(to_name)
+        to_name.append(left_to_name(reasons))
+    allocated = np.array(statuses)
+    decided = {a.task.name: allocated & np.array([a.task.name not in names for names in to_name])
+               for a in answers if not a.task.binary}
+    return allocated, {FLAG.name: np.array(flagged)}, decided
 
 
 def test_system_arithmetic_counts_the_team_at_its_rates_on_manual_triage():
@@ -92,41 +95,59 @@ def test_the_tuned_point_meets_the_criterion_and_the_router_agrees():
     assert all(values["lower_bound"] >= values["floor"] for values in point.system["tasks"].values())
     assert point.system["tasks"]["vulnerable"]["specialist_share_upper"] <= OPERATIONS.specialist_capacity
     assert point.system["automation_rate"] > 0.3  # calibrated models beat the team on their confident share
-    allocated, flagged, _ = routed(answers, point.thresholds)
-    assert system_metrics(answers, allocated, flagged, OPERATIONS) == point.system
+    allocated, flagged, decided = routed(answers, point.thresholds)
+    assert system_metrics(answers, allocated, flagged, OPERATIONS, decided) == point.system
 
 
-def test_no_grid_point_automates_more_while_meeting_the_criterion():
+def test_no_grid_point_leaves_people_less_work_while_meeting_the_criterion():
     answers = synthetic(n=300, seed=1)
     point = tune(answers, OPERATIONS)
-    team, issue, flag = answers
-    raised = flag.scores >= point.thresholds["vulnerable"]
-    tuned = (raised | ((team.scores >= point.thresholds["team"]) & (issue.scores >= point.thresholds["issue"]))).sum()
+    tuned_work = 1 - point.system["time_cut"]
     for t, i in itertools.product(np.arange(GRID + 1) / GRID, repeat=2):
-        allocated = raised | ((team.scores >= t) & (issue.scores >= i))
-        if allocated.sum() > tuned:
-            system = system_metrics(answers, allocated, {"vulnerable": raised}, OPERATIONS)["tasks"]
+        system = measure(answers, {**point.thresholds, "team": float(t), "issue": float(i)}, OPERATIONS)
+        if 1 - system["time_cut"] < tuned_work - 1e-4:
             assert any(v["lower_bound"] < v["floor"] or v.get("specialist_share_upper", 0) > v.get("capacity", 1)
-                       for v in system.values()), (t, i)
+                       for v in system["tasks"].values()), (t, i)
 
 
 def test_per_task_deferral_routes_a_sure_team_with_its_issue_left_to_name():
     answers = synthetic()
     by_task = Operations(0.30, 2.0, 35.0, 0.00025, deferral="task")
     point = tune(answers, by_task)
-    allocated, flagged, to_name = routed(answers, point.thresholds, "task")
-    issue = answers[1]
-    assert to_name.any() and not (to_name & flagged["vulnerable"]).any()
-    assert (issue.scores[to_name] < point.thresholds["issue"]).all()
-    decided = {"issue": allocated & ~to_name}
+    allocated, flagged, decided = routed(answers, point.thresholds, "task")
+    team, issue, _ = answers
+    to_name = allocated & ~(decided["team"] & decided["issue"])
+    in_team_queues = to_name & ~flagged["vulnerable"]
+    assert in_team_queues.any() and (issue.scores[in_team_queues] < point.thresholds["issue"]).all()
+    assert (team.scores[in_team_queues] >= point.thresholds["team"]).all()  # an unsure team goes to people
     assert system_metrics(answers, allocated, flagged, by_task, decided) == point.system == \
         measure(answers, point.thresholds, by_task)
-    assert point.system["issues_to_name_share"] == pytest.approx(to_name.mean(), abs=1e-4)
+    assert point.system["left_to_name_share"] == pytest.approx(to_name.mean(), abs=1e-4)
     assert point.system["criteria"]["band"]
     # Naming costs a whole triage by default: the time cut is what neither people path takes.
     assert point.system["time_cut"] == pytest.approx(1 - (~allocated).mean() - to_name.mean(), abs=1e-4)
     sensitivity = point.system["naming_sensitivity"]
     assert sensitivity["0.25"] > sensitivity["0.5"] > sensitivity["1.0"] == point.system["cost_cut"]
+
+
+def test_a_flagged_complaint_leaves_what_the_models_are_unsure_of_to_the_specialists():
+    """A flag sends the complaint to the specialist queue whatever the other tasks say; the tasks under their
+    thresholds there count at the team's rates (people name them), not as the models' answers, and their naming
+    is people's work: tuning, the router and the system arithmetic agree on it."""
+    answers = synthetic(seed=2)
+    point = tune(answers, OPERATIONS)
+    allocated, flagged, decided = routed(answers, point.thresholds)
+    team, issue, _ = answers
+    raised = flagged["vulnerable"]
+    unsure = (team.scores < point.thresholds["team"]) | (issue.scores < point.thresholds["issue"])
+    assert (raised & unsure).any() and (allocated[raised]).all()
+    assert not (decided["issue"] & raised & (issue.scores < point.thresholds["issue"])).any()
+    assert (decided["issue"] & raised & ~unsure).sum() == (raised & ~unsure).sum()
+    assert point.system["left_to_name_share"] == pytest.approx((raised & unsure).mean(), abs=1e-4)
+    assert point.system["time_cut"] == pytest.approx(1 - (~allocated).mean() - (raised & unsure).mean(), abs=1e-4)
+    issue_correct = (issue.hits & decided["issue"]).sum() + 0.71 * (~decided["issue"]).sum()
+    assert point.system["tasks"]["issue"]["accuracy"] == pytest.approx(issue_correct / len(allocated), abs=1e-4)
+    assert system_metrics(answers, allocated, flagged, OPERATIONS, decided) == point.system
 
 
 def test_a_criterion_the_models_cannot_meet_leaves_every_complaint_to_people():
@@ -206,7 +227,8 @@ def test_training_records_the_promise_beside_what_the_held_out_split_realised(tr
 
 
 def test_evaluation_counts_the_issues_the_router_left_to_name(trained_home, cfpb_rows, tmp_path):
-    """Under per-task deferral, evaluation reads what the router left for the team to name."""
+    """Under per-task deferral, evaluation reads what the router left for people to name (an unsure issue in a
+    team's queue; an unsure team or issue in the specialist queue)."""
     from complaints.config import Settings
     from complaints.deployment import Deployment
     from complaints.intake import read_batch
@@ -219,5 +241,22 @@ def test_evaluation_counts_the_issues_the_router_left_to_name(trained_home, cfpb
                        deployment.taxonomy)
     report, rows = evaluate_champions(deployment, batch.complaints)
     threshold = report["system"]["thresholds"]["issue"]
-    named = [r["status"] == ALLOCATED and r["queue"] != FLAG.queue and r["issue_score"] < threshold for r in rows]
-    assert any(named) and report["system"]["issues_to_name_share"] == pytest.approx(np.mean(named), abs=1e-4)
+    team_threshold = report["system"]["thresholds"]["team"]
+    named = [r["status"] == ALLOCATED and (r["issue_score"] < threshold
+                                           or r["queue"] == FLAG.queue and r["team_score"] < team_threshold)
+             for r in rows]
+    assert any(named) and report["system"]["left_to_name_share"] == pytest.approx(np.mean(named), abs=1e-4)
+
+
+def test_among_equally_good_points_tuning_flags_the_fewest():
+    """Where more flags cost no work and widen no margin, the specialists' capacity is not filled by default."""
+    n = 500
+    rng = np.random.default_rng(3)
+    vulnerable = np.arange(n) < 50
+    flag_scores = np.where(vulnerable, 0.9, rng.uniform(0, 0.8, n))
+    sure = np.ones(n, dtype=bool)
+    answers = [TaskAnswers(TEAM, np.ones(n), sure, sure), TaskAnswers(ISSUE, np.ones(n), sure, sure),
+               TaskAnswers(FLAG, flag_scores, vulnerable, sure)]
+    point = tune(answers, OPERATIONS)
+    assert point.thresholds["vulnerable"] > 0.8
+    assert point.system["tasks"]["vulnerable"]["specialist_share"] == pytest.approx(vulnerable.mean())

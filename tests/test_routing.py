@@ -27,6 +27,17 @@ def test_confident_predictions_land_in_the_team_queue():
 def test_a_vulnerable_flag_goes_to_the_specialist_queue_even_when_unsure_of_the_team():
     queue, status, reasons = route(TASKS, predictions(team=("Mortgage", 0.1), vulnerable=("yes", 0.7)))
     assert (queue, status) == ("Vulnerable customers", ALLOCATED) and "vulnerable flagged" in reasons[0]
+    assert reasons[1:] == [f"{TO_NAME}: team confidence 0.10 under threshold 0.50"]
+    assert left_to_name(reasons) == {"team"}  # the specialists name it: not the models' answer
+
+
+def test_a_flagged_complaint_marks_every_unsure_or_failed_task_for_the_specialists_whatever_the_deferral():
+    for deferral in ("complaint", "task"):
+        queue, status, reasons = route(TASKS, predictions(issue=("Other", 0.1), vulnerable=("yes", 0.7),
+                                                          errors=("team",)), deferral)
+        assert (queue, status) == ("Vulnerable customers", ALLOCATED)
+        assert left_to_name(reasons) == {"team", "issue"}
+    assert route(TASKS, predictions(vulnerable=("yes", 0.7)))[2] == ["vulnerable flagged (score 0.70)"]
 
 
 def test_low_confidence_on_any_task_goes_to_manual_triage_with_every_reason():
