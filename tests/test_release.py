@@ -182,12 +182,12 @@ def test_a_serving_change_with_its_decision_applies(cli, env, sample_csv):
     """A threshold the gate admits (the system it makes still reaches every minimum) reaches the store, and the
     decision that admitted it is recorded beside the write."""
     assert cli("--env", "dev", "release", "apply")[0] == 0
-    edit(env, "team", champion=env["champions"]["team"], threshold=0.6)
-    decide_and_commit(cli, env["deploy"], "dev", sample_csv, "team at 0.6, gated")
+    edit(env, "team", champion=env["champions"]["team"], threshold=0.5)
+    decide_and_commit(cli, env["deploy"], "dev", sample_csv, "team at 0.5, gated")
     assert cli("--env", "dev", "release", "apply")[0] == 0
-    assert env["deployment"].store.get_strategy("team").threshold == 0.6
+    assert env["deployment"].store.get_strategy("team").threshold == 0.5
     committed = json.loads((env["deploy"] / "gate" / "dev" / "team.json").read_text())
-    assert committed["from"]["threshold"] is None and committed["to"]["threshold"] == 0.6
+    assert committed["from"]["threshold"] is None and committed["to"]["threshold"] == 0.5
     assert env["deployment"].store.list_audit()[0].details["gate_decision_sha256"] == committed["sha256"]
 
 
@@ -265,10 +265,10 @@ def test_the_pull_requests_gate_runs_under_the_base_branchs_rules(cli, env, samp
     assert code == 2 and "never loosen" in err
 
     (proposed / "dev.yaml").write_text(yaml.safe_dump({**doc, "rollout": ["champion"], "tasks": {
-        **doc["tasks"], "team": {**doc["tasks"]["team"], "threshold": 0.6}}}))
+        **doc["tasks"], "team": {**doc["tasks"]["team"], "threshold": 0.5}}}))
     code, out, _ = cli("--env", "dev", "gate", "--proposed", str(proposed), "--decide", "--data", str(sample_csv),
                        "--json")
     assert code == 1 and "the rules change in a pull request of their own" in last_json(out)["refused"]["team"][-1]
     committed = json.loads(decision.decision_path(proposed, "dev", "team").read_text())
-    assert committed["to"]["threshold"] == 0.6
+    assert committed["to"]["threshold"] == 0.5
     assert committed["rules"]["rollout"] == ["canary:10", "champion"]  # the base's, not the pull request's
