@@ -42,16 +42,15 @@ def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction], deferra
     if failed_flags:
         return MANUAL_TRIAGE, NEEDS_TRIAGE, failed_flags
     raised = [t for t in flags if predictions[t.name].label == POSITIVE]
+    doubts = [(task, doubt) for task in tasks if task.role != "flag" and (doubt := _doubt(task, predictions[task.name]))]
     if raised:
         flagged = [f"{t.name} flagged by the customer record" if predictions[t.name].served_by == CUSTOMER_RECORD
                    else f"{t.name} flagged (score {predictions[t.name].score:.2f})" for t in raised]
-        return raised[0].queue, ALLOCATED, flagged + [f"{TO_NAME}: {reason}" for reason in _doubts(tasks, predictions)]
+        return raised[0].queue, ALLOCATED, flagged + [f"{TO_NAME}: {doubt}" for _, doubt in doubts]
     reasons, to_name = [], []
-    for task in tasks:
-        doubt = _doubt(task, predictions[task.name])
-        if doubt:
-            named_later = deferral == "task" and task.role == "annotate" and not predictions[task.name].error
-            (to_name if named_later else reasons).append(doubt)
+    for task, doubt in doubts:
+        named_later = deferral == "task" and task.role == "annotate" and not predictions[task.name].error
+        (to_name if named_later else reasons).append(doubt)
     if reasons:
         return MANUAL_TRIAGE, NEEDS_TRIAGE, reasons + to_name
     team = next(task for task in tasks if task.role == "queue")
@@ -59,17 +58,13 @@ def route(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction], deferra
 
 
 def _doubt(task: TaskSpec, prediction: TaskPrediction) -> str:
-    """Why people must decide ``task`` (its model failed, or is under its threshold), or "" when the models can."""
+    """Why people must decide a classifier ``task`` (its model failed, or is under its threshold), or "" when the
+    models can."""
     if prediction.error:
         return f"{task.name} model failed: {prediction.error}"
-    if task.role != "flag" and prediction.score < (threshold := served_threshold(prediction.threshold,
-                                                                                configured=task.threshold)):
+    if prediction.score < (threshold := served_threshold(prediction.threshold, configured=task.threshold)):
         return f"{task.name} confidence {prediction.score:.2f} under threshold {threshold:.2f}"
     return ""
-
-
-def _doubts(tasks: list[TaskSpec], predictions: dict[str, TaskPrediction]) -> list[str]:
-    return [doubt for task in tasks if task.role != "flag" and (doubt := _doubt(task, predictions[task.name]))]
 
 
 def left_to_name(reasons: list[str]) -> set[str]:
