@@ -27,13 +27,11 @@ import json
 import shutil
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
 from complaints.deployment import Deployment
-from complaints.intake import data_files, read_records
 from complaints.provenance import sources
 from complaints.registry.base import VERSION_CHARS
 from complaints.schema import (
@@ -42,15 +40,14 @@ from complaints.schema import (
 from complaints.splits import fingerprint, fold_of, is_holdout
 from complaints.tasks import TaskSpec
 from complaints.taxonomy import Taxonomy
-from model.training_data import CORRECTED, TrainingSet, label_column, training_set
+from model.training_data import CORRECTED, ORIGIN, STORE, TrainingSet, label_column, training_set
 
 SPLITS = ("train", "validation", "test")
 VALIDATION_FOLD = 0  # the training split's fold that is the validation split
-STORE = "store"  # the origin of a complaint an analyst corrected that the data does not hold: the bank's, internal
 PROVENANCE_FILE = "provenance.csv"  # beside the dataset, as beside the CFPB files: training reads it the same way
 FIELD = {column: name for name, column in API_FIELD_NAMES.items()}  # the CFPB API's names: intake reads them
 _CFPB_COLUMNS = (PRODUCT, SUB_PRODUCT, ISSUE, SUB_ISSUE, TAGS, COMPANY)  # the era's labels as filed, the firm
-FINGERPRINT, ORIGIN, SOURCE, ALL_TAGGED = "narrative_fingerprint", "origin", "source", "all_tagged_source"
+FINGERPRINT, SOURCE, ALL_TAGGED = "narrative_fingerprint", "source", "all_tagged_source"
 
 
 @dataclass(frozen=True)
@@ -96,27 +93,25 @@ def build(deployment: Deployment, data: Path, provenance: Path | None = None) ->
     """The deployment's training data (``data`` and its store's corrections) as training reads it."""
     training = training_set(deployment, deployment.tasks, data, provenance=provenance)
     source_of = sources(training.provenance) if training.provenance else {}
-    files = {file.name: len(read_records(file)) for file in data_files(data)}
-    ends = list(zip(files, accumulate(files.values())))  # a complaint's row number says which file it came from
     rows: dict[str, list[dict]] = {split: [] for split in SPLITS}
     for complaint in training.complaints:
         labels = {task.name: training.corrections.get((complaint.complaint_id, task.name))
                   or task.label_of(complaint, deployment.taxonomy) for task in deployment.tasks}
         corrected = [task.name for task in deployment.tasks
                      if (complaint.complaint_id, task.name) in training.corrections]
-        origin = next((name for name, end in ends if complaint.row_number and complaint.row_number <= end), STORE)
         rows[split_of(complaint.narrative)].append({
             FIELD[COMPLAINT_ID]: complaint.complaint_id, FIELD[DATE_RECEIVED]: complaint.date_received,
             FIELD[NARRATIVE]: complaint.narrative,
             **{label_column(name): label for name, label in labels.items()},
             **{FIELD[column]: complaint.get(column) or None for column in _CFPB_COLUMNS},
-            CORRECTED: ",".join(corrected) or None, FINGERPRINT: fingerprint(complaint.narrative), ORIGIN: origin,
+            CORRECTED: ",".join(corrected) or None, FINGERPRINT: fingerprint(complaint.narrative),
+            ORIGIN: training.origins[complaint.complaint_id],
             SOURCE: source_of.get(complaint.complaint_id),
             ALL_TAGGED: complaint.complaint_id in training.all_tagged_ids})
     schema = features(deployment.tasks, deployment.taxonomy)
     dataset = DatasetDict({split: Dataset.from_dict({name: [row[name] for row in rows[split]] for name in schema},
                                                     features=schema) for split in SPLITS})  # a split may be empty
-    return DatasetExport(dataset, training, deployment.tasks, deployment.taxonomy, files)
+    return DatasetExport(dataset, training, deployment.tasks, deployment.taxonomy, training.files)
 
 
 def content_hash(dataset: DatasetDict) -> str:

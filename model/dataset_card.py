@@ -14,10 +14,9 @@ from datasets import ClassLabel
 
 from complaints.schema import TAGS
 from model.dataset import (
-    ALL_TAGGED, FIELD, FINGERPRINT, ORIGIN, SOURCE, SPLITS, STORE, VALIDATION_FOLD, DatasetExport, internal_rows,
-    split_of, version,
+    ALL_TAGGED, FIELD, FINGERPRINT, SOURCE, SPLITS, VALIDATION_FOLD, DatasetExport, internal_rows, split_of, version,
 )
-from model.training_data import CORRECTED, label_column
+from model.training_data import CORRECTED, ORIGIN, STORE, label_column
 
 CFPB = "https://www.consumerfinance.gov/data-research/consumer-complaints/"
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
+from itertools import accumulate
 from pathlib import Path
 
 from complaints.deployment import Deployment
-from complaints.intake import read_batch
+from complaints.intake import data_files, read_batch, read_records
 from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import StoredComplaint
 from complaints.schema import Complaint
@@ -28,6 +29,8 @@ from complaints.splits import HOLDOUT_PERCENT, Labelled, Splits, fingerprint, is
 from complaints.tasks import TaskSpec
 
 CORRECTED = "corrected_by_analyst"  # a column of the data: the tasks (comma-separated) an analyst labelled
+ORIGIN = "origin"  # a column of an exported dataset (model/dataset.py): the data file each complaint came from
+STORE = "store"  # the origin of a complaint an analyst corrected that the data does not hold: the bank's store
 
 
 def label_column(task: str) -> str:
@@ -43,6 +46,8 @@ class TrainingSet:
     all_tagged_ids: frozenset[str]  # rows of all-tagged sources, which flag tasks leave out
     corrections: dict[tuple[str, str], str]  # (complaint id, task) -> the analyst's label
     provenance: Path | None  # the provenance file read (complaint id -> public sample)
+    files: dict[str, int]  # each data file's name and how many records intake read from it, in reading order
+    origins: dict[str, str]  # complaint id -> its origin: the data file it came from, or STORE
     dataset: dict | None = None  # the Hub dataset revision the data is, if the caller fetched it (model/dataset_hub.py)
 
 
@@ -79,7 +84,18 @@ def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_
                                       if not (task.binary and c.complaint_id in biased)], corrected)
         splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, holdout_percent)],
                              [(c, y) for c, y in labelled if is_holdout(c.narrative, holdout_percent)])
-    return TrainingSet(complaints, splits, source_sha, biased, corrections, provenance)
+    files = {file.name: len(read_records(file)) for file in data_files(data)}
+    return TrainingSet(complaints, splits, source_sha, biased, corrections, provenance, files,
+                       origins(files, complaints))
+
+
+def origins(files: dict[str, int], complaints: list[Complaint]) -> dict[str, str]:
+    """Each complaint's origin: the origin an exported dataset recorded; else the data file whose rows hold it
+    (``files``' record counts in reading order and its row number say which); else STORE, for a correction's
+    complaint that the data does not hold."""
+    ends = list(zip(files, accumulate(files.values())))
+    return {c.complaint_id: c.get(ORIGIN) or next((name for name, end in ends if 0 < c.row_number <= end), STORE)
+            for c in complaints}
 
 
 def one_per_narrative(labelled: list[tuple[Complaint, str | None]], corrected: dict[str, str]) -> Labelled:
