@@ -8,7 +8,7 @@ Serving reads the deferral (``complaints.routing``); training tunes the operatin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
 
@@ -26,6 +26,10 @@ class Operations:
     criteria: dict[str, float] = field(default_factory=lambda: {"band": 0.03, "parity": 0.0})  # name -> tolerance
     criterion: str = "band"  # the criterion the operating point is tuned to
     confidence: float = 0.95  # one-sided level of the bounds the tuned point meets
+    # a data file of the training data (its origin) with at least this many complaints is held to the criterion
+    # on its own complaints as well as the mix is, by bounds at origin_confidence (model/operating_point.py)
+    origin_min_complaints: int = 1000
+    origin_confidence: float = 0.5
     deferral: str = "complaint"
     naming_share: float = 1.0  # the cost of naming an issue the models left, as a share of a whole triage
     corrections_per_analyst_per_day: int = 600  # a quota: what one user may rewrite of the training data in a day
@@ -35,8 +39,11 @@ class Operations:
             raise ValueError("specialist_capacity is a share of volume, between 0 and 1")
         if self.criterion not in self.criteria:
             raise ValueError(f"criterion {self.criterion!r} is not one of the criteria {sorted(self.criteria)}")
-        if not 0.5 <= self.confidence < 1:
-            raise ValueError("confidence is the level of a one-sided bound, at least 0.5 and under 1")
+        if not (0.5 <= self.confidence < 1 and 0.5 <= self.origin_confidence < 1):
+            raise ValueError("confidence and origins' confidence are levels of one-sided bounds, at least 0.5 and "
+                             "under 1")
+        if self.origin_min_complaints < 1:
+            raise ValueError("origin_min_complaints is a positive count")
         if self.deferral not in DEFERRALS:
             raise ValueError(f"deferral must be one of {DEFERRALS}, not {self.deferral!r}")
         if not 0 <= self.naming_share <= 1:
@@ -53,6 +60,11 @@ class Operations:
         """Standard errors between an estimate and its one-sided bound at ``confidence``."""
         return NormalDist().inv_cdf(self.confidence)
 
+    @property
+    def for_origins(self) -> "Operations":
+        """The operation as an origin's complaints are held to it: bounds at ``origin_confidence``."""
+        return replace(self, confidence=self.origin_confidence)
+
     def floor(self, rate: float, criterion: str | None = None) -> float:
         """The least a system rate may be under ``criterion`` (default: the tuned one), given the team's rate."""
         return round(rate - self.criteria[criterion or self.criterion], 4)
@@ -65,7 +77,9 @@ class Operations:
             return cls(float(doc["specialist_capacity"]), float(manual["minutes_per_complaint"]),
                        float(manual["loaded_wage_per_hour"]), float(doc["automated_cost_per_complaint"]),
                        {name: float(tolerance) for name, tolerance in acceptance["criteria"].items()},
-                       str(acceptance["criterion"]), float(acceptance["confidence"]), str(deferral["mode"]),
+                       str(acceptance["criterion"]), float(acceptance["confidence"]),
+                       int(acceptance["origins"]["min_complaints"]), float(acceptance["origins"]["confidence"]),
+                       str(deferral["mode"]),
                        float(deferral["naming_share"]), int(doc["corrections_per_analyst_per_day"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from error

@@ -56,6 +56,12 @@ def print_promise(point: dict, operations: Operations) -> None:
         metric = "recall" if "recall" in values else "accuracy"
         print(f"  {name + ' system ' + metric:<26} {values[metric]:>9.3f} {realised['tasks'][name][metric]:>9.3f}"
               f" {_sd(chance.get(name))}  (floor {values['floor']:.2f})")
+    for origin, system in (point.get("origins") or {}).items():
+        real = point["held_out"]["origins"][origin]
+        figures = [f"time cut {system['time_cut']:.3f}/{real['time_cut']:.3f}"] + [
+            f"{name} {values[metric]:.3f}/{real['tasks'][name][metric]:.3f}" for name, values in system["tasks"].items()
+            for metric in ("recall" if "recall" in values else "accuracy",)]
+        print(f"  held to {origin} alone (promised/held-out): " + ", ".join(figures))
 
 
 def _sd(value: float | None) -> str:

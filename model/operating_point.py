@@ -17,8 +17,9 @@ team: at the team's rate, for ``naming_share`` of a triage's cost. So, per task:
   minus it, the cost cut adds the automated cost of every complaint.
 
 ``tune`` picks every threshold on out-of-fold answers (``model/cross_fitting.py``): each task's lower bound
-at least its floor under the configured criterion, the specialist queue's upper bound within capacity, then
-the least work for people. Routing (``complaints.routing``) is what the thresholds drive; evaluation measures
+at least its floor under the configured criterion, the specialist queue's upper bound within capacity, on all
+the answers and on each large enough data file's own (``origins`` in operations.yaml), then the least work for
+people. Routing (``complaints.routing``) is what the thresholds drive; evaluation measures
 the routed complaints with ``system_metrics``, the same arithmetic.
 """
 
@@ -176,18 +177,21 @@ class OperatingPoint:
     thresholds: dict[str, float]  # classifier tasks: confidence under it -> people decide; flags: flag at or above
     system: dict  # system_metrics at the point, on the answers it was tuned on: what it promises
     curve: list[dict]  # per automation level: the widest worst-task margin over the floor reachable there
+    # per origin held to the criterion on its own: system_metrics at the point on that origin's answers
+    origins: dict[str, dict] = field(default_factory=dict)
     # the points the other acceptance criteria would serve, tuned on the same answers: what choosing them means
     alternatives: dict[str, "OperatingPoint"] = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        return {"thresholds": self.thresholds, "system": self.system, "curve": self.curve,
+        return {"thresholds": self.thresholds, "system": self.system, "curve": self.curve, "origins": self.origins,
                 "criteria": {name: {"thresholds": other.thresholds, "system": other.system}
                              for name, other in self.alternatives.items()}}
 
 
-def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
+def tune(answers: list[TaskAnswers], operations: Operations, origins: np.ndarray | None = None) -> OperatingPoint:
     """The thresholds that leave people the least work while every task's bound meets its floor and the
-    specialist queue fits.
+    specialist queue fits: on all the answers, and on each origin's (the data file a complaint came from) with
+    at least ``origin_min_complaints`` of them, so that a point holds for every part of the data, not only its mix.
 
     Classifier tasks with a target are searched on a grid of confidence thresholds, each flag task over
     quantiles of its scores; tasks without a target keep their configured threshold. Sums of contributions
@@ -200,7 +204,9 @@ def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
     flags = [a for a in answers if a.task.binary]
     untuned = [a for a in answers if not a.task.binary and a.rate is None]
     n = len(answers[0].scores)
-    z = operations.z
+    held = _held_origins(origins, operations)
+    populations = [(np.ones(n, dtype=bool), operations.z)]  # (complaints, standard errors from estimate to bound)
+    populations += [(origins == origin, operations.for_origins.z) for origin in held]
     passes_fixed, sure_untuned = np.ones(n, dtype=bool), np.ones(n, dtype=bool)
     for a in untuned:
         sure = a.scores >= a.task.threshold
@@ -218,38 +224,19 @@ def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
         for mask in flagged.values():
             raised |= mask
         rest = ~raised & passes_fixed
-
-        def above(weights: np.ndarray, axes: tuple[int, ...], rows: np.ndarray = rest) -> np.ndarray:
-            return _sum_above(cells_of[rows], weights[rows], axes)
-
-        allocated = raised.sum() + above(np.ones(n), allocating)
-        manual = n - allocated
-        flagged_to_name = raised.sum() - above(np.ones(n), tuple(range(len(tuned))), raised & sure_untuned)
-        to_name = flagged_to_name + (allocated - raised.sum() - above(np.ones(n), allocating + naming) if naming else 0)
-        margins = []
-        for i, a in enumerate(tuned):
-            axes = allocating + ((i,) if i in naming else ())
-            correct = above((a.hits & a.known).astype(float), (i,), raised) + above((a.hits & a.known).astype(float), axes)
-            by_people = a.known.sum() - above(a.known.astype(float), (i,), raised) - above(a.known.astype(float), axes)
-            _, lower, _ = mean_bounds(correct + a.rate * by_people, correct + a.rate ** 2 * by_people,
-                                      a.known.sum(), z)
-            margins.append(lower - operations.floor(a.rate))
-        fits = np.ones_like(allocated, dtype=bool)
-        for a in flags:
-            positives = a.hits & a.known
-            found = (flagged[a.task.name] & positives).sum()
-            missed_manual = positives.sum() - (positives & raised).sum() - above(positives.astype(float), allocating)
-            _, lower, _ = mean_bounds(found + a.rate * missed_manual, found + a.rate ** 2 * missed_manual,
-                                      positives.sum(), z)
-            expected = a.rate * positives.sum() / max(a.known.sum(), 1)
-            _, _, upper = mean_bounds(flagged[a.task.name].sum() + expected * manual,
-                                      flagged[a.task.name].sum() + expected ** 2 * manual, n, z)
-            fits &= (lower >= operations.floor(a.rate) - 1e-9) & (upper <= operations.specialist_capacity + 1e-9)
-        worst = np.min(margins, axis=0) if margins else np.zeros_like(allocated)
+        grid = _Grid(cells_of, tuned, flags, allocating, naming, operations, flagged, raised, rest)
+        allocated = raised.sum() + grid.above(np.ones(n), allocating, rest)
+        flagged_to_name = raised.sum() - grid.above(np.ones(n), tuple(range(len(tuned))), raised & sure_untuned)
+        to_name = flagged_to_name + (allocated - raised.sum() - grid.above(np.ones(n), allocating + naming, rest)
+                                     if naming else 0)
+        worst, fits = np.full_like(allocated, np.inf), np.ones_like(allocated, dtype=bool)
+        for population, z in populations:
+            margin, fit = grid.within(population, z)
+            worst, fits = np.minimum(worst, margin), fits & fit
         ok = fits & (worst >= -1e-9)
         cells.append((allocated / n, np.where(fits, worst, -np.inf), flag_thresholds))
         if ok.any():
-            work = manual + operations.naming_share * to_name
+            work = n - allocated + operations.naming_share * to_name
             score = np.where(ok, -work + 1e-3 * worst, -np.inf)  # least work, then the widest margin, then
             # the fewest flags (the grid runs from the highest flag threshold down, and only a better score wins):
             # a flag that costs no work must not fill the specialists' capacity by default
@@ -263,10 +250,75 @@ def tune(answers: list[TaskAnswers], operations: Operations) -> OperatingPoint:
         thresholds = {a.task.name: round(int(i) / GRID, 4) for a, i in zip(tuned, index)}
         thresholds |= {a.task.name: round(float(t), 4) for a, t in zip(flags, flag_thresholds)}
     system = measure(answers, thresholds, operations)
-    if any(values.get("specialist_share", 0) > operations.specialist_capacity for values in system["tasks"].values()):
+    by_origin = {origin: measure(answers, thresholds, operations.for_origins, origins == origin) for origin in held}
+    if any(values.get("specialist_share", 0) > operations.specialist_capacity
+           for block in (system, *by_origin.values()) for values in block["tasks"].values()):
         raise ValueError("the specialist queue is over its capacity even with every complaint in manual triage: "
                          "raise specialist_capacity in operations.yaml")
-    return OperatingPoint(thresholds, system, _curve(cells))
+    return OperatingPoint(thresholds, system, _curve(cells), by_origin)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The classifier grid at one setting of the flags: ``raised`` complaints are flagged, the ``rest`` pass the
+    untuned tasks' thresholds and are allocated where every allocating task clears its cell's threshold."""
+
+    cells_of: np.ndarray  # per row, per tuned task: the grid bin of its score
+    tuned: list[TaskAnswers]
+    flags: list[TaskAnswers]
+    allocating: tuple[int, ...]  # tuned tasks whose unsure answer sends the complaint to manual triage
+    naming: tuple[int, ...]  # tuned tasks whose unsure answer is left to the product team to name
+    operations: Operations
+    flagged: dict[str, np.ndarray]
+    raised: np.ndarray
+    rest: np.ndarray
+
+    def above(self, weights: np.ndarray, axes: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
+        return _sum_above(self.cells_of[rows], weights[rows], axes)
+
+    def within(self, population: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per grid cell, on ``population``'s complaints: the worst task's margin of its bound (``z`` standard
+        errors from its estimate) over its floor, and whether every flag meets its recall within the
+        specialists' capacity by theirs."""
+        operations, ones = self.operations, np.ones(len(population))
+        raised, rest, size = self.raised & population, self.rest & population, population.sum()
+        manual = size - raised.sum() - self.above(ones, self.allocating, rest)
+        margins = []
+        for i, a in enumerate(self.tuned):
+            total = (a.known & population).sum()
+            if not total:  # no answer of this task to hold here
+                continue
+            axes = self.allocating + ((i,) if i in self.naming else ())
+            right, known = (a.hits & a.known).astype(float), a.known.astype(float)
+            correct = self.above(right, (i,), raised) + self.above(right, axes, rest)
+            by_people = total - self.above(known, (i,), raised) - self.above(known, axes, rest)
+            _, lower, _ = mean_bounds(correct + a.rate * by_people, correct + a.rate ** 2 * by_people, total, z)
+            margins.append(lower - operations.floor(a.rate))
+        fits = np.ones_like(manual, dtype=bool)
+        for a in self.flags:
+            positives = a.hits & a.known & population
+            if not positives.any():
+                continue
+            flagged = self.flagged[a.task.name] & population
+            found = (flagged & positives).sum()
+            missed_manual = positives.sum() - (positives & raised).sum() - self.above(positives.astype(float),
+                                                                                      self.allocating, rest)
+            _, lower, _ = mean_bounds(found + a.rate * missed_manual, found + a.rate ** 2 * missed_manual,
+                                      positives.sum(), z)
+            expected = a.rate * positives.sum() / max((a.known & population).sum(), 1)
+            _, _, upper = mean_bounds(flagged.sum() + expected * manual, flagged.sum() + expected ** 2 * manual, size, z)
+            fits &= (lower >= operations.floor(a.rate) - 1e-9) & (upper <= operations.specialist_capacity + 1e-9)
+        return (np.min(margins, axis=0) if margins else np.zeros_like(manual)), fits
+
+
+def _held_origins(origins: np.ndarray | None, operations: Operations) -> list[str]:
+    """The origins the point is held to on their own: those with at least ``origin_min_complaints`` answers,
+    when the answers come from more than one (a single origin is the mix itself)."""
+    if origins is None:
+        return []
+    names, counts = np.unique(origins, return_counts=True)
+    return [str(name) for name, count in zip(names, counts) if count >= operations.origin_min_complaints] \
+        if len(names) > 1 else []
 
 
 def sweep(answers: list[TaskAnswers], thresholds: dict[str, float], task: str, operations: Operations) -> list[dict]:
@@ -279,8 +331,11 @@ def sweep(answers: list[TaskAnswers], thresholds: dict[str, float], task: str, o
     return points
 
 
-def measure(answers: list[TaskAnswers], thresholds: dict[str, float], operations: Operations) -> dict:
-    """system_metrics at ``thresholds``, each row routed as complaints.routing routes it."""
+def measure(answers: list[TaskAnswers], thresholds: dict[str, float], operations: Operations,
+            rows: np.ndarray | None = None) -> dict:
+    """system_metrics at ``thresholds``, each row routed as complaints.routing routes it (only ``rows``, if given)."""
+    if rows is not None:
+        answers = [TaskAnswers(a.task, a.scores[rows], a.hits[rows], a.known[rows]) for a in answers]
     n = len(answers[0].scores)
     flagged = {a.task.name: a.scores >= thresholds[a.task.name] for a in answers if a.task.binary}
     raised = np.zeros(n, dtype=bool)

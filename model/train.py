@@ -124,8 +124,10 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
                                                                        progress)
             fitted |= transformer_fitted
             tuning.append(transformer_answers)
-        point = _calibrate_and_tune(tasks, fitted, tuning, operations)
-        held_out = _held_out_system(tasks, fitted, {t.name: splits[t.name][1] for t in tasks}, point, operations)
+        origin_of = {fingerprint(c.narrative): data.origins[c.complaint_id] for c in data.complaints}
+        point = _calibrate_and_tune(tasks, fitted, tuning, operations, origin_of)
+        held_out = _held_out_system(tasks, fitted, {t.name: splits[t.name][1] for t in tasks}, point, operations,
+                                    origin_of)
         reference = _held_out_narratives(data.splits)
         scored = [_score(deployment, task, args.kind_of(task), *fitted[task.name], *splits[task.name], data,
                          {**(excluded if task.binary else {}),
@@ -171,9 +173,10 @@ def _fit_transformer(tasks: list[TaskSpec], splits: Splits, args: TrainingArgume
 
 
 def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], tuning: list[Answers],
-                        operations: Operations) -> OperatingPoint:
+                        operations: Operations, origin_of: dict[str, str]) -> OperatingPoint:
     """Fit each version's temperature on its task's out-of-fold answers, tune every threshold together on the
-    complaints every task has answers for (model.operating_point), and write both into each model.json."""
+    complaints every task has answers for (model.operating_point; ``origin_of``: each narrative's data file),
+    and write both into each model.json."""
     common = sorted(set.intersection(*(set(group.keys) for group in tuning)))
     answers = []
     for task in tasks:
@@ -190,7 +193,8 @@ def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dic
                                 "ece_before": expected_calibration_error(raw[known], known_labels, classes),
                                 "ece_after": expected_calibration_error(proba[known], known_labels, classes)}
         answers.append(task_answers(task, proba, classes, labels))
-    points = {name: tune(answers, replace(operations, criterion=name)) for name in operations.criteria}
+    origins = np.array([origin_of[key] for key in common])
+    points = {name: tune(answers, replace(operations, criterion=name), origins) for name in operations.criteria}
     point = replace(points[operations.criterion],
                     alternatives={name: other for name, other in points.items() if name != operations.criterion})
     for task in tasks:
@@ -206,11 +210,11 @@ def _calibrate_and_tune(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dic
 
 
 def _held_out_system(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]], holdout: dict[str, Labelled],
-                     point: OperatingPoint, operations: Operations) -> dict:
+                     point: OperatingPoint, operations: Operations, origin_of: dict[str, str]) -> dict:
     """The system the final versions make on the held-out split at the tuned point: what the promise realised,
     beside it the gap (realised less promised) of every task's rate and the gap chance alone would make
-    (``gap_sd``)."""
-    _, complaints, labels = complaints_of(tasks, holdout)
+    (``gap_sd``); and on the held-out complaints of each origin the point was held to on its own."""
+    keys, complaints, labels = complaints_of(tasks, holdout)
     texts = [c.narrative for c in complaints]
     answers = []
     for task in tasks:
@@ -221,6 +225,9 @@ def _held_out_system(tasks: list[TaskSpec], fitted: dict[str, tuple[Path, dict]]
     return {"system": realised, "gap": {**gap, "automation_rate": round(
                 realised["automation_rate"] - point.system["automation_rate"], 4)},
             "gap_sd": gap_sd(point.system, realised),
+            "origins": {origin: measure(answers, point.thresholds, operations.for_origins,
+                                        np.array([origin_of[key] == origin for key in keys]))
+                        for origin in point.origins},
             "criteria": {name: measure(answers, other.thresholds, replace(operations, criterion=name))
                          for name, other in point.alternatives.items()}}
 
