@@ -58,9 +58,10 @@ def print_promise(point: dict, operations: Operations) -> None:
               f" {_sd(chance.get(name))}  (floor {values['floor']:.2f})")
     for origin, system in (point.get("origins") or {}).items():
         real = point["held_out"]["origins"][origin]
-        figures = [f"time cut {system['time_cut']:.3f}/{real['time_cut']:.3f}"] + [
-            f"{name} {values[metric]:.3f}/{real['tasks'][name][metric]:.3f}" for name, values in system["tasks"].items()
-            for metric in ("recall" if "recall" in values else "accuracy",)]
+        figures = [f"time cut {system['time_cut']:.3f}/{real['time_cut']:.3f}"]
+        for name, values in system["tasks"].items():
+            metric = "recall" if "recall" in values else "accuracy"
+            figures.append(f"{name} {values[metric]:.3f}/{real['tasks'][name][metric]:.3f}")
         print(f"  held to {origin} alone (promised/held-out): " + ", ".join(figures))
 
 

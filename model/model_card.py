@@ -96,12 +96,12 @@ def _origins_table(promised: dict[str, dict], realised: dict[str, dict]) -> list
              "| --- " * (3 + len(tasks)) + "|"]
     for origin, system in promised.items():
         real = realised.get(origin)
-
-        def pair(block: dict, key: str, other: dict | None) -> str:
-            return f"{block[key]} / {other[key] if other else '–'}"
-
-        cells = [pair(system, "automation_rate", real), pair(system, "time_cut", real)]
-        cells += [pair(system["tasks"][task], metric, real["tasks"][task] if real else None)
+        cells = [_pair(system, "automation_rate", real), _pair(system, "time_cut", real)]
+        cells += [_pair(system["tasks"][task], metric, real["tasks"][task] if real else None)
                   for task, metric in tasks.items()]
         lines.append(f"| `{origin}` | " + " | ".join(cells) + " |")
     return lines
+
+
+def _pair(promised: dict, key: str, realised: dict | None) -> str:
+    return f"{promised[key]} / {realised[key] if realised else '–'}"
