@@ -14,6 +14,7 @@ from complaints.predictors import KINDS
 from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import as_dict
 from model.registration import CHAMPION_POLICIES
+from model.training_data import origins
 from complaints.config import Settings
 
 
@@ -94,7 +95,8 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     provenance = Path(args.provenance) if args.provenance else default_provenance(data)
     biased = all_tagged_rows(provenance, batch.complaints) if provenance and not args.keep_biased_sources else set()
-    report, rows = evaluate_champions(deployment, batch.complaints, biased)
+    _, origin_of = origins(data, batch.complaints)
+    report, rows = evaluate_champions(deployment, batch.complaints, biased, origin_of)
     report["excluded"]["rejected_rows"] = len(batch.rejections)
     if args.predictions:
         with open(args.predictions, "w", newline="", encoding="utf-8") as handle:
@@ -122,6 +124,12 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
         if "precision" in metrics:
             print(f"{'':<12} {'precision':<10} {metrics['precision']:>7.3f}")
     _print_system(report["system"])
+    for origin, system in report["origins"].items():
+        figures = ", ".join(f"{name} {values.get('accuracy', values.get('recall')):.3f}"
+                            for name, values in system["tasks"].items())
+        within = "yes" if system["criteria"][deployment.operations.criterion] else "NO"
+        print(f"  {origin}: {system['n']:,} complaints, time cut {system['time_cut']:.1%}, {figures}; "
+              f"within {deployment.operations.criterion}: {within}")
     print("\nThe point tuned for each acceptance criterion, on these complaints:")
     for name, point in report["criteria"].items():
         served = " (served)" if point["thresholds"] == report["system"]["thresholds"] else ""

@@ -104,9 +104,10 @@ def check_targets(tasks: list[TaskSpec], metrics: dict[str, dict]) -> dict[str, 
     return results
 
 
-def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset()
-                       ) -> tuple[dict, list[dict]]:
-    """Score every task's champion on ``complaints`` it was not trained on, and the system they make.
+def evaluate_champions(deployment: Deployment, complaints: list[Complaint], provenance_ids: set[str] = frozenset(),
+                       origins: dict[str, str] | None = None) -> tuple[dict, list[dict]]:
+    """Score every task's champion on ``complaints`` it was not trained on, and the system they make: on all of
+    them and, where ``origins`` (complaint id -> its data file) names several, on each origin's.
 
     Complaints whose narrative is in any champion's training set are left out (and counted), so a
     model is never credited for what it memorised; flag tasks also leave out ``provenance_ids``. Each
@@ -154,11 +155,19 @@ def evaluate_champions(deployment: Deployment, complaints: list[Complaint], prov
     by_models = {a.task.name: allocated & ~np.array([a.task.name in names for names in to_name], dtype=bool)
                  for a in answers if not a.task.binary}
     system = system_metrics(answers, allocated, flagged, operations, by_models)
+    origin_of = np.array([(origins or {}).get(c.complaint_id, "") for c in unseen])
+    by_origin = {}
+    for origin in sorted(set(origin_of)) if len(set(origin_of)) > 1 else []:
+        rows_of = origin_of == origin
+        by_origin[origin] = system_metrics([a.of(rows_of) for a in answers], allocated[rows_of],
+                                           {name: mask[rows_of] for name, mask in flagged.items()}, operations,
+                                           {name: mask[rows_of] for name, mask in by_models.items()})
     report = {
         "n": len(unseen),
         "tasks": metrics,
         "targets": check_targets(deployment.tasks, metrics),
         "system": {**system, "thresholds": thresholds},
+        "origins": by_origin,
         "criteria": _criteria_points(answers, system, thresholds, predictors, operations),
         "model_versions": versions,
         "excluded": {"seen_in_training": len(complaints) - len(unseen),

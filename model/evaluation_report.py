@@ -273,6 +273,14 @@ def _system_section(report: dict, rows: Sequence[dict], tasks: list[TaskSpec], f
                      f"| {_num(values.get('allocated_accuracy', np.nan))} | {_num(values.get('specialist_share', np.nan))} "
                      f"| {system['thresholds'][name]} | "
                      + " | ".join('PASS' if values['criteria'][c] else '**FAIL**' for c in criteria) + " |")
+    if report.get("origins"):
+        lines += ["", "The same on each data file's complaints:", "",
+                  "| data file | complaints | time cut | " + " | ".join(system["tasks"]) + " | "
+                  + " | ".join(criteria) + " |", "| --- " * (3 + len(system["tasks"]) + len(criteria)) + "|"]
+        lines += [f"| `{origin}` | {part['n']:,} | {part['time_cut']:.1%} | "
+                  + " | ".join(_num(values.get("accuracy", values.get("recall"))) for values in part["tasks"].values())
+                  + " | " + " | ".join("PASS" if part["criteria"][c] else "**FAIL**" for c in criteria) + " |"
+                  for origin, part in report["origins"].items()]
     lines += ["", "The point tuned for each acceptance criterion, on these complaints:", "",
               "| criterion | automation | time cut | cost cut | meets it here |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {name} | {_num(point['automation_rate'])} | {point['time_cut']:.1%} | {point['cost_cut']:.1%} "

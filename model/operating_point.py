@@ -49,6 +49,10 @@ class TaskAnswers:
     hits: np.ndarray  # classifier: predicted label is the true one; flag: the truth is yes
     known: np.ndarray  # the truth is known (a flag: and the row's tag is real, not an all-tagged source's)
 
+    def of(self, rows: np.ndarray) -> "TaskAnswers":
+        """The answers on ``rows`` only (a boolean mask)."""
+        return TaskAnswers(self.task, self.scores[rows], self.hits[rows], self.known[rows])
+
     @property
     def rate(self) -> float | None:
         """The triage team's own rate on this task (its target), or None when the task states none."""
@@ -335,7 +339,7 @@ def measure(answers: list[TaskAnswers], thresholds: dict[str, float], operations
             rows: np.ndarray | None = None) -> dict:
     """system_metrics at ``thresholds``, each row routed as complaints.routing routes it (only ``rows``, if given)."""
     if rows is not None:
-        answers = [TaskAnswers(a.task, a.scores[rows], a.hits[rows], a.known[rows]) for a in answers]
+        answers = [a.of(rows) for a in answers]
     n = len(answers[0].scores)
     flagged = {a.task.name: a.scores >= thresholds[a.task.name] for a in answers if a.task.binary}
     raised = np.zeros(n, dtype=bool)

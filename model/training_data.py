@@ -84,18 +84,19 @@ def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_
                                       if not (task.binary and c.complaint_id in biased)], corrected)
         splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, holdout_percent)],
                              [(c, y) for c, y in labelled if is_holdout(c.narrative, holdout_percent)])
+    files, origin_of = origins(data, complaints)
+    return TrainingSet(complaints, splits, source_sha, biased, corrections, provenance, files, origin_of)
+
+
+def origins(data: Path, complaints: list[Complaint]) -> tuple[dict[str, int], dict[str, str]]:
+    """``data``'s files with the records intake read from each, in reading order; and each complaint's origin:
+    the origin an exported dataset recorded, else the data file whose rows hold it (its row number says which),
+    else STORE, for a correction's complaint that the data does not hold."""
     files = {file.name: len(read_records(file)) for file in data_files(data)}
-    return TrainingSet(complaints, splits, source_sha, biased, corrections, provenance, files,
-                       origins(files, complaints))
-
-
-def origins(files: dict[str, int], complaints: list[Complaint]) -> dict[str, str]:
-    """Each complaint's origin: the origin an exported dataset recorded; else the data file whose rows hold it
-    (``files``' record counts in reading order and its row number say which); else STORE, for a correction's
-    complaint that the data does not hold."""
     ends = list(zip(files, accumulate(files.values())))
-    return {c.complaint_id: c.get(ORIGIN) or next((name for name, end in ends if 0 < c.row_number <= end), STORE)
-            for c in complaints}
+    return files, {c.complaint_id: c.get(ORIGIN) or next((name for name, end in ends if 0 < c.row_number <= end),
+                                                           STORE)
+                   for c in complaints}
 
 
 def one_per_narrative(labelled: list[tuple[Complaint, str | None]], corrected: dict[str, str]) -> Labelled:

@@ -84,6 +84,26 @@ def test_evaluate_prints_the_json_contract_and_writes_predictions(cli, cfpb_rows
     assert code == 0 and ("PASS" in out or "FAIL" in out) and "95% CI" in out and "System (models + the triage team" in out
 
 
+def test_evaluate_on_a_folder_measures_the_system_on_each_data_file_too(cli, cfpb_rows, recent_rows, tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    write_csv(folder / "older.csv", sample(cfpb_rows, 150, salt="older-eval"))
+    write_csv(folder / "recent.csv", sample(recent_rows, 150, salt="recent-eval"))
+    code, out, _ = cli("evaluate", "--data", str(folder), "--json")
+    report = last_json(out)
+    assert code == 0 and set(report["origins"]) == {"older.csv", "recent.csv"}
+    assert sum(system["n"] for system in report["origins"].values()) == report["n"]
+    code, out, _ = cli("evaluate", "--data", str(folder / "older.csv"), "--json")
+    alone = last_json(out)
+    assert alone["origins"] == {}  # one file: its system is the report's
+    assert report["origins"]["older.csv"] == {k: v for k, v in alone["system"].items() if k != "thresholds"}
+    code, out, _ = cli("evaluate", "--data", str(folder), "--report", str(tmp_path / "report"))
+    assert code == 0 and "older.csv: " in out and "recent.csv: " in out
+    older = report["origins"]["older.csv"]
+    readme = (tmp_path / "report" / "README.md").read_text(encoding="utf-8")
+    assert f"| `older.csv` | {older['n']:,} | {older['time_cut']:.1%} |" in readme
+
+
 def test_a_file_missing_a_required_column_is_refused_with_exit_2(cli, cfpb_rows, tmp_path):
     rows = [{k: v for k, v in r.items() if k != "Consumer complaint narrative"} for r in sample(cfpb_rows, 2)]
     code, _, err = cli("triage", "--data", str(write_csv(tmp_path / "x.csv", rows)), "--json")
