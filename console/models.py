@@ -95,8 +95,7 @@ def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     provenance = Path(args.provenance) if args.provenance else default_provenance(data)
     biased = all_tagged_rows(provenance, batch.complaints) if provenance and not args.keep_biased_sources else set()
-    _, origin_of = origins(data, batch.complaints)
-    report, rows = evaluate_champions(deployment, batch.complaints, biased, origin_of)
+    report, rows = evaluate_champions(deployment, batch.complaints, biased, origins(batch.files, batch.complaints))
     report["excluded"]["rejected_rows"] = len(batch.rejections)
     if args.predictions:
         with open(args.predictions, "w", newline="", encoding="utf-8") as handle:

@@ -21,7 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from complaints.deployment import Deployment
-from complaints.intake import data_files, read_batch, read_records
+from complaints.intake import IntakeBatch, read_batch
 from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import StoredComplaint
 from complaints.schema import Complaint
@@ -52,10 +52,10 @@ class TrainingSet:
 
 
 def corrected_complaints(deployment: Deployment, data: Path, max_rows: int | None = None
-                         ) -> tuple[list[Complaint], dict[tuple[str, str], str], str]:
+                         ) -> tuple[list[Complaint], dict[tuple[str, str], str], IntakeBatch]:
     """The data's valid complaints plus stored complaints analysts corrected; the corrections by
-    (complaint id, task), those the data carries first and the store's after, the latest winning; and the data's
-    sha256."""
+    (complaint id, task), those the data carries first and the store's after, the latest winning; and the batch
+    intake read (its sha256, its records per file)."""
     batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     complaints = batch.complaints
     if max_rows:
@@ -68,13 +68,13 @@ def corrected_complaints(deployment: Deployment, data: Path, max_rows: int | Non
         stored = deployment.store.get_complaint(complaint_id)
         if stored is not None:
             complaints.append(_as_complaint(stored))
-    return complaints, corrections, batch.source_sha256
+    return complaints, corrections, batch
 
 
 def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_rows: int | None = None,
                  provenance: Path | None = None, holdout_percent: int = HOLDOUT_PERCENT) -> TrainingSet:
     """Each task's (training, held-out) examples: an analyst's correction overrides the file's label."""
-    complaints, corrections, source_sha = corrected_complaints(deployment, data, max_rows)
+    complaints, corrections, batch = corrected_complaints(deployment, data, max_rows)
     provenance = provenance or default_provenance(data)
     biased = frozenset(all_tagged_rows(provenance, complaints) if provenance else ())
     splits = {}
@@ -84,19 +84,17 @@ def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_
                                       if not (task.binary and c.complaint_id in biased)], corrected)
         splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, holdout_percent)],
                              [(c, y) for c, y in labelled if is_holdout(c.narrative, holdout_percent)])
-    files, origin_of = origins(data, complaints)
-    return TrainingSet(complaints, splits, source_sha, biased, corrections, provenance, files, origin_of)
+    return TrainingSet(complaints, splits, batch.source_sha256, biased, corrections, provenance, dict(batch.files),
+                       origins(batch.files, complaints))
 
 
-def origins(data: Path, complaints: list[Complaint]) -> tuple[dict[str, int], dict[str, str]]:
-    """``data``'s files with the records intake read from each, in reading order; and each complaint's origin:
-    the origin an exported dataset recorded, else the data file whose rows hold it (its row number says which),
+def origins(files: dict[str, int], complaints: list[Complaint]) -> dict[str, str]:
+    """Each complaint's origin: the origin an exported dataset recorded; else the data file whose rows hold it
+    (``files``: the records intake read per file, in reading order, and the complaint's row number say which);
     else STORE, for a correction's complaint that the data does not hold."""
-    files = {file.name: len(read_records(file)) for file in data_files(data)}
     ends = list(zip(files, accumulate(files.values())))
-    return files, {c.complaint_id: c.get(ORIGIN) or next((name for name, end in ends if 0 < c.row_number <= end),
-                                                           STORE)
-                   for c in complaints}
+    return {c.complaint_id: c.get(ORIGIN) or next((name for name, end in ends if 0 < c.row_number <= end), STORE)
+            for c in complaints}
 
 
 def one_per_narrative(labelled: list[tuple[Complaint, str | None]], corrected: dict[str, str]) -> Labelled:

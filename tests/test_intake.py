@@ -128,6 +128,7 @@ def test_a_folder_of_exports_reads_as_one_batch(taxonomy, cfpb_rows, recent_rows
     assert [c.complaint_id for c in batch.complaints] == [r["Complaint ID"] for r in first + second]
     [resent] = batch.rejections
     assert resent.row_number == 10 and resent.reason_code == "duplicate_complaint_id"
+    assert batch.files == {"a.csv": 5, "b.csv": 5}  # records read per file, the rejected one counted
     assert batch.source_sha256 == read_batch(tmp_path, taxonomy).source_sha256
     (tmp_path / "b.csv").write_text((tmp_path / "b.csv").read_text() + "\n")
     assert read_batch(tmp_path, taxonomy).source_sha256 != batch.source_sha256  # a file changed: a new batch

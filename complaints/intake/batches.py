@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from complaints.config import DEFAULT_CHUNK_SIZE
-from complaints.intake.files import RawRecord, checked_sha256, existing, records
+from complaints.intake.files import RawRecord, checked_sha256, data_files, existing, records
 from complaints.intake.rules import valid_complaint_id
 from complaints.intake.validation import Verdict, verdict
 from complaints.redaction import Redactor, redact
@@ -30,6 +30,7 @@ class IntakeBatch:
     complaints: list[Complaint] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     redactions: Counter[str] = field(default_factory=Counter)
+    files: Counter[str] = field(default_factory=Counter)  # records read per data file, in reading order
 
     @property
     def rows(self) -> int:
@@ -62,6 +63,7 @@ def read_chunks(path: str | Path, taxonomy: Taxonomy, size: int = DEFAULT_CHUNK_
     seen_ids: dict[str, int] = {}  # an id may stand once in a batch: a later copy is rejected, accepted first or not
     chunk, yielded = IntakeBatch(source, sha256), False
     for raw in records(path):
+        chunk.files[raw.file] += 1
         chunk.add(verdict(raw, taxonomy, today, seen_ids, redactor))
         complaint_id = (raw.fields or {}).get(COMPLAINT_ID, "").strip()
         if valid_complaint_id(complaint_id):
@@ -78,10 +80,13 @@ def read_batch(path: str | Path, taxonomy: Taxonomy, today: date | None = None, 
     """The whole of ``path`` validated and held in memory (its chunks joined), for callers that need every
     row at once (the Lambda intake cuts its own chunks); raises IntakeError only for a file refused whole."""
     chunks = list(read_chunks(path, taxonomy, today=today, redactor=redactor))
+    files = Counter(dict.fromkeys((file.name for file in data_files(path)), 0))  # an empty file is read too
+    for chunk in chunks:
+        files.update(chunk.files)
     return IntakeBatch(chunks[0].source, chunks[0].source_sha256,
                        [complaint for chunk in chunks for complaint in chunk.complaints],
                        [rejection for chunk in chunks for rejection in chunk.rejections],
-                       sum((chunk.redactions for chunk in chunks), Counter()))
+                       sum((chunk.redactions for chunk in chunks), Counter()), files)
 
 
 def validate_text(text: str, taxonomy: Taxonomy, today: date | None = None) -> IntakeBatch:

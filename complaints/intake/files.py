@@ -56,6 +56,7 @@ class RawRecord:
     parse_error: str = ""
     parse_code: str = "malformed_record"
     chars: int | None = None  # the record's full length, when text holds only its head
+    file: str = ""  # the name of the data file (of a folder's) that holds it
 
 
 def data_files(path: str | Path) -> list[Path]:
@@ -195,7 +196,7 @@ def records(path: Path) -> Iterator[RawRecord]:
     """The records of a file, a saved dataset, or a folder's files one after another (rows numbered on
     across them, so a complaint id may stand once in the whole folder)."""
     if _is_saved_dataset(path):
-        yield from _dataset_records(path)
+        yield from (replace(raw, file=path.name) for raw in _dataset_records(path))
         return
     if path.is_dir():
         offset = 0
@@ -211,7 +212,8 @@ def records(path: Path) -> Iterator[RawRecord]:
     try:
         with _open_text(path) as stream:
             lines = _Lines(stream)
-            yield from (_json_records(lines) if is_json else _csv_records(lines, path))
+            yield from (replace(raw, file=path.name) for raw in (_json_records(lines) if is_json
+                                                                 else _csv_records(lines, path)))
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise _broken_gzip(path, error) from None
 
