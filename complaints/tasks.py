@@ -3,9 +3,9 @@
 A task names where its label comes from, which model kind learns it, what its prediction does to the
 routing (``role``), the confidence under which a person must look (``threshold``), the least the system
 must reach on it for the gate to admit a version (``minimum``) and, optionally, the task its classes depend
-on (``within``: issues are product-specific). Adding a task is an edit to ``config/tasks.yaml``; the
-pipeline, training, feedback, evaluation and the data checks iterate over whatever is there and ask the
-task, never the label source, what its classes are.
+on (``within``: issues are product-specific) and its model kind's settings (``options``). Adding a task is an
+edit to ``config/tasks.yaml``; the pipeline, training, feedback, evaluation and the data checks iterate over
+whatever is there and ask the task, never the label source, what its classes are.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class TaskSpec:
     target: dict[str, float] | None = None  # business target, e.g. {"accuracy": 0.80} or {"recall": 0.60}
     minimum: dict[str, float] | None = None  # the gate's floor for the served system, e.g. {"accuracy": 0.75}
     within: str | None = None  # the task whose label this one's classes depend on (issue within team)
+    options: dict | None = None  # the model kind's settings for this task, over the training run's (model/train.py)
 
     @property
     def binary(self) -> bool:
@@ -68,13 +69,15 @@ def _parse(name: str, entry: dict) -> TaskSpec:
     def fail(why: str) -> TaskConfigError:
         return TaskConfigError(f"task {name!r}: {why}")
 
-    unknown = set(entry) - {"label", "model", "role", "threshold", "queue", "target", "minimum", "within"}
+    unknown = set(entry) - {"label", "model", "role", "threshold", "queue", "target", "minimum", "within", "options"}
     if unknown:
         raise fail(f"unknown keys {sorted(unknown)}")
     for key in ("label", "model", "role"):
         if key not in entry:
             raise fail(f"missing {key!r}")
     spec = TaskSpec(name=name, **entry)
+    if spec.options is not None and not isinstance(spec.options, dict):
+        raise fail(f"options is a mapping of the model kind's settings, not {spec.options!r}")
     if spec.model not in KINDS:
         raise fail(f"model must be one of the model kinds {sorted(KINDS)}, not {spec.model!r}")
     if spec.role not in ROLES:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,18 @@ class BaselineConfig:
     max_iter: int = 300
 
 
+def with_options(config: BaselineConfig, options: dict | None) -> BaselineConfig:
+    """``config`` with a task's ``options`` (tasks.yaml) over it: one task's recipe may differ from the others'."""
+    settings = {f.name for f in fields(BaselineConfig)}
+    unknown = set(options or {}) - settings
+    if unknown:
+        raise ValueError(f"unknown {KIND} options {sorted(unknown)}: the settings are {sorted(settings)}")
+    options = dict(options or {})
+    if options.get("char_ngrams") is not None:
+        options["char_ngrams"] = tuple(options["char_ngrams"])
+    return replace(config, **options)
+
+
 def make_pipeline(config: BaselineConfig, binary: bool) -> Pipeline:
     blocks = [("word", TfidfVectorizer(lowercase=True, token_pattern=TOKEN_PATTERN, ngram_range=(1, config.ngram_max),
                                        min_df=config.min_df, max_features=config.max_features, sublinear_tf=True,
@@ -61,7 +73,8 @@ def make_pipeline(config: BaselineConfig, binary: bool) -> Pipeline:
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, not {config.classifier!r}")
     linear = (LogisticRegression(C=config.c, max_iter=config.max_iter, class_weight=class_weight)
               if config.classifier == "logistic" else
-              LinearSVC(C=config.c, max_iter=config.max_iter * 10, class_weight=class_weight))
+              LinearSVC(C=config.c, max_iter=config.max_iter * 10, class_weight=class_weight,
+                        random_state=0))  # its coordinate descent draws an order: the same data, the same version
     return Pipeline([("tfidf", FeatureUnion(blocks, transformer_weights={name: weight for name, _ in blocks})),
                      ("linear", linear)])
 

@@ -62,7 +62,7 @@ class TrainingArguments:
     provenance: Path | None = None  # defaults to provenance.csv beside the data
     champion: str = "if-none"  # register as champion: if the task has none | if-better | always | never
     actor: str = field(default_factory=getpass.getuser)
-    baseline: baseline.BaselineConfig = field(default_factory=baseline.BaselineConfig)
+    baseline: baseline.BaselineConfig = field(default_factory=baseline.BaselineConfig)  # a task's options go over it
     transformer: "TransformerConfig | None" = None  # model.transformer.TransformerConfig; defaults when None
     dataset: dict | None = None  # the Hub dataset revision ``data`` is (model/dataset_hub.fetch), named in model cards
 
@@ -103,6 +103,9 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
         raise ValueError(f"champion policy must be one of {CHAMPION_POLICIES}")
     tasks = [deployment.task(name) for name in args.tasks] if args.tasks else deployment.tasks
     operations = deployment.operations  # the criterion and capacity the point is tuned to (COMPLAINTS_OPERATIONS)
+    baseline_tasks = [t for t in tasks if args.kind_of(t) == baseline.KIND]
+    recipes = {t.name: baseline.with_options(args.baseline, t.options if t.model == baseline.KIND else None)
+               for t in baseline_tasks}  # each task's settings over the run's, checked before any data is read
     data = replace(training_set(deployment, tasks, args.data, args.max_rows, args.provenance, args.holdout_percent),
                    dataset=args.dataset)
     check = check_training(deployment, data.complaints, data.splits)
@@ -112,11 +115,10 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
     excluded = {"excluded_all_tagged_source_rows": len(data.all_tagged_ids)}
     with tempfile.TemporaryDirectory(prefix="train-") as tmp:
         fitted, tuning = {}, []
-        baseline_tasks = [t for t in tasks if args.kind_of(t) == baseline.KIND]
         if baseline_tasks:
             tuning.append(out_of_fold(baseline_tasks, {t.name: splits[t.name][0] for t in baseline_tasks},
-                                      partial(_cross_fit_baseline, args.baseline), Path(tmp), progress))
-            fitted |= {t.name: (Path(tmp) / t.name, {"config": asdict(args.baseline), "fit_rows": len(splits[t.name][0]),
+                                      partial(_cross_fit_baseline, recipes), Path(tmp), progress))
+            fitted |= {t.name: (Path(tmp) / t.name, {"config": asdict(recipes[t.name]), "fit_rows": len(splits[t.name][0]),
                                                      "folds": FOLDS}) for t in baseline_tasks}
         transformer_tasks = [t for t in tasks if args.kind_of(t) == TRANSFORMER_KIND]
         if transformer_tasks:
@@ -136,12 +138,13 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
         return _register_all(deployment, scored, args)
 
 
-def _cross_fit_baseline(config: baseline.BaselineConfig, task: TaskSpec, examples: Labelled, texts: list[str],
-                        folds: list[int], folder: Path) -> tuple[list[str], np.ndarray]:
-    """A TF-IDF + logistic regression per fold of the training split, and the refit on all of it that serves
-    (model/baseline.py)."""
+def _cross_fit_baseline(recipes: dict[str, baseline.BaselineConfig], task: TaskSpec, examples: Labelled,
+                        texts: list[str], folds: list[int], folder: Path) -> tuple[list[str], np.ndarray]:
+    """A TF-IDF + linear model per fold of the training split, and the refit on all of it that serves
+    (model/baseline.py), with the task's recipe."""
     return baseline.cross_fit([c.narrative for c, _ in examples], [y for _, y in examples],
-                              [fold_of(c.narrative) for c, _ in examples], task.binary, texts, folds, folder, config)
+                              [fold_of(c.narrative) for c, _ in examples], task.binary, texts, folds, folder,
+                              recipes[task.name])
 
 
 def _fit_transformer(tasks: list[TaskSpec], splits: Splits, args: TrainingArguments, folder: Path, progress: bool

@@ -75,3 +75,41 @@ def test_unknown_model_kinds_are_refused(tmp_path):
     (tmp_path / "model.json").write_text('{"kind": "mystery", "labels": []}')
     with pytest.raises(ValueError, match="unknown model kind 'mystery'"):
         load_predictor(tmp_path)
+
+
+def test_a_tasks_options_go_over_the_run_settings():
+    """tasks.yaml's ``options`` change one task's recipe and keep the run's other settings (the CLI's --max-iter)."""
+    recipe = baseline.with_options(baseline.BaselineConfig(max_iter=100),
+                                   {"char_ngrams": [2, 5], "classifier": "linear-svm", "c": 1.0})
+    assert (recipe.char_ngrams, recipe.classifier, recipe.c, recipe.max_iter) == ((2, 5), "linear-svm", 1.0, 100)
+    assert baseline.with_options(baseline.BaselineConfig(), None) == baseline.BaselineConfig()
+    with pytest.raises(ValueError, match=r"unknown tfidf-linear options \['ngrams'\]"):
+        baseline.with_options(baseline.BaselineConfig(), {"ngrams": 3})
+
+
+def test_each_task_is_trained_with_its_recipe(trained_home):
+    """The packaged issue task learns character n-grams with a linear SVM; the other tasks the run's words and
+    logistic regression."""
+    meta = {task: json.loads(next((trained_home / "registry" / task).glob("*/model.json")).read_text())
+            for task in ("team", "issue", "vulnerable")}
+    assert [block["name"] for block in meta["issue"]["features"]] == ["word", "char"]
+    assert meta["issue"]["config"]["classifier"] == "linear-svm"
+    for task in ("team", "vulnerable"):
+        assert [block["name"] for block in meta[task]["features"]] == ["word"]
+        assert meta[task]["config"]["classifier"] == "logistic"
+
+
+def test_training_refuses_an_unknown_option_before_reading_any_data(tmp_path, monkeypatch):
+    import yaml
+
+    from complaints.config import CONFIG_DIR, Settings
+    from complaints.deployment import Deployment
+    from model.train import TrainingArguments, train
+
+    doc = yaml.safe_load((CONFIG_DIR / "tasks.yaml").read_text(encoding="utf-8"))
+    doc["tasks"]["issue"]["options"] = {"char_ngram": [2, 5]}
+    (tmp_path / "tasks.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    monkeypatch.setenv("COMPLAINTS_TASKS", str(tmp_path / "tasks.yaml"))
+    with pytest.raises(ValueError, match="unknown tfidf-linear options"):
+        train(Deployment.embedded(Settings.from_env(home=tmp_path / "home")),
+              TrainingArguments(data=tmp_path / "no-such-file.csv"))

@@ -12,8 +12,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 
-from complaints.config import Settings
+from complaints.config import CONFIG_DIR, Settings
 from complaints.deployment import Deployment
 from complaints.drift import (
     chi_square_quantile, critical_psi, pooled_labels, psi, reference_of, status, task_drift,
@@ -84,9 +85,16 @@ def served(cfpb_rows, recent_rows, tmp_path_factory) -> Served:
                 and fingerprint(r["Consumer complaint narrative"]) not in seen]
     recent = [r for r in recent_rows if "2023" <= r["Date received"] < "2025"]
     biased = _biased(before + recent)
-    deployment = Deployment.embedded(Settings.from_env(home=folder / "home"))
-    train(deployment, TrainingArguments(data=write_csv(folder / "before-2020.csv", trained), provenance=PROVENANCE,
-                                        baseline=BaselineConfig(max_iter=100)))
+    # The issue task on word n-grams alone: the 2023-24 issue the last test names is one that model gives to under
+    # 1% of complaints (the packaged character n-grams give it to 3%, as many as they learnt it from)
+    tasks = yaml.safe_load((CONFIG_DIR / "tasks.yaml").read_text(encoding="utf-8"))
+    del tasks["tasks"]["issue"]["options"]
+    (folder / "tasks.yaml").write_text(yaml.safe_dump(tasks), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COMPLAINTS_TASKS", str(folder / "tasks.yaml"))
+        deployment = Deployment.embedded(Settings.from_env(home=folder / "home"))
+        train(deployment, TrainingArguments(data=write_csv(folder / "before-2020.csv", trained),
+                                            provenance=PROVENANCE, baseline=BaselineConfig(max_iter=100)))
     recent_at = datetime.now(timezone.utc) - timedelta(days=2)
     weeks = [(sample(held_out, SAME_ERA, salt="week-1"), recent_at - timedelta(days=7)),
              (sample(recent, RECENT, salt="week-2"), recent_at)]

@@ -16,6 +16,7 @@ def test_the_packaged_tasks():
     assert [(t.name, t.role) for t in tasks] == [("team", "queue"), ("issue", "annotate"), ("vulnerable", "flag")]
     assert tasks[2].binary and tasks[2].queue == "Vulnerable customers"
     assert tasks[1].within == "team" and tasks[0].within is None
+    assert tasks[1].options == {"char_ngrams": [2, 5], "classifier": "linear-svm", "c": 1.0} and tasks[0].options is None
     assert [t.minimum for t in tasks] == [{"accuracy": 0.75}, {"accuracy": 0.66}, {"recall": 0.52}]
 
 
@@ -34,6 +35,8 @@ def test_a_task_knows_its_classes_where_the_taxonomy_defines_them():
     ({"team": {"label": "product", "model": "tfidf-linear", "role": "queue", "threshold": 0.5}}, "label must be"),
     ({"team": {"label": "taxonomy.team", "role": "queue", "threshold": 0.5}}, "missing 'model'"),
     ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "queue", "threshold": 0.5, "colour": 1}}, "unknown keys"),
+    ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "queue", "threshold": 0.5,
+               "options": [2, 5]}}, "options is a mapping"),
     ({"issue": {"label": "taxonomy.issue", "model": "tfidf-linear", "role": "annotate", "threshold": 0.5}}, "exactly one task"),
     ({"team": {"label": "taxonomy.team", "model": "tfidf-linear", "role": "queue", "threshold": 0.5},
       "vulnerable": {"label": "taxonomy.vulnerable", "model": "tfidf-linear", "role": "flag", "threshold": 0.3,
