@@ -59,6 +59,7 @@ VARIANTS = [
     Variant("words-dedup", "+ one example per narrative, majority label (the champion recipe)", WORDS),
     Variant("balanced", "+ balanced class weights for rare issues", baseline.BaselineConfig(class_weight="balanced")),
     Variant("hierarchy", "+ issue weighted by P(team) x P(issue | team)", WORDS, hierarchy=True),
+    Variant("trigrams", "+ word 3-grams, 100,000 features", baseline.BaselineConfig(ngram_max=3, max_features=100_000)),
     Variant("char-svm", "+ character 2-5 grams, linear SVM (logistic regression with them: over 30 min a task)",
             baseline.BaselineConfig(char_ngrams=(2, 5), classifier="linear-svm", c=1.0)),
     Variant("embeddings", "+ frozen all-MiniLM-L6-v2 embeddings stacked with TF-IDF", WORDS, embeddings=True),
