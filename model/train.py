@@ -103,6 +103,10 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
         raise ValueError(f"champion policy must be one of {CHAMPION_POLICIES}")
     tasks = [deployment.task(name) for name in args.tasks] if args.tasks else deployment.tasks
     operations = deployment.operations  # the criterion and capacity the point is tuned to (COMPLAINTS_OPERATIONS)
+    unread = sorted(t.name for t in tasks if t.options and t.model != baseline.KIND)
+    if unread:
+        raise ValueError(f"tasks {unread}: options are {baseline.KIND} settings; the {TRANSFORMER_KIND} kind takes "
+                         "its settings from the run (complaints train --epochs, --max-length ...)")
     baseline_tasks = [t for t in tasks if args.kind_of(t) == baseline.KIND]
     recipes = {t.name: baseline.with_options(args.baseline, t.options if t.model == baseline.KIND else None)
                for t in baseline_tasks}  # each task's settings over the run's, checked before any data is read

@@ -99,7 +99,11 @@ def test_each_task_is_trained_with_its_recipe(trained_home):
         assert meta[task]["config"]["classifier"] == "logistic"
 
 
-def test_training_refuses_an_unknown_option_before_reading_any_data(tmp_path, monkeypatch):
+@pytest.mark.parametrize("issue, message", [
+    ({"options": {"char_ngram": [2, 5]}}, r"unknown tfidf-linear options \['char_ngram'\]"),
+    ({"model": "transformer-onnx", "options": {"c": 1.0}}, r"tasks \['issue'\]: options are tfidf-linear settings"),
+])
+def test_training_refuses_options_it_would_not_read_before_reading_any_data(issue, message, tmp_path, monkeypatch):
     import yaml
 
     from complaints.config import CONFIG_DIR, Settings
@@ -107,9 +111,9 @@ def test_training_refuses_an_unknown_option_before_reading_any_data(tmp_path, mo
     from model.train import TrainingArguments, train
 
     doc = yaml.safe_load((CONFIG_DIR / "tasks.yaml").read_text(encoding="utf-8"))
-    doc["tasks"]["issue"]["options"] = {"char_ngram": [2, 5]}
+    doc["tasks"]["issue"] |= issue
     (tmp_path / "tasks.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
     monkeypatch.setenv("COMPLAINTS_TASKS", str(tmp_path / "tasks.yaml"))
-    with pytest.raises(ValueError, match="unknown tfidf-linear options"):
+    with pytest.raises(ValueError, match=message):
         train(Deployment.embedded(Settings.from_env(home=tmp_path / "home")),
               TrainingArguments(data=tmp_path / "no-such-file.csv"))
