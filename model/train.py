@@ -108,7 +108,7 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
         raise ValueError(f"tasks {unread}: options are {baseline.KIND} settings; the {TRANSFORMER_KIND} kind takes "
                          "its settings from the run (complaints train --epochs, --max-length ...)")
     baseline_tasks = [t for t in tasks if args.kind_of(t) == baseline.KIND]
-    recipes = {t.name: baseline.with_options(args.baseline, t.options if t.model == baseline.KIND else None)
+    recipes = {t.name: baseline.with_options(args.baseline, t.options)
                for t in baseline_tasks}  # each task's settings over the run's, checked before any data is read
     data = replace(training_set(deployment, tasks, args.data, args.max_rows, args.provenance, args.holdout_percent),
                    dataset=args.dataset)

@@ -37,7 +37,7 @@ from model.training_data import TrainingSet, training_set
 from data_checks.training import MIN_EXAMPLES_PER_CLASS
 from model import baseline
 
-WORDS = baseline.BaselineConfig()  # the champion recipe's features and classifier
+WORDS = baseline.BaselineConfig()  # the team and vulnerable recipe's features and classifier (the issue task's: char-svm)
 SERVING_SAMPLE = 200
 
 
@@ -56,11 +56,12 @@ VARIANTS = [
     Variant("words-old-data", "word 1-2 grams, complaints.csv.gz only (the former champion recipe)", WORDS,
             files="complaints.csv.gz", deduplicated=False),
     Variant("words", "word 1-2 grams, both files", WORDS, deduplicated=False),
-    Variant("words-dedup", "+ one example per narrative, majority label (the champion recipe)", WORDS),
+    Variant("words-dedup", "+ one example per narrative, majority label (the team and vulnerable recipe)", WORDS),
     Variant("balanced", "+ balanced class weights for rare issues", baseline.BaselineConfig(class_weight="balanced")),
     Variant("hierarchy", "+ issue weighted by P(team) x P(issue | team)", WORDS, hierarchy=True),
     Variant("trigrams", "+ word 3-grams, 100,000 features", baseline.BaselineConfig(ngram_max=3, max_features=100_000)),
-    Variant("char-svm", "+ character 2-5 grams, linear SVM (logistic regression with them: over 30 min a task)",
+    Variant("char-svm", "+ character 2-5 grams, linear SVM (the issue recipe; logistic regression with them: over "
+                        "30 min a task)",
             baseline.BaselineConfig(char_ngrams=(2, 5), classifier="linear-svm", c=1.0)),
     Variant("embeddings", "+ frozen all-MiniLM-L6-v2 embeddings stacked with TF-IDF", WORDS, embeddings=True),
 ]
