@@ -49,11 +49,9 @@ class BaselineConfig:
 
 def with_options(config: BaselineConfig, options: dict | None) -> BaselineConfig:
     """``config`` with a task's ``options`` (tasks.yaml) over it: one task's recipe may differ from the others'."""
-    settings = {f.name for f in fields(BaselineConfig)}
-    unknown = set(options or {}) - settings
-    if unknown:
+    options, settings = dict(options or {}), {f.name for f in fields(BaselineConfig)}
+    if unknown := set(options) - settings:
         raise ValueError(f"unknown {KIND} options {sorted(unknown)}: the settings are {sorted(settings)}")
-    options = dict(options or {})
     if options.get("char_ngrams") is not None:
         options["char_ngrams"] = tuple(options["char_ngrams"])
     return replace(config, **options)
