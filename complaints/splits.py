@@ -12,7 +12,7 @@ import hashlib
 from complaints.schema import Complaint
 
 HOLDOUT_PERCENT = 20
-FOLDS = 5  # the training side's folds: each scored by a model fitted on the others (model/cross_fitting.py)
+FOLDS = 10  # the training side's folds: each scored by a model fitted on the other nine (model/cross_fitting.py)
 
 Labelled = list[tuple[Complaint, str]]
 Splits = dict[str, tuple[Labelled, Labelled]]  # task -> (training, held-out) labelled examples

@@ -95,7 +95,7 @@ def cross_fit(texts: list[str], labels: list[str], folds: Sequence[int], binary:
     ``scored``, each text by the model of its fold (``scored_folds``), which did not learn from it.
 
     The refit's regularisation is the fold models' per example: scikit-learn sums the loss over the examples,
-    so the same ``C`` on a quarter more of them would weaken the penalty, and the refit would be more confident
+    so the same ``C`` on one fold's more of them would weaken the penalty, and the refit would be more confident
     than the models the operating point was tuned on (it allocated more than the tuning promised, at less than
     the promised accuracy). The fits run in ``processes`` at once (default: one per core)."""
     _check_labels(labels, binary)

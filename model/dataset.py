@@ -6,11 +6,11 @@ them, then the stored complaints analysts corrected), in three splits drawn from
 of a narrative is on one side:
 
 - ``test``: training's held-out split (complaints.splits.is_holdout, 20%);
-- ``validation``: the training split's first fold (``fold_of == 0``, about a fifth of it). Training has no
-  validation split of its own: it tunes calibration and the operating point on out-of-fold answers over all five
+- ``validation``: the training split's first fold (``fold_of == 0``, about a tenth of it). Training has no
+  validation split of its own: it tunes calibration and the operating point on out-of-fold answers over all ten
   folds, and the transformer kind tunes on this one. Training on the export reads train and validation as its
   training split;
-- ``train``: the training split's other four folds.
+- ``train``: the training split's other nine folds.
 
 Its text is intake's (redacted), so it holds nothing intake would not store; read back, intake redacts it to itself
 (complaints/redaction: its result is its own redaction). Each task's label is training's (an analyst's correction,

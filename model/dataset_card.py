@@ -13,6 +13,7 @@ from complaints.registry.base import MODEL_CARD
 from datasets import ClassLabel
 
 from complaints.schema import TAGS
+from complaints.splits import FOLDS
 from model.dataset import (
     ALL_TAGGED, FIELD, FINGERPRINT, SOURCE, SPLITS, VALIDATION_FOLD, DatasetExport, internal_rows, split_of, version,
 )
@@ -109,8 +110,8 @@ def _splits(export: DatasetExport) -> str:
              "Drawn from a hash of the narrative (case and whitespace normalised: `narrative_fingerprint`, "
              "`complaints/splits.py`), so every copy of a narrative is on one side and no text is on two. `test` is "
              "training's held-out split (20%). Training has no validation split of its own: it tunes calibration and "
-             "the operating point on out-of-fold answers over the five folds of its training split; `validation` is "
-             f"fold {VALIDATION_FOLD} of them (the fold the transformer kind tunes on) and `train` the other four. "
+             f"the operating point on out-of-fold answers over the {FOLDS} folds of its training split; `validation` is "
+             f"fold {VALIDATION_FOLD} of them (the fold the transformer kind tunes on) and `train` the others. "
              "Training reads `train` and `validation` together as its training split.", "",
              "| split | rows | narratives |" + "".join(f" {task} examples |" for task in examples),
              "| --- | ---: | ---: |" + " ---: |" * len(examples)]

@@ -73,8 +73,8 @@ def test_a_class_a_fold_never_saw_gets_no_probability_from_that_folds_model(tmp_
 
 
 def test_the_refit_that_serves_keeps_the_fold_models_regularisation_per_example(tmp_path: Path):
-    """The same C on a quarter more examples would make the served model more confident than the fold models the
-    operating point was tuned on; C x 4/5 keeps their balance of loss and penalty."""
+    """The same C on a ninth more examples would make the served model more confident than the fold models the
+    operating point was tuned on; C x 9/10 keeps their balance of loss and penalty."""
     rows = memorable(200, seed=3)
     texts, labels = [t for t, _ in rows], [y for _, y in rows]
     baseline.cross_fit(texts, labels, [fold_of(t) for t in texts], False, texts, [fold_of(t) for t in texts],
