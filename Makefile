@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap dataset gate gate-verdict stage image-digest push-image release smoke monitor test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation vulnerable-signal cost model-report shared-data clean
+.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap dataset gate gate-verdict stage image-digest push-image release smoke monitor test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation promise-gap vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ bench-api: setup  ## the ops API's p50/p95 for queue listings and complaint deta
 
 ablation: setup  ## each model variant (data, de-duplication, n-grams, class weights, hierarchy, embeddings) on the held-out split: reports/ablation.json
 	$(BIN)/python -m tools.ablation --output reports/ablation.json
+
+promise-gap: setup  ## the recipe trained once per fifth held out (5 x make run's training): promised vs realised per split and on average: reports/promise-gap.json
+	$(BIN)/python -m tools.promise_gap --output reports/promise-gap.json
 
 vulnerable-signal: setup  ## what tagged complaints say (age, service, benefits, care) and the champion's precision-recall with the specialist share
 	$(BIN)/python -m tools.vulnerable_signal --output reports/vulnerable-signal.md

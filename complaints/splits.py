@@ -24,9 +24,13 @@ def fingerprint(narrative: str) -> str:
     return hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def is_holdout(narrative: str, percent: int = HOLDOUT_PERCENT) -> bool:
-    """True for the ~percent% of narratives kept apart for evaluation and the main job's batch."""
-    return int(fingerprint(narrative), 16) % 100 < percent
+def is_holdout(narrative: str, percent: int = HOLDOUT_PERCENT, rotation: int = 0) -> bool:
+    """True for the ~percent% of narratives kept apart for evaluation and the main job's batch. ``rotation`` holds
+    out the next slice of the hash instead, disjoint from the others: 0 is the split every version is trained
+    with; tools/promise_gap.py holds out each slice in turn, to measure a promise free of one split's luck."""
+    if not 0 <= rotation < 100 // percent:
+        raise ValueError(f"a {percent}% held-out split has rotations 0 to {100 // percent - 1}, not {rotation}")
+    return (int(fingerprint(narrative), 16) % 100 - rotation * percent) % 100 < percent
 
 
 def fold_of(narrative: str, folds: int = FOLDS) -> int:

@@ -59,6 +59,7 @@ class TrainingArguments:
     kind: str | None = None  # None: each task's declared model kind (tasks.yaml); else this kind for every task
     max_rows: int | None = None  # a deterministic subset, for quick runs and tests
     holdout_percent: int = HOLDOUT_PERCENT
+    holdout_rotation: int = 0  # which slice is held out (complaints.splits.is_holdout); tools/promise_gap.py turns it
     provenance: Path | None = None  # defaults to provenance.csv beside the data
     champion: str = "if-none"  # register as champion: if the task has none | if-better | always | never
     actor: str = field(default_factory=getpass.getuser)
@@ -110,8 +111,8 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
     baseline_tasks = [t for t in tasks if args.kind_of(t) == baseline.KIND]
     recipes = {t.name: baseline.with_options(args.baseline, t.options)
                for t in baseline_tasks}  # each task's settings over the run's, checked before any data is read
-    data = replace(training_set(deployment, tasks, args.data, args.max_rows, args.provenance, args.holdout_percent),
-                   dataset=args.dataset)
+    data = replace(training_set(deployment, tasks, args.data, args.max_rows, args.provenance, args.holdout_percent,
+                                args.holdout_rotation), dataset=args.dataset)
     check = check_training(deployment, data.complaints, data.splits)
     if not check.success:
         raise TrainingDataError("the training data failed the `training` suite; nothing was trained\n" + check.report())

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
 
@@ -72,7 +73,8 @@ def corrected_complaints(deployment: Deployment, data: Path, max_rows: int | Non
 
 
 def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_rows: int | None = None,
-                 provenance: Path | None = None, holdout_percent: int = HOLDOUT_PERCENT) -> TrainingSet:
+                 provenance: Path | None = None, holdout_percent: int = HOLDOUT_PERCENT, holdout_rotation: int = 0
+                 ) -> TrainingSet:
     """Each task's (training, held-out) examples: an analyst's correction overrides the file's label."""
     complaints, corrections, batch = corrected_complaints(deployment, data, max_rows)
     provenance = provenance or default_provenance(data)
@@ -82,8 +84,9 @@ def training_set(deployment: Deployment, tasks: list[TaskSpec], data: Path, max_
         corrected = {cid: label for (cid, name), label in corrections.items() if name == task.name}
         labelled = one_per_narrative([(c, task.label_of(c, deployment.taxonomy)) for c in complaints
                                       if not (task.binary and c.complaint_id in biased)], corrected)
-        splits[task.name] = ([(c, y) for c, y in labelled if not is_holdout(c.narrative, holdout_percent)],
-                             [(c, y) for c, y in labelled if is_holdout(c.narrative, holdout_percent)])
+        held_out = partial(is_holdout, percent=holdout_percent, rotation=holdout_rotation)
+        splits[task.name] = ([(c, y) for c, y in labelled if not held_out(c.narrative)],
+                             [(c, y) for c, y in labelled if held_out(c.narrative)])
     return TrainingSet(complaints, splits, batch.source_sha256, biased, corrections, provenance, dict(batch.files),
                        origins(batch.files, complaints))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools import ablation, vulnerable_signal
+from tools import ablation, promise_gap, vulnerable_signal
 
 RECORDED = "recorded-results.md"  # beside the report in docs/
 
@@ -152,6 +152,10 @@ def ablation_table(results: list[dict]) -> list[str]:
     return ablation.table(results).splitlines()
 
 
+def promise_gap_tables(result: dict) -> list[str]:
+    return promise_gap.table(result).splitlines()
+
+
 def vulnerable_signal_tables(result: dict) -> list[str]:
     return vulnerable_signal.markdown(result).splitlines()[2:]  # its own title and the blank line after it
 
@@ -170,6 +174,8 @@ SECTIONS = [
             "`mkdir -p reports && complaints evaluate --json > reports/evaluation.json`", evaluation,
             f"{RECORDED}#held-out-results-of-the-champions"),
     Section("Ablation", "ablation.json", "`make ablation`", ablation_table, f"{RECORDED}#ablation"),
+    Section("The promise over rotated held-out splits", "promise-gap.json", "`make promise-gap`", promise_gap_tables,
+            f"{RECORDED}#the-promise-over-rotated-held-out-splits"),
     Section("The vulnerable-customer signal", "vulnerable-signal.json", "`make vulnerable-signal`",
             vulnerable_signal_tables, f"{RECORDED}#the-vulnerable-customer-signal"),
     Section("Serving speed", "bench.json", "`make bench`", serving, f"{RECORDED}#serving-speed"),
