@@ -71,7 +71,10 @@ def test_evaluate_prints_the_json_contract_and_writes_predictions(cli, cfpb_rows
     assert system["automation_rate"] == pytest.approx(len(allocated) / len(rows), abs=1e-4)
     assert {r["queue"] for r in rows if r["status"] == "manual_triage"} <= {"Manual triage"}
     assert all(r["queue"] == "Vulnerable customers" for r in allocated if r["vulnerable_pred"] == "yes")
-    expected = (sum(r["team_true"] == r["team_pred"] for r in allocated) + 0.80 * (len(rows) - len(allocated))) / len(rows)
+    # the models' team where it clears its threshold; the triage team's rate on manual triage, and where the
+    # specialists name a flagged complaint's unsure team
+    sure = [r for r in allocated if float(r["team_score"]) >= system["thresholds"]["team"]]
+    expected = (sum(r["team_true"] == r["team_pred"] for r in sure) + 0.80 * (len(rows) - len(sure))) / len(rows)
     assert system["tasks"]["team"]["accuracy"] == pytest.approx(expected, abs=1e-4)
     assert {"auc", "precision_at_recall_0.60", "flag_rate_at_recall_0.60"} <= set(report["tasks"]["vulnerable"])
     # every criterion's point, as the champions' training run tuned it, measured here; the served one is the system
