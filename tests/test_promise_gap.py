@@ -10,7 +10,7 @@ import pytest
 
 from complaints.config import Settings
 from complaints.deployment import Deployment
-from complaints.splits import is_holdout
+from complaints.splits import FOLDS, is_holdout
 from model.training_data import training_set
 from tools import promise_gap
 
@@ -31,7 +31,7 @@ def test_the_tool_trains_once_per_rotation_and_reports_each_promise_and_their_me
                              "--output", str(output)]) == 0
     result = json.loads(output.read_text())
     runs = result["rotations"]
-    assert set(runs) == {"0", "1"} and result["folds"] == 10
+    assert set(runs) == {"0", "1"} and result["folds"] == FOLDS
     deployment = Deployment.embedded(Settings.from_env(home=home))
     trained_on = {rotation: {deployment.store.get_model_info(task, version).training_data_sha256
                              for task, version in run["versions"].items()} for rotation, run in runs.items()}

@@ -79,9 +79,10 @@ def mean_gaps(runs: dict[int, dict]) -> dict:
     """Per part and figure, over the rotations: the mean promised, realised and gap, and the gap's standard
     error (None with one rotation)."""
     means: dict[str, dict] = {}
-    for part in next(iter(runs.values()))["parts"]:
+    first = next(iter(runs.values()))["parts"]
+    for part, names in first.items():
         means[part] = {}
-        for name in next(iter(runs.values()))["parts"][part]:
+        for name in names:
             pairs = [run["parts"][part][name] for run in runs.values() if name in run["parts"].get(part, {})]
             gaps = [p["realised"] - p["promised"] for p in pairs]
             means[part][name] = {
