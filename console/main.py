@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Triage bank complaints: route each to a product team queue, name its issue, flag "
                     "vulnerable customers. Embedded default: SQLite store and model registry under COMPLAINTS_HOME.")
     parser.add_argument("--home", help="where the store and registry live (env COMPLAINTS_HOME; default .complaints "
-                                       "in the checkout)")
+                                       "in the working directory: the checkout's, which make run fills)")
     parser.add_argument("--tasks", help="task configuration file (env COMPLAINTS_TASKS; default the packaged tasks.yaml)")
     parser.add_argument("--env", help="a deployed environment: its release manifest deploy/ENV.yaml names its store "
                                       "and registry (COMPLAINTS_MANIFEST_STORE_URL / COMPLAINTS_MANIFEST_REGISTRY_URL "

@@ -99,3 +99,14 @@ def test_a_batch_is_chunked_by_one_size_on_both_paths(monkeypatch):
     assert Settings.from_env().chunk_size == DEFAULT_CHUNK_SIZE == default_chunk_size()
     monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "7")
     assert Settings.from_env().chunk_size == 7
+
+
+def test_the_home_a_command_reads_is_the_one_make_run_fills(monkeypatch, tmp_path):
+    """Typed after `make run` at the checkout's root, a command reads make's home (the README's next steps)."""
+    monkeypatch.delenv("COMPLAINTS_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert "export COMPLAINTS_HOME ?= $(CURDIR)/.complaints" in (CHECKOUT / "Makefile").read_text(encoding="utf-8")
+    assert Settings.from_env().home == tmp_path / ".complaints"
+    monkeypatch.setenv("COMPLAINTS_HOME", str(tmp_path / "elsewhere"))
+    assert Settings.from_env().home == tmp_path / "elsewhere"
+    assert Settings.from_env(home=tmp_path / "flag").home == tmp_path / "flag"

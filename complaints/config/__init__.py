@@ -14,7 +14,8 @@ from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parent  # the packaged tasks, taxonomy and operations files
 SHARED_DATA = Path("../shared/data/cfpb")  # complaints.csv.gz and recent.csv.gz, read as one
-DEFAULT_HOME = Path.home() / ".complaints"  # the Makefile sets COMPLAINTS_HOME to the checkout's .complaints
+DEFAULT_HOME = Path(".complaints")  # in the working directory: run from the checkout's root, the home `make run`
+# fills (the Makefile sets COMPLAINTS_HOME to it), so the commands a person types next read its store and models
 DEPLOY_DIR = Path("deploy")  # the checkout's release manifests, run from its root (make)
 # Complaints per chunk of a batch, on both paths: the embedded pipeline triages a file a chunk at a time, the AWS
 # intake cuts it into chunks of this size, one triage call each (infra/modules/functions' chunk_size: a test checks).
@@ -41,7 +42,7 @@ def _required(who: str, *names: str) -> list[str]:
 class Settings:
     """Where the embedded default keeps its state, and which tasks, taxonomy and operations it runs on."""
 
-    home: Path  # COMPLAINTS_HOME (or --home), else ~/.complaints: the SQLite store and the local registry
+    home: Path  # COMPLAINTS_HOME (or --home), else .complaints: the SQLite store and the local registry
     tasks_file: Path  # COMPLAINTS_TASKS (or --tasks), else the packaged tasks.yaml
     taxonomy_file: Path  # COMPLAINTS_TAXONOMY, else the packaged taxonomy.yaml
     operations_file: Path  # COMPLAINTS_OPERATIONS, else the packaged operations.yaml: the criteria, capacity, costs and deferral
