@@ -91,6 +91,7 @@ def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
 
 
 def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
+    strategy.strategies(deployment)  # a task without a champion refuses here, before the data is read and redacted
     data = data_path(args.data)
     batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     provenance = Path(args.provenance) if args.provenance else default_provenance(data)

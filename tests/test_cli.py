@@ -2,6 +2,7 @@
 
 import csv
 import re
+import sqlite3
 
 import pytest
 
@@ -154,6 +155,17 @@ def test_the_main_job_trains_once_then_reuses_models_and_complaints(cfpb_rows, t
     assert main(["run", "--data", str(data), "--limit", "40"]) == 0
     second = capsys.readouterr().out
     assert "already registered: reusing them" in second and "were already triaged by an earlier run" in second
+
+
+def test_evaluate_without_champions_refuses_before_reading_the_data(cli_at, sample_csv, tmp_path):
+    """A home no model was trained in (a command typed away from make run's home) says so at once, having
+    read and redacted nothing."""
+    home = tmp_path / "no-models"
+    code, out, err = cli_at(home)("evaluate", "--data", str(sample_csv))
+    assert code == 2 and not out
+    assert "task 'team' has no champion model" in err
+    with sqlite3.connect(Settings.from_env(home=home).redaction_cache_path) as cache:
+        assert cache.execute("SELECT COUNT(*) FROM redacted").fetchone() == (0,)
 
 
 def test_help_is_available_for_every_command(capsys):
