@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.common import DATA_HELP, EXIT_FAILED, UsageError, data_path, emit_json
+from console.common import DATA_HELP, EXIT_FAILED, data_path, emit_json, require_extra
 from complaints.deployment import Deployment
 from complaints.config import Settings
 
@@ -26,11 +26,9 @@ def add_commands(command) -> None:
 
 
 def cmd_validate(args, settings: Settings, deployment: Deployment) -> int:
-    try:  # the `checks` extra; the serving commands run without it
-        from model.validation import validate_file
-    except ImportError as error:
-        raise UsageError(f"validate needs Great Expectations ({error.name} is missing): "
-                         "pip install 'complaints-triage[checks]'") from None
+    require_extra("validate", "checks", "great_expectations")  # the serving commands run without it
+    from model.validation import validate_file
+
     docs = Path(args.docs) if args.docs else settings.home / DATA_DOCS
     validation = validate_file(deployment, data_path(args.data), args.suite, docs)
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
 from complaints.config import default_data_path
@@ -18,6 +19,14 @@ TRAINING_DATA_HELP = DATA_HELP + ("; or a version of the training dataset on the
 
 class UsageError(RuntimeError):
     """Reported as one line on stderr with exit status 2: refused, nothing changed."""
+
+
+def require_extra(command: str, extra: str, *modules: str) -> None:
+    """Refuse ``command`` before it does any work when the packages of its optional ``extra`` (pyproject.toml) are
+    not installed: `make run`'s environment has the main job's only."""
+    if missing := [module for module in modules if find_spec(module) is None]:
+        raise UsageError(f"{command} needs the {extra!r} extra ({', '.join(missing)} not installed): make setup "
+                         f"installs it (or pip install -e '.[{extra}]')")
 
 
 def data_path(value: str | None) -> Path:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from console.common import DATA_HELP, TRAINING_DATA_HELP, UsageError, data_path, emit_json, print_promise, training_data
+from console.common import (DATA_HELP, TRAINING_DATA_HELP, UsageError, data_path, emit_json, print_promise, require_extra,
+                            training_data)
 from complaints import strategy
 from complaints.deployment import Deployment
 from model.evaluation import evaluate_champions
@@ -92,6 +93,8 @@ def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
 
 def cmd_evaluate(args, settings: Settings, deployment: Deployment) -> int:
     strategy.strategies(deployment)  # a task without a champion refuses here, before the data is read and redacted
+    if args.report:
+        require_extra("evaluate --report", "report", "matplotlib")
     data = data_path(args.data)
     batch = read_batch(data, deployment.taxonomy, redactor=deployment.redactor)
     provenance = Path(args.provenance) if args.provenance else default_provenance(data)

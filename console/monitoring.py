@@ -9,7 +9,7 @@ from complaints.config import Settings
 from complaints.deployment import Deployment
 from complaints.drift import DRIFTED, MODERATE
 from complaints.monitoring import model_health
-from console.common import emit_json
+from console.common import emit_json, require_extra
 
 
 def add_commands(command) -> None:
@@ -26,6 +26,8 @@ def add_commands(command) -> None:
 
 
 def cmd_monitor(args, settings: Settings, deployment: Deployment) -> int:
+    if args.report:
+        require_extra("monitor --report", "report", "matplotlib")
     health = model_health(deployment, args.since)
     page = None
     if args.report:

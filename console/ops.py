@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from console.common import emit_json
+from console.common import emit_json, require_extra
 from complaints import access
 from complaints.deployment import Deployment
 from complaints.explanations import explanation
@@ -54,6 +54,7 @@ def _operator() -> str:
 
 
 def cmd_serve(args, settings: Settings, deployment: Deployment) -> int:
+    require_extra("serve", "api", "fastapi", "uvicorn")
     import uvicorn
 
     from ops_api.app import create_app
@@ -91,6 +92,7 @@ def cmd_users_disable(args, settings: Settings, deployment: Deployment) -> int:
 
 
 def cmd_explain(args, settings: Settings, deployment: Deployment) -> int:
+    require_extra("explain", "explain", "shap", "matplotlib")  # shap: its version is in each payload; matplotlib: --png
     import explain
 
     allocation = deployment.store.get_allocation(args.complaint_id)

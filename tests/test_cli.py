@@ -168,6 +168,25 @@ def test_evaluate_without_champions_refuses_before_reading_the_data(cli_at, samp
         assert cache.execute("SELECT COUNT(*) FROM redacted").fetchone() == (0,)
 
 
+@pytest.mark.parametrize("argv, extra, module", [
+    (["explain", "any-complaint"], "explain", "shap"),
+    (["evaluate", "--data", "absent.csv", "--report", "{out}"], "report", "matplotlib"),
+    (["monitor", "--report", "{out}"], "report", "matplotlib"),
+    (["serve"], "api", "uvicorn"),
+    (["validate", "--suite", "intake", "--data", "absent.csv"], "checks", "great_expectations"),
+])
+def test_a_command_whose_extra_is_missing_says_which_before_any_work(cli, monkeypatch, tmp_path, argv, extra, module):
+    """`make run` installs the main job's packages only: a command that needs another extra names it and how to
+    install it, with exit 2, before it reads data or writes a report (not a traceback after the work)."""
+    import console.common
+
+    monkeypatch.setattr(console.common, "find_spec", lambda name: None if name == module else object())
+    out = tmp_path / "report"
+    code, _, err = cli(*[arg.format(out=out) for arg in argv])
+    assert code == 2 and f"needs the '{extra}' extra ({module} not installed): make setup installs it" in err
+    assert not out.exists()
+
+
 def test_help_is_available_for_every_command(capsys):
     for command in ("run", "train", "triage", "show", "queue", "evaluate", "strategy", "reallocate", "retriage",
                     "validate"):
