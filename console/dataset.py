@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
-from console.common import DATA_HELP, data_path, emit_json
+from console.common import DATA_HELP, data_path, emit_json, require_extra
 from complaints.config import Settings
 from complaints.deployment import Deployment
 from model.manifest import ReleaseManifest, manifest_path
@@ -38,7 +38,8 @@ def add_commands(command) -> None:
 
 
 def cmd_dataset(args, settings: Settings, deployment: Deployment) -> int:
-    from model.dataset import build, internal_rows, save, version  # the `train` extra: datasets
+    require_extra("dataset", "train", "datasets")
+    from model.dataset import build, internal_rows, save, version
     from model.dataset_card import write_dataset_card
     from model.retrain import corrections, scratch_deployment
 

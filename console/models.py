@@ -12,6 +12,7 @@ from complaints.deployment import Deployment
 from model.evaluation import evaluate_champions
 from complaints.intake import read_batch
 from complaints.predictors import KINDS
+from complaints.predictors.transformer_onnx import KIND as TRANSFORMER
 from complaints.provenance import all_tagged_rows, default_provenance
 from complaints.records import as_dict
 from model.registration import CHAMPION_POLICIES
@@ -69,6 +70,9 @@ def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
     transformer = None
     given = {k: v for k, v in (("base_model", args.base_model), ("epochs", args.epochs), ("max_steps", args.max_steps),
                                 ("max_length", args.max_length)) if v is not None}
+    kinds = {args.kind or task.model for task in deployment.tasks if not args.task or task.name in args.task}
+    if given or TRANSFORMER in kinds:  # fine-tuning needs torch, which `make run` never installs
+        require_extra(f"training the {TRANSFORMER} kind", "train", "torch", "transformers", "onnx")
     if given:
         from model.transformer import TransformerConfig  # torch: only when a transformer option is given
 

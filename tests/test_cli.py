@@ -174,6 +174,9 @@ def test_evaluate_without_champions_refuses_before_reading_the_data(cli_at, samp
     (["monitor", "--report", "{out}"], "report", "matplotlib"),
     (["serve"], "api", "uvicorn"),
     (["validate", "--suite", "intake", "--data", "absent.csv"], "checks", "great_expectations"),
+    (["dataset", "export", "--out", "{out}", "--data", "absent.csv"], "train", "datasets"),
+    (["train", "--kind", "transformer-onnx", "--data", "absent.csv"], "train", "torch"),
+    (["train", "--epochs", "1", "--data", "absent.csv"], "train", "torch"),
 ])
 def test_a_command_whose_extra_is_missing_says_which_before_any_work(cli, monkeypatch, tmp_path, argv, extra, module):
     """`make run` installs the main job's packages only: a command that needs another extra names it and how to
