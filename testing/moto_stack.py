@@ -35,6 +35,7 @@ from unittest import mock
 import boto3
 import hcl2
 from botocore.client import BaseClient
+from botocore.session import Session
 from hcl2.utils import SerializationOptions
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
@@ -203,7 +204,7 @@ class Invocations:
     aws_calls: set[tuple[str, str, str, str]] = field(default_factory=set)  # (function, service, operation, resource)
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # one invocation at a time, and no client built while one changes os.environ
 
 
 @contextmanager
@@ -246,6 +247,19 @@ def _in_process(invocations: Invocations, keys: dict[str, str]):
                 invocations.current = ""
 
     return invoke
+
+
+def _serialised(create_client: Callable[..., BaseClient]) -> Callable[..., BaseClient]:
+    """botocore reads os.environ key by key while it builds a client (proxy settings), and an invocation sets
+    and restores its function's environment meanwhile: a key gone between the two is a KeyError, which moto's
+    interpreter makes a States.Runtime failure of the Map thread building a Lambda client. So clients are
+    built under the invocation lock (re-entrant: the handlers build theirs while holding it)."""
+
+    def create(*args: Any, **kwargs: Any) -> BaseClient:
+        with _lock:
+            return create_client(*args, **kwargs)
+
+    return create
 
 
 def _recording(invocations: Invocations):
@@ -363,6 +377,7 @@ def running_stack(manifest: ReleaseManifest, models: Path, tasks: list[TaskSpec]
         try:
             with (mock.patch.object(LambdaFunction, "_invoke_lambda", _in_process(invocations, keys)),
                   mock.patch.object(BaseClient, "_make_api_call", _recording(invocations)),
+                  mock.patch.object(Session, "create_client", _serialised(Session.create_client)),
                   mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=invocations.backoff_s.append))):
                 yield Stack(sfn, s3, sqs, store, machine, dead_letter_url, functions, invocations, champions)
         finally:
