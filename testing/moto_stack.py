@@ -295,13 +295,18 @@ class Stack:
         return key
 
     def run(self, key: str, timeout_s: float = EXECUTION_TIMEOUT_S) -> dict:
-        """Start an execution with the input EventBridge gives it; wait for its end."""
+        """Start an execution with the input EventBridge gives it; wait for its end. The state machine
+        never expects States.Runtime: where moto's interpreter raised one, the run fails with its cause."""
         arn = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()),
                                        input=json.dumps({"bucket": BUCKET, "key": key}))["executionArn"]
         deadline = time.monotonic() + timeout_s
         while (execution := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
             assert time.monotonic() < deadline, f"execution {arn} still running"
             time.sleep(0.05)
+        faults = [details.get("cause") for page in self.sfn.get_paginator("get_execution_history").paginate(
+                      executionArn=arn) for event in page["events"]
+                  if (details := event.get("taskFailedEventDetails", {})).get("error") == "States.Runtime"]
+        assert not faults, f"moto's interpreter failed, not the functions (a harness fault): {faults}"
         return execution
 
     def dead_letters(self) -> list[dict]:
