@@ -65,12 +65,12 @@ def add_commands(command) -> None:
 
 def cmd_train(args, settings: Settings, deployment: Deployment) -> int:
     from model.baseline import BaselineConfig  # the `train` extra, imported only to train
-    from model.train import TrainingArguments, train
+    from model.train import TrainingArguments, selected_tasks, train
 
     transformer = None
     given = {k: v for k, v in (("base_model", args.base_model), ("epochs", args.epochs), ("max_steps", args.max_steps),
                                 ("max_length", args.max_length)) if v is not None}
-    kinds = {args.kind or task.model for task in deployment.tasks if not args.task or task.name in args.task}
+    kinds = {args.kind or task.model for task in selected_tasks(deployment, args.task or [])}
     if given or TRANSFORMER in kinds:  # fine-tuning needs torch, which `make run` never installs
         require_extra(f"training the {TRANSFORMER} kind", "train", "torch", "transformers", "onnx")
     if given:

@@ -96,13 +96,18 @@ class _Scored:
     operating_point: dict
 
 
+def selected_tasks(deployment: Deployment, names: list[str]) -> list[TaskSpec]:
+    """The tasks a run trains: the ones named, else every configured task (an unknown name is a KeyError)."""
+    return [deployment.task(name) for name in names] if names else deployment.tasks
+
+
 def train(deployment: Deployment, args: TrainingArguments, progress: bool = False) -> list[TrainingResult]:
     """Fit, score and register every task's model; raises before registering anything unless all fitted."""
     if args.kind is not None and args.kind not in KINDS:
         raise ValueError(f"unknown model kind {args.kind!r}; available: {sorted(KINDS)}")
     if args.champion not in CHAMPION_POLICIES:
         raise ValueError(f"champion policy must be one of {CHAMPION_POLICIES}")
-    tasks = [deployment.task(name) for name in args.tasks] if args.tasks else deployment.tasks
+    tasks = selected_tasks(deployment, args.tasks)
     operations = deployment.operations  # the criterion and capacity the point is tuned to (COMPLAINTS_OPERATIONS)
     unread = sorted(t.name for t in tasks if t.options and t.model != baseline.KIND)
     if unread:
