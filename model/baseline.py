@@ -90,30 +90,29 @@ def fit(texts: list[str], labels: list[str], binary: bool, output_dir: Path, con
 def cross_fit(texts: list[str], labels: list[str], folds: Sequence[int], binary: bool, scored: Sequence[str],
               scored_folds: Sequence[int], output_dir: Path, config: BaselineConfig, processes: int | None = None
               ) -> tuple[list[str], np.ndarray]:
-    """One linear model per fold, fitted on the other folds' examples, and the version that serves, refitted on
-    every example, all over one vocabulary fitted on them all. Returns the classes and the probabilities of
-    ``scored``, each text by the model of its fold (``scored_folds``), which did not learn from it.
+    """One linear model per fold, fitted on the other folds' examples, all over one vocabulary fitted on them
+    all. Returns the classes and the probabilities of ``scored``, each text by the model of its fold
+    (``scored_folds``), which did not learn from it.
 
-    The refit's regularisation is the fold models' per example: scikit-learn sums the loss over the examples,
-    so the same ``C`` on one fold's more of them would weaken the penalty, and the refit would be more confident
-    than the models the operating point was tuned on (it allocated more than the tuning promised, at less than
-    the promised accuracy). The fits run in ``processes`` at once (default: one per core)."""
+    The version that serves is the fold models' mean (their logits' mean: one linear model), so what serves is
+    what the operating point was tuned on. A refit on every example learns from more of them than any fold
+    model, is surer than they are, and realised more than the tuning promised (docs/lifecycle.md). The fits
+    run in ``processes`` at once (default: one per core)."""
     _check_labels(labels, binary)
     pipeline = make_pipeline(config, binary)
     union, linear = pipeline.named_steps["tfidf"], pipeline.named_steps["linear"]
     features, y, folds = union.fit_transform(texts), np.asarray(labels), np.asarray(folds)
     fold_ids = sorted(set(folds.tolist()))
-    refit = clone(linear).set_params(C=config.c * (len(fold_ids) - 1) / len(fold_ids))
-    fits = [(clone(linear), folds != f) for f in fold_ids] + [(refit, np.ones(len(y), dtype=bool))]
-    *models, served = Parallel(n_jobs=min(len(fits), processes or os.cpu_count() or 1))(
-        delayed(model.fit)(features[rows], y[rows]) for model, rows in fits)
+    models = Parallel(n_jobs=min(len(fold_ids), processes or os.cpu_count() or 1))(
+        delayed(clone(linear).fit)(features[folds != f], y[folds != f]) for f in fold_ids)
     classes = sorted(set(labels))
-    _export(union, *_aligned(served, classes), classes, output_dir, config)
+    weights = [_aligned(model, classes) for model in models]
+    _export(union, np.nanmean([coef for coef, _ in weights], axis=0),
+            np.nanmean([intercept for _, intercept in weights], axis=0), classes, output_dir, config)
     scored_features, scored_folds = union.transform(list(scored)), np.asarray(scored_folds)
     proba = np.zeros((len(scored), len(classes)))
-    for f, model in zip(fold_ids, models):
+    for f, (coef, intercept) in zip(fold_ids, weights):
         rows = np.flatnonzero(scored_folds == f)
-        coef, intercept = _aligned(model, classes)
         proba[rows] = probabilities(scored_features[rows] @ np.nan_to_num(coef, nan=0.0).T
                                      + np.nan_to_num(intercept, nan=-np.inf))
     return classes, proba

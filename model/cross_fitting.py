@@ -2,10 +2,10 @@
 
 The training split is cut into folds by narrative (``complaints.splits.fold_of``); each fold is scored by
 the task's model fitted on the other folds. Calibration and the operating point are fitted on these answers,
-the whole training split rather than a slice of it, and the version that serves is refitted on all of it with
-the fold models' regularisation (``model/baseline.py``). A point chosen on some 12,000 out-of-fold answers is
-not the lucky point of a small slice's noise, so what the model card promises is what new complaints get (the
-held-out split measures both: ``model/train.py``).
+the whole training split rather than a slice of it, and the version that serves is the fold models' mean
+(``model/baseline.py``). A point chosen on some 12,000 out-of-fold answers is not the lucky point of a small
+slice's noise, so what the model card promises is what new complaints get (the held-out split measures both:
+``model/train.py``).
 """
 
 from __future__ import annotations

@@ -150,8 +150,8 @@ def train(deployment: Deployment, args: TrainingArguments, progress: bool = Fals
 
 def _cross_fit_baseline(recipes: dict[str, baseline.BaselineConfig], task: TaskSpec, examples: Labelled,
                         texts: list[str], folds: list[int], folder: Path) -> tuple[list[str], np.ndarray]:
-    """A TF-IDF + linear model per fold of the training split, and the refit on all of it that serves
-    (model/baseline.py), with the task's recipe."""
+    """A TF-IDF + linear model per fold of the training split, and their mean that serves (model/baseline.py),
+    with the task's recipe."""
     return baseline.cross_fit([c.narrative for c, _ in examples], [y for _, y in examples],
                               [fold_of(c.narrative) for c, _ in examples], task.binary, texts, folds, folder,
                               recipes[task.name])
