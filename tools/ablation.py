@@ -1,5 +1,6 @@
-"""The ablation behind the champion recipe (`make ablation`): each model variant trained on the training
-split as `complaints train` fits what it serves, scored on the held-out split, timed here.
+"""The ablation behind the champion recipe (`make ablation`): each model variant trained once on the whole
+training split (`complaints train` serves the mean of a recipe's ten fold models), scored on the held-out
+split, timed here.
 
 Every variant is scored on the same held-out complaints (both shared files, one example per narrative, as
 `complaints train` scores). Team and issue: accuracy. Vulnerable (all-tagged sources left out): ROC AUC,
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(variant: Variant, examples: dict[str, Labelled], data: TrainingSet, holdout: dict[str, Labelled],
         folder: Path) -> dict:
-    """Fit the three tasks as `complaints train` fits the versions it serves (the whole training split) and score."""
+    """Fit the three tasks on the whole training split, one model each, and score: the ablation compares recipes
+    (`complaints train` serves the mean of ten fold models of the recipe)."""
     print(f"{variant.name}: fitting", file=sys.stderr, flush=True)
     started = time.perf_counter()
     predictors, extra = {}, {}
