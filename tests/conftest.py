@@ -85,13 +85,15 @@ def tiny_model_operations(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture
 def tiny_model_minimums(tmp_path, monkeypatch) -> Path:
-    """The tasks config (COMPLAINTS_TASKS, for the test and the commands it starts) with each task's minimum at
-    the tiny-models criterion's floor (its team rate less 0.3): the gate holds the system of models trained on a
-    few hundred complaints to what they can reach. test_gate.py tests the packaged minimums."""
+    """The tasks config (COMPLAINTS_TASKS, for the test and the commands it starts) with each task's minimum 0.02
+    under the tiny-models criterion's floor (its team rate less 0.3), as the packaged minimums sit 0.02 or more
+    under the band's: the gate holds the system of models trained on a few hundred complaints to what they can
+    reach, and a minimum on the very floor the point was tuned to turns a version away for the gate sample's
+    noise alone. test_gate.py tests the packaged minimums."""
     doc = yaml.safe_load((CONFIG_DIR / "tasks.yaml").read_text(encoding="utf-8"))
     for task in doc["tasks"].values():
         (metric, rate), = task["target"].items()
-        task["minimum"] = {metric: round(rate - 0.3, 2)}
+        task["minimum"] = {metric: round(rate - 0.32, 2)}
     path = tmp_path / "tiny-tasks.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     monkeypatch.setenv("COMPLAINTS_TASKS", str(path))
