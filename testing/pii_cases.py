@@ -79,14 +79,19 @@ def _account(rng):
         ("My acct {} is affected.", f"{_d(rng, 4)} {_d(rng, 4)} {_d(rng, 4)}"), ("Regarding loan # {}.", _d(rng, 4)),
         ("Account number {} was closed.", _d(rng, 8)), ("My account #: {}.", _d(rng, 10)),
         ("Loan {} was sold.", _d(rng, 7)), ("Routing number {}.", _d(rng, 9)),
-        ("The reference was {}.", _d(rng, 12))])
+        ("The reference was {}.", _d(rng, 12)),
+        ("My IBAN is {}.", f"DE{_d(rng, 2)} {_d(rng, 4)} {_d(rng, 4)} {_d(rng, 4)} {_d(rng, 4)} {_d(rng, 2)}"),
+        ("Wire it to {}.", f"GB{_d(rng, 2)}NWBK{_d(rng, 14)}")])
 
 
 def _email(rng):
     first, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower().replace("'", "")
     domain = rng.choice(["gmail.com", "yahoo.com", "example.co.uk", "mail.example.org"])
     return rng.choice([("Email me at {}.", f"{first}.{last}@{domain}"), ("My e-mail: {}.", f"{first}{_d(rng, 2)}@{domain}"),
-                       ("Write to {}.", f"{first.title()}_{last.title()}@{domain.upper()}")])
+                       ("Write to {}.", f"{first.title()}_{last.title()}@{domain.upper()}"),
+                       ("Reply to {} please.", f"{first}{_d(rng, 2)} @ {domain}"),
+                       ("My email is {}.", f"{first} [at] {domain.split('.')[0]} [dot] com"),
+                       ("Email me: {}.", f"{first} dot {last} at gmail dot com")])
 
 
 def _dob(rng):
@@ -110,13 +115,22 @@ def _address(rng):
     return rng.choice([("I live at {}.", f"{n} {street} {suffix}"), ("Mail went to {}.", f"{n} N {street} {suffix}, Apt {rng.randint(1, 40)}"),
                        ("My address is {}.", f"{n} {street} {suffix}"), ("Send it to {}.", f"PO Box {rng.randint(1, 9999)}"),
                        ("We moved to {} last year.", f"{n} {street} {suffix} Unit {rng.randint(1, 40)}"),
-                       ("Statements go to {}.", f"P.O. Box {rng.randint(1, 9999)}")])
+                       ("Statements go to {}.", f"P.O. Box {rng.randint(1, 9999)}"),
+                       ("I moved to {} in XXXX.", f"{n} W {rng.randint(1, 99)}{rng.choice(['st', 'nd', 'rd', 'th'])} {suffix}"),
+                       ("The letter went to {} instead.", f"{n} {street} {suffix}, Springfield, IL {_d(rng, 5)}")])
 
 
 def _name(rng):
     first, last = rng.choice(FIRST), rng.choice(LAST)
     return rng.choice([("My name is {}.", f"{first} {last}"), ("I spoke to Mr. {}.", last), ("Sincerely, {}", f"{first} {last}"),
-                       ("A representative named {} was rude.", f"{first} {last}")])
+                       ("A representative named {} was rude.", f"{first} {last}"),
+                       ("Sincerely, {}", f"{first} {last}".upper()), ("hi my name is {} and", f"{first} {last}".lower())])
+
+
+def _identity_document(rng):
+    return rng.choice([
+        ("My driver's license number is {}.", f"{rng.choice('ABDFGKMS')}{_d(rng, 7)}"), ("DL# {} was on file.", _d(rng, 9)),
+        ("They copied my passport {}.", _d(rng, 9)), ("State ID: {}.", f"{rng.choice('ABDFGKMS')}{_d(rng, 3)}-{_d(rng, 4)}")])
 
 
 def _name_no_cue(rng):
@@ -131,7 +145,7 @@ def _name_no_cue(rng):
 
 GENERATORS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
     "SSN": _ssn, "PHONE": _phone, "CARD": _card, "ACCOUNT": _account, "EMAIL": _email, "DOB": _dob, "IP": _ip,
-    "ADDRESS": _address, "NAME": _name, "NAME_NO_CUE": _name_no_cue}
+    "ADDRESS": _address, "ID": _identity_document, "NAME": _name, "NAME_NO_CUE": _name_no_cue}
 
 
 @dataclass

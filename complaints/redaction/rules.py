@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import re2
 
+from complaints.redaction.lexicon import common_words
+
 _SP = r"[ \t\x{00A0}]"          # one space inside a number: space, tab, no-break space
 _SEP = r"[ \t\x{00A0}.-]"       # one separator inside a number
 _START = r"(?:^|[^0-9A-Za-z_])"  # RE2 has no lookbehind: a non-word character (kept) or the start
@@ -17,6 +19,22 @@ _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _HEX = r"[0-9A-Fa-f]{1,4}"
+_AT = r"(?:\s*[\[(]\s*at\s*[\])]\s*|\s+at\s+)"      # "at" spelt out in an e-mail address: "john [at] gmail"
+_DOT = r"(?:\s*[\[(]\s*dot\s*[\])]\s*|\s+dot\s+)"  # and "dot": "gmail dot com"
+_MAIL_TLD = r"(?:com|net|org|edu|gov|us|io|info|co|uk|ca)"
+# A name's word after a cue, written as names are (Okafor, O'Brien, Al-Farsi), or all in one case (OKAFOR, okafor)
+_TITLED = r"[A-Z][a-z]*(?:['-]?[A-Z]?[a-z]+)+"
+_UNCASED = r"(?:[A-Z][A-Z'-]*[A-Z]|[a-z][a-z'-]*[a-z])"
+_TITLE_CUE = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|MR|MRS|MS|DR)\.?[ \t\x{00A0}]+"
+_NAME_CUE = (r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|regards|respectfully|signed|named|spoke\s+(?:to|with)))"
+             r"[,.]?\s+")
+# The cues after which a name in one case is taken: those the writer's own name follows ("spoke with chase",
+# "named IQ DATA", "Account name : ALLY" name firms)
+_OWN_NAME_CUE = r"(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully))[,.]?\s+"
+# A street's name: capitalised words or an ordinal (5th, 42nd); its city, state and ZIP code may follow
+_STREET_WORD = r"(?:[A-Z][A-Za-z'-]*|[0-9]{1,3}(?:st|nd|rd|th|ST|ND|RD|TH))"
+_CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][A-Za-z'.-]*(?:\s+[A-Z][A-Za-z'.-]*){0,2},?\s+(?:[A-Z]{2}|[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
+                   r"\.?,?\s+[0-9]{5}(?:-[0-9]{4})?\b)?")
 
 
 def _digits(text: str) -> int:
@@ -47,13 +65,43 @@ def _account(match) -> str | None:
 
 # Capitalised words that start sentences rather than names: "Dr. My card..." is no name.
 _NOT_NAMES = frozenset("""a an and at but by for from he her his i in it my no not on or our she so the their then
-they this to we when you your born call card date email phone please thank thanks xxxx
+they this to we when you your born call card date email phone please thank thanks xxxx am are is was were
+have has had with who will would
 mr mrs ms miss mx dr""".split())
 
 
 def _name(match) -> str | None:
     first = match.group("pii").split()[0].lower()
     return None if first in _NOT_NAMES else "NAME"
+
+
+def _uncased_name(match) -> str | None:
+    """A name after a cue written all in capitals or all in lower case ("JOHN SMITH", "maria garcia"): one whose
+    first word is no common word ("Sincerely, CUSTOMER SERVICE", "my name is listed"), nor a CFPB mask ("Ms
+    XX/XX/XXXX"); a second word is a surname unless it is one that follows a name ("my name is maria and").
+    A surname that is a common word ("JAMES BROWN") is taken whole: the first word says a name is there."""
+    first, *rest = words = match.group("pii").lower().split()
+    if first in _NOT_NAMES or first in common_words() or any("xx" in word for word in words):
+        return None
+    return None if any(word in _NOT_NAMES for word in rest) else "NAME"
+
+
+def _identity_document(match) -> str | None:
+    """A licence's or passport's number: six characters or more, four of them digits ("license 2019" is a year)."""
+    pii = match.group("pii")
+    return "ID" if _digits(pii) >= 4 and sum(ch.isalnum() for ch in pii) >= 6 else None
+
+
+def _iban(match) -> str | None:
+    """An international bank account number (IBAN): country, check digits, then the account's letters and digits."""
+    return "ACCOUNT" if _digits(match.group("pii")) >= 8 else None
+
+
+def _spelt_email(match) -> str | None:
+    """An address with "at" and "dot" spelt out: bracketed ("[at]"), or its name has a dot too ("john dot doe at
+    gmail dot com"), since "wrote at chase dot com" is a firm's web site, not an address."""
+    pii = match.group("pii").lower()
+    return "EMAIL" if "[" in pii or "(" in pii or " dot " in pii.split(" at ")[0] else None
 
 
 def _international(match) -> str | None:
@@ -80,7 +128,9 @@ def _rule(kind: str, pattern: str, check: Callable | None = None) -> _Rule:
 # Order is priority: where two patterns find overlapping items, the earlier one's wins. Only the group
 # ``pii`` is replaced; the rest of a match is context that stays ("account number " is kept).
 RULES: list[_Rule] = [
-    _rule("EMAIL", r"(?P<pii>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
+    _rule("EMAIL", r"(?P<pii>[A-Za-z0-9._%+-]+\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
+    _rule("EMAIL", r"(?i:\b(?P<pii>[a-z0-9._%+-]+(?:" + _DOT + r"[a-z0-9_%+-]+)*" + _AT + r"[a-z0-9-]+(?:" + _DOT
+          + r"[a-z0-9-]+)*" + _DOT + _MAIL_TLD + r")\b)", _spelt_email),
     _rule("IP", r"(?:^|[^0-9A-Za-z_:.])(?P<pii>(?:" + _HEX + ":){7}" + _HEX
           + "|(?:" + _HEX + ":){1,6}(?::" + _HEX + "){1,6}"
           + "|::(?:" + _HEX + ":){0,5}" + _HEX + ")(?:$|[^0-9A-Za-z_:])"),
@@ -95,6 +145,7 @@ RULES: list[_Rule] = [
     _rule("SSN", r"(?i:\b(?:ssn|ss#|social\s+security(?:\s+(?:number|num|no|#))?))"
           r"[^0-9A-Za-z]{0,4}(?:(?:is|was|:)[^0-9A-Za-z]{1,3})?"
           r"(?P<pii>[0-9]{3}" + _SEP + "?[0-9]{2}" + _SEP + r"?[0-9]{4})\b"),
+    _rule("ACCOUNT", r"\b(?P<pii>[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?)\b", _iban),
     _rule("CARD", r"\b(?P<pii>(?:[0-9][ \t\x{00A0}-]?){12,18}[0-9])\b", _card),
     _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings))"
           r"(?P<mark>\s*(?i:number|num|nbr|no|#|id))?\.?\s*(?P<colon>[:#])?\s*(?:(?i:is|was)\s+)?"
@@ -105,15 +156,21 @@ RULES: list[_Rule] = [
           _international),
     _rule("PHONE", r"(?i:\b(?:phone|tel|telephone|cell|cellphone|mobile|fax|call\s+me|text\s+me|reach\s+me))"
           r"[^0-9A-Za-z]{0,4}(?:(?:number|num|no|is|at|on|:)[^0-9A-Za-z]{1,3}){0,3}(?P<pii>1?[0-9]{10})\b"),
-    _rule("ADDRESS", r"\b(?P<pii>[0-9]{1,6}(?:\s+(?:[NSEW]\.?|North|South|East|West))?(?:\s+[A-Z][A-Za-z'-]*){1,4}"
+    _rule("ADDRESS", r"\b(?P<pii>[0-9]{1,6}(?:\s+(?:[NSEW]\.?|North|South|East|West))?(?:\s+" + _STREET_WORD + "){1,4}"
           r"\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace"
           r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Square|STREET|AVENUE|ROAD|DRIVE|LANE|COURT)\b"
-          r"(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?)"),
+          r"(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?" + _CITY_STATE_ZIP + ")"),
     _rule("ADDRESS", r"\b(?P<pii>(?i:p\.?\s?o\.?\s?box|post\s+office\s+box)\s+[0-9]{1,6})\b"),
-    _rule("NAME", r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|MR|MRS|MS|DR)\.?" + _SP + r"+(?P<pii>[A-Z][a-z]*(?:['-]?[A-Z]?[a-z]+)+(?:" + _SP
-          + r"+[A-Z][a-z]*(?:['-]?[A-Z]?[a-z]+)+)?)", _name),
-    _rule("NAME", r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|regards|respectfully|signed|named|spoke\s+(?:to|with)))[,.]?\s+"
-          r"(?P<pii>[A-Z][a-z]*(?:['-]?[A-Z]?[a-z]+)+(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + r"+[A-Z][a-z]*(?:['-]?[A-Z]?[a-z]+)+){0,2})", _name),
+    _rule("NAME", _TITLE_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + "+" + _TITLED + ")?)", _name),
+    _rule("NAME", _NAME_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + "+" + _TITLED + "){0,2})",
+          _name),
+    # all capitals or all lower case: two words, else one (a word that follows names, "and", "was", ends it)
+    _rule("NAME", "(?:" + _TITLE_CUE + "|" + _OWN_NAME_CUE + ")(?P<pii>" + _UNCASED + _SP + "+" + _UNCASED + r")\b",
+          _uncased_name),
+    _rule("NAME", "(?:" + _TITLE_CUE + "|" + _OWN_NAME_CUE + ")(?P<pii>" + _UNCASED + r")\b", _uncased_name),
+    _rule("ID", r"(?i:\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic|licen[cs]e|dl|passport|state\s+id|id\s+card"
+          r"|identification|itin|tax\s+id))(?:\s*(?i:number|num|nbr|no|#))?\.?\s*[:#]?\s*(?:(?i:is|was)\s+)?"
+          r"(?P<pii>[A-Za-z]{0,3}[0-9][0-9A-Za-z-]{3,18})\b", _identity_document),
     _rule("PHONE", r"\b(?P<pii>[0-9]{3}-[0-9]{4})\b"),
     _rule("ACCOUNT", r"\b(?P<pii>[0-9]{8,})\b"),
 ]
