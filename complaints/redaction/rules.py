@@ -87,7 +87,8 @@ def _uncased_name(match) -> str | None:
 
 
 def _identity_document(match) -> str | None:
-    """A licence's or passport's number: six characters or more, four of them digits ("license 2019" is a year)."""
+    """An identity document's number (licence, passport, ID card, Medicare, a vehicle's VIN): six characters or
+    more, four of them digits ("license 2019" is a year)."""
     pii = match.group("pii")
     return "ID" if _digits(pii) >= 4 and sum(ch.isalnum() for ch in pii) >= 6 else None
 
@@ -165,11 +166,11 @@ RULES: list[_Rule] = [
     _rule("NAME", _NAME_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + "+" + _TITLED + "){0,2})",
           _name),
     # all capitals or all lower case: two words, else one (a word that follows names, "and", "was", ends it)
-    _rule("NAME", "(?:" + _TITLE_CUE + "|" + _OWN_NAME_CUE + ")(?P<pii>" + _UNCASED + _SP + "+" + _UNCASED + r")\b",
-          _uncased_name),
+    _rule("NAME", "(?:" + _TITLE_CUE + "|" + _OWN_NAME_CUE + ")(?P<pii>" + _UNCASED + "(?:" + _SP + r"+[A-Za-z]\.)?"
+          + _SP + "+" + _UNCASED + r")\b", _uncased_name),
     _rule("NAME", "(?:" + _TITLE_CUE + "|" + _OWN_NAME_CUE + ")(?P<pii>" + _UNCASED + r")\b", _uncased_name),
-    _rule("ID", r"(?i:\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic|licen[cs]e|dl|passport|state\s+id|id\s+card"
-          r"|identification|itin|tax\s+id))(?:\s*(?i:number|num|nbr|no|#))?\.?\s*[:#]?\s*(?:(?i:is|was)\s+)?"
+    _rule("ID", r"(?i:\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic|licen[cs]e|dl|passport|id|identification|itin|ein"
+          r"|vin|medicare|medicaid))(?:\s*(?i:number|num|nbr|no|#))?\.?\s*[:#]?\s*(?:(?i:is|was)\s+)?"
           r"(?P<pii>[A-Za-z]{0,3}[0-9][0-9A-Za-z-]{3,18})\b", _identity_document),
     _rule("PHONE", r"\b(?P<pii>[0-9]{3}-[0-9]{4})\b"),
     _rule("ACCOUNT", r"\b(?P<pii>[0-9]{8,})\b"),
