@@ -58,6 +58,7 @@ def test_cfpb_masks_amounts_and_years_are_left_alone():
     # the shapes a review found passing through
     ("I moved to 55 W. 3rd Ave Apt 4B, New York NY 10001 last year", "ADDRESS", "10001"),
     ("statements went to 1200 5th Avenue, Springfield, Illinois 62704 instead", "ADDRESS", "Springfield"),
+    ("their office at 1600 Pennsylvania Ave NW, Washington, DC 20500 is closed", "ADDRESS", "20500"),
     ("my driver's license number D1234567 was copied", "ID", "D1234567"),
     ("they kept my passport 547382910 on file", "ID", "547382910"),
     ("State ID: K123-4567 was used", "ID", "4567"),
@@ -70,6 +71,7 @@ def test_cfpb_masks_amounts_and_years_are_left_alone():
     ("reply to jdoe56 @ gmail.com now", "EMAIL", "jdoe56"),
     ("Sincerely, JAMES O'BRIEN", "NAME", "BRIEN"),
     ("Sincerely, JOHN Q. PUBLIC", "NAME", "PUBLIC"),
+    ("signed, J. Smith", "NAME", "Smith"),
     ("MR. SMITH said no", "NAME", "SMITH"),
     ("hi my name is maria garcia and i need help", "NAME", "garcia"),
 ])

@@ -160,11 +160,11 @@ RULES: list[_Rule] = [
     _rule("ADDRESS", r"\b(?P<pii>[0-9]{1,6}(?:\s+(?:[NSEW]\.?|North|South|East|West))?(?:\s+" + _STREET_WORD + "){1,4}"
           r"\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace"
           r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Square|STREET|AVENUE|ROAD|DRIVE|LANE|COURT)\b"
-          r"(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?" + _CITY_STATE_ZIP + ")"),
+          r"(?:\.?\s+(?:NW|NE|SW|SE)\b)?(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?" + _CITY_STATE_ZIP + ")"),
     _rule("ADDRESS", r"\b(?P<pii>(?i:p\.?\s?o\.?\s?box|post\s+office\s+box)\s+[0-9]{1,6})\b"),
     _rule("NAME", _TITLE_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + "+" + _TITLED + ")?)", _name),
-    _rule("NAME", _NAME_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + "+" + _TITLED + "){0,2})",
-          _name),
+    _rule("NAME", _NAME_CUE + r"(?P<pii>(?:[A-Z]\." + _SP + "*)?" + _TITLED + "(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + "+"
+          + _TITLED + "){0,2})", _name),
     # all capitals or all lower case: two words, else one (a word that follows names, "and", "was", ends it)
     _rule("NAME", "(?:" + _TITLE_CUE + "|" + _OWN_NAME_CUE + ")(?P<pii>" + _UNCASED + "(?:" + _SP + r"+[A-Za-z]\.)?"
           + _SP + "+" + _UNCASED + r")\b", _uncased_name),
