@@ -4,12 +4,13 @@ The CFPB masks names, dates and amounts (``XXXX``, ``XX/XX/XXXX``, ``{$1000.00}`
 reach the bank directly can still carry e-mail addresses, phone numbers, card, account and loan numbers,
 SSNs, dates of birth, IP addresses, street addresses, identity documents' numbers and names. Each is replaced
 by a bracketed token (``[EMAIL]``, ``[PHONE]``, ``[CARD]``, ``[SSN]``, ``[ACCOUNT]``, ``[DOB]``, ``[IP]``,
-``[ADDRESS]``, ``[ID]``, ``[NAME]``) so that models and analysts still see that one was there. The CFPB masks are left as they are.
+``[ADDRESS]``, ``[ID]``, ``[NAME]``) so that models and analysts still see that one was there. The CFPB masks
+are left as they are.
 
 Two recognizers find them: our RE2 rules (complaints/redaction/rules.py: every kind; names only after a cue
-such as "Mr." or "my name is") and spaCy's named-entity recogniser for the names no cue announces, both inside Microsoft
-Presidio's ``AnalyzerEngine`` (complaints/redaction/names.py; the English pipeline comes from a PyPI package, so
-it loads offline). A text in which no capitalised word follows another word ("Credit card", "CA") can hold
+such as "Mr." or "my name is") and spaCy's named-entity recogniser for the names no cue announces, both inside
+Microsoft Presidio's ``AnalyzerEngine`` (complaints/redaction/names.py; the English pipeline comes from a PyPI
+package, so it loads offline). A text in which no capitalised word follows another word ("Credit card", "CA") can hold
 no such name: the rules alone run on it, and Presidio is never loaded for it. Where both find an item, the
 rules' span and kind win. A span the recogniser calls a person is kept when it is a firm or plain words
 (complaints/redaction/lexicon/: "Hunter Warfield", "Law"), and so is a cue's name that is a firm ("Mr.
