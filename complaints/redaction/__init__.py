@@ -10,8 +10,8 @@ are left as they are.
 Two recognizers find them: our RE2 rules (complaints/redaction/rules.py: every kind; names only after a cue
 such as "Mr." or "my name is") and spaCy's named-entity recogniser for the names no cue announces, both inside
 Microsoft Presidio's ``AnalyzerEngine`` (complaints/redaction/names.py; the English pipeline comes from a PyPI
-package, so it loads offline). A text in which no capitalised word follows another word ("Credit card", "CA") can hold
-no such name: the rules alone run on it, and Presidio is never loaded for it. Where both find an item, the
+package, so it loads offline). A text in which no capitalised word follows another word ("Credit card", "CA") can
+hold no such name: the rules alone run on it, and Presidio is never loaded for it. Where both find an item, the
 rules' span and kind win. A span the recogniser calls a person is kept when it is a firm or plain words
 (complaints/redaction/lexicon/: "Hunter Warfield", "Law"), and so is a cue's name that is a firm ("Mr.
 Cooper"): the CFPB masks consumers' names, so on its narratives nearly all of those were firms and words.
