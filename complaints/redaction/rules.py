@@ -30,7 +30,7 @@ _NAME_CUE = (r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|regards|respectfully|s
              r"[,.]?\s+")
 # The cues after which a name in one case is taken: a title, or those the writer's own name follows ("spoke with
 # chase", "named IQ DATA", "Account name : ALLY" name firms)
-_OWN_NAME_CUE = "(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully))[,.]?\s+)"
+_UNCASED_CUE = "(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully))[,.]?\s+)"
 # A street's name: capitalised words or an ordinal (5th, 42nd); its city, state and ZIP code may follow
 _STREET_WORD = r"(?:[A-Z][A-Za-z'-]*|[0-9]{1,3}(?:st|nd|rd|th|ST|ND|RD|TH))"
 _CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][A-Za-z'.-]*(?:\s+[A-Z][A-Za-z'.-]*){0,2},?\s+(?:[A-Z]{2}|[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
@@ -166,9 +166,9 @@ RULES: list[_Rule] = [
     _rule("NAME", _NAME_CUE + r"(?P<pii>(?:[A-Z]\." + _SP + "*)?" + _TITLED + "(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + "+"
           + _TITLED + "){0,2})", _name),
     # all capitals or all lower case: two words, else one (a word that follows names, "and", "was", ends it)
-    _rule("NAME", _OWN_NAME_CUE + "(?P<pii>" + _UNCASED + "(?:" + _SP + r"+[A-Za-z]\.)?" + _SP + "+" + _UNCASED + r")\b",
+    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + "(?:" + _SP + r"+[A-Za-z]\.)?" + _SP + "+" + _UNCASED + r")\b",
           _uncased_name),
-    _rule("NAME", _OWN_NAME_CUE + "(?P<pii>" + _UNCASED + r")\b", _uncased_name),
+    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + r")\b", _uncased_name),
     _rule("ID", r"(?i:\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic|licen[cs]e|dl|passport|id|identification|itin|ein"
           r"|vin|medicare|medicaid))(?:\s*(?i:number|num|nbr|no|#))?\.?\s*[:#]?\s*(?:(?i:is|was)\s+)?"
           r"(?P<pii>[A-Za-z]{0,3}[0-9][0-9A-Za-z-]{3,18})\b", _identity_document),
