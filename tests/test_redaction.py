@@ -74,6 +74,13 @@ def test_cfpb_masks_amounts_and_years_are_left_alone():
     ("signed, J. Smith", "NAME", "Smith"),
     ("MR. SMITH said no", "NAME", "SMITH"),
     ("hi my name is maria garcia and i need help", "NAME", "garcia"),
+    # a form's fields, a signature, three words in one case, a spaced SSN, a city after "Ave."
+    ("Name: JOHN DOE\nLoan: student", "NAME", "DOE"),
+    ("Borrower: DAVID LEE SMITH", "NAME", "SMITH"),
+    ("Account holder : mary jones called", "NAME", "jones"),
+    ("Signed, JOHN DOE", "NAME", "DOE"),
+    ("my ssn is 123 - 45 - 6789 on file", "SSN", "6789"),
+    ("I live at 55 W. 4th Ave., New York, NY 10012 now", "ADDRESS", "10012"),
 ])
 def test_new_shapes_are_replaced(text, kind, value):
     redacted, counts = redact(text)
@@ -93,9 +100,27 @@ def test_new_shapes_are_replaced(text, kind, value):
     "I looked at chase dot com and wrote at their site",  # "at" and "dot" spelt out: only an address's own
     "my license was suspended and the license 2019 renewal is late",  # a licence's number has six characters
     "I SPOKE TO THE MANAGER AND THE CUSTOMER SERVICE DEPARTMENT",
+    # a firm's "name:" field (the word before it says so), and a signature that names no one
+    "Creditor Name : Midland Credit, Bank Name : Barclays, Account Name : ALLY FINANCIAL",
+    "the loan I signed eletronically was not signed, then he called",
+    "Customer : Service was closed and the consumer : a. A statement",
 ])
 def test_ordinary_text_and_cfpb_masks_are_left_alone(text):
     assert redact(text) == (text, {})
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("SSN 123\u200b-45-6789", "SSN"),  # a zero-width space inside
+    ("SSN \uff11\uff12\uff13-\uff14\uff15-\uff16\uff17\uff18\uff19", "SSN"),  # full-width digits
+    ("SSN \u0661\u0662\u0663-\u0664\u0665-\u0666\u0667\u0668\u0669", "SSN"),  # Arabic-Indic digits
+    ("call me \u202e(555) 123-4567", "PHONE"),  # a bidirectional override
+    ("write to jo\u00adhn.doe@example.com", "EMAIL"),  # a soft hyphen
+])
+def test_an_item_is_found_however_its_characters_are_encoded(text, kind):
+    redacted, counts = redact(text)
+    assert counts == {kind: 1}, (redacted, counts)
+    assert redacted.isascii() and not re.search(r"\d{3}", redacted), redacted
+    assert redact(redacted) == (redacted, {})  # what comes back is its own redaction
 
 
 # -- names without a cue: spaCy's named-entity recogniser inside Presidio ------------------------------------

@@ -38,8 +38,10 @@ inputs grow. testing/pii_cases.py measures recall per kind and false positives o
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
+
 import re2
 
 from complaints.config import Settings
@@ -127,9 +129,22 @@ def _as_read(text: str, firms: list[tuple[int, int]]) -> str:
 Redactor = Callable[..., tuple[str, Counter[str]]]  # (text, company="", names=True): redact, or a cache of it
 
 
+def as_written(text: str) -> str:
+    """``text`` in the characters its writer meant, so that no item escapes a pattern by how it is encoded: format
+    characters dropped (a zero-width space inside an SSN, a bidirectional override), compatibility forms folded
+    (NFKC: the full-width "１２３" is "123") and every script's decimal digits written as ASCII ones ("١٢٣")."""
+    if text.isascii():
+        return text
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(char)) if char.isdecimal() and not char.isascii() else char
+                   for char in text)
+
+
 def redact(text: str, company: str = "", names: bool = True) -> tuple[str, Counter[str]]:
     """Return the text with personal data replaced by ``[KIND]`` tokens, and how many of each kind
-    (``company`` and ``names`` as :func:`pii_spans` takes them).
+    (``company`` and ``names`` as :func:`pii_spans` takes them). The text is read :func:`as_written` first, and
+    comes back so.
 
     At most :data:`MAX_REDACT_CHARS` characters come back redacted; anything beyond is replaced by
     :data:`TRUNCATION_MARKER` (counted as ``TRUNCATED``, once).
@@ -141,6 +156,7 @@ def redact(text: str, company: str = "", names: bool = True) -> tuple[str, Count
     person only once "Chester" is masked). Each pass that changes the text replaces characters that are no token by
     a token, which no pattern or name matches, so it ends; the bound only caps a text's cost.
     """
+    text = as_written(text)
     redacted, counts = _redact_once(text, company, names)
     previous = text
     for _ in range(_MAX_PASSES - 1):

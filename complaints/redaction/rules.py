@@ -14,6 +14,7 @@ from complaints.redaction.lexicon import common_words
 
 _SP = r"[ \t\x{00A0}]"          # one space inside a number: space, tab, no-break space
 _SEP = r"[ \t\x{00A0}.-]"       # one separator inside a number
+_SPACED_SEP = r"[ \t\x{00A0}]*[.-]?[ \t\x{00A0}]*"  # after a cue, a separator with spaces: "123 - 45 - 6789"
 _START = r"(?:^|[^0-9A-Za-z_])"  # RE2 has no lookbehind: a non-word character (kept) or the start
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -28,12 +29,17 @@ _UNCASED = r"(?:[A-Z][A-Z'-]*[A-Z]|[a-z][a-z'-]*[a-z])"
 _TITLE_CUE = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|MR|MRS|MS|DR)\.?" + _SP + "+"
 _NAME_CUE = (r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|regards|respectfully|signed|named|spoke\s+(?:to|with)))"
              r"[,.]?\s+")
-# The cues after which a name in one case is taken: a title, or those the writer's own name follows ("spoke with
-# chase", "named IQ DATA", "Account name : ALLY" name firms)
-_UNCASED_CUE = "(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully))[,.]?\s+)"
+# A form's field that holds a person's name ("Name:", "Borrower :"), or a signature ("Signed,"); a firm's "Company
+# Name :" is told apart by the word before it (_FIRM_FIELDS)
+_FIELD_CUE = (r"(?i:\b(?:name|borrower|co-borrower|cardholder|card\s+holder|account\s+holder|customer|consumer"
+              r"|applicant|debtor|complainant)\s*:|\bsigned\s*[,:])\s*")
+# The cues after which a name in one case is taken: a title, a form's field, or those the writer's own name follows
+# ("spoke with chase", "named IQ DATA" name firms; "signed eletronically" is no name)
+_UNCASED_CUE = ("(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully))[,.]?\s+|"
+                + _FIELD_CUE + ")")
 # A street's name: capitalised words or an ordinal (5th, 42nd); its city, state and ZIP code may follow
 _STREET_WORD = r"(?:[A-Z][A-Za-z'-]*|[0-9]{1,3}(?:st|nd|rd|th|ST|ND|RD|TH))"
-_CITY_STATE_ZIP = (r"(?:,?\s+[A-Z][A-Za-z'.-]*(?:\s+[A-Z][A-Za-z'.-]*){0,2},?\s+(?:[A-Z]{2}|[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
+_CITY_STATE_ZIP = (r"(?:\.?,?\s+[A-Z][A-Za-z'.-]*(?:\s+[A-Z][A-Za-z'.-]*){0,2},?\s+(?:[A-Z]{2}|[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
                    r"\.?,?\s+[0-9]{5}(?:-[0-9]{4})?\b)?")
 
 
@@ -70,9 +76,23 @@ have has had with who will would
 mr mrs ms miss mx dr""".split())
 
 
+# The words before "name:" that make it a firm's field: "Company Name : Stephens Michaels", "Account name : ALLY"
+_FIRM_FIELDS = frozenset("""account accounts acct agency bank business collection collector collectors company creditor
+creditors dealer dealership employer entity furnisher lender merchant original servicer store""".split())
+
+
+def _firm_field(match) -> bool:
+    """Whether the cue is a form's "name:" field that names a firm, by the word before it."""
+    cue = match.string[match.start():match.start(match.re.groupindex["pii"])].lower()
+    if "name" not in cue or ":" not in cue:
+        return False
+    before = match.string[max(0, match.start() - 40):match.start()].split()
+    return bool(before) and before[-1].lower().removesuffix("'s").removesuffix("s'") in _FIRM_FIELDS
+
+
 def _name(match) -> str | None:
     first = match.group("pii").split()[0].lower()
-    return None if first in _NOT_NAMES else "NAME"
+    return None if first in _NOT_NAMES or _firm_field(match) else "NAME"
 
 
 def _uncased_name(match) -> str | None:
@@ -81,9 +101,15 @@ def _uncased_name(match) -> str | None:
     XX/XX/XXXX"); a second word is a surname unless it is one that follows a name ("my name is maria and").
     A surname that is a common word ("JAMES BROWN") is taken whole: the first word says a name is there."""
     first, *rest = words = match.group("pii").lower().split()
-    if first in _NOT_NAMES or first in common_words() or any("xx" in word for word in words):
+    if first in _NOT_NAMES or first in common_words() or any("xx" in word for word in words) or _firm_field(match):
         return None
     return None if any(word in _NOT_NAMES for word in rest) else "NAME"
+
+
+def _uncased_full_name(match) -> str | None:
+    """Three words in one case after a cue ("DAVID LEE SMITH", "mary ann jones"): a name whose last word is no
+    common word ("JOHN SMITH HERE" is a name of two)."""
+    return None if match.group("pii").split()[-1].lower() in common_words() else _uncased_name(match)
 
 
 def _identity_document(match) -> str | None:
@@ -145,7 +171,7 @@ RULES: list[_Rule] = [
           r"|[0-9]{3}\.[0-9]{2}\.[0-9]{4})\b"),
     _rule("SSN", r"(?i:\b(?:ssn|ss#|social\s+security(?:\s+(?:number|num|no|#))?))"
           r"[^0-9A-Za-z]{0,4}(?:(?:is|was|:)[^0-9A-Za-z]{1,3})?"
-          r"(?P<pii>[0-9]{3}" + _SEP + "?[0-9]{2}" + _SEP + r"?[0-9]{4})\b"),
+          r"(?P<pii>[0-9]{3}" + _SPACED_SEP + "[0-9]{2}" + _SPACED_SEP + r"[0-9]{4})\b"),
     _rule("ACCOUNT", r"\b(?P<pii>[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?)\b", _iban),
     _rule("CARD", r"\b(?P<pii>(?:[0-9][ \t\x{00A0}-]?){12,18}[0-9])\b", _card),
     _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings))"
@@ -165,7 +191,9 @@ RULES: list[_Rule] = [
     _rule("NAME", _TITLE_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + "+" + _TITLED + ")?)", _name),
     _rule("NAME", _NAME_CUE + r"(?P<pii>(?:[A-Z]\." + _SP + "*)?" + _TITLED + "(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + "+"
           + _TITLED + "){0,2})", _name),
-    # all capitals or all lower case: two words, else one (a word that follows names, "and", "was", ends it)
+    # all capitals or all lower case: three words, else two, else one (a word that follows names, "and", "was",
+    # ends it)
+    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + "(?:" + _SP + "+" + _UNCASED + r"){2})\b", _uncased_full_name),
     _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + "(?:" + _SP + r"+[A-Za-z]\.)?" + _SP + "+" + _UNCASED + r")\b",
           _uncased_name),
     _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + r")\b", _uncased_name),
