@@ -14,6 +14,7 @@ from complaints.redaction import redact
     ("call me on +1 555 123 4567", "PHONE"),
     ("my card 4111 1111 1111 1111 was charged", "CARD"),
     ("card 4111-1111-1111-1111", "CARD"),
+    ("card 4111.1111.1111.1111", "CARD"),
     ("ssn 123-45-6789", "SSN"),
     ("my social security number is 123456789", "SSN"),
     ("account number 12345678 is mine", "ACCOUNT"),
@@ -104,6 +105,7 @@ def test_new_shapes_are_replaced(text, kind, value):
     "Creditor Name : Midland Credit, Bank Name : Barclays, Account Name : ALLY FINANCIAL",
     "the loan I signed eletronically was not signed, then he called",
     "Customer : Service was closed and the consumer : a. A statement",
+    "the violations are 12 CFR 1006.18 ; 1006.14 1006.10 1006.26 1006.42",  # regulations cited, no card
 ])
 def test_ordinary_text_and_cfpb_masks_are_left_alone(text):
     assert redact(text) == (text, {})

@@ -63,6 +63,12 @@ def _card(match) -> str | None:
     return "CARD" if _luhn(digits) else "ACCOUNT"
 
 
+def _dotted_card(match) -> str | None:
+    """A card number in groups with stops between ("4111.1111.1111.1111"): 13-19 digits, as :func:`_card` reads
+    them. Only stops: a run of regulations cited ("1006.14 1006.10 1006.26") is no number."""
+    return _card(match) if 13 <= _digits(match.group("pii")) <= 19 else None
+
+
 def _account(match) -> str | None:
     """A number after "account", "loan"...: 4 digits are enough after "#", "no" or "number", else 5."""
     needed = 4 if match.group("mark") or match.group("colon") else 5
@@ -174,6 +180,7 @@ RULES: list[_Rule] = [
           r"(?P<pii>[0-9]{3}" + _SPACED_SEP + "[0-9]{2}" + _SPACED_SEP + r"[0-9]{4})\b"),
     _rule("ACCOUNT", r"\b(?P<pii>[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?)\b", _iban),
     _rule("CARD", r"\b(?P<pii>(?:[0-9][ \t\x{00A0}-]?){12,18}[0-9])\b", _card),
+    _rule("CARD", r"\b(?P<pii>(?:[0-9]{4,6}\.){2,4}[0-9]{1,5})\b", _dotted_card),
     _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings))"
           r"(?P<mark>\s*(?i:number|num|nbr|no|#|id))?\.?\s*(?P<colon>[:#])?\s*(?:(?i:is|was)\s+)?"
           r"(?P<pii>[0-9]{1,20}(?:[ -][0-9]{1,20}){0,5})\b", _account),
