@@ -30,12 +30,18 @@ MAX_AGE = 130
 _YES, _NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
 
 
+def _years(fields: Mapping[str, str]) -> int | None:
+    """The customer age as whole years, None unless written in the digits 0-9 ("²" is a digit to ``isdigit``)."""
+    value = fields.get(CUSTOMER_AGE, "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def age_error(fields: Mapping[str, str]) -> str | None:
     """Why the customer age cannot be read (never its value), None when it is blank or whole years."""
-    value = fields.get(CUSTOMER_AGE, "").strip()
-    if not value:
+    if not fields.get(CUSTOMER_AGE, "").strip():
         return None
-    if not value.isdigit() or int(value) > MAX_AGE:
+    years = _years(fields)
+    if years is None or years > MAX_AGE:
         return f"{CUSTOMER_AGE} is not a whole number of years from 0 to {MAX_AGE}"
     return None
 
@@ -48,8 +54,8 @@ def servicemember_error(fields: Mapping[str, str]) -> str | None:
 def established_tags(fields: Mapping[str, str]) -> str:
     """The vulnerable-customer tags a valid record establishes, as the CFPB's Tags column lists them."""
     tags = []
-    age = fields.get(CUSTOMER_AGE, "").strip()
-    if age.isdigit() and int(age) >= OLDER_AMERICAN_AGE:
+    years = _years(fields)
+    if years is not None and years >= OLDER_AMERICAN_AGE:
         tags.append(OLDER_AMERICAN)
     if fields.get(SERVICEMEMBER, "").strip().lower() in _YES:
         tags.append(SERVICEMEMBER_TAG)

@@ -149,7 +149,8 @@ class ReleaseManifest:
 def step_of(step: str, path: Path | str = "rollout") -> tuple[str, int]:
     """("shadow", 0) | ("canary", N) | ("champion", 0) from a rollout entry such as "canary:10"."""
     name, _, percent = step.partition(":")
-    if name not in ROLLOUT_STEPS or (name == "canary") != bool(percent) or (percent and not percent.isdigit()):
+    whole = percent.isascii() and percent.isdigit()  # "²" is a digit to isdigit, and no int
+    if name not in ROLLOUT_STEPS or (name == "canary") != bool(percent) or (percent and not whole):
         raise ManifestError(f"{path}: rollout step {step!r} must be shadow, canary:N or champion")
     if name == "canary" and not 0 < int(percent) < 100:
         raise ManifestError(f"{path}: a canary takes between 1 and 99 percent, not {percent}")

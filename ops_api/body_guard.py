@@ -28,7 +28,7 @@ class BodyGuard:
             return
         request = Request(scope)
         declared = request.headers.get("content-length", "")
-        if declared and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        if declared and (not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY_BYTES):
             await _too_large(scope, receive, send)
             return
         state = scope["app"].state

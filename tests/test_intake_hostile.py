@@ -217,6 +217,46 @@ def test_great_expectations_agrees_with_intake_on_the_new_rules(taxonomy, tmp_pa
     assert all("expect_column_values_to_be_null(record_error)" in failed[n] for n in (2, 3, 4, 5, 6, 7))
 
 
+def test_a_column_named_twice_is_ambiguous_and_refused(taxonomy, tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text(f"{COMPLAINT_ID},{NARRATIVE},{DATE_RECEIVED},complaint_id\r\n1,fine,2020-01-31,2\r\n")
+    with pytest.raises(IntakeError, match=f"column\\(s\\) \\['{COMPLAINT_ID}'\\] more than once"):
+        read_batch(path, taxonomy)
+    lines = _jsonl(tmp_path / "twice.jsonl", [
+        json.dumps(GOOD), json.dumps(dict(GOOD, complaint_id="2")),  # two names of one column
+        '{"Complaint ID": "3", "Complaint ID": "4", "Consumer complaint narrative": "x", "Date received": "2020-01-31"}',
+        json.dumps(dict(GOOD, **{COMPLAINT_ID: "5", "Issue": float("nan")})),  # NaN and Infinity are no JSON
+        json.dumps(GOOD).replace('"1"', "1e400"),  # a number that overflows would be stored as "inf"
+    ])
+    batch = read_batch(lines, taxonomy)
+    assert [(r.row_number, r.reason_code) for r in batch.rejections] == [(n, "malformed_record") for n in (2, 3, 4, 5)]
+    assert "more than once" in batch.rejections[0].reason and "more than once" in batch.rejections[1].reason
+    assert [c.complaint_id for c in batch.complaints] == ["1"]
+
+
+def test_what_only_looks_filled_or_dated_is_refused_with_its_reason(taxonomy, tmp_path):
+    path = _jsonl(tmp_path / "looks.jsonl", [json.dumps(row) for row in [
+        GOOD,
+        dict(GOOD, **{COMPLAINT_ID: "2", NARRATIVE: "\u200b\u200b"}),  # zero-width spaces: '' once read as written
+        dict(GOOD, **{COMPLAINT_ID: "3", NARRATIVE: "\ufeff"}),
+        dict(GOOD, **{COMPLAINT_ID: "4", NARRATIVE: "\x00\x07\x1b "}),
+        dict(GOOD, **{COMPLAINT_ID: "5", DATE_RECEIVED: "2020-01-31garbage"}),
+        dict(GOOD, **{COMPLAINT_ID: "6", DATE_RECEIVED: "2020-01-31T99:99"}),
+        dict(GOOD, **{COMPLAINT_ID: "7", DATE_RECEIVED: "2020-01-31T12:30:00Z"}),  # an ISO datetime is its day
+    ]])
+    batch = read_batch(path, taxonomy)
+    assert [(r.row_number, r.reason_code) for r in batch.rejections] == [
+        (2, "empty_narrative"), (3, "empty_narrative"), (4, "empty_narrative"), (5, "bad_date"), (6, "bad_date")]
+    assert [(c.complaint_id, c.date_received) for c in batch.complaints] == [("1", date(2020, 1, 31)), ("7", date(2020, 1, 31))]
+    failed = check_records(read_records(path), taxonomy, date.today()).failed_by_row()
+    assert set(failed) == {2, 3, 4, 5, 6}  # Great Expectations agrees
+
+
+def test_a_device_or_a_pipe_is_no_batch(taxonomy):
+    with pytest.raises(IntakeError, match="not a file or a folder"):
+        read_batch("/dev/zero", taxonomy)  # it never ends: read, it would spin until killed
+
+
 # --- personal data never leaves intake -----------------------------------------------------------------------
 
 def _pii_files(folder: Path) -> list[Path]:

@@ -2,6 +2,7 @@
 attributed to the authenticated user, explanations from the version that decided, and the committed OpenAPI 3.0
 document that the code must still produce."""
 
+import asyncio
 import json
 
 import pytest
@@ -368,6 +369,24 @@ def test_a_body_is_read_only_from_an_authenticated_caller_and_never_past_the_lim
     fitting = client.post(path, json={"task": "team", "label": ops_store.team_b,
                                       "expected_revision": ops_store.revision["a"]}, headers=lead)
     assert fitting.status_code == 201, fitting.text
+
+
+def test_a_declared_length_in_digits_int_cannot_read_is_refused_not_a_500():
+    # "\xb2" is "²" in Latin-1, which str.isdigit accepts and int() does not; servers in front refuse it too
+    from ops_api.body_guard import BodyGuard
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/complaints/1/reassignments", "query_string": b"",
+             "headers": [(b"content-length", b"\xb2")]}
+    asyncio.run(BodyGuard(None)(scope, receive, send))
+    assert sent[0]["status"] == 413 and b"body_too_large" in sent[1]["body"]
 
 
 def test_explanations_are_computed_a_bounded_number_at_once_and_each_once(ops_store, deployment, monkeypatch):

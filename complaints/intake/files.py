@@ -13,7 +13,9 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,9 +80,12 @@ def read_records(path: str | Path) -> list[tuple[int, dict[str, str] | None]]:
 
 
 def existing(path: str | Path) -> Path:
+    """``path``, where it is a file or a folder: a device or a pipe (``/dev/zero``) never ends, so is no batch."""
     path = Path(path)
     if not path.exists():
         raise IntakeError(f"{path}: no such file or directory")
+    if not (path.is_file() or path.is_dir()):
+        raise IntakeError(f"{path}: not a file or a folder (a device or a pipe cannot be read as a batch)")
     return path
 
 
@@ -227,6 +232,9 @@ def _csv_records(lines: _Lines, path: Path) -> Iterator[RawRecord]:
     except (csv.Error, _LineTooLong):
         raise IntakeError(f"{path}: no readable CSV header (malformed or over {MAX_RECORD_CHARS:,} characters)") from None
     _require_columns(header, path)
+    if repeated := _repeated(header):
+        raise IntakeError(f"{path}: the header names column(s) {column_names(repeated)} more than once; which one "
+                          f"holds the value is ambiguous")
 
     def record(row_number: int, values: list[str]) -> RawRecord:
         text = ",".join(values)
@@ -270,9 +278,12 @@ def _numbered(items: Iterator[T], lines: _Lines, is_blank: Callable[[T], bool],
 def _json_record(row_number: int, line_number: int, line: str) -> RawRecord:
     """One line's record; a line that does not parse to a flat object is a malformed record, whatever it raises."""
     try:
-        value = json.loads(line)
+        value = json.loads(line, object_pairs_hook=_json_object, parse_constant=_not_a_number, parse_float=_finite)
     except json.JSONDecodeError as error:  # its message names what was expected, never a value
         return RawRecord(row_number, None, line, f"malformed JSON at line {line_number}: {safe(error.msg)}")
+    except _RepeatedFields as error:
+        return RawRecord(row_number, None, line, f"line {line_number}: field(s) {column_names(error.columns)} given "
+                                                 f"more than once; which one holds the value is ambiguous")
     except (ValueError, RecursionError) as error:  # a number of thousands of digits, nesting past the stack
         return RawRecord(row_number, None, line, f"malformed JSON at line {line_number} ({type(error).__name__})")
     if not isinstance(value, dict):
@@ -313,6 +324,37 @@ def _dataset_records(path: Path) -> Iterator[RawRecord]:
 def _class_name(feature, value: int | None) -> str | None:
     """A class label's name; None for none (None, or -1: datasets' mark of an unlabelled row)."""
     return feature.int2str(value) if value is not None and value >= 0 else None
+
+
+def _repeated(columns: list[str]) -> list[str]:
+    """The columns named more than once ("Complaint ID" and "complaint_id" are one column)."""
+    return sorted(column for column, n in Counter(columns).items() if n > 1)
+
+
+class _RepeatedFields(ValueError):
+    def __init__(self, columns: list[str]) -> None:
+        super().__init__("repeated fields")
+        self.columns = columns
+
+
+def _json_object(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object that names each column once: ``{"a": 1, "a": 2}`` or "Complaint ID" beside "complaint_id" is
+    refused, where ``json`` would keep the last."""
+    if repeated := _repeated([canonical_column(key) for key, _ in pairs]):
+        raise _RepeatedFields(repeated)
+    return dict(pairs)
+
+
+def _not_a_number(constant: str) -> float:
+    raise ValueError(f"{constant} is no JSON number")
+
+
+def _finite(number: str) -> float:
+    """A JSON number as a float, refused when it overflows (``1e400`` would be stored as "inf")."""
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError("a number out of range")
+    return value
 
 
 def _as_fields(value: dict) -> dict[str, str]:

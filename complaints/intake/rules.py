@@ -16,6 +16,7 @@ Data Docs show: a narrative's length, never its text; labels redacted.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,8 +40,11 @@ WHOLE_RECORD = ("*",)  # what a rule reads when it reads every column
 
 def parse_date(value: str) -> date | None:
     value = value.strip()
-    if len(value) >= 10 and value[4] == "-":
-        value = value[:10]  # ISO date or datetime: the day is what the CFPB records
+    if len(value) > 10 and value[4] == "-":  # an ISO datetime: the day is what the CFPB records
+        try:
+            return datetime.fromisoformat(value).date()
+        except ValueError:
+            return None
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(value, fmt).date()
@@ -180,8 +184,14 @@ def _repeated_id(record: Record) -> str | None:
     return None if first is None else f"the complaint id appears earlier in this batch (row {first})"
 
 
+def _readable(text: str) -> bool:
+    """Whether ``text`` has a character other than spaces, control and format characters: one of only zero-width
+    spaces or a byte-order mark is empty once redaction has read it as written."""
+    return any(unicodedata.category(char)[0] not in "CZ" for char in text)
+
+
 def _empty_narrative(record: Record) -> str | None:
-    return None if record.narrative else "the complaint narrative is empty"
+    return None if _readable(record.narrative) else "the complaint narrative is empty"
 
 
 def _long_narrative(record: Record) -> str | None:
@@ -236,7 +246,7 @@ def _record_error(record: Record) -> str | None:
 
 RECORD_ERROR = Measure("record_error", _record_error)
 SHOWN_COMPLAINT_ID = Measure(COMPLAINT_ID, lambda record: _shown(record.complaint_id))
-NARRATIVE_CHARS = Measure("narrative_chars", lambda record: len(record.narrative) or None)
+NARRATIVE_CHARS = Measure("narrative_chars", lambda record: len(record.narrative) if _readable(record.narrative) else None)
 DATE_RECEIVED_DAY = Measure("date_received_day", lambda record: record.received)
 
 RULES = (
