@@ -55,14 +55,6 @@ class Explainer(Protocol):
     def render_html(self, payload: dict[str, Any]) -> str: ...
 
 
-def known_query(request: Request) -> None:
-    """A query parameter the operation does not take is refused, so a misspelt one is never silently ignored."""
-    route = request.scope.get("route")
-    takes = {param.alias for param in route.dependant.query_params} if route else set()  # the endpoint's own
-    if set(request.query_params) - takes:
-        raise ValueError(f"unknown query parameter; this operation takes {sorted(takes) or 'none'}")
-
-
 def served(request: Request) -> Deployment:
     return request.app.state.deployment
 
@@ -79,6 +71,15 @@ def caller(request: Request, deployment: Served,
 
 
 User = Annotated[Principal, Depends(caller)]
+
+
+def known_query(request: Request, _: User) -> None:
+    """A query parameter the operation does not take is refused, so a misspelt one is never silently ignored; only
+    for an authenticated caller (401 comes first: what an operation takes is no anonymous caller's business)."""
+    route = request.scope.get("route")
+    takes = {param.alias for param in route.dependant.query_params} if route else set()  # the endpoint's own
+    if set(request.query_params) - takes:
+        raise ValueError(f"unknown query parameter; this operation takes {sorted(takes) or 'none'}")
 
 
 def explainer(request: Request) -> Explainer | None:

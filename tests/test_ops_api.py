@@ -371,6 +371,15 @@ def test_a_body_is_read_only_from_an_authenticated_caller_and_never_past_the_lim
     assert fitting.status_code == 201, fitting.text
 
 
+def test_an_unknown_query_parameter_is_refused_and_only_after_the_caller_is_known(ops_store, client):
+    path = "/queues/manual-triage/complaints"
+    anonymous = client.get(path, params={"limt": 5})
+    assert anonymous.status_code == 401 and "limit" not in anonymous.text  # who is asking comes first
+    misspelt = client.get(path, params={"limt": 5}, headers=as_role(ops_store, "triage_lead"))
+    assert misspelt.status_code == 422 and "['limit', 'offset', 'sort']" in misspelt.text, misspelt.text
+    assert client.get(path, params={"limit": 5}, headers=as_role(ops_store, "triage_lead")).status_code == 200
+
+
 def test_a_declared_length_in_digits_int_cannot_read_is_refused_not_a_500():
     # "\xb2" is "²" in Latin-1, which str.isdigit accepts and int() does not; servers in front refuse it too
     from ops_api.body_guard import BodyGuard
