@@ -222,6 +222,10 @@ def test_a_column_named_twice_is_ambiguous_and_refused(taxonomy, tmp_path):
     path.write_text(f"{COMPLAINT_ID},{NARRATIVE},{DATE_RECEIVED},complaint_id\r\n1,fine,2020-01-31,2\r\n")
     with pytest.raises(IntakeError, match=f"column\\(s\\) \\['{COMPLAINT_ID}'\\] more than once"):
         read_batch(path, taxonomy)
+    from datasets import Dataset  # the train extra: a saved dataset's columns are checked alike
+    Dataset.from_list([{**GOOD, "complaint_id": "2"}]).save_to_disk(str(tmp_path / "twice-dataset"))
+    with pytest.raises(IntakeError, match=f"column\\(s\\) \\['{COMPLAINT_ID}'\\] more than once"):
+        read_batch(tmp_path / "twice-dataset", taxonomy)
     lines = _jsonl(tmp_path / "twice.jsonl", [
         json.dumps(GOOD), json.dumps(dict(GOOD, complaint_id="2")),  # two names of one column
         '{"Complaint ID": "3", "Complaint ID": "4", "Consumer complaint narrative": "x", "Date received": "2020-01-31"}',

@@ -231,10 +231,7 @@ def _csv_records(lines: _Lines, path: Path) -> Iterator[RawRecord]:
         raise IntakeError(f"{path}: no readable CSV header (empty file)") from None
     except (csv.Error, _LineTooLong):
         raise IntakeError(f"{path}: no readable CSV header (malformed or over {MAX_RECORD_CHARS:,} characters)") from None
-    _require_columns(header, path)
-    if repeated := _repeated(header):
-        raise IntakeError(f"{path}: the header names column(s) {column_names(repeated)} more than once; which one "
-                          f"holds the value is ambiguous")
+    _check_columns(header, path)
 
     def record(row_number: int, values: list[str]) -> RawRecord:
         text = ",".join(values)
@@ -313,7 +310,7 @@ def _dataset_records(path: Path) -> Iterator[RawRecord]:
         raise IntakeError(f"{path}: not a dataset saved with save_to_disk ({error})") from None
     if isinstance(dataset, DatasetDict):
         dataset = concatenate_datasets([dataset[split] for split in sorted(dataset)])
-    _require_columns([canonical_column(name) for name in dataset.column_names], path)
+    _check_columns([canonical_column(name) for name in dataset.column_names], path)
     labels = {column: feature for column, feature in dataset.features.items() if isinstance(feature, ClassLabel)}
     for row_number, row in enumerate(dataset, start=1):
         fields = _as_fields({column: _class_name(labels[column], value) if column in labels else value
@@ -361,10 +358,13 @@ def _as_fields(value: dict) -> dict[str, str]:
     return {canonical_column(str(k)): "" if v is None else str(v) for k, v in value.items()}
 
 
-def _require_columns(columns: list[str], path: Path) -> None:
-    """Names the missing columns and counts the ones found, never lists them: a headerless file's "header"
-    is its first record."""
+def _check_columns(columns: list[str], path: Path) -> None:
+    """A file's columns (canonical names) hold the required ones, each once. Names the missing columns and counts
+    the ones found, never lists them: a headerless file's "header" is its first record."""
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
         raise IntakeError(f"{path}: missing required column(s) {', '.join(repr(c) for c in missing)}; "
                           f"expected the CFPB export columns, found {len(columns)} column(s) without them")
+    if repeated := _repeated(columns):
+        raise IntakeError(f"{path}: the header names column(s) {column_names(repeated)} more than once; which one "
+                          f"holds the value is ambiguous")
