@@ -38,7 +38,7 @@ _WINDOW_CHARS = 60
 # A sentence ends at a stop after anything but a capital ("J. Smith" is one sentence; "XXXX." ends one), or at a
 # line break.
 _SENTENCE_END = re2.compile(r"(?:[^\s\p{Lu}]|XX)[.!?]+\s+|\n\s*")
-_NAME_AFTER_WORD = re2.compile(r"[^\s.!?]\s+(\p{Lu}\p{Ll}\p{L}*)")
+_NAME_AFTER_WORD = re2.compile(r"[^\s.!?]\s+(\p{Lu}(?:'\p{Lu})?\p{Ll}\p{L}*)")  # "Garcia", "O'Brien"
 _FIRST_WORD = re2.compile(r"[\"'(]*(\p{Lu}[\p{L}'-]*)")
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import re2
 
-from complaints.redaction.lexicon import common_words
+from complaints.redaction.lexicon import common_words, is_common
 
 _SP = r"[ \t\x{00A0}]"          # one space inside a number: space, tab, no-break space
 _SEP = r"[ \t\x{00A0}.-]"       # one separator inside a number
 _SPACED_SEP = r"[ \t\x{00A0}]*[.-]?[ \t\x{00A0}]*"  # after a cue, a separator with spaces: "123 - 45 - 6789"
+_PHONE_SEP = r"(?:" + _SEP + r"|" + _SP + r"+-" + _SP + r"+)"  # in a phone number, also " - "
 _START = r"(?:^|[^0-9A-Za-z_])"  # RE2 has no lookbehind: a non-word character (kept) or the start
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -23,24 +24,41 @@ _HEX = r"[0-9A-Fa-f]{1,4}"
 _AT = r"(?:\s*[\[(]\s*at\s*[\])]\s*|\s+at\s+)"      # "at" spelt out in an e-mail address: "john [at] gmail"
 _DOT = r"(?:\s*[\[(]\s*dot\s*[\])]\s*|\s+dot\s+)"  # and "dot": "gmail dot com"
 _MAIL_TLD = r"(?:com|net|org|edu|gov|us|io|info|co|uk|ca)"
-# A name's word after a cue, written as names are (Okafor, O'Brien, Al-Farsi), or all in one case (OKAFOR, okafor)
-_TITLED = r"[A-Z][a-z]*(?:['-]?[A-Z]?[a-z]+)+"
-_UNCASED = r"(?:[A-Z][A-Z'-]*[A-Z]|[a-z][a-z'-]*[a-z])"
+# The mail services whose name after a spelt "at" makes an address of it: "jdoe at gmail.com" is one, "wrote at
+# chase.com" a firm's web site
+_MAIL_SERVICES = frozenset("""aol att bellsouth comcast cox earthlink gmail gmx hotmail icloud live mac mail me msn
+outlook protonmail proton sbcglobal verizon yahoo ymail zoho""".split())
+# A name's word after a cue, written as names are (Okafor, O'Brien, Al-Farsi, Muñoz), or all in one case (OKAFOR,
+# okafor, JOSÉ); a name in one case keeps it ("Mr. SMITH said" is a name of one word)
+_TITLED = r"\p{Lu}\p{Ll}*(?:['-]?\p{Lu}?\p{Ll}+)+"
+_UPPER = r"\p{Lu}[\p{Lu}'-]*\p{Lu}"
+_LOWER = r"\p{Ll}[\p{Ll}'-]*\p{Ll}"
+_WORD_END = r"(?:$|[^\p{L}\p{N}_])"  # RE2's \b is ASCII's: it would end "JOSÉ" before its "É"
 _TITLE_CUE = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|MR|MRS|MS|DR)\.?" + _SP + "+"
-_NAME_CUE = (r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|regards|respectfully|signed|named|spoke\s+(?:to|with)))"
-             r"[,.]?\s+")
+_NAME_CUE = (r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|regards|respectfully|signed|named|spoke\s+(?:to|with)"
+             r"|thank\s+you|thanks))(?:,|\s+-)?\s+")
 # A form's field that holds a person's name ("Name:", "Borrower :"), or a signature ("Signed,"); a firm's "Company
 # Name :" is told apart by the word before it (_FIRM_FIELDS)
 _FIELD_CUE = (r"(?i:\b(?:name|borrower|co-borrower|cardholder|card\s+holder|account\s+holder|customer|consumer"
               r"|applicant|debtor|complainant)\s*:|\bsigned\s*[,:])\s*")
 # The cues after which a name in one case is taken: a title, a form's field, or those the writer's own name follows
 # ("spoke with chase", "named IQ DATA" name firms; "signed eletronically" is no name)
-_UNCASED_CUE = ("(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully))[,.]?\s+|"
-                + _FIELD_CUE + ")")
+_UNCASED_CUE = ("(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully|thank\s+you|thanks))"
+                r"(?:,|\s+-)?\s+|" + _FIELD_CUE + ")")
 # A street's name: capitalised words or an ordinal (5th, 42nd); its city, state and ZIP code may follow
 _STREET_WORD = r"(?:[A-Z][A-Za-z'-]*|[0-9]{1,3}(?:st|nd|rd|th|ST|ND|RD|TH))"
 _CITY_STATE_ZIP = (r"(?:\.?,?\s+[A-Z][A-Za-z'.-]*(?:\s+[A-Z][A-Za-z'.-]*){0,2},?\s+(?:[A-Z]{2}|[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
-                   r"\.?,?\s+[0-9]{5}(?:-[0-9]{4})?\b)?")
+                   r"\.?,?\s+[0-9]{5}(?:-[0-9]{4})?\b)")
+_HOUSE = r"[0-9]{1,6}[A-Za-z]?(?:\s+(?:[NSEW]\.?|North|South|East|West))?"  # "221B", "100 N."
+
+
+def _one_case(words: int, initial: bool = False) -> str:
+    """A name of ``words`` words all in capitals or all in lower case, an initial after its first where
+    ``initial`` ("JOHN Q. SMITH")."""
+    def run(word: str, letter: str) -> str:
+        middle = "(?:" + _SP + "+" + letter + r"\.)?" if initial else ""
+        return word + middle + "(?:" + _SP + "+" + word + f"){{{words - 1}}}"
+    return "(?:" + run(_UPPER, r"\p{Lu}") + "|" + run(_LOWER, r"\p{Ll}") + ")"
 
 
 def _digits(text: str) -> int:
@@ -70,9 +88,13 @@ def _dotted_card(match) -> str | None:
 
 
 def _account(match) -> str | None:
-    """A number after "account", "loan"...: 4 digits are enough after "#", "no" or "number", else 5."""
-    needed = 4 if match.group("mark") or match.group("colon") else 5
-    return "ACCOUNT" if _digits(match.group("pii")) >= needed else None
+    """A number after "account", "loan"...: 4 digits are enough after "#", "no" or "number", else 5. Letters before
+    it ("ABC123456") or a comma or bracket between ("account number, 123456") only after such a mark: "loan,
+    25000 dollars" is an amount."""
+    marked = match.group("mark") or match.group("colon") in (":", "#")
+    if not marked and (match.group("colon") or not match.group("pii")[0].isdigit()):
+        return None
+    return "ACCOUNT" if _digits(match.group("pii")) >= (4 if marked else 5) else None
 
 
 # Capitalised words that start sentences rather than names: "Dr. My card..." is no name.
@@ -99,6 +121,18 @@ def _firm_field(match) -> bool:
 def _name(match) -> str | None:
     first = match.group("pii").split()[0].lower()
     return None if first in _NOT_NAMES or _firm_field(match) else "NAME"
+
+
+def _cued_name(match) -> str | None:
+    """A name after a cue other than a title: no name where its every word is a common word ("Sincerely,
+    Enclosures", "spoke with Customer Service"), unless the cue is the writer's own "my name is" or a form's
+    "Name:" (the recogniser's names pass the same test, complaints/redaction/lexicon); nor where a word that follows
+    names follows ("Thanks Respectfully Mr. XXXX")."""
+    cue = match.string[match.start():match.start(match.re.groupindex["pii"])].lower()
+    pii = match.group("pii")
+    if " is" not in cue and ":" not in cue and is_common(pii) or any(w.lower() in _NOT_NAMES for w in pii.split()[1:]):
+        return None
+    return _name(match)
 
 
 def _uncased_name(match) -> str | None:
@@ -131,10 +165,13 @@ def _iban(match) -> str | None:
 
 
 def _spelt_email(match) -> str | None:
-    """An address with "at" and "dot" spelt out: bracketed ("[at]"), or its name has a dot too ("john dot doe at
-    gmail dot com"), since "wrote at chase dot com" is a firm's web site, not an address."""
+    """An address with "at" (and perhaps "dot") spelt out: bracketed ("[at]"), at a mail service ("jdoe at
+    gmail.com"), or its name has a dot too ("john dot doe at gmail dot com"), since "wrote at chase dot com" is a
+    firm's web site, not an address."""
     pii = match.group("pii").lower()
-    return "EMAIL" if "[" in pii or "(" in pii or " dot " in pii.split(" at ")[0] else None
+    name, _, domain = pii.partition(" at ")
+    service = re2.match(r"[a-z0-9-]*", domain.strip()).group()
+    return "EMAIL" if "[" in pii or "(" in pii or " dot " in name or service in _MAIL_SERVICES else None
 
 
 def _international(match) -> str | None:
@@ -161,18 +198,23 @@ def _rule(kind: str, pattern: str, check: Callable | None = None) -> _Rule:
 # Order is priority: where two patterns find overlapping items, the earlier one's wins. Only the group
 # ``pii`` is replaced; the rest of a match is context that stays ("account number " is kept).
 RULES: list[_Rule] = [
-    _rule("EMAIL", r"(?P<pii>[A-Za-z0-9._%+-]+\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
-    _rule("EMAIL", r"(?i:\b(?P<pii>[a-z0-9._%+-]+(?:" + _DOT + r"[a-z0-9_%+-]+)*" + _AT + r"[a-z0-9-]+(?:" + _DOT
-          + r"[a-z0-9-]+)*" + _DOT + _MAIL_TLD + r")\b)", _spelt_email),
+    _rule("EMAIL", r"(?P<pii>[A-Za-z0-9._%+'-]+\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
+    # "@" written, its stops spaced or spelt: "JDOE @ GMAIL . COM", "jdoe@gmail dot com"
+    _rule("EMAIL", r"(?i:(?P<pii>[a-z0-9._%+'-]+\s*@\s*[a-z0-9-]+(?:(?:\s*\.\s*|" + _DOT + r")[a-z0-9-]+)*"
+          r"(?:\s*\.\s*|" + _DOT + ")" + _MAIL_TLD + r")\b)"),
+    _rule("EMAIL", r"(?i:\b(?P<pii>[a-z0-9._%+-]+(?:" + _DOT + r"[a-z0-9_%+-]+)*" + _AT + r"[a-z0-9-]+(?:(?:\.|"
+          + _DOT + r")[a-z0-9-]+)*(?:\.|" + _DOT + ")" + _MAIL_TLD + r")\b)", _spelt_email),
     _rule("IP", r"(?:^|[^0-9A-Za-z_:.])(?P<pii>(?:" + _HEX + ":){7}" + _HEX
           + "|(?:" + _HEX + ":){1,6}(?::" + _HEX + "){1,6}"
           + "|::(?:" + _HEX + ":){0,5}" + _HEX + ")(?:$|[^0-9A-Za-z_:])"),
     _rule("IP", r"\b(?P<pii>(?:" + _OCTET + r"\.){3}" + _OCTET + r")\b"),
+    # a date up to four short words after its cue: "DOB was listed as 07/04/1950", "born on the 3rd of March, 1950"
     _rule("DOB", r"(?i:\b(?:dob|d\.o\.b|date\s+of\s+birth|birth\s*date|birthday|born))"
-          r"[^0-9A-Za-z]{0,4}(?:(?:is|was|on|in|:)[^0-9A-Za-z]{1,3}){0,2}"
+          r"[^0-9A-Za-z]{0,4}(?:[A-Za-z]{1,8}[^0-9A-Za-z]{1,3}){0,4}"
           r"(?P<pii>[0-9]{1,2}[/.-][0-9]{1,2}[/.-](?:[0-9]{4}|[0-9]{2})|[0-9]{4}[/.-][0-9]{1,2}[/.-][0-9]{1,2}"
+          r"|[0-9]{1,2} [0-9]{1,2} [0-9]{4}"
           r"|(?i:" + _MONTH + r")\.?\s+[0-9]{1,2}(?:st|nd|rd|th)?,?\s+[0-9]{4}"
-          r"|[0-9]{1,2}(?:st|nd|rd|th)?\s+(?i:" + _MONTH + r")\.?,?\s+[0-9]{4})\b"),
+          r"|[0-9]{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?i:" + _MONTH + r")\.?,?\s+[0-9]{4})\b"),
     _rule("SSN", r"\b(?P<pii>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3}" + _SP + "[0-9]{2}" + _SP + r"[0-9]{4}"
           r"|[0-9]{3}\.[0-9]{2}\.[0-9]{4})\b"),
     _rule("SSN", r"(?i:\b(?:ssn|ss#|social\s+security(?:\s+(?:number|num|no|#))?))"
@@ -181,29 +223,33 @@ RULES: list[_Rule] = [
     _rule("ACCOUNT", r"\b(?P<pii>[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?)\b", _iban),
     _rule("CARD", r"\b(?P<pii>(?:[0-9][ \t\x{00A0}-]?){12,18}[0-9])\b", _card),
     _rule("CARD", r"\b(?P<pii>(?:[0-9]{4,6}\.){2,4}[0-9]{1,5})\b", _dotted_card),
-    _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings))"
-          r"(?P<mark>\s*(?i:number|num|nbr|no|#|id))?\.?\s*(?P<colon>[:#])?\s*(?:(?i:is|was)\s+)?"
-          r"(?P<pii>[0-9]{1,20}(?:[ -][0-9]{1,20}){0,5})\b", _account),
-    _rule("PHONE", r"(?:^|[^0-9A-Za-z_+])(?P<pii>(?:\+?1" + _SEP + r"?)?(?:\([0-9]{3}\)" + _SP + "?|[0-9]{3}"
-          + _SEP + ")[0-9]{3}" + _SEP + r"[0-9]{4})\b"),
+    _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings))\.?"
+          r"(?P<mark>\s*(?i:number|num|nbr|no|#|id))?\.?\s*(?P<colon>[:#,(])?\s*(?:(?i:is|was)\s+)?"
+          r"(?P<pii>(?:[A-Z]{1,4}-?)?[0-9]{1,20}(?:[ -][0-9]{1,20}){0,5})\b", _account),
+    # an extension may follow with no space ("555-234-5678x123"); a dash may have spaces round it ("555 - 234 - 5678")
+    _rule("PHONE", r"(?:^|[^0-9A-Za-z_+])(?P<pii>(?:\+?1" + _SEP + r"?)?(?:\([0-9]{3}\)(?:" + _SP + "?-?" + _SP + "?)|"
+          r"[0-9]{3}" + _PHONE_SEP + ")[0-9]{3}" + _PHONE_SEP + r"[0-9]{4})(?:\b|(?i:x|ext)\.?[0-9])"),
     _rule("PHONE", _START + r"(?P<pii>\+[1-9][0-9]{0,2}(?:" + _SEP + r"?\(?[0-9]{1,5}\)?){2,6})\b",
           _international),
     _rule("PHONE", r"(?i:\b(?:phone|tel|telephone|cell|cellphone|mobile|fax|call\s+me|text\s+me|reach\s+me))"
-          r"[^0-9A-Za-z]{0,4}(?:(?:number|num|no|is|at|on|:)[^0-9A-Za-z]{1,3}){0,3}(?P<pii>1?[0-9]{10})\b"),
-    _rule("ADDRESS", r"\b(?P<pii>[0-9]{1,6}(?:\s+(?:[NSEW]\.?|North|South|East|West))?(?:\s+" + _STREET_WORD + "){1,4}"
+          r"[^0-9A-Za-z]{0,4}(?:(?:number|num|no|is|at|on|:)[^0-9A-Za-z]{1,3}){0,3}(?P<pii>1?[0-9]{10}|[0-9]{3}" + _SP + r"[0-9]{7})\b"),
+    _rule("ADDRESS", r"\b(?P<pii>" + _HOUSE + r"(?:\s+" + _STREET_WORD + "){1,4}"
           r"\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace"
-          r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Square|STREET|AVENUE|ROAD|DRIVE|LANE|COURT)\b"
-          r"(?:\.?\s+(?:NW|NE|SW|SE)\b)?(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?" + _CITY_STATE_ZIP + ")"),
-    _rule("ADDRESS", r"\b(?P<pii>(?i:p\.?\s?o\.?\s?box|post\s+office\s+box)\s+[0-9]{1,6})\b"),
+          r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Square|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN"
+          r"|DRIVE|DR|COURT|CT|WAY|PLACE|PL|TERRACE|CIRCLE|CIR|PARKWAY|PKWY|HIGHWAY|HWY|TRAIL)\b"
+          r"(?:\.?\s+(?:NW|NE|SW|SE)\b)?(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?"
+          + _CITY_STATE_ZIP + "?)"),
+    # no street kind, but its city, state and ZIP code: "4521 Broadway, New York, NY 10040"
+    _rule("ADDRESS", r"\b(?P<pii>" + _HOUSE + r"(?:\s+" + _STREET_WORD + "){1,4}" + _CITY_STATE_ZIP + ")"),
+    _rule("ADDRESS", r"\b(?P<pii>(?i:p\.?\s?o\.?\s?box|post\s+office\s+box)\s+[0-9]{1,6}\b" + _CITY_STATE_ZIP + "?)"),
     _rule("NAME", _TITLE_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + "+" + _TITLED + ")?)", _name),
-    _rule("NAME", _NAME_CUE + r"(?P<pii>(?:[A-Z]\." + _SP + "*)?" + _TITLED + "(?:" + _SP + r"+[A-Z]\.)?(?:" + _SP + "+"
-          + _TITLED + "){0,2})", _name),
+    _rule("NAME", _NAME_CUE + r"(?P<pii>(?:\p{Lu}\." + _SP + "*)?" + _TITLED + "(?:" + _SP + r"+\p{Lu}\.)?(?:" + _SP
+          + "+" + _TITLED + "){0,2})", _cued_name),
     # all capitals or all lower case: three words, else two, else one (a word that follows names, "and", "was",
     # ends it)
-    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + "(?:" + _SP + "+" + _UNCASED + r"){2})\b", _uncased_full_name),
-    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + "(?:" + _SP + r"+[A-Za-z]\.)?" + _SP + "+" + _UNCASED + r")\b",
-          _uncased_name),
-    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _UNCASED + r")\b", _uncased_name),
+    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _one_case(3) + ")" + _WORD_END, _uncased_full_name),
+    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _one_case(2, initial=True) + ")" + _WORD_END, _uncased_name),
+    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _one_case(1) + ")" + _WORD_END, _uncased_name),
     _rule("ID", r"(?i:\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic|licen[cs]e|dl|passport|id|identification|itin|ein"
           r"|vin|medicare|medicaid))(?:\s*(?i:number|num|nbr|no|#))?\.?\s*[:#]?\s*(?:(?i:is|was)\s+)?"
           r"(?P<pii>[A-Za-z]{0,3}[0-9][0-9A-Za-z-]{3,18})\b", _identity_document),

@@ -27,10 +27,11 @@ from cleanco import basename
 
 LEXICON_DIR = Path(__file__).parent
 # Words that say what kind of firm a name is; dropped from the end of a firm's name for its short form.
-_KIND_OF_FIRM = frozenset("""acceptance associates auto bancorp bank capital co collection collections company corp
-corporation credit enterprises federal finance financial fsb funding group holding holdings inc incorporated industries
-international lending llc llp loans ltd management mortgage na national partners pc pllc savings service services
-servicing solutions systems trust union usa us""".split())
+_KIND_OF_FIRM = frozenset("""acceptance associates association auto bancorp bancorporation bancshares bank bankers
+capital co collection collections company corp corporation credit enterprises federal finance financial fsb funding
+group holding holdings inc incorporated industries international lending llc llp loans ltd management marketplace
+mortgage na national partners pc pllc savings service services servicing solutions systems technologies technology trust union usa
+us""".split())
 # One run of a character class: linear in Python's own engine too, whose matches are far cheaper to read than
 # google-re2's (a narrative's words are read one by one here).
 _WORD = re.compile(r"\w+")
@@ -43,7 +44,12 @@ _LONGEST_FIRM_CHARS = 200
 
 
 def _words(name: str) -> Firm:
-    return tuple(word.lower() for word in _WORD.findall(name) if word.lower() != "and")
+    """A firm's words in lower case, without "and", nor the "The" its listed name may end in ("HUNTINGTON NATIONAL
+    BANK, THE")."""
+    words = [word.lower() for word in _WORD.findall(name) if word.lower() != "and"]
+    while len(words) > 1 and words[-1] == "the":
+        words.pop()
+    return tuple(words)
 
 
 def firm_forms(company: str, short_single_word: bool) -> set[Firm]:
