@@ -180,11 +180,12 @@ HEAD = "${{ github.event.pull_request.head.sha }}"
 
 def test_the_gate_is_one_check_on_every_pull_request_that_always_reports():
     """Branch protection can require only a check that every pull request reports: `gate` runs whatever the pull
-    request changes (no paths filter on the trigger, `if: always()`), and no other job takes its name, so no
-    workflow a pull request adds or edits can stand in for it (a pull_request workflow runs the pull request's
-    copy; gate.yml is pull_request_target, the base branch's)."""
+    request into main changes (no paths filter on the trigger, `if: always()`), and no other job takes its name,
+    so no workflow a pull request adds or edits can stand in for it (a pull_request workflow runs the pull
+    request's copy; gate.yml is pull_request_target, the base branch's). Into main only: the base branch's code
+    runs with the gate role and the Hub token, and any writer can push a branch other than main."""
     gate = load(WORKFLOW_DIR / "gate.yml")
-    assert gate["on"] == {"pull_request_target": None}
+    assert gate["on"] == {"pull_request_target": {"branches": ["main"]}}
     check = gate["jobs"]["gate"]
     assert check["name"] == "gate" and check["if"] == "always()" and set(check["needs"]) == {"changes", "gate-environment"}
     assert [step["run"] for step in check["steps"] if "run" in step] == ["make gate-verdict"]
