@@ -640,17 +640,9 @@ def test_the_workflows_assume_roles_from_exactly_the_environments_the_roles_trus
                                "dev-gate", "prod-gate"}
 
 
-def _state_lock_or_key(statement: dict, action: str) -> bool:
-    """The plan role's writes: the lock object, and the bootstrap key that S3 encrypts it with."""
-    if action in ("s3:PutObject", "s3:DeleteObject"):
-        return all(r.startswith(f"{STATE_BUCKET}/") and r.endswith("/terraform.tfstate.tflock") for r in statement["resources"])
-    if action == "kms:GenerateDataKey":
-        return (statement["resources"] == [BOOTSTRAP_KEY]
-                and conditions(statement)["kms:ViaService"] == ("StringEquals", ["s3.us-east-1.amazonaws.com"]))
-    return False
-
-
-def test_each_plan_role_reads_its_environments_configuration_and_writes_only_its_state_lock():
+def test_each_plan_role_reads_its_environments_configuration_and_writes_nothing():
+    """Not even the state lock: both plans (deploy.yml, apply.yml) run with -lock=false, and a lock a pull
+    request's job could take would hold up every apply until someone deleted it."""
     reads = re.compile(r"[a-z0-9-]+:(Get|List|Describe)[A-Za-z*]*|apigateway:GET")
     for environment, other in (("dev", "prod"), ("prod", "dev")):
         granted = allowed("plan", environment)
@@ -659,18 +651,17 @@ def test_each_plan_role_reads_its_environments_configuration_and_writes_only_its
                 if action == "kms:Decrypt":  # reads the state, a function's environment, a state machine's definition
                     assert "kms:ViaService" in conditions(statement), statement["sid"]
                     continue
-                assert reads.fullmatch(action) or _state_lock_or_key(statement, action), \
-                    f"plan may {action} on {statement['resources']}"
+                assert reads.fullmatch(action), f"plan may {action} on {statement['resources']}"
                 for data in fnmatch.filter(DATA_READS, action):
-                    assert _state_lock_or_key(statement, data) or (data == "s3:GetObject" and all(
-                        r.startswith(f"{STATE_BUCKET}/") for r in statement["resources"])), \
+                    assert data == "s3:GetObject" and all(r.startswith(f"{STATE_BUCKET}/") for r in statement["resources"]), \
                         f"plan may read data: {action} on {statement['resources']}"
         state = [r for s in granted for r in s["resources"] if r.startswith(f"{STATE_BUCKET}/")]
-        assert set(state) == {f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate",
-                              f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate.tflock"}
-        locks = [s for s in granted if "s3:PutObject" in s["actions"]]
-        assert [s["resources"] for s in locks] == [[f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate.tflock"]]
+        assert state == [f"{STATE_BUCKET}/complaints/{environment}/terraform.tfstate"]
         assert f"complaints-{other}" not in json.dumps(granted) and f"complaints/{other}/" not in json.dumps(granted)
+    for workflow in ("deploy.yml", "apply.yml"):
+        text = (CHECKOUT / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
+        plans = re.findall(r"terraform -chdir=infra/stack plan [^\n]*", text)
+        assert plans and all("-lock=false" in plan for plan in plans), (workflow, plans)
 
 
 def test_no_plan_role_may_read_a_secret_value():

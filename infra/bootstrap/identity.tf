@@ -172,7 +172,7 @@ resource "aws_iam_role" "plan" {
 
   name                 = "github-complaints-${each.key}-plan"
   path                 = local.roles_path
-  description          = "GitHub Actions, ${var.github_repository} environment ${each.key}-plan: terraform plan of infra/stack in ${each.key} on a pull request (read-only, state lock)"
+  description          = "GitHub Actions, ${var.github_repository} environment ${each.key}-plan: terraform plan of infra/stack in ${each.key} on a pull request (read-only)"
   assume_role_policy   = data.aws_iam_policy_document.plan_trust[each.key].json
   max_session_duration = 3600
   depends_on           = [aws_iam_openid_connect_provider.github]
@@ -223,10 +223,12 @@ resource "aws_secretsmanager_secret" "hub_token" {
   recovery_window_in_days = 30
 }
 
-# -- plan: read-only, and the state lock ------------------------------------------------------------------
+# -- plan: read-only -------------------------------------------------------------------------------------
 # Reads one environment's configuration, never its data: no item, object (except its state), secret value or
-# message is readable. The state holds no generated secret (modules budibase and ops_api put them outside
-# Terraform) but Budibase's OIDC client secret, which Cognito returns with the client to any refresh.
+# message is readable. Writes nothing, not even the state lock: both plans run with -lock=false, and a lock
+# that a pull request's job could take would hold up every apply. The state holds no generated secret
+# (modules budibase and ops_api put them outside Terraform) but Budibase's OIDC client secret, which Cognito
+# returns with the client to any refresh.
 
 data "aws_iam_policy_document" "plan" {
   for_each = toset(local.environments)
@@ -244,14 +246,8 @@ data "aws_iam_policy_document" "plan" {
   }
 
   statement {
-    sid       = "HoldTheStateLock"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${module.state_bucket.arn}/complaints/${each.key}/terraform.tfstate.tflock"]
-  }
-
-  statement {
-    sid       = "StateAndLockAreEncryptedWithTheBootstrapKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    sid       = "StateIsEncryptedWithTheBootstrapKey"
+    actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.bootstrap.arn]
     condition {
       test     = "StringEquals"
