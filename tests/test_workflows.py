@@ -618,6 +618,17 @@ def test_the_image_archives_digest_is_its_one_manifests_and_a_push_must_land_it(
 
 # --- a deployment as it runs on main -----------------------------------------------------------------------------
 
+def test_prods_reviewers_have_as_long_to_approve_as_the_run_keeps_the_plan():
+    """The apply job downloads the plan job's saved plan and image only once prod's reviewers approve, which may be
+    days later: the artifact is kept for the window docs/lifecycle.md gives them, a week, or every later approval
+    fails for want of a plan."""
+    plan = load(WORKFLOW_DIR / "apply.yml")["jobs"]["plan"]
+    [upload] = [step for step in plan["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
+    days = upload["with"]["retention-days"]
+    assert days >= 7, f"the saved plan is kept {days} days: prod's reviewers have a week"
+    assert f"**They have {days} days to approve**" in (CHECKOUT / "docs" / "lifecycle.md").read_text(encoding="utf-8")
+
+
 def test_a_pending_prod_approval_holds_up_no_later_dev_deploy():
     """Applies queue per environment (job-level `deploy-<env>`), not per workflow: a run waiting for prod's
     reviewers holds only prod's group, so the next merge's dev apply goes ahead. Each push's run is its own
