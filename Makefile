@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap dataset gate gate-verdict stage image-digest push-image release smoke monitor test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation promise-gap vulnerable-signal cost model-report shared-data clean
+.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status tip-of-main plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap dataset gate gate-verdict stage image-digest push-image release smoke monitor test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation promise-gap vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -207,6 +207,16 @@ DRY_RUN ?=
 github-rules:  ## apply .github/rules (main's ruleset, the environments) to REPO=owner/name with gh api; DRY_RUN=1 makes the reads, prints the writes
 	@test -n "$(REPO)" || { echo "error: REPO=owner/name is required"; exit 2; }
 	$(PYTHON) -m tools.github_rules --repo "$(REPO)" $(if $(DRY_RUN),--dry-run)
+
+# apply.yml's first step of its plan and apply jobs: re-running an old run, or approving prod after a later merge,
+# would otherwise apply a commit main has moved past, which no pull request proposes now. Asked of GitHub's API with
+# the job's token (contents: read), since the checkout keeps no credentials for `git ls-remote` of a private repository.
+tip-of-main:  ## fail unless GITHUB_SHA is main's tip on GitHub now (GITHUB_REPOSITORY; gh, signed in or GH_TOKEN)
+	@test -n "$$GITHUB_REPOSITORY" && test -n "$$GITHUB_SHA" || { echo "error: GITHUB_REPOSITORY and GITHUB_SHA are required (a runner sets them)" >&2; exit 2; }
+	@tip="$$(gh api "repos/$$GITHUB_REPOSITORY/git/ref/heads/main" --jq .object.sha)" || { echo "error: could not read main's tip from GitHub" >&2; exit 2; }; \
+	if [ "$$tip" != "$$GITHUB_SHA" ]; then \
+	  echo "error: this run deploys $$GITHUB_SHA, but main is at $$tip now: an older run re-run (or approved after a later merge) would apply a commit no pull request proposes any more; the run of $$tip deploys main" >&2; exit 1; \
+	fi; echo "main is at $$GITHUB_SHA, this run's commit"
 
 # apply.yml's record job, after an apply: standard library only, with gh and the runner's GITHUB_* variables.
 MODELS ?= functions/build/models/models.json

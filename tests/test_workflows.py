@@ -618,6 +618,32 @@ def test_the_image_archives_digest_is_its_one_manifests_and_a_push_must_land_it(
 
 # --- a deployment as it runs on main -----------------------------------------------------------------------------
 
+def tip_of_main(folder: Path, main: str | None) -> subprocess.CompletedProcess:
+    """make tip-of-main for commit abc123, with a fake gh that says main is at ``main`` (None: cannot tell)."""
+    answers = {} if main is None else {"repos/megabank/complaints-triage/git/ref/heads/main": main}
+    env = FakeGh(folder, answers).path({**os.environ, "GITHUB_REPOSITORY": "megabank/complaints-triage",
+                                        "GITHUB_SHA": "abc123"})
+    return subprocess.run(["make", "--no-print-directory", "tip-of-main"], cwd=CHECKOUT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_a_run_applies_only_mains_tip(tmp_path):
+    """"Re-run all jobs" of an older run, or prod's approval given after a later merge, would apply a commit main
+    has moved past, which no pull request proposes now: the plan and apply jobs first ask GitHub, with the job's
+    token (contents: read), whether the run's commit is still main's tip, and stop there if not."""
+    apply = load(WORKFLOW_DIR / "apply.yml")["jobs"]
+    for name in ("plan", "apply"):
+        checkout, check = apply[name]["steps"][:2]
+        assert checkout["uses"].startswith("actions/checkout@") and check["run"] == "make tip-of-main", name
+        assert check["env"] == {"GH_TOKEN": "${{ github.token }}"} and apply[name]["permissions"]["contents"] == "read"
+    current = tip_of_main(tmp_path / "current", "abc123")
+    assert current.returncode == 0 and "main is at abc123" in current.stdout, current.stdout + current.stderr
+    moved = tip_of_main(tmp_path / "moved", "def456")
+    assert moved.returncode != 0 and "this run deploys abc123, but main is at def456 now" in moved.stderr
+    unknown = tip_of_main(tmp_path / "unknown", None)
+    assert unknown.returncode != 0 and "could not read main's tip from GitHub" in unknown.stderr
+
+
 def test_prods_reviewers_have_as_long_to_approve_as_the_run_keeps_the_plan():
     """The apply job downloads the plan job's saved plan and image only once prod's reviewers approve, which may be
     days later: the artifact is kept for the window docs/lifecycle.md gives them, a week, or every later approval
