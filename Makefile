@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 export COMPLAINTS_HOME ?= $(CURDIR)/.complaints
 
 .DEFAULT_GOAL := help
-.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status tip-of-main plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap dataset gate gate-verdict stage image-digest push-image release smoke monitor test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation promise-gap vulnerable-signal cost model-report shared-data clean
+.PHONY: help setup terraform-check provider-schema terraform-lock terraform-lock-check github-rules deployment-status tip-of-main plan-verdict budibase-runtime budibase-deploy budibase-e2e run train retrain promote bootstrap dataset gate gate-verdict serving-environments stage image-digest push-image release smoke monitor test checkov plan-comment lint workflow-lint data-gate openapi bench bench-api bench-explain bench-redaction redaction-lexicon bench-load ablation promise-gap vulnerable-signal cost model-report shared-data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,16 @@ gate-verdict:  ## the required check `gate`: nothing to gate, or every changed e
 
 stage: $(TOOLS_STAMP)  ## copy the versions ENV's manifest serves into functions/build/models for the serving image
 	$(BIN)/python -m model.serving_image stage --env $(ENV)
+
+# The deployed environments (one Terraform environment each, infra/envs/<env>.tfvars) whose release manifest serves
+# a model, a JSON list in SERVING_ENVIRONMENTS: deploy.yml plans and applies only these. A manifest that serves
+# nothing (prod, until its first release) has no image to stage, so planning it could only fail.
+DEPLOYED := $(sort $(basename $(notdir $(wildcard infra/envs/*.tfvars))))
+SERVING_ENVIRONMENTS ?= build/serving-environments.json
+serving-environments: $(RUN_STAMP)  ## the deployed environments whose manifest serves a model, as a JSON list in SERVING_ENVIRONMENTS: the ones the workflows plan and apply
+	@mkdir -p $(dir $(SERVING_ENVIRONMENTS))
+	$(BIN)/python -m model.serving_image serving $(DEPLOYED) > $(SERVING_ENVIRONMENTS)
+	@cat $(SERVING_ENVIRONMENTS)
 
 # The serving image between apply.yml's plan and apply jobs: an OCI archive, built once (tools/image_archive.py).
 IMAGE_ARCHIVE ?= build/image/serving.tar
@@ -191,13 +201,16 @@ plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request c
 	$(PYTHON) infra/plan_comment.py --env $(ENV) --plan "$(PLAN)" --out build/plan/$(ENV).md
 
 # The required check `plan` of a pull request (deploy.yml's plans job), from the results of its jobs: CHANGES_RESULT
-# (the job that looks at the changed paths), PLAN_NEEDED (whether the stack changed), FORK, RESULT (the plan jobs').
-plan-verdict:  ## the required check `plan`: nothing the stack is made of changed, or every environment's plan succeeded
-	@case "$$CHANGES_RESULT|$$PLAN_NEEDED|$$FORK|$$RESULT" in \
+# (the job that looks at the changed paths), PLAN_NEEDED (whether the stack changed), FORK, SERVING (the JSON list
+# of make serving-environments: the environments planned; one whose manifest serves no model yet is not), RESULT
+# (the plan jobs').
+plan-verdict:  ## the required check `plan`: nothing the stack is made of changed, or every environment serving a model planned
+	@case "$$CHANGES_RESULT|$$PLAN_NEEDED|$$FORK|$$SERVING|$$RESULT" in \
 	  "success|false|"*) echo "plan: nothing the stack is made of changed: nothing to plan" ;; \
 	  "success|true|true|"*) echo "plan: a fork cannot plan (its run gets no reviewed environment, plan role or Hub token); a maintainer re-opens it from a branch of this repository" >&2; exit 1 ;; \
-	  "success|true|false|success") echo "plan: dev's and prod's plans succeeded (their comments on the pull request)" ;; \
-	  *) echo "plan: not planned (changes $$CHANGES_RESULT, plan $$RESULT): see the plan jobs; a plan waits for a reviewer of <env>-plan" >&2; exit 1 ;; \
+	  "success|true|false|[]|skipped") echo "plan: no environment's release manifest serves a model yet: nothing to plan (each is planned from its first release on)" ;; \
+	  "success|true|false|[\""*"\"]|success") echo "plan: the plans of $$SERVING succeeded (their comments on the pull request); an environment whose manifest serves no model yet is not planned" ;; \
+	  *) echo "plan: not planned (changes $$CHANGES_RESULT, environments serving $$SERVING, plan $$RESULT): see the plan jobs; a plan waits for a reviewer of <env>-plan" >&2; exit 1 ;; \
 	esac
 
 # The repository's own rules (.github/rules: main's ruleset, the GitHub environments), by the GitHub CLI signed in

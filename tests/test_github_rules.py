@@ -191,20 +191,30 @@ def test_every_required_check_is_one_job_that_every_pull_request_reports():
 
 
 def test_the_plan_check_fails_unless_nothing_needed_a_plan_or_every_plan_succeeded():
+    """An environment whose manifest serves no model yet is rightly not planned (make serving-environments): with
+    none serving, a change to the stack has nothing to plan; otherwise every environment listed must plan."""
     plans = workflows()["deploy.yml"]["jobs"]["plans"]
-    assert set(plans["needs"]) == {"changes", "plan"}
+    assert set(plans["needs"]) == {"changes", "environments", "plan"}
     assert [step["run"] for step in plans["steps"] if "run" in step] == ["make plan-verdict"]
-    cases = [  # changes, plan needed, fork, plan result -> passes
-        ("success", "false", "false", "skipped", True), ("success", "false", "true", "skipped", True),
-        ("success", "true", "false", "success", True), ("success", "true", "true", "skipped", False),
-        ("success", "true", "false", "failure", False), ("success", "true", "false", "cancelled", False),
-        ("success", "true", "false", "skipped", False), ("failure", "", "", "skipped", False),
+    assert plans["steps"][-1]["env"]["SERVING"] == "${{ needs.environments.outputs.serving }}"
+    cases = [  # changes, plan needed, fork, environments serving, plan result -> passes
+        ("success", "false", "false", "", "skipped", True), ("success", "false", "true", "", "skipped", True),
+        ("success", "true", "false", '["dev","prod"]', "success", True),
+        ("success", "true", "false", '["dev"]', "success", True),  # prod before its first release
+        ("success", "true", "false", "[]", "skipped", True),  # no release yet anywhere
+        ("success", "true", "true", "", "skipped", False),
+        ("success", "true", "false", '["dev"]', "failure", False),
+        ("success", "true", "false", '["dev"]', "cancelled", False),
+        ("success", "true", "false", '["dev"]', "skipped", False),  # no reviewer approved the plan
+        ("success", "true", "false", "", "skipped", False),  # the environments could not be listed
+        ("success", "true", "false", "[]", "success", False), ("failure", "", "", "", "skipped", False),
     ]
-    for changes, needed, fork, result, passes in cases:
-        env = {**os.environ, "CHANGES_RESULT": changes, "PLAN_NEEDED": needed, "FORK": fork, "RESULT": result}
+    for changes, needed, fork, serving, result, passes in cases:
+        env = {**os.environ, "CHANGES_RESULT": changes, "PLAN_NEEDED": needed, "FORK": fork, "SERVING": serving,
+               "RESULT": result}
         run = subprocess.run(["make", "--no-print-directory", "plan-verdict"], cwd=CHECKOUT, env=env,
                              capture_output=True, text=True, timeout=60)
-        assert (run.returncode == 0) is passes, (changes, needed, fork, result, run.stdout + run.stderr)
+        assert (run.returncode == 0) is passes, (changes, needed, fork, serving, result, run.stdout + run.stderr)
         assert run.stdout.startswith("plan: ") or run.stderr.startswith("plan: ")
 
 

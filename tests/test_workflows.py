@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import write_manifest
 from testing.fake_gh import FakeGh
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -616,6 +617,52 @@ def test_the_image_archives_digest_is_its_one_manifests_and_a_push_must_land_it(
         image_archive.digest(archive)
 
 
+# --- only an environment whose manifest serves a model is planned and applied ------------------------------------
+
+def serving_environments(deploy: Path) -> subprocess.CompletedProcess:
+    """What `make serving-environments` runs, on the manifests in ``deploy``."""
+    return subprocess.run([sys.executable, "-m", "model.serving_image", "serving", "dev", "prod"], cwd=CHECKOUT,
+                          env={**os.environ, "COMPLAINTS_DEPLOY_DIR": str(deploy)}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_an_environment_whose_manifest_serves_nothing_is_neither_planned_nor_applied(tmp_path):
+    """Before its first release (`tasks: {}`: prod until dev's versions are promoted to it) an environment has no
+    image to build (make stage refuses it): planning it could only fail, and with it the required check `plan` of
+    every pull request and the deploy of every push. deploy.yml lists the environments whose manifest serves a
+    model (make serving-environments: the pull request's manifests, or main's) and plans and deploys those only."""
+    dry = make_dry_run("serving-environments", ())
+    assert "-m model.serving_image serving dev prod > build/serving-environments.json" in dry.stdout, dry.stdout
+    deploy, store, registry = tmp_path / "deploy", "sqlite:///unused", "file:///unused"
+    served = {"team": {"champion": "0123456789abcdef"}}
+    for dev, prod, listed in (({}, {}, "[]"), (served, {}, '["dev"]'), (served, served, '["dev","prod"]')):
+        write_manifest(deploy, "dev", store, registry, dev)
+        write_manifest(deploy, "prod", store, registry, prod)
+        run = serving_environments(deploy)
+        assert run.returncode == 0 and run.stdout == listed + "\n", run.stdout + run.stderr
+    (deploy / "prod.yaml").unlink()
+    missing = serving_environments(deploy)
+    assert missing.returncode != 0 and "prod.yaml: no release manifest" in missing.stderr
+
+    jobs = load(WORKFLOW_DIR / "deploy.yml")["jobs"]
+    listing = jobs["environments"]
+    assert listing["permissions"] == {"contents": "read"} and "environment" not in listing
+    assert listing["outputs"] == {"serving": "${{ steps.serving.outputs.environments }}"}
+    [script] = [step["run"] for step in listing["steps"] if "run" in step]
+    assert script.splitlines() == ["make serving-environments",
+                                   'echo "environments=$(cat build/serving-environments.json)" >> "$GITHUB_OUTPUT"']
+    assert "github.event_name == 'push'" in listing["if"] and "needs.changes.outputs.plan == 'true'" in listing["if"]
+    for name in ("plan", "plan-comment"):
+        assert jobs[name]["strategy"]["matrix"] == {"environment": "${{ fromJSON(needs.environments.outputs.serving) }}"}
+    assert "needs.environments.outputs.serving != '[]'" in jobs["plan"]["if"]  # an empty matrix is an error
+    for name in ("dev", "prod"):
+        condition = jobs[name]["if"]
+        assert f"contains(needs.environments.outputs.serving, '\"{name}\"')" in condition, name
+        assert condition.startswith("!cancelled() && github.event_name == 'push'"), name  # `changes` is skipped
+    assert "needs.environments.result == 'success'" in jobs["dev"]["if"]
+    assert "needs.dev.result == 'success'" in jobs["prod"]["if"]
+
+
 # --- a deployment as it runs on main -----------------------------------------------------------------------------
 
 def tip_of_main(folder: Path, main: str | None) -> subprocess.CompletedProcess:
@@ -669,7 +716,7 @@ def test_a_pending_prod_approval_holds_up_no_later_dev_deploy():
                                                      "cancel-in-progress": False}
     callers = {name: job for name, job in deploy["jobs"].items() if job.get("uses", "").endswith("/apply.yml")}
     assert {name: job["with"]["environment"] for name, job in callers.items()} == {"dev": "dev", "prod": "prod"}
-    assert callers["prod"]["needs"] == "dev" and "needs" not in callers["dev"]
+    assert callers["prod"]["needs"] == ["environments", "dev"] and callers["dev"]["needs"] == "environments"
 
 
 def test_each_deployment_names_the_model_versions_it_released():
