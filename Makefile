@@ -80,10 +80,21 @@ PROPOSED ?=
 gate: $(TOOLS_STAMP)  ## decide every line ENV's manifest (PROPOSED's, if set) changes and check its committed decision; report in build/gate
 	$(BIN)/complaints --env $(ENV) gate --data $(DATA) --report build/gate $(if $(PROPOSED),--proposed "$(PROPOSED)")
 
+# The verdicts' first check, $(call all_files_listed,<check>): the `changes` jobs (dorny/paths-filter) list a pull
+# request's files from GitHub's API, which returns 3,000 at most, so past that a change under deploy/ or infra/ can
+# go unseen and "nothing to gate" or "nothing to plan" cannot be told. CHANGED_FILES: the pull request's count.
+LISTED_FILES_MAX := 3000
+define all_files_listed
+case "$$CHANGED_FILES" in ''|*[!0-9]*) echo "$(1): CHANGED_FILES (how many files the pull request changes) is required, not '$$CHANGED_FILES'" >&2; exit 2 ;; esac; \
+if [ "$$CHANGED_FILES" -gt $(LISTED_FILES_MAX) ]; then echo "$(1): the pull request changes $$CHANGED_FILES files, but GitHub's API lists only the first $(LISTED_FILES_MAX), so what it changes cannot be told: split it into pull requests of $(LISTED_FILES_MAX) files or fewer" >&2; exit 1; fi
+endef
+
 # The one check a pull request must pass (.github/workflows/gate.yml), from the results of its jobs: CHANGES_RESULT
-# (the job that lists the changed environments), ENVIRONMENTS (their JSON list), FORK, RESULT (the gate jobs').
+# (the job that lists the changed environments), ENVIRONMENTS (their JSON list), FORK, RESULT (the gate jobs');
+# CHANGED_FILES as above.
 gate-verdict:  ## the required check `gate`: nothing to gate, or every changed environment's gate passed
-	@case "$$CHANGES_RESULT|$$ENVIRONMENTS|$$FORK|$$RESULT" in \
+	@$(call all_files_listed,gate); \
+	case "$$CHANGES_RESULT|$$ENVIRONMENTS|$$FORK|$$RESULT" in \
 	  "success|[]|"*) echo "gate: no release manifest or gate decision changes: nothing to gate" ;; \
 	  "success|"*"|true|"*) echo "gate: a fork cannot be gated (its run gets no reviewed environment, gate role or Hub token); a maintainer re-opens it from a branch of this repository" >&2; exit 1 ;; \
 	  "success|"*"|false|success") echo "gate: the gate of $$ENVIRONMENTS passed" ;; \
@@ -203,9 +214,10 @@ plan-comment:  ## PLAN (`terraform show -no-color` text) as ENV's pull request c
 # The required check `plan` of a pull request (deploy.yml's plans job), from the results of its jobs: CHANGES_RESULT
 # (the job that looks at the changed paths), PLAN_NEEDED (whether the stack changed), FORK, SERVING (the JSON list
 # of make serving-environments: the environments planned; one whose manifest serves no model yet is not), RESULT
-# (the plan jobs').
+# (the plan jobs'); CHANGED_FILES as for gate-verdict.
 plan-verdict:  ## the required check `plan`: nothing the stack is made of changed, or every environment serving a model planned
-	@case "$$CHANGES_RESULT|$$PLAN_NEEDED|$$FORK|$$SERVING|$$RESULT" in \
+	@$(call all_files_listed,plan); \
+	case "$$CHANGES_RESULT|$$PLAN_NEEDED|$$FORK|$$SERVING|$$RESULT" in \
 	  "success|false|"*) echo "plan: nothing the stack is made of changed: nothing to plan" ;; \
 	  "success|true|true|"*) echo "plan: a fork cannot plan (its run gets no reviewed environment, plan role or Hub token); a maintainer re-opens it from a branch of this repository" >&2; exit 1 ;; \
 	  "success|true|false|[]|skipped") echo "plan: no environment's release manifest serves a model yet: nothing to plan (each is planned from its first release on)" ;; \

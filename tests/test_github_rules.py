@@ -211,7 +211,7 @@ def test_the_plan_check_fails_unless_nothing_needed_a_plan_or_every_plan_succeed
     ]
     for changes, needed, fork, serving, result, passes in cases:
         env = {**os.environ, "CHANGES_RESULT": changes, "PLAN_NEEDED": needed, "FORK": fork, "SERVING": serving,
-               "RESULT": result}
+               "RESULT": result, "CHANGED_FILES": "12"}
         run = subprocess.run(["make", "--no-print-directory", "plan-verdict"], cwd=CHECKOUT, env=env,
                              capture_output=True, text=True, timeout=60)
         assert (run.returncode == 0) is passes, (changes, needed, fork, serving, result, run.stdout + run.stderr)

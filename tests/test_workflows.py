@@ -231,10 +231,34 @@ def test_the_gate_runs_the_base_branchs_code_and_reads_the_pull_requests_deploy_
 ])
 def test_the_required_check_passes_only_with_nothing_to_gate_or_every_gate_passed(changes, environments, fork,
                                                                                  result, code, said):
-    env = {**os.environ, "CHANGES_RESULT": changes, "ENVIRONMENTS": environments, "FORK": fork, "RESULT": result}
+    env = {**os.environ, "CHANGES_RESULT": changes, "ENVIRONMENTS": environments, "FORK": fork, "RESULT": result,
+           "CHANGED_FILES": "12"}
     run = subprocess.run(["make", "--no-print-directory", "gate-verdict"], cwd=CHECKOUT, env=env, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == code and said in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("workflow, job, target", [("gate.yml", "gate", "gate-verdict"),
+                                                   ("deploy.yml", "plans", "plan-verdict")])
+def test_a_verdict_fails_a_pull_request_of_more_files_than_githubs_api_lists(workflow, job, target):
+    """The `changes` jobs (dorny/paths-filter) list a pull request's files from GitHub's API, 3,000 at most: past
+    that a change under deploy/ can go unseen, and "nothing to gate" or "nothing to plan" would pass it. Each
+    verdict takes the pull request's own count (changed_files, through env:) and fails above 3,000."""
+    [step] = [step for step in load(WORKFLOW_DIR / workflow)["jobs"][job]["steps"] if step.get("run") == f"make {target}"]
+    assert step["env"]["CHANGED_FILES"] == "${{ github.event.pull_request.changed_files }}"
+    nothing = {"CHANGES_RESULT": "success", "ENVIRONMENTS": "[]", "PLAN_NEEDED": "false", "FORK": "false",
+               "RESULT": "skipped"}
+
+    def verdict(files: str | None) -> subprocess.CompletedProcess:
+        env = {key: value for key, value in {**os.environ, **nothing}.items() if key != "CHANGED_FILES"}
+        return subprocess.run(["make", "--no-print-directory", target], cwd=CHECKOUT, capture_output=True, text=True,
+                              env=env if files is None else {**env, "CHANGED_FILES": files}, timeout=60)
+
+    assert verdict("3000").returncode == 0
+    over = verdict("3001")
+    assert over.returncode != 0 and "changes 3001 files, but GitHub's API lists only the first 3000" in over.stderr
+    for unknown in (None, "", "many"):
+        assert "CHANGED_FILES (how many files the pull request changes) is required" in verdict(unknown).stderr
 
 
 # --- the retrain: a quiet week is green and leaves no stale pull request -----------------------------------------
