@@ -107,6 +107,10 @@ def test_cfpb_masks_amounts_and_years_are_left_alone():
     ("they had my DOB wrong (07/04/1950)", "DOB", "1950"),
     ("My DOB is the 4th of July 1950", "DOB", "1950"),
     ("DOB 03 04 1950 on the form", "DOB", "1950"),
+    ("My PIN is 4821.", "CREDENTIAL", "4821"),
+    ("my password: Summer2023! was stolen", "CREDENTIAL", "Summer2023"),
+    ("my user id is jsmith1987 and", "CREDENTIAL", "jsmith1987"),
+    ("the new pin number 9043 came by mail", "CREDENTIAL", "9043"),
 ])
 def test_new_shapes_are_replaced(text, kind, value):
     redacted, counts = redact(text)
@@ -135,6 +139,7 @@ def test_new_shapes_are_replaced(text, kind, value):
     "Sincerely, Enclosures. I spoke to Customer Service twice, I signed. Copies are attached.",
     "I wrote at chase.com and called them at home",  # "at" spelt out before no mail service
     "they sold a loan, 25000 dollars of it",
+    "the PIN was used, my password was changed, the login : XXXX failed 2 times",  # no secret said
 ])
 def test_ordinary_text_and_cfpb_masks_are_left_alone(text):
     assert redact(text) == (text, {})

@@ -174,6 +174,12 @@ def _spelt_email(match) -> str | None:
     return "EMAIL" if "[" in pii or "(" in pii or " dot " in name or service in _MAIL_SERVICES else None
 
 
+def _credential(match) -> str | None:
+    """A secret after its cue ("my PIN is 4821", "password: Summer2023!", "user id is jsmith1987"): a value with a
+    digit in it, since "the PIN was used" or "my password was changed" says no secret."""
+    return "CREDENTIAL" if any(ch.isdigit() for ch in match.group("pii")) else None
+
+
 def _international(match) -> str | None:
     return "PHONE" if 8 <= _digits(match.group("pii")) <= 15 else None
 
@@ -220,6 +226,9 @@ RULES: list[_Rule] = [
     _rule("SSN", r"(?i:\b(?:ssn|ss#|social\s+security(?:\s+(?:number|num|no|#))?))"
           r"[^0-9A-Za-z]{0,4}(?:(?:is|was|:)[^0-9A-Za-z]{1,3})?"
           r"(?P<pii>[0-9]{3}" + _SPACED_SEP + "[0-9]{2}" + _SPACED_SEP + r"[0-9]{4})\b"),
+    _rule("CREDENTIAL", r"(?i:\b(?:pin|password|passcode|passwd|security\s+code|user\s*name|user\s*id|login))"
+          r"(?:\s+(?i:number|code|no|#)\s*(?:(?i:is|was)|[:=#])?|\s*(?:(?i:is|was)|[:=#]))\s*"
+          r"(?P<pii>[^\s]*[0-9](?:[^\s]*[^\s.,;:!?)\]])?)", _credential),
     _rule("ACCOUNT", r"\b(?P<pii>[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?)\b", _iban),
     _rule("CARD", r"\b(?P<pii>(?:[0-9][ \t\x{00A0}-]?){12,18}[0-9])\b", _card),
     _rule("CARD", r"\b(?P<pii>(?:[0-9]{4,6}\.){2,4}[0-9]{1,5})\b", _dotted_card),
