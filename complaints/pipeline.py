@@ -327,14 +327,18 @@ class TriagePipeline:
         reason it was not run) and the threshold that applies without a version."""
         error = manual_triage_reason
         if error is None:
+            folder = None
             try:
                 key = (task.name, version)
                 if key not in self._predictors:
-                    self._predictors[key] = load_predictor(self.deployment.registry.fetch(task.name, version))
+                    folder = self.deployment.registry.fetch(task.name, version)
+                    self._predictors[key] = load_predictor(folder)
                 predictor = self._predictors[key]
                 threshold = served_threshold(released, predictor.threshold, task.threshold, binary=predictor.binary)
                 return predictor.predict([c.narrative for c in complaints], threshold), "", threshold
             except Exception as failure:  # noqa: BLE001 - any model failure routes to people, never loses a complaint
                 log(logger, logging.ERROR, "model failed", task=task.name, model_version=version, error=repr(failure))
                 error = f"{type(failure).__name__}: {failure}"
+                if folder is not None:  # analysts read the reason: the version, not where the server keeps it
+                    error = error.replace(str(folder), f"{task.name}@{version}")
         return [("", 0.0)] * len(complaints), error, served_threshold(released, configured=task.threshold)

@@ -1,5 +1,7 @@
 """The pipeline end to end on real complaints, real SQLite and the trained baseline models."""
 
+import json
+import shutil
 from collections import Counter
 from dataclasses import replace
 
@@ -111,7 +113,23 @@ def test_a_failing_model_sends_its_complaints_to_manual_triage(deployment, batch
     assert report.manual_triage == 120 - flagged and report.allocated == flagged
     for allocation in (p.allocation for p in deployment.store.list_queue(MANUAL_TRIAGE, limit=200)):
         assert any(reason.startswith("issue model failed") for reason in allocation.reasons)
-        assert allocation.predictions["issue"].error.startswith("RegistryError")
+        assert allocation.predictions["issue"].error == "RegistryError: model issue@0000000000000000 is not in the registry"
+
+
+def test_a_models_failure_reason_names_its_version_never_the_servers_path(deployment, home, batch_csv, tmp_path):
+    """Analysts read the reason: a version that loads no model is named by its task and version."""
+    champion = deployment.store.get_strategy("issue")
+    unknown = shutil.copytree(deployment.registry.fetch("issue", champion.champion), tmp_path / "unknown-kind")
+    meta = json.loads((unknown / "model.json").read_text())
+    (unknown / "model.json").write_text(json.dumps({**meta, "kind": "mystery"}))
+    version = deployment.registry.register("issue", unknown)
+    deployment.store.put_strategy(replace(champion, champion=version))
+    report = TriagePipeline(deployment).triage(read_batch(batch_csv, deployment.taxonomy))
+    failed = [p.allocation for p in deployment.store.list_queue(MANUAL_TRIAGE, limit=200)]
+    assert len(failed) == report.manual_triage > 0
+    for allocation in failed:
+        assert allocation.predictions["issue"].error.startswith(f"ValueError: issue@{version}: unknown model kind")
+        assert not any(str(home) in text for text in (allocation.predictions["issue"].error, *allocation.reasons))
 
 
 def test_a_batch_sent_to_manual_triage_keeps_earlier_allocations_and_records_the_reason(deployment, batch_csv):

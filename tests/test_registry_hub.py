@@ -64,10 +64,11 @@ def test_fetch_downloads_the_tagged_commit_by_its_sha(hub, registry, tmp_path):
 def test_a_tampered_file_on_the_hub_is_refused(hub, registry, tmp_path):
     version = registry.register("team", artifacts(tmp_path / "a"))
     hub.tamper(REPO, "weights.npz", b"swapped")
-    with pytest.raises(RegistryError, match="no longer matches"):
+    with pytest.raises(RegistryError, match="no longer matches") as modified:
         registry.fetch("team", version)
-    with pytest.raises(RegistryError, match="not in the registry"):
+    with pytest.raises(RegistryError, match="not in the registry") as missing:
         registry.fetch("team", "0000000000000000")
+    assert "/" not in str(modified.value) + str(missing.value)  # no cache path, no Hub address
     with pytest.raises(RegistryError, match="not in the registry"):
         registry.fetch("issue", version)  # a task with no repo yet
 

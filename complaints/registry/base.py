@@ -15,7 +15,8 @@ VERSION_CHARS = 16  # a version is this many hex digits of its content hash
 
 
 class RegistryError(RuntimeError):
-    """A version is missing, or its stored artifacts no longer match its hash."""
+    """A version is missing, or its stored artifacts no longer match its hash. The message names the task and
+    version, never where the registry keeps them: it reaches allocations, the audit chain and the ops API."""
 
 
 def content_version(artifact_dir: Path) -> str:

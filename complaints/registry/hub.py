@@ -76,12 +76,11 @@ class HubRegistry(ModelRegistry):
     def fetch(self, task: str, version: str) -> Path:
         commit = self._versions(task).get(version)
         if commit is None:
-            where = f"{self.api.endpoint}/{self.repo_id(task)}"
-            raise RegistryError(f"model {task}@{version} is not in the registry at {where}")
+            raise RegistryError(f"model {task}@{version} is not in the registry")
         path = Path(self.api.snapshot_download(self.repo_id(task), revision=commit, cache_dir=self.cache_dir,
                                                ignore_patterns=HUB_FILES))
         if content_version(path) != version:
-            raise RegistryError(f"model {task}@{version} at {path} was modified: its content no longer matches")
+            raise RegistryError(f"model {task}@{version} was modified: its content no longer matches")
         return path
 
     def versions(self, task: str) -> list[str]:

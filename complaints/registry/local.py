@@ -27,9 +27,9 @@ class LocalRegistry(ModelRegistry):
     def fetch(self, task: str, version: str) -> Path:
         path = self.root / task / version
         if not path.is_dir():
-            raise RegistryError(f"model {task}@{version} is not in the registry at {self.root}")
+            raise RegistryError(f"model {task}@{version} is not in the registry")
         if content_version(path) != version:
-            raise RegistryError(f"model {task}@{version} at {path} was modified: its content no longer matches")
+            raise RegistryError(f"model {task}@{version} was modified: its content no longer matches")
         return path
 
     def versions(self, task: str) -> list[str]:
