@@ -4,6 +4,7 @@ document that the code must still produce."""
 
 import asyncio
 import json
+import shutil
 
 import pytest
 from fastapi.testclient import TestClient
@@ -200,6 +201,20 @@ def test_an_explanation_not_yet_requested_is_not_found(ops_store, client):
     response = client.get(f"/complaints/{ops_store.complaint['manual']}/explanations/issue",
                           headers=as_role(ops_store, "auditor"))
     assert response.status_code == 404 and "POST to request one" in response.json()["error"]["message"]
+
+
+def test_a_version_modified_or_gone_from_the_registry_is_a_json_503_naming_it_never_where_it_lies(
+        ops_store, client, deployment, ops_home):
+    complaint = ops_store.complaint["b"]
+    version = deployment.store.get_allocation(complaint).model_versions["team"]
+    folder = ops_home / "registry" / "team" / version
+    (folder / "weights.npz").write_bytes((folder / "weights.npz").read_bytes()[:100])
+    path, lead = f"/complaints/{complaint}/explanations/team", as_role(ops_store, "triage_lead")
+    modified = client.post(path, headers=lead)
+    shutil.rmtree(folder)
+    for response, why in ((modified, "was modified"), (client.post(path, headers=lead), "is not in the registry")):
+        assert response.status_code == 503 and response.json()["error"]["code"] == "model_unavailable", response.text
+        assert f"team@{version} {why}" in response.json()["error"]["message"] and str(ops_home) not in response.text
 
 
 def test_the_audit_chain_and_the_summary_come_from_the_store(ops_store, client):
