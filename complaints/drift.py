@@ -29,6 +29,7 @@ EMPTY_SHARE = 1e-4  # an empty bin's share: ln(0) has no value, and this is the 
 MODERATE, DRIFTED = 0.1, 0.25
 NOISE_LEVEL = 0.999  # a PSI counts as drift only beyond what sampling noise alone reaches this rarely
 NO_REFERENCE = "no reference"
+UNAVAILABLE = "unavailable"  # the version cannot be read from the registry, so neither can its reference
 
 
 def reference_of(labels: Sequence[str], scores: Sequence[float], trained: dict[str, int]) -> dict:
@@ -90,9 +91,8 @@ def task_drift(version: str, reference: dict | None, labels: Sequence[str], scor
     """The drift of one version's live answers (``labels``, ``scores``) against its reference: both PSIs, the
     worse status of the two, and the binned shares a chart draws."""
     if not reference:
-        return {"test": "PSI", "score_psi": None, "label_psi": None, "status": NO_REFERENCE,
-                "reference": f"none: {version} was trained before versions recorded one; a retrain records it",
-                "complaints": len(labels), "critical_psi": None, "distributions": None}
+        return unmeasured(NO_REFERENCE, f"none: {version} was trained before versions recorded one; a retrain "
+                                        f"records it", len(labels))
     names, ref_labels, live_labels = pooled_labels(reference["label_counts"], dict(Counter(labels)))
     ref_scores, live_scores = reference["score_counts"], score_counts(scores)
     figures = {"score": (ref_scores, live_scores), "label": (ref_labels, live_labels)}
@@ -108,6 +108,12 @@ def task_drift(version: str, reference: dict | None, labels: Sequence[str], scor
                                         "live": _share_list(live_scores)},
                               "label": {"bins": names, "reference": _share_list(ref_labels),
                                         "live": _share_list(live_labels)}}}
+
+
+def unmeasured(why: str, reference: str, complaints: int) -> dict:
+    """The drift of a version whose reference cannot be read: ``why`` (a status) and ``reference`` say so."""
+    return {"test": "PSI", "score_psi": None, "label_psi": None, "status": why, "reference": reference,
+            "complaints": complaints, "critical_psi": None, "distributions": None}
 
 
 def _share_list(counts: Sequence[int]) -> list[float]:

@@ -14,6 +14,7 @@ Over the complaints allocated in the last ``since_days``, by ISO week of their a
   included) against its capacity (``operations.yaml``): over it when the latest week's 95% interval is;
 - **drift** of each task's champion's scores and labels against its own held-out reference
   (``complaints.drift``; the answers of a canary's challenger, and of versions that served before, left out);
+  a champion the registry cannot give (missing, modified) is ``unavailable`` for its task alone;
 - **emerging issues**: issues analysts' corrections name that the serving issue model rarely gives (under
   ``EMERGING_SERVED_SHARE`` of its answers) and had too little of to learn (the corrections alone, at least
   ``EMERGING_MIN_CORRECTIONS``, are a larger share of the window's complaints, by their 95% interval, than the
@@ -21,7 +22,7 @@ Over the complaints allocated in the last ``since_days``, by ISO week of their a
 
 and a verdict: ``retrain`` (drift, accuracy falling where the answers moved, an emerging issue), ``watch`` (a
 moderate shift, accuracy or manual triage moving on their own, the specialist queue over capacity, a version
-with no reference), else ``healthy``.
+with no reference or unavailable), else ``healthy``.
 
 What it reads: each ops queue's complaints allocated since the window opened, from the queue index
 (``list_queue`` with ``since``: those and never older ones; a ``now`` in the past reads the later ones too
@@ -40,9 +41,10 @@ from statistics import NormalDist
 from complaints.access import queues, specialist_queues
 from complaints.customer_record import CUSTOMER_RECORD
 from complaints.deployment import Deployment
-from complaints.drift import DRIFTED, MODERATE, NO_REFERENCE, task_drift
+from complaints.drift import DRIFTED, MODERATE, NO_REFERENCE, UNAVAILABLE, task_drift, unmeasured
 from complaints.model_card import read_model_card
 from complaints.records import ALLOCATED, NEEDS_TRIAGE, Allocation
+from complaints.registry import RegistryError
 from complaints.routing import left_to_name
 from complaints.strategy import strategies
 from complaints.tasks import TaskSpec
@@ -84,10 +86,10 @@ def model_health(deployment: Deployment, since_days: int = 28, now: datetime | N
     start = until - timedelta(days=since_days)
     live = _window(deployment, start, until)
     versions = {task: strategy.champion for task, strategy in strategies(deployment, required=False).items()}
-    references = {task: _reference(deployment, task, version) for task, version in versions.items()}
+    measured = {task: _drift(deployment, live, task, version) for task, version in versions.items()}
+    drift = {task: figures for task, (figures, _) in measured.items()}
+    references = {task: reference for task, (_, reference) in measured.items()}
     weeks = _by_week(live, start, until)
-    drift = {task: task_drift(version, references[task], *_answers(live, task, version))
-             for task, version in versions.items()}
     emerging = _emerging(deployment, live, versions, references)
     verdict, reasons = _verdict(deployment, live, weeks, drift, emerging, since_days)
     return {"generated_at": until.isoformat(timespec="seconds"), "since_days": since_days, "verdict": verdict,
@@ -172,6 +174,16 @@ def _reference(deployment: Deployment, task: str, version: str) -> dict | None:
         return None
 
 
+def _drift(deployment: Deployment, live: list[_Live], task: str, version: str) -> tuple[dict, dict | None]:
+    """The drift of the version's answers in the window, and its reference (None without one)."""
+    labels, scores = _answers(live, task, version)
+    try:
+        reference = _reference(deployment, task, version)
+    except RegistryError as error:  # one version the registry cannot give leaves its task unmeasured, not the rest
+        return unmeasured(UNAVAILABLE, f"none: the registry cannot give it ({error})", len(labels)), None
+    return task_drift(version, reference, labels, scores), reference
+
+
 def _answers(live: list[_Live], task: str, version: str) -> tuple[list[str], list[float]]:
     """The labels and scores ``version`` gave in the window (failed answers and customer-record flags left out)."""
     answers = [p for m in live if (p := m.allocation.predictions.get(task)) and p.model_version == version
@@ -250,7 +262,7 @@ def _verdict(deployment: Deployment, live: list[_Live], weeks: list[tuple[str, l
         elif figures["status"] == "moderate":
             watch.append(f"{task}: answers moved from the held-out reference ({', '.join(moved)}; "
                          f"moderate from {MODERATE})")
-        elif figures["status"] == NO_REFERENCE:
+        elif figures["status"] in (NO_REFERENCE, UNAVAILABLE):
             watch.append(f"{task}: drift not measured: {figures['reference']}")
     for task in deployment.tasks:
         trend = _trend([(name, _right(members, task)) for name, members in weeks])

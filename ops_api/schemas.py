@@ -207,9 +207,10 @@ class TaskDrift(BaseModel):
     score_psi: float | None = Field(description="population stability index of the scores; null without answers "
                                                 "or reference")
     label_psi: float | None
-    status: Literal["stable", "moderate", "drifted", "no reference"] = Field(
+    status: Literal["stable", "moderate", "drifted", "no reference", "unavailable"] = Field(
         description="the worse of the two: moderate from 0.1, drifted from 0.25, and only beyond what sampling "
-                    "noise alone reaches")
+                    "noise alone reaches; unavailable where the registry cannot give the version (missing, "
+                    "modified)")
     reference: str = Field(description="what the live answers are compared with")
     complaints: int = Field(description="the version's answers in the window")
     critical_psi: CriticalPsi | None = Field(description="what sampling noise alone reaches 1 time in 1,000")

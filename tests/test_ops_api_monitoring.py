@@ -4,6 +4,7 @@ made through the API is counted as a CloudWatch metric (embedded metric format o
 counts too."""
 
 import json
+import shutil
 from datetime import datetime
 
 import pytest
@@ -49,6 +50,24 @@ def test_the_body_is_the_model_health_of_the_same_store(ops_store, client, deplo
     assert set(body["weeks"][-1]["tasks"]) == {"team", "issue", "vulnerable"}
     assert body["versions"] == {task: s.champion for task in body["versions"]
                                 for s in [deployment.store.get_strategy(task)]}
+
+
+def test_a_champion_gone_from_the_registry_leaves_its_task_unmeasured_and_the_others_report(ops_store, client,
+                                                                                          deployment, ops_home):
+    healthy = client.get("/monitoring", headers=as_role(ops_store, "auditor")).json()
+    version = deployment.store.get_strategy("team").champion
+    shutil.rmtree(ops_home / "registry" / "team" / version)
+    response = client.get("/monitoring", headers=as_role(ops_store, "auditor"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    team = body["drift"]["team"]
+    assert (team["status"], team["score_psi"], team["distributions"]) == ("unavailable", None, None)
+    assert f"team@{version} is not in the registry" in team["reference"] and str(ops_home) not in response.text
+    assert team["complaints"] == healthy["drift"]["team"]["complaints"]  # its answers are still counted
+    assert {task: body["drift"][task] for task in ("issue", "vulnerable")} == {
+        task: healthy["drift"][task] for task in ("issue", "vulnerable")}
+    assert body["weeks"] == healthy["weeks"] and body["verdict"] in ("watch", "retrain")
+    assert any(reason.startswith("team: drift not measured") for reason in body["reasons"])
 
 
 @pytest.mark.parametrize("query,status", [("", 200), ("?since_days=1", 200), ("?since_days=90", 200),
