@@ -8,8 +8,8 @@ colleague's correction it never saw.
 
 A correction is stored once per idempotency key, so a client's resend never stores it twice. A client that
 retries sends its own key (``complaints reallocate --idempotency-key``, the ops app's request id): a resend
-under it is recognised whatever happened since, and another correction under it is refused and kept (see
-``complaints.store.base``). A client's key is stored bound to its user (a hash of both), so no user can take
+under it is recognised whatever happened since, and another correction of the complaint under it is refused and
+kept (see ``complaints.store.base``). A key is scoped to its complaint, which a resend names again. A client's key is stored bound to its user (a hash of both), so no user can take
 another's key first; without one, the key derives from the request and the revision it builds on, so a
 resend of the same request is recognised and A, B, A are three corrections.
 

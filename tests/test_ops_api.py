@@ -144,6 +144,10 @@ def test_a_reassignment_is_the_users_correction_moves_the_complaint_and_a_resend
     conflict = client.post(f"/complaints/{complaint}/reassignments", json={**body, "label": ops_store.team_a},
                            headers=headers)
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "conflict"
+    manual = ops_store.complaint["manual"]  # a key is scoped to its complaint: a resend names the same one
+    elsewhere = client.post(f"/complaints/{manual}/reassignments", headers=headers,
+                            json={**body, "expected_revision": ops_store.revision["manual"]})
+    assert elsewhere.status_code == 201 and elsewhere.json()["correction"]["idempotency_key"] == stored.idempotency_key
 
 
 @pytest.mark.parametrize("body,status,why", [

@@ -49,8 +49,10 @@ def complaint(user: User, deployment: Served, complaint_id: Annotated[str, COMPL
                      "the user, and may move the complaint")
 def reassign(user: User, deployment: Served, metrics: ServedMetrics, complaint_id: Annotated[str, COMPLAINT_ID],
              body: Reassignment, response: Response,
-             idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128,
-                                                           pattern=r"^[A-Za-z0-9._:-]+$")] = None
+             idempotency_key: Annotated[str | None, Header(
+                 alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+                 description="the request's own key, scoped to the user and the complaint: a resend under it stores "
+                             "nothing; another request under it is refused (409)")] = None
              ) -> ReassignmentResult:
     where = placed(deployment, complaint_id)
     key = stored_key(user.name, idempotency_key) if idempotency_key else None
