@@ -6,6 +6,11 @@ training config, git commit, held-out metrics) → the gate
 decision that admitted it → the strategy change that put it in service: a release (the manifest's git
 commit and the workflow run that applied it) or, in the embedded default, a local promotion → analysts'
 corrections since; and the earlier allocations a retriage superseded, with why each went where it went.
+
+The model card is no part of a version's hash (``content_version``), so it could be edited after the fact: its
+kind, training data sha256, taxonomy version and metrics are checked against ``model_info``, what registration or
+the release recorded, and a card that says otherwise names those fields (``mismatch``) and leaves the chain
+incomplete.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import asdict
 
 from complaints.deployment import Deployment
 from complaints.model_card import read_model_card
-from complaints.records import Allocation, AuditEvent
+from complaints.records import Allocation, AuditEvent, ModelInfo
 from complaints.registry import RegistryError
 
 SERVING_SCAN = 10_000  # changes of what serves read back to find the one behind an allocation (a few a week)
@@ -56,6 +61,7 @@ def _task_chain(deployment: Deployment, allocation: Allocation, task: str, event
         card = read_model_card(deployment.registry.fetch(task, version))
     except (RegistryError, OSError) as error:
         card = {"error": f"{type(error).__name__}: {error}"}
+    mismatch = _unlike(card, info) if info and "error" not in card else []
     change = _serving_change(events, task, version, allocation.allocated_at)
     gates = [g for g in deployment.store.list_gate_decisions(task, version) if g.decided_at <= allocation.allocated_at]
     release = None
@@ -70,11 +76,24 @@ def _task_chain(deployment: Deployment, allocation: Allocation, task: str, event
                        "shadow": prediction.shadow, "error": prediction.error},
         "version": version,
         "model_info": asdict(info) if info else None,
-        "model_card": {key: card.get(key) for key in ("kind", "training", "metrics", "ci95", "error") if key in card},
+        "model_card": {**{key: card.get(key) for key in ("kind", "training", "metrics", "ci95", "error") if key in card},
+                       **({"mismatch": mismatch} if mismatch else {})},
         "gate_decision": asdict(gates[0]) if gates else None,
         "put_in_service_by": _describe_change(change, release),
-        "complete": info is not None and "error" not in card and change is not None,
+        "complete": info is not None and "error" not in card and not mismatch and change is not None,
     }
+
+
+def _unlike(card: dict, info: ModelInfo) -> list[str]:
+    """The card's fields that say otherwise than the version's ``model_info`` (a field the card leaves out claims
+    nothing)."""
+    training = card.get("training") or {}
+    claims = {"kind": (card.get("kind"), info.kind),
+              "training.data_sha256": (training.get("data_sha256"), info.training_data_sha256),
+              "training.taxonomy_version": (training.get("taxonomy_version"), info.taxonomy_version),
+              "ci95": (card.get("ci95"), info.metrics.get("ci95")),
+              **{f"metrics.{name}": (value, info.metrics.get(name)) for name, value in card.get("metrics", {}).items()}}
+    return [field for field, (said, recorded) in claims.items() if said is not None and said != recorded]
 
 
 def _serving_change(events: list[AuditEvent], task: str, version: str, before: str) -> AuditEvent | None:

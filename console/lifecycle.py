@@ -281,6 +281,8 @@ def cmd_audit(args, settings: Settings, deployment: Deployment) -> int:
               + (f" (dataset {dataset['repo']}@{dataset['revision']}, commit {dataset['commit'][:12]})" if dataset else "")
               + f", taxonomy {training.get('taxonomy_version')}, commit {training.get('git_commit')}, held-out "
               f"{card.get('metrics')}")
+        if card.get("mismatch"):
+            print(f"  model card DIFFERS from what was recorded for the version: {', '.join(card['mismatch'])}")
         print(f"  gate: {gate['decision'] + ' against ' + gate['champion'] + ' at ' + gate['decided_at'] if gate else 'none'}")
         if service.get("action") == "release":
             print(f"  in service by release of {service['environment']} at {service['at']}: manifest "

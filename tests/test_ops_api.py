@@ -230,6 +230,27 @@ def test_the_audit_chain_and_the_summary_come_from_the_store(ops_store, client):
     assert summary["corrections"] == sum(summary["corrections_by_task"].values())
 
 
+def test_a_model_card_edited_after_the_version_was_recorded_is_flagged_and_the_chain_is_incomplete(
+        ops_store, client, deployment, ops_home, cli_at):
+    """The card is no part of the version's hash: a forged data hash or accuracy must not pass as evidence."""
+    path, auditor = f"/complaints/{ops_store.complaint['a']}/audit", as_role(ops_store, "auditor")
+    before = client.get(path, headers=auditor).json()
+    assert before["complete"] and "mismatch" not in before["tasks"]["team"]["model_card"]
+    version = before["tasks"]["team"]["version"]
+    card = ops_home / "registry" / "team" / version / "README.md"
+    recorded = before["tasks"]["team"]["model_info"]
+    text = card.read_text().replace(recorded["training_data_sha256"], "f" * 64)
+    card.write_text(text.replace(f"value: {recorded['metrics']['accuracy']}\n", "value: 0.999\n", 1))
+    after = client.get(path, headers=auditor).json()
+    team = after["tasks"]["team"]
+    assert team["model_card"]["mismatch"] == ["training.data_sha256", "metrics.accuracy"]
+    assert not team["complete"] and not after["complete"] and team["model_info"] == recorded
+    assert all(after["tasks"][task] == before["tasks"][task] for task in ("issue", "vulnerable"))
+    code, out, _ = cli_at(ops_home)("audit", ops_store.complaint["a"])
+    assert code == 1 and "model card DIFFERS from what was recorded for the version: training.data_sha256, " \
+                         "metrics.accuracy" in out
+
+
 def test_no_role_lists_counts_reads_or_corrects_a_smoke_tests_complaints(ops_store, client, deployment, cfpb_rows,
                                                                         tmp_path):
     """A smoke test's batch (tools/smoke.py: its key in the inbox, its complaint ids) triaged beside the 60: no role's
