@@ -5,8 +5,9 @@ writes that make them agree.
 canary share, threshold; a task's first version too) needs the committed gate decision that names exactly that
 change, says promote, is sealed, and was made under the rules in force (model/decision.py); one missing,
 edited, turned away or stale refuses the whole manifest, and so does a version an environment ``promoted_from``
-another never saw served there (model/promotion.py). Then it records each version the manifest names (its
-``model_info`` from the model card in the registry, hash-checked on fetch) and the decisions, writes a task's
+another never saw served there (model/promotion.py), and so does a version it names that the registry lacks
+or holds modified (each is fetched, hash-checked, before anything is written). Then it records each version the
+store has no ``model_info`` of (from its model card in the registry) and the decisions, writes a task's
 strategy only where it differs (a conditional write and an audit event carrying the manifest's commit, actor,
 run URL and the decision's sha256), and records a release when anything changed or this manifest was never
 applied. Applying the same manifest twice changes nothing.
@@ -140,9 +141,8 @@ def apply(deployment: Deployment, manifest: ReleaseManifest, git_commit: str, ac
     if refused:
         raise UngatedChange(f"{manifest.path}: a version {manifest.promoted_from} never served, so nothing was "
                             f"applied: " + " | ".join(f"task {task!r}: {why}" for task, why in refused.items()))
-    for task, release in manifest.tasks.items():
-        for version in filter(None, (release.champion, release.challenger)):
-            record_version(deployment, manifest.registry, task, version)
+    for info in _unrecorded(deployment, manifest):
+        deployment.store.put_model_info(info)
     for record, _ in decisions.values():
         deployment.store.put_gate_decision(record)
     context = {"environment": manifest.environment, "release_id": manifest.sha256, "git_commit": git_commit,
@@ -161,12 +161,28 @@ def apply(deployment: Deployment, manifest: ReleaseManifest, git_commit: str, ac
     return ApplyResult(changes, record)
 
 
+def _unrecorded(deployment: Deployment, manifest: ReleaseManifest) -> list[ModelInfo]:
+    """The ``model_info`` of each version the manifest names that the store has none of. Every version is fetched
+    (RegistryError where it is missing or modified) before ``apply`` writes anything, so one refuses them all."""
+    unrecorded = []
+    for task, release in manifest.tasks.items():
+        for version in filter(None, (release.champion, release.challenger)):
+            folder = deployment.registry.fetch(task, version)
+            if deployment.store.get_model_info(task, version) is None:
+                unrecorded.append(_model_info(folder, manifest.registry, task, version))
+    return unrecorded
+
+
 def record_version(deployment: Deployment, registry: str, task: str, version: str) -> None:
     """The version's ``model_info``, from its model card, once."""
     if deployment.store.get_model_info(task, version) is None:
-        card = read_model_card(deployment.registry.fetch(task, version))
-        training = card.get("training", {})
-        deployment.store.put_model_info(ModelInfo(
-            task=task, version=version, kind=card.get("kind", ""), registered_at=utc_now(),
-            metrics={**card["metrics"], "ci95": card.get("ci95")}, training_data_sha256=training.get("data_sha256", ""),
-            taxonomy_version=training.get("taxonomy_version", ""), uri=f"{registry}/{task}@{version}"))
+        deployment.store.put_model_info(_model_info(deployment.registry.fetch(task, version), registry, task, version))
+
+
+def _model_info(folder: Path, registry: str, task: str, version: str) -> ModelInfo:
+    card = read_model_card(folder)
+    training = card.get("training", {})
+    return ModelInfo(task=task, version=version, kind=card.get("kind", ""), registered_at=utc_now(),
+                     metrics={**card["metrics"], "ci95": card.get("ci95")},
+                     training_data_sha256=training.get("data_sha256", ""),
+                     taxonomy_version=training.get("taxonomy_version", ""), uri=f"{registry}/{task}@{version}")

@@ -8,6 +8,7 @@ the rules in force. A deleted, hand-edited or turned-away decision, an ungated s
 and a version the gate never admitted are each refused with nothing written."""
 
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -176,6 +177,15 @@ def test_a_version_the_gate_never_admitted_cannot_be_served(cli, env, sample_csv
     git_commit_all(env["deploy"], "name a version the gate never admitted")
     refused(cli, env, "'team'", rejected.version)
     assert env["deployment"].store.get_model_info("team", rejected.version) is None
+
+
+def test_a_version_missing_from_the_registry_refuses_the_manifest_before_anything_is_written(cli, env, home):
+    """The manifest's last task's version is gone: the versions named before it are not recorded either."""
+    task, version = list(env["champions"].items())[-1]
+    shutil.rmtree(home / "registry" / task / version)
+    refused(cli, env, f"model {task}@{version} is not in the registry")
+    store = env["deployment"].store
+    assert all(store.get_model_info(t, v) is None and store.get_strategy(t) is None for t, v in env["champions"].items())
 
 
 def test_a_serving_change_with_its_decision_applies(cli, env, sample_csv):
