@@ -275,6 +275,10 @@ def test_no_role_lists_counts_reads_or_corrects_a_smoke_tests_complaints(ops_sto
             response = client.request(method, path, json=sent, headers=headers)
             unknown = client.request(method, path.replace(held, UNKNOWN_ID), json=sent, headers=headers)
             assert (response.status_code, response.json()) == (404, unknown.json()), (role, path, response.text)
+    for role in ("triage_lead", "auditor"):  # the audit chain's readers
+        response, unknown = (client.get(f"/complaints/{complaint}/audit", headers=as_role(ops_store, role))
+                             for complaint in (held, UNKNOWN_ID))
+        assert (response.status_code, response.json()) == (404, unknown.json()), (role, response.text)
     lead = as_role(ops_store, "triage_lead")
     assert sum(q["count"] for q in client.get("/queues", headers=lead).json()) == 60
     summary = client.get("/summary?hours=168", headers=lead).json()

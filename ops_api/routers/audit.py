@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from complaints import access
 from complaints.audit import audit_chain
 from complaints.queues import last_day
-from ops_api.dependencies import COMPLAINT_ID, Served, User
+from ops_api.dependencies import COMPLAINT_ID, Served, User, readable
 from ops_api.errors import ERRORS
 from ops_api.schemas import Summary
 
@@ -19,6 +19,7 @@ SUMMARY_HOURS = 24 * 7  # the summary reads every complaint of its window: a wee
             summary="The audit chain: versions, model cards, gate decisions, releases, corrections")
 def audit(user: User, deployment: Served, complaint_id: Annotated[str, COMPLAINT_ID]) -> dict[str, Any]:
     access.check_oversight(user)
+    readable(deployment, user, complaint_id)  # a smoke test's complaint answers as one that does not exist
     return audit_chain(deployment, complaint_id)
 
 
