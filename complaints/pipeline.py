@@ -2,9 +2,11 @@
 
 For each complaint: skip it if it was already triaged (idempotent on complaint id), store it, pick each
 task's model version from its strategy, predict, route, and store the allocation with every task's
-version, strategy line, score and timestamp. A model that fails sends its complaints to manual triage;
-it never drops them. A caller that knows the models cannot run (a serverless triage call that failed past
-its retries) sends a whole batch to manual triage with its reason, through the same routing and records.
+version, strategy line, score and timestamp. A complaint stored with no allocation is an unfinished write
+(its run stopped between the two), not a triaged one: a resend triages it, its content standing in place of
+the stored copy. A model that fails sends its complaints to manual triage; it never drops them. A caller
+that knows the models cannot run (a serverless triage call that failed past its retries) sends a whole batch
+to manual triage with its reason, through the same routing and records.
 
 Once the fault is fixed, ``retriage`` runs the models again on complaints a failure sent to manual triage
 (never on those sent there for low confidence, nor on those an analyst corrected) and supersedes their
@@ -134,13 +136,13 @@ def record_batch(store: TriageStore, report: BatchReport, source_sha256: str, st
     log(logger, logging.INFO, "batch finished", **counts, batch_id=report.batch_id)
 
 
-def _conflicting_resend(complaint: Complaint, stored: StoredComplaint) -> Rejection:
-    """A resend of a stored id with other content, kept whole (redacted) under its own row: every one of them
+def _conflicting_resend(complaint: Complaint) -> Rejection:
+    """A resend of a triaged id with other content, kept whole (redacted) under its own row: every one of them
     stays, and the stored complaint stands."""
     record = json.dumps({"date_received": complaint.date_received.isoformat(), "narrative": complaint.narrative,
                          "attributes": complaint.attributes}, ensure_ascii=False)
     return Rejection(complaint.row_number, "conflicting_resend", f"complaint id {complaint.complaint_id} is already "
-                     f"stored (batch {stored.batch_id}) with different content", complaint.complaint_id,
+                     f"triaged with different content; the stored complaint stands", complaint.complaint_id,
                      record[:MAX_KEPT_RECORD_CHARS], len(record))
 
 
@@ -200,18 +202,21 @@ class TriagePipeline:
         rejections, todo = [], []
         for complaint in complaints:
             stored = store.get_complaint(complaint.complaint_id)
-            if stored is not None and stored.content_hash != complaint.content_hash:
-                rejections.append(_conflicting_resend(complaint, stored))
-                continue
             existing = store.get_allocation(complaint.complaint_id) if stored is not None else None
             if existing is not None:
-                report.reused += 1
-                report.count(existing)
+                if stored.content_hash != complaint.content_hash:
+                    rejections.append(_conflicting_resend(complaint))
+                else:
+                    report.reused += 1
+                    report.count(existing)
                 continue
+            record = StoredComplaint(complaint.complaint_id, complaint.date_received.isoformat(), complaint.narrative,
+                                     complaint.attributes, complaint.content_hash, report.batch_id, utc_now())
             if stored is None:
-                store.put_complaint(StoredComplaint(
-                    complaint.complaint_id, complaint.date_received.isoformat(), complaint.narrative,
-                    complaint.attributes, complaint.content_hash, report.batch_id, utc_now()))
+                store.put_complaint(record)
+            elif stored.content_hash != complaint.content_hash and not store.replace_unallocated_complaint(record):
+                rejections.append(_conflicting_resend(complaint))  # allocated since it was read: that stands
+                continue
             todo.append(complaint)
         predictions = self._predict(todo, serving, manual_triage_reason)
         for complaint in todo:

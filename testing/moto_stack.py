@@ -262,6 +262,18 @@ def _serialised(create_client: Callable[..., BaseClient]) -> Callable[..., BaseC
     return create
 
 
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem"}
+
+
+def _actions(operation: str, params: dict) -> list[tuple[str, str]]:
+    """What IAM authorizes a call as, each on its resource: a transaction as the action of each of its items."""
+    if operation == "TransactWriteItems":
+        return [(_TRANSACT_ACTIONS[kind], write["TableName"]) for item in params["TransactItems"]
+                for kind, write in item.items()]
+    return [(operation, params.get("TableName") or params.get("Key") or params.get("Prefix") or "")]
+
+
 def _recording(invocations: Invocations):
     """Record every AWS call a handler makes, to hold it to the role Terraform gives that function."""
     make_api_call = BaseClient._make_api_call
@@ -269,8 +281,8 @@ def _recording(invocations: Invocations):
     def call(self: BaseClient, operation: str, params: dict) -> Any:
         if invocations.current and threading.get_ident() == invocations.thread:
             service = self.meta.service_model.service_name
-            resource = params.get("TableName") or params.get("Key") or params.get("Prefix") or ""
-            invocations.aws_calls.add((invocations.current, service, operation, resource))
+            for action, resource in _actions(operation, params):
+                invocations.aws_calls.add((invocations.current, service, action, resource))
         return make_api_call(self, operation, params)
 
     return call

@@ -88,6 +88,17 @@ class StoreContract:
         assert store.put_complaint(complaint(narrative="a different text")) is False
         assert store.get_complaint("1001") == complaint()
 
+    def test_a_complaint_is_written_again_only_while_it_has_no_allocation(self, store: TriageStore):
+        amended = complaint(narrative="an amended text")
+        assert store.replace_unallocated_complaint(amended) is False  # none stored: nothing written
+        assert store.get_complaint("1001") is None
+        store.put_complaint(complaint())
+        assert store.replace_unallocated_complaint(amended) is True  # an unfinished write: the resend stands
+        assert store.get_complaint("1001") == amended
+        store.put_allocation(allocation())
+        assert store.replace_unallocated_complaint(complaint()) is False  # allocated: the stored complaint stands
+        assert store.get_complaint("1001") == amended
+
     def test_allocations_are_written_once_with_their_predictions(self, store: TriageStore):
         assert store.put_allocation(allocation()) is True
         assert store.put_allocation(allocation(queue="Mortgage")) is False

@@ -26,7 +26,7 @@ from complaints.deployment import Deployment
 from complaints.metrics import namespace
 from complaints.pipeline import BatchReport
 from model.manifest import ReleaseManifest
-from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE
+from complaints.records import ALLOCATED, MANUAL_TRIAGE, NEEDS_TRIAGE, StoredComplaint
 from complaints.config import Settings
 from complaints.store.dynamodb import DynamoDBStore
 from complaints.tasks import load_tasks
@@ -205,6 +205,18 @@ def test_the_same_batch_twice_makes_no_duplicates(stack, real_batch):
     assert summary(second)["reused"] == 250
     assert stack.allocation_count() == 250
     assert {i: stack.store.get_allocation(i).allocated_at for i in ids[::25]} == allocated_at
+
+
+def test_a_resend_finishes_a_complaint_a_stopped_batch_stored_and_never_allocated(stack, real_batch):
+    path, ids = real_batch
+    earlier = StoredComplaint(ids[0], "2024-05-01", "An earlier text, never allocated.", {}, "earlier-hash",
+                              "batch-stopped", "2026-05-01T00:00:00.000+00:00")
+    stack.store.put_complaint(earlier)  # stored by a run that stopped before allocating it
+    execution = stack.run(stack.put_batch("inbox/resend.csv", path))
+    assert execution["status"] == "SUCCEEDED" and summary(execution)["rejected"] == 3
+    assert_every_row_ended(stack, execution, ids)
+    assert stack.store.get_complaint(ids[0]).narrative != earlier.narrative  # the resend's content stands
+    assert_least_privilege(stack.invocations.aws_calls)  # the triage role may write it over: a transaction
 
 
 def test_a_chunk_whose_triage_fails_for_good_goes_to_manual_triage_at_once_and_nothing_is_lost(stack, real_batch):

@@ -75,6 +75,7 @@ def test_a_resend_with_different_content_is_rejected_and_kept(deployment, cfpb_r
     [kept] = deployment.store.list_rejections(report.batch_id)
     assert kept.reason_code == "conflicting_resend" and kept.complaint_id == rows[0]["Complaint ID"]
     assert "Entirely new text about my mortgage." in kept.record  # the resend itself is kept, redacted
+    assert "batch" not in kept.reason  # the batch that stored it may have stopped before it was recorded
 
 
 def test_every_conflicting_resend_of_a_batch_is_kept(deployment, cfpb_rows, tmp_path):
@@ -89,6 +90,30 @@ def test_every_conflicting_resend_of_a_batch_is_kept(deployment, cfpb_rows, tmp_
     assert [r.complaint_id for r in kept] == [row["Complaint ID"] for row in rows]
     assert all(deployment.store.get_complaint(r["Complaint ID"]).narrative == r["Consumer complaint narrative"]
                for r in rows)  # the stored complaints stand
+
+
+def interrupted(deployment, path):
+    """Triage ``path`` and die as a killed run does: after its complaints are stored, before any is allocated."""
+    def killed(allocation):
+        raise SystemExit(137)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(deployment.store, "put_allocation", killed)
+        with pytest.raises(SystemExit):
+            TriagePipeline(deployment).triage(read_batch(path, deployment.taxonomy))
+
+
+def test_a_resend_finishes_what_an_interrupted_run_stored_its_new_content_standing(deployment, cfpb_rows, tmp_path):
+    rows = sample(cfpb_rows, 3, salt="interrupted")
+    ids = [row["Complaint ID"] for row in rows]
+    interrupted(deployment, write_csv(tmp_path / "a.csv", rows))
+    assert all(deployment.store.get_complaint(i) and deployment.store.get_allocation(i) is None for i in ids)
+    amended = [dict(rows[0], **{"Consumer complaint narrative": "An amended text about my mortgage."}), *rows[1:]]
+    report = TriagePipeline(deployment).triage(read_batch(write_csv(tmp_path / "b.csv", amended), deployment.taxonomy))
+    assert (report.rows, report.rejected, report.reused, report.allocated + report.manual_triage) == (3, 0, 0, 3)
+    assert all(deployment.store.get_allocation(i).batch_id == report.batch_id for i in ids)
+    stored = deployment.store.get_complaint(ids[0])
+    assert (stored.narrative, stored.batch_id) == ("An amended text about my mortgage.", report.batch_id)
 
 
 def test_bad_rows_are_stored_with_their_reasons_and_the_counts_add_up(deployment, cfpb_rows, tmp_path):

@@ -76,10 +76,16 @@ def decode_all(kind: type[Record], bodies: Iterable[str]) -> list[Record]:
 
 
 class TriageStore(ABC):
-    # raw_complaints: written once per complaint id
+    # raw_complaints: written once per complaint id; written again only while it has no allocation
     @abstractmethod
     def put_complaint(self, complaint: StoredComplaint) -> bool:
         """Store the complaint unless its id exists; True when written, False when the id was stored."""
+
+    @abstractmethod
+    def replace_unallocated_complaint(self, complaint: StoredComplaint) -> bool:
+        """Write the complaint over the one stored under its id while that one has no allocation (an unfinished
+        write: its run stopped before allocating it), in one write. True when written; False when the stored
+        one has an allocation (it stands) or none is stored."""
 
     @abstractmethod
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None: ...

@@ -4,7 +4,8 @@ Items hold their key attributes and the whole record as a JSON ``body``, exactly
 so floats stay exact and both backends read and write identical records. Write-once tables use
 ``attribute_not_exists`` conditions, the strategy table a condition on the revision read, a retriage one
 transaction (the allocation, conditional on the one read, and its history item), a correction another (the
-correction, unless its key is stored, and the allocation's queue and revision, conditional on the revision read). Items are keyed as
+correction, unless its key is stored, and the allocation's queue and revision, conditional on the revision read), a
+complaint written again a third (conditional on its having no allocation). Items are keyed as
 complaints/store/tables.py declares; Terraform (``infra/modules/store``) creates the tables, and
 tests/test_infra.py holds it to that declaration.
 
@@ -143,6 +144,16 @@ class DynamoDBStore(TriageStore):
 
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
         return decode(StoredComplaint, self._get("raw_complaints", complaint_id=complaint_id))
+
+    def replace_unallocated_complaint(self, complaint: StoredComplaint) -> bool:
+        return self._transact(
+            {"ConditionCheck": {"TableName": self.table_name("complaints_allocation"),
+                                "Key": {"complaint_id": {"S": complaint.complaint_id}},
+                                "ConditionExpression": "attribute_not_exists(complaint_id)"}},
+            {"Put": {"TableName": self.table_name("raw_complaints"),
+                     "Item": self._item("raw_complaints", complaint, complaint_id=complaint.complaint_id),
+                     "ConditionExpression": "attribute_exists(complaint_id)"}},
+        ) is None
 
     def _allocation_item(self, allocation: Allocation, queue: str, revision: int) -> dict[str, dict[str, str]]:
         return self._item("complaints_allocation", allocation, complaint_id=allocation.complaint_id, queue=queue,

@@ -154,6 +154,12 @@ class SQLiteStore(TriageStore):
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
         return decode(StoredComplaint, self._one("SELECT body FROM raw_complaints WHERE complaint_id = ?", complaint_id))
 
+    def replace_unallocated_complaint(self, complaint: StoredComplaint) -> bool:
+        return self._db.execute(
+            "UPDATE raw_complaints SET body = ?2 WHERE complaint_id = ?1 AND NOT EXISTS "
+            "(SELECT 1 FROM complaints_allocation WHERE complaint_id = ?1)",
+            (complaint.complaint_id, encode(complaint))).rowcount == 1
+
     def put_allocation(self, allocation: Allocation) -> bool:
         return self._insert("complaints_allocation", allocation, allocation.complaint_id, allocation.queue,
                             allocation.allocated_at, 0)

@@ -19,11 +19,13 @@ locals {
   # policy's "*" matches across "/", so this is every execution's reports folder and nothing else).
   report_prefix = "${var.chunk_prefix}*/reports/"
 
-  # Store tables the pipeline touches, with the calls it makes on each (complaints/pipeline.py).
+  # Store tables the pipeline touches, with the calls it makes on each (complaints/pipeline.py). A resend over a
+  # complaint a stopped run stored and never allocated is one transaction: the complaint put, conditional on a
+  # check that no allocation exists.
   pipeline_tables = {
     model_strategy        = ["dynamodb:GetItem"]
     raw_complaints        = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    complaints_allocation = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    complaints_allocation = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"]
     rejected_rows         = ["dynamodb:PutItem"]
   }
 
