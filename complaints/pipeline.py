@@ -10,7 +10,8 @@ to manual triage with its reason, through the same routing and records.
 
 Once the fault is fixed, ``retriage`` runs the models again on complaints a failure sent to manual triage
 (never on those sent there for low confidence, nor on those an analyst corrected) and supersedes their
-allocation, conditionally on the one it read; the first allocation stays in the complaint's history.
+allocation, conditionally on the one it read; the first allocation stays in the complaint's history. It
+finishes the unfinished writes too: complaints a stopped run stored and never allocated, which no resend came for.
 """
 
 from __future__ import annotations
@@ -96,15 +97,18 @@ class BatchReport:
 
 @dataclass
 class RetriageReport(BatchReport):
-    """A retriage run: ``rows`` complaints examined, each retriaged (allocated or, the models now answering,
-    still in manual triage) or skipped for the reason counted in ``skipped``."""
+    """A retriage run: ``rows`` complaints examined (``unfinished`` of them stored with no allocation), each
+    retriaged (allocated or, the models now answering, still in manual triage; an unfinished one as triage
+    routes it) or skipped for the reason counted in ``skipped``."""
 
     dry_run: bool = False
+    unfinished: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "examined": self.rows, "retriaged": self.allocated + self.manual_triage, "allocated": self.allocated,
+            "examined": self.rows, "unfinished": self.unfinished, "retriaged": self.allocated + self.manual_triage,
+            "allocated": self.allocated,
             "manual_triage": self.manual_triage, "skipped": sum(self.skipped.values()),
             "skipped_reasons": dict(self.skipped.most_common()), "by_queue": dict(self.by_queue.most_common()),
             "model_versions": self.model_versions, "batch_id": self.batch_id, "source": self.source,
@@ -144,6 +148,12 @@ def _conflicting_resend(complaint: Complaint) -> Rejection:
     return Rejection(complaint.row_number, "conflicting_resend", f"complaint id {complaint.complaint_id} is already "
                      f"triaged with different content; the stored complaint stands", complaint.complaint_id,
                      record[:MAX_KEPT_RECORD_CHARS], len(record))
+
+
+def _as_read(stored: StoredComplaint) -> Complaint:
+    """The stored (redacted) complaint as the models read it."""
+    return Complaint(stored.complaint_id, date.fromisoformat(stored.date_received), stored.narrative,
+                     stored.attributes)
 
 
 def _why_not_retriaged(allocation: Allocation | None, corrections: list[Feedback]) -> str | None:
@@ -242,23 +252,33 @@ class TriagePipeline:
                  ) -> RetriageReport:
         """Run the models again on every complaint in manual triage because a task failed (of ``batch_id``,
         allocated at or after ``since``, where given), and supersede its allocation where every task now
-        answers. Safe to run again: a complaint it moved is no longer in manual triage for a failure, and each
-        write is conditional on the allocation read. ``dry_run`` runs the models and writes nothing."""
+        answers; and allocate every complaint stored with no allocation (stored by ``batch_id``, at or after
+        ``since``). Safe to run again: a complaint it moved is no longer in manual triage for a failure, one it
+        allocated is finished, and each write is conditional on the allocation read. ``dry_run`` runs the models
+        and writes nothing."""
         store = self.deployment.store
         serving = strategies(self.deployment)
         started = utc_now()
         listed = [p.allocation for p in store.list_queue(MANUAL_TRIAGE, limit=None, since=since)
                   if batch_id is None or p.allocation.batch_id == batch_id]
+        unfinished = [c for c in store.list_unallocated()
+                      if (batch_id is None or c.batch_id == batch_id) and c.ingested_at >= (since or "")]
         digest = hashlib.sha256()
-        for allocation in sorted(listed, key=lambda a: a.complaint_id):
-            digest.update(f"{allocation.complaint_id}@{allocation.allocated_at}\n".encode("utf-8", "surrogatepass"))
-        report = RetriageReport(f"retriage-{digest.hexdigest()[:24]}", "retriage of manual triage after failures"
-                                + "".join(f", {k} {v}" for k, v in (("batch", batch_id), ("since", since)) if v),
-                                rows=len(listed), model_versions=serving_versions(serving), dry_run=dry_run)
-        log(logger, logging.INFO, "retriage started", batch_id=report.batch_id, listed=len(listed), dry_run=dry_run)
+        for complaint_id, at in sorted([(a.complaint_id, a.allocated_at) for a in listed]
+                                       + [(c.complaint_id, c.ingested_at) for c in unfinished]):
+            digest.update(f"{complaint_id}@{at}\n".encode("utf-8", "surrogatepass"))
+        scope = "".join(f", {k} {v}" for k, v in (("batch", batch_id), ("since", since)) if v)
+        report = RetriageReport(f"retriage-{digest.hexdigest()[:24]}",
+                                f"retriage of manual triage after failures and of unfinished writes{scope}",
+                                rows=len(listed) + len(unfinished), model_versions=serving_versions(serving),
+                                dry_run=dry_run, unfinished=len(unfinished))
+        log(logger, logging.INFO, "retriage started", batch_id=report.batch_id, listed=len(listed),
+            unfinished=len(unfinished), dry_run=dry_run)
         size = Settings.from_env().chunk_size
         for start in range(0, len(listed), size):
             self._retriage_chunk(listed[start:start + size], serving, report)
+        for start in range(0, len(unfinished), size):
+            self._finish_chunk(unfinished[start:start + size], serving, report)
         counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
         if not dry_run:
             store.put_batch(TriageBatch(report.batch_id, report.source, digest.hexdigest(), started, utc_now(), counts,
@@ -280,8 +300,7 @@ class TriagePipeline:
             if skip is not None:
                 report.skipped[skip] += 1
                 continue
-            todo.append((read, Complaint(stored.complaint_id, date.fromisoformat(stored.date_received),
-                                         stored.narrative, stored.attributes)))
+            todo.append((read, _as_read(stored)))
         predictions = self._predict([complaint for _, complaint in todo], serving, None)
         for read, complaint in todo:
             allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving,
@@ -290,6 +309,20 @@ class TriagePipeline:
                 report.skipped["still_failing"] += 1  # the allocation it has stands, with its first failure
             elif not report.dry_run and not store.supersede_allocation(allocation, read):
                 report.skipped["changed_since_read"] += 1  # another writer replaced it first: theirs stands
+            else:
+                report.count(allocation)
+
+    def _finish_chunk(self, unfinished: list[StoredComplaint], serving: dict[str, ModelStrategy],
+                      report: RetriageReport) -> None:
+        """Allocate complaints a stopped run stored, as triage would have; one allocated since they were listed
+        keeps that allocation."""
+        complaints = [_as_read(stored) for stored in unfinished]
+        predictions = self._predict(complaints, serving, None)
+        for complaint in complaints:
+            allocation = self._allocation(complaint.complaint_id, predictions[complaint.complaint_id], serving,
+                                          report)
+            if not report.dry_run and not self.deployment.store.put_allocation(allocation):
+                report.skipped["changed_since_read"] += 1
             else:
                 report.count(allocation)
 

@@ -45,13 +45,18 @@ def add_commands(command) -> None:
                                                  "sent to manual triage, once the fault is fixed; an allocation "
                                                  "they now get supersedes the first, which stays in the complaint's "
                                                  "history. Complaints in manual triage for low confidence, and "
-                                                 "complaints an analyst corrected, are left alone. Safe to re-run.")
-    retriage.add_argument("--batch", metavar="BATCH_ID", help="only complaints allocated by this batch")
-    retriage.add_argument("--since", metavar="ISO_TIME", help="only complaints allocated at or after this date or "
-                                                              "time (UTC unless it names an offset)")
+                                                 "complaints an analyst corrected, are left alone. Complaints a "
+                                                 "stopped run stored and never allocated are allocated. Safe to "
+                                                 "re-run.")
+    retriage.add_argument("--batch", metavar="BATCH_ID", help="only complaints allocated (or, unfinished, stored) by "
+                                                              "this batch")
+    retriage.add_argument("--since", metavar="ISO_TIME", help="only complaints allocated (or, unfinished, stored) at "
+                                                              "or after this date or time (UTC unless it names an "
+                                                              "offset)")
     retriage.add_argument("--dry-run", action="store_true", help="run the models, report, write nothing")
-    retriage.add_argument("--json", action="store_true", help='last line: {"examined", "retriaged", "allocated", '
-                                                              '"manual_triage", "skipped", "skipped_reasons", ...}')
+    retriage.add_argument("--json", action="store_true", help='last line: {"examined", "unfinished", "retriaged", '
+                                                              '"allocated", "manual_triage", "skipped", '
+                                                              '"skipped_reasons", ...}')
 
     realloc = command("reallocate", cmd_reallocate, "Record an analyst's correction of one task's label; it "
                                                     "becomes training data for the next retrain.")
@@ -193,9 +198,11 @@ def cmd_retriage(args, settings: Settings, deployment: Deployment) -> int:
         return 0
     print(f"{report.batch_id}: {report.source}" + ("  (dry run: nothing written)" if report.dry_run else ""))
     print(f"  examined         {report.rows:>7,}")
+    print(f"    unfinished     {report.unfinished:>7,}  (stored by a run that stopped before allocating them)")
     print(f"  retriaged        {report.allocated + report.manual_triage:>7,}")
     print(f"    allocated      {report.allocated:>7,}")
-    print(f"    manual triage  {report.manual_triage:>7,}  (the models answered, with low confidence)")
+    print(f"    manual triage  {report.manual_triage:>7,}  (the models answered, with low confidence"
+          + ("; or an unfinished complaint's failed)" if report.unfinished else ")"))
     print(f"  skipped          {sum(report.skipped.values()):>7,}")
     for reason, count in report.skipped.most_common():
         print(f"    {reason:<27} {count:>7,}")

@@ -99,6 +99,14 @@ class StoreContract:
         assert store.replace_unallocated_complaint(complaint()) is False  # allocated: the stored complaint stands
         assert store.get_complaint("1001") == amended
 
+    def test_the_complaints_stored_with_no_allocation_are_listed_by_id(self, store: TriageStore):
+        assert store.list_unallocated() == []
+        for complaint_id in ("3", "1", "2"):
+            store.put_complaint(complaint(complaint_id))
+        store.put_allocation(allocation("2"))
+        store.put_allocation(allocation("4"))  # an allocation without its complaint lists nothing
+        assert store.list_unallocated() == [complaint("1"), complaint("3")]
+
     def test_allocations_are_written_once_with_their_predictions(self, store: TriageStore):
         assert store.put_allocation(allocation()) is True
         assert store.put_allocation(allocation(queue="Mortgage")) is False

@@ -105,6 +105,23 @@ def test_a_store_failing_mid_chunk_fails_the_batch_loudly_and_a_replay_completes
     assert again.reused == 58 and assert_accounted(deployment, batch, report.batch_id) == held
 
 
+def test_a_retriage_finishes_what_a_stopped_run_stored_and_never_allocated(deployment, cfpb_rows, tmp_path):
+    batch = read_batch(batch_with_bad_rows(cfpb_rows, tmp_path, 40, "stopped"), deployment.taxonomy)
+    failing = replace(deployment, store=StoreFailingAfter(deployment.store, 20))
+    with pytest.raises(ConnectionError, match="store unavailable"):
+        TriagePipeline(failing).triage(split(batch, 16))  # the second chunk is stored, then fails part-way
+    unfinished = [c.complaint_id for c in batch.complaints if deployment.store.get_complaint(c.complaint_id)
+                  and not deployment.store.get_allocation(c.complaint_id)]
+    assert len(unfinished) == 12  # two chunks of 16 stored, 20 allocated
+    dry = TriagePipeline(deployment).retriage(dry_run=True)
+    assert dry.unfinished == 12 and not any(deployment.store.get_allocation(i) for i in unfinished)
+    report = TriagePipeline(deployment).retriage()
+    assert report.unfinished == 12 and report.allocated + report.manual_triage == 12
+    assert all(deployment.store.get_allocation(i).batch_id == report.batch_id for i in unfinished)
+    assert deployment.store.get_batch(report.batch_id).counts["unfinished"] == 12
+    assert TriagePipeline(deployment).retriage().unfinished == 0  # finished: a second retriage finds none
+
+
 def test_a_model_that_cannot_load_sends_complaints_to_manual_triage_until_a_retriage(deployment, cfpb_rows, tmp_path,
                                                                                      cli):
     good = deployment.store.get_strategy("issue")

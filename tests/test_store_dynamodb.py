@@ -74,6 +74,14 @@ def test_a_queue_longer_than_one_page_is_read_to_its_limit(store):
     assert store.count_queue("Mortgage") == 30
 
 
+def test_complaints_with_no_allocation_are_found_past_one_batch_read(store):
+    for n in range(250):
+        store.put_complaint(complaint(f"c{n:03}"))
+        if n % 3:
+            store.put_allocation(allocation(f"c{n:03}"))
+    assert [c.complaint_id for c in store.list_unallocated()] == [f"c{n:03}" for n in range(0, 250, 3)]
+
+
 def test_every_table_has_a_schema():
     assert set(TABLES) == {"raw_complaints", "complaints_allocation", "allocation_history", "model_info",
                            "model_strategy", "feedback", "rejected_rows", "triage_batches", "audit_log",
@@ -99,12 +107,13 @@ def test_reads_that_decide_a_write_are_strongly_consistent(store):
     store.list_feedback("1")
     store.list_feedback()
     store.list_allocation_history("1001")
+    store.list_unallocated()
     store.list_queue("Credit card")
     store.list_audit()
     consistent = {(op, params["TableName"].removeprefix("complaints-test-")) for op, params in reads
                   if params.get("ConsistentRead") is True}
     assert {("GetItem", "raw_complaints"), ("GetItem", "complaints_allocation"), ("GetItem", "model_strategy"),
             ("GetItem", "feedback"), ("GetItem", "audit_log"), ("Query", "feedback"), ("Scan", "feedback"),
-            ("Query", "allocation_history")} <= consistent
+            ("Query", "allocation_history"), ("Scan", "raw_complaints")} <= consistent
     assert all(params.get("ConsistentRead") is True for _, params in reads if "IndexName" not in params)
     assert {params["IndexName"] for _, params in reads if not params.get("ConsistentRead")} == {"by_queue", "by_time"}

@@ -1,6 +1,7 @@
 """The store interface, shaped for a key-value backend (DynamoDB): key lookups, conditional writes and
-transactions, secondary indexes (complaints by the queue they stand in, corrections by analyst), no joins and
-no listing that reads a whole table. Every backend passes ``testing/store_contract.py``.
+transactions, secondary indexes (complaints by the queue they stand in, corrections by analyst), no joins, and
+no listing that reads a whole table but for a batch job's (every correction for training, the complaints with no
+allocation for retriage). Every backend passes ``testing/store_contract.py``.
 
 What is common to every backend is written here once: how a record becomes the JSON body a backend stores
 beside its key columns (:func:`encode`) and back (:func:`decode`), and the strategy's revision check
@@ -89,6 +90,11 @@ class TriageStore(ABC):
 
     @abstractmethod
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None: ...
+
+    @abstractmethod
+    def list_unallocated(self) -> list[StoredComplaint]:
+        """The complaints stored with no allocation (their run stopped before allocating them), by id. Reads
+        every stored complaint's key: for retriage, never for a request."""
 
     # complaints_allocation: written once per complaint id, listed by the queue it stands in now; replaced only by a
     # retriage, moved only by a correction

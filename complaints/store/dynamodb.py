@@ -145,6 +145,31 @@ class DynamoDBStore(TriageStore):
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
         return decode(StoredComplaint, self._get("raw_complaints", complaint_id=complaint_id))
 
+    def list_unallocated(self) -> list[StoredComplaint]:
+        """No index knows which complaints have no allocation: every stored complaint's key is read (a scan),
+        page by page, and looked up in the allocations a hundred at a time; only those without one are read whole."""
+        pages = self._client.get_paginator("scan").paginate(TableName=self.table_name("raw_complaints"),
+                                                            ConsistentRead=True, ProjectionExpression="complaint_id")
+        unallocated = []
+        for page in pages:
+            ids = [item["complaint_id"]["S"] for item in page["Items"]]
+            for start in range(0, len(ids), 100):
+                allocated = self._allocated(ids[start:start + 100])
+                unallocated += [i for i in ids[start:start + 100] if i not in allocated]
+        return [self.get_complaint(complaint_id) for complaint_id in sorted(unallocated)]
+
+    def _allocated(self, complaint_ids: list[str]) -> set[str]:
+        """Which of these complaints (a hundred at most: one batch read) have an allocation, read consistently."""
+        request = {self.table_name("complaints_allocation"): {
+            "Keys": [{"complaint_id": {"S": i}} for i in complaint_ids], "ConsistentRead": True,
+            "ProjectionExpression": "complaint_id"}}
+        found: set[str] = set()
+        while request:
+            answer = self._client.batch_get_item(RequestItems=request)
+            found.update(item["complaint_id"]["S"] for items in answer["Responses"].values() for item in items)
+            request = answer.get("UnprocessedKeys")
+        return found
+
     def replace_unallocated_complaint(self, complaint: StoredComplaint) -> bool:
         return self._transact(
             {"ConditionCheck": {"TableName": self.table_name("complaints_allocation"),

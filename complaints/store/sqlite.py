@@ -154,6 +154,11 @@ class SQLiteStore(TriageStore):
     def get_complaint(self, complaint_id: str) -> StoredComplaint | None:
         return decode(StoredComplaint, self._one("SELECT body FROM raw_complaints WHERE complaint_id = ?", complaint_id))
 
+    def list_unallocated(self) -> list[StoredComplaint]:
+        return decode_all(StoredComplaint, self._all(
+            "SELECT body FROM raw_complaints WHERE complaint_id NOT IN "
+            "(SELECT complaint_id FROM complaints_allocation) ORDER BY complaint_id"))
+
     def replace_unallocated_complaint(self, complaint: StoredComplaint) -> bool:
         return self._db.execute(
             "UPDATE raw_complaints SET body = ?2 WHERE complaint_id = ?1 AND NOT EXISTS "
