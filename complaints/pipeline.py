@@ -132,7 +132,7 @@ def batch_identity(batch: IntakeBatch) -> str:
 
 def record_batch(store: TriageStore, report: BatchReport, source_sha256: str, started_at: str) -> None:
     """Record a triaged batch for auditors, once its every row has ended allocated, in manual triage or
-    rejected: the counts must add up."""
+    rejected: the counts must add up. A later run of the batch is kept beside the first, never over it."""
     assert report.allocated + report.manual_triage + report.rejected == report.rows, report.as_json()
     counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
     store.put_batch(TriageBatch(report.batch_id, report.source, source_sha256, started_at, utc_now(), counts,

@@ -144,7 +144,8 @@ class RejectedRow:
 
 @dataclass(frozen=True)
 class TriageBatch:
-    """A row of ``triage_batches``: one run of the pipeline over one input, for auditors."""
+    """A row of ``triage_batches``: the first run of the pipeline over one input, for auditors, and each later run
+    of the same input (its batch id) in ``reruns``, oldest first, so no run's record is written over."""
 
     batch_id: str
     source: str
@@ -153,6 +154,11 @@ class TriageBatch:
     finished_at: str
     counts: dict[str, Any]
     model_versions: dict[str, Any]
+    reruns: list[dict[str, Any]] = field(default_factory=list)  # each: source, started_at, finished_at, counts, ...
+
+    def run(self) -> dict[str, Any]:
+        """This run, as a later run is kept in the first's ``reruns``."""
+        return {k: v for k, v in as_dict(self).items() if k not in ("batch_id", "source_sha256", "reruns")}
 
 
 SERVING_ACTIONS = ("promote", "canary", "shadow", "rollback", "release")  # audit actions that change what serves

@@ -74,7 +74,6 @@ IDEMPOTENT = {
 LAST_WRITE_WINS = {
     "rejection": ("put_rejection", lambda store: store.list_rejections("b1"), REJECTION,
                   replace(REJECTION, reason="still empty")),
-    "batch": ("put_batch", lambda store: [store.get_batch("b1")], BATCH, replace(BATCH, finished_at="t2")),
     "user": ("put_user", lambda store: store.list_users(), USER, replace(USER, token_sha256="sha-rotated")),
 }
 
@@ -255,6 +254,17 @@ class StoreContract:
         assert store.append_audit(AuditEvent("e2", "2024-01-02T00:00:00+00:00", "ci", "rollback", "team", {})) is True
         assert [e.event_id for e in store.list_audit()] == ["e2", "e1"]
         assert [e.event_id for e in store.list_audit(limit=1)] == ["e2"]
+
+    def test_every_run_of_a_batch_is_recorded_and_none_is_written_over(self, store: TriageStore):
+        assert store.put_batch(BATCH) is True
+        again = replace(BATCH, source="again.csv", started_at="t2", finished_at="t3", counts={"rows": 2, "rejected": 1})
+        assert store.put_batch(again) is True
+        assert store.put_batch(replace(again, finished_at="t4")) is False  # a replay of that run: the first write stands
+        assert store.put_batch(replace(BATCH, finished_at="t9")) is False
+        assert store.get_batch("b1") == replace(BATCH, reruns=[again.run()])
+        assert store.get_batch("b1").reruns[0]["counts"] == {"rows": 2, "rejected": 1}
+        assert store._write_batch(replace(BATCH, source="stale.csv"), BATCH) is False  # read before the rerun
+        assert store.get_batch("b1") == replace(BATCH, reruns=[again.run()])
 
     def test_changes_of_what_serves_are_listed_apart_from_the_rest_of_the_audit_log(self, store: TriageStore):
         for n, action in enumerate(("promote", "reallocate", "register", "rollback", "reallocate")):

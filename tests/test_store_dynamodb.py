@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 from moto import mock_aws
 
-from complaints.records import Allocation, ModelStrategy
+from complaints.records import Allocation, ModelStrategy, as_dict
 from complaints.store import open_store
 from complaints.store.dynamodb import DynamoDBStore
 from complaints.store.tables import TABLES
 from testing.moto_stack import create_store_tables
-from testing.store_contract import EVENT, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
+from testing.store_contract import BATCH, EVENT, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
 REGION = "us-east-1"
 
@@ -80,6 +80,15 @@ def test_complaints_with_no_allocation_are_found_past_one_batch_read(store):
         if n % 3:
             store.put_allocation(allocation(f"c{n:03}"))
     assert [c.complaint_id for c in store.list_unallocated()] == [f"c{n:03}" for n in range(0, 250, 3)]
+
+
+def test_a_batch_recorded_before_batches_kept_their_reruns_keeps_its_first_run(store):
+    written = {k: v for k, v in as_dict(BATCH).items() if k != "reruns"}
+    store._client.put_item(TableName="complaints-test-triage_batches",
+                           Item={"batch_id": {"S": "b1"}, "body": {"S": json.dumps(written)}})
+    again = replace(BATCH, started_at="t2", finished_at="t3")
+    assert store.put_batch(again) is True
+    assert store.get_batch("b1") == replace(BATCH, reruns=[again.run()])
 
 
 def test_every_table_has_a_schema():

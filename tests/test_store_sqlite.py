@@ -7,7 +7,7 @@ import pytest
 from complaints.records import as_dict
 from complaints.store import open_store
 from complaints.store.sqlite import SQLiteStore
-from testing.store_contract import FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
+from testing.store_contract import BATCH, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
 # The layout of the files written before the queue index (the statements the store ran before its tables were
 # declared in complaints/store/tables.py): opened now, such a file must be migrated to what a new file is, table by
@@ -63,6 +63,15 @@ def test_the_sqlite_file_persists_across_processes(tmp_path):
     again = open_store(f"sqlite:///{path}")
     assert again.get_complaint("1001") == complaint()
     assert again.get_allocation("1001") == allocation()
+
+
+def test_a_batch_recorded_before_batches_kept_their_reruns_keeps_its_first_run(tmp_path):
+    store = SQLiteStore(tmp_path / "triage.sqlite3")
+    written = {k: v for k, v in as_dict(BATCH).items() if k != "reruns"}
+    store._db.execute("INSERT INTO triage_batches VALUES (?, ?)", ("b1", json.dumps(written)))
+    again = replace(BATCH, started_at="t2", finished_at="t3")
+    assert store.put_batch(again) is True
+    assert store.get_batch("b1") == replace(BATCH, reruns=[again.run()])
 
 
 def test_a_file_of_the_layout_written_so_far_is_migrated_to_the_declared_one(tmp_path):

@@ -9,6 +9,7 @@ beside its key columns (:func:`encode`) and back (:func:`decode`), and the strat
 
 Every write is safe to replay (a retried Lambda, a re-run batch): written twice, a record is stored once and
 no error is raised. Write-once tables keep the first record under a key and say whether this write stored it;
+a batch's record keeps every run of the batch (each later one appended, conditionally on the record read);
 the others keep the last. A strategy write is conditional on the revision read, so replaying one that
 succeeded raises :class:`StaleWriteError`, as any write from a stale read does.
 
@@ -223,9 +224,26 @@ class TriageStore(ABC):
     @abstractmethod
     def list_rejections(self, batch_id: str) -> list[RejectedRow]: ...
 
-    # triage_batches: one per batch id, for auditors; a later write under an id replaces the batch
+    # triage_batches: one per batch id, for auditors, holding every run of the batch; none is written over
+    def put_batch(self, batch: TriageBatch) -> bool:
+        """Record a run of the batch: the first as the batch's record, each later one (another ``started_at``)
+        appended to its ``reruns``, conditionally on the record read. True when written; False when this run is
+        recorded already (a replay), which keeps the first write of it."""
+        while True:
+            stored = self.get_batch(batch.batch_id)
+            if stored is None:
+                written = batch
+            elif batch.started_at in {stored.started_at, *(run["started_at"] for run in stored.reruns)}:
+                return False
+            else:
+                written = replace(stored, reruns=[*stored.reruns, batch.run()])
+            if self._write_batch(written, stored):
+                return True
+
     @abstractmethod
-    def put_batch(self, batch: TriageBatch) -> None: ...
+    def _write_batch(self, written: TriageBatch, read: TriageBatch | None) -> bool:
+        """Store ``written`` only while the stored record is ``read`` (None: only while none is stored); True when
+        written. The one conditional write each backend supplies for :meth:`put_batch`."""
 
     @abstractmethod
     def get_batch(self, batch_id: str) -> TriageBatch | None: ...

@@ -2,7 +2,8 @@
 
 Items hold their key attributes and the whole record as a JSON ``body``, exactly as the SQLite rows do,
 so floats stay exact and both backends read and write identical records. Write-once tables use
-``attribute_not_exists`` conditions, the strategy table a condition on the revision read, a retriage one
+``attribute_not_exists`` conditions, the strategy table a condition on the revision read, a batch's record one on
+the record read, a retriage one
 transaction (the allocation, conditional on the one read, and its history item), a correction another (the
 correction, unless its key is stored, and the allocation's queue and revision, conditional on the revision read), a
 complaint written again a third (conditional on its having no allocation). Items are keyed as
@@ -290,8 +291,16 @@ class DynamoDBStore(TriageStore):
         return decode_all(RejectedRow, self._query("rejected_rows", KeyConditionExpression="batch_id = :b",
                                                    ExpressionAttributeValues={":b": {"S": batch_id}}))
 
-    def put_batch(self, batch: TriageBatch) -> None:
-        self._put("triage_batches", self._item("triage_batches", batch, batch_id=batch.batch_id))
+    def _write_batch(self, written: TriageBatch, read: TriageBatch | None) -> bool:
+        """Conditional on the body as stored, once it decodes to ``read``: a record stored before it had reruns
+        holds no such key."""
+        body = self._get("triage_batches", batch_id=written.batch_id)
+        if decode(TriageBatch, body) != read:
+            return False
+        item = self._item("triage_batches", written, batch_id=written.batch_id)
+        if body is None:
+            return self._put_new("triage_batches", item)
+        return self._put("triage_batches", item, "body = :read", {":read": {"S": body}})
 
     def get_batch(self, batch_id: str) -> TriageBatch | None:
         return decode(TriageBatch, self._get("triage_batches", batch_id=batch_id))

@@ -252,8 +252,11 @@ class SQLiteStore(TriageStore):
         return decode_all(RejectedRow, self._all("SELECT body FROM rejected_rows WHERE batch_id = ? ORDER BY row_number",
                                                  batch_id))
 
-    def put_batch(self, batch: TriageBatch) -> None:
-        self._insert("triage_batches", batch, batch.batch_id, replace=True)
+    def _write_batch(self, written: TriageBatch, read: TriageBatch | None) -> bool:
+        with self._transaction():  # compared as decoded: a record stored before it had reruns holds no such key
+            if self.get_batch(written.batch_id) != read:
+                return False
+            return self._insert("triage_batches", written, written.batch_id, replace=read is not None)
 
     def get_batch(self, batch_id: str) -> TriageBatch | None:
         return decode(TriageBatch, self._one("SELECT body FROM triage_batches WHERE batch_id = ?", batch_id))

@@ -133,7 +133,8 @@ locals {
       s3_read     = [var.chunk_prefix]
       s3_write    = []
       s3_list     = [local.report_prefix]
-      tables      = { triage_batches = ["dynamodb:PutItem"] } # the batch's record (complaints/pipeline.py)
+      # The batch's record (complaints/pipeline.py): a later run of the batch is appended to it, read first.
+      tables = { triage_batches = ["dynamodb:GetItem", "dynamodb:PutItem"] }
     }
   }
 }
