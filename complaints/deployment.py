@@ -17,7 +17,7 @@ from complaints.operations import Operations
 from complaints.redaction import Redactor, redact
 from complaints.redaction.cache import RedactionCache
 from complaints.store import TriageStore, open_store
-from complaints.store.sqlite import SQLiteStore
+from complaints.store.sqlite import SQLiteStore, owner_only
 from complaints.tasks import TaskSpec, load_tasks
 from complaints.taxonomy import Taxonomy
 
@@ -35,10 +35,10 @@ class Deployment:
     def embedded(cls, settings: Settings) -> "Deployment":
         """The embedded default, its home readable by its owner only: it holds the store, the models and the
         redaction cache."""
-        settings.home.mkdir(parents=True, exist_ok=True)
-        settings.home.chmod(0o700)
+        store = SQLiteStore(settings.store_path)  # makes the home, or says why it cannot
+        owner_only(settings.home)
         return cls(
-            store=SQLiteStore(settings.store_path),
+            store=store,
             registry=LocalRegistry(settings.registry_dir),
             tasks=load_tasks(settings.tasks_file),
             taxonomy=Taxonomy.load(settings.taxonomy_file),

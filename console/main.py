@@ -21,14 +21,15 @@ from model.registration import RegistrationIncomplete
 from complaints.registry import RegistryError
 from complaints.config import Settings
 from complaints.feedback import CorrectionQuotaExceeded
-from complaints.store import IdempotencyConflict, StaleWriteError
+from complaints.store import IdempotencyConflict, StaleWriteError, StoreBusy, StoreUnavailable
 from complaints.strategy import NoChampionError
 from complaints.tasks import TaskConfigError
 from complaints.taxonomy import TaxonomyError
 
-# Raised before anything is written: the input or configuration is refused.
+# Raised before anything is written: the input or configuration is refused, or the store cannot take the write
+# (busy, read-only, out of reach).
 REFUSALS = (UsageError, IntakeError, NoChampionError, TaskConfigError, TaxonomyError, ManifestError, NotAllocatedError,
-            RegistryError, KeyError, ValueError, StaleWriteError, CorrectionQuotaExceeded)
+            RegistryError, KeyError, ValueError, StaleWriteError, CorrectionQuotaExceeded, StoreBusy, StoreUnavailable)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,13 +1,17 @@
 """The `complaints` command as a user runs it: real files, real store, JSON contracts."""
 
 import csv
+import functools
 import re
 import sqlite3
+import stat
 
 import pytest
 
 from console.main import main
+from complaints import deployment as deployment_module
 from complaints.deployment import Deployment
+from complaints.store.sqlite import SQLiteStore
 from complaints.config import Settings
 from model.training_data import corrected_complaints
 from conftest import last_json, sample, write_csv
@@ -262,3 +266,39 @@ def test_users_disable_refuses_the_users_token_and_the_listing_says_so(cli, depl
     assert next(line for line in listing.splitlines() if "leaver" in line).split()[-2] == "disabled"
     code, _, err = cli("users", "disable", "nobody")
     assert code != 0 and "no such user" in err
+
+
+def refused(err: str, command: str, message: str) -> bool:
+    """The command's one-line refusal (warnings, JSON lines, may stand before it), and no traceback."""
+    return "Traceback" not in err and err.strip().splitlines()[-1].startswith(f"complaints {command}: error: {message}")
+
+
+def test_a_read_only_store_is_read_and_a_write_is_refused_with_exit_2(cli, home, cfpb_rows, tmp_path):
+    row = sample(cfpb_rows, 1, salt="read-only")[0]
+    cli("triage", "--data", str(write_csv(tmp_path / "one.csv", [row])))
+    store = home / "triage.sqlite3"
+    store.chmod(0o444)  # its owner made it read-only
+    code, out, _ = cli("show", row["Complaint ID"], "--json")
+    assert code == 0 and last_json(out)["allocation"]
+    assert cli("queue", "Manual triage")[0] == 0
+    more = write_csv(tmp_path / "more.csv", sample(cfpb_rows, 2, salt="read-only-more"))
+    code, _, err = cli("triage", "--data", str(more))
+    assert code == 2 and refused(err, "triage", "the store is read-only")
+    assert stat.S_IMODE(store.stat().st_mode) == 0o400  # no write permission given back
+
+
+def test_a_store_another_writer_holds_is_refused_with_exit_2(cli, home, monkeypatch):
+    monkeypatch.setattr(deployment_module, "SQLiteStore", functools.partial(SQLiteStore, busy_timeout_ms=50))
+    holder = sqlite3.connect(home / "triage.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    code, _, err = cli("users", "add", "ana", "--role", "auditor")
+    holder.execute("ROLLBACK")
+    assert code == 2 and refused(err, "users", "the store is busy with another writer")
+
+
+def test_a_store_that_cannot_be_opened_is_refused_with_exit_2(cli, home):
+    for part in home.glob("triage.sqlite3*"):
+        part.unlink()
+    (home / "triage.sqlite3").write_bytes(b"not a database")
+    code, _, err = cli("queue", "Manual triage")
+    assert code == 2 and refused(err, "queue", f"the store {home / 'triage.sqlite3'} cannot be opened")

@@ -1,11 +1,13 @@
 import json
+import re
 import sqlite3
+import stat
 from dataclasses import replace
 
 import pytest
 
 from complaints.records import as_dict
-from complaints.store import open_store
+from complaints.store import StoreUnavailable, open_store
 from complaints.store.sqlite import SQLiteStore
 from testing.store_contract import BATCH, FEEDBACK, GATE, RELEASE, StoreContract, allocation, complaint
 
@@ -154,3 +156,36 @@ def test_the_embedded_home_and_its_store_are_their_owners_only(tmp_path):
     Deployment.embedded(Settings.from_env(home=home)).store.close()
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "triage.sqlite3").stat().st_mode) == 0o600
+    (home / "triage.sqlite3").chmod(0o664)
+    home.chmod(0o755)
+    Deployment.embedded(Settings.from_env(home=home)).store.close()  # group and other taken off again
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "triage.sqlite3").stat().st_mode) == 0o600
+
+
+def test_a_store_its_owner_made_read_only_is_read_and_a_write_is_refused(tmp_path):
+    path = tmp_path / "triage.sqlite3"
+    SQLiteStore(path).put_complaint(complaint())
+    path.chmod(0o444)
+    store = SQLiteStore(path)
+    assert store.get_complaint("1001") == complaint()
+    with pytest.raises(StoreUnavailable, match="read-only"):
+        store.put_complaint(complaint("2002"))
+    with pytest.raises(StoreUnavailable, match="read-only"):
+        store.add_correction(replace(FEEDBACK, revision=1), "Mortgage")  # a transaction: refused as it begins
+    assert stat.S_IMODE(path.stat().st_mode) == 0o400  # group and other taken off; no write permission given back
+    path.chmod(0o600)
+    assert SQLiteStore(path).get_complaint("2002") is None
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda path: path.write_bytes(b"not a database, whatever its name"), "file is not a database"),
+    (lambda path: path.parent.rmdir() or path.parent.write_text(""), "File exists"),
+    (lambda path: path.mkdir(), "unable to open database file"),
+], ids=["not-a-database", "folder-is-a-file", "file-is-a-folder"])
+def test_a_store_that_cannot_be_opened_says_why_and_writes_nothing(tmp_path, make, reason):
+    path = tmp_path / "home" / "triage.sqlite3"
+    path.parent.mkdir()
+    make(path)
+    with pytest.raises(StoreUnavailable, match=re.escape(f"the store {path} cannot be opened: {reason}")):
+        SQLiteStore(path)

@@ -1,8 +1,8 @@
 """The triage store: one interface (``base``), one declaration of its tables (``tables``), one module per backend."""
 
-from complaints.store.base import IdempotencyConflict, StaleWriteError, StoreBusy, TriageStore
+from complaints.store.base import IdempotencyConflict, StaleWriteError, StoreBusy, StoreUnavailable, TriageStore
 
-__all__ = ["IdempotencyConflict", "StaleWriteError", "StoreBusy", "TriageStore", "open_store"]
+__all__ = ["IdempotencyConflict", "StaleWriteError", "StoreBusy", "StoreUnavailable", "TriageStore", "open_store"]
 
 
 def open_store(url: str) -> TriageStore:

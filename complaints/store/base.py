@@ -51,6 +51,11 @@ class StoreBusy(RuntimeError):
     """Another writer held the store for longer than a call waits: nothing was written; try again shortly."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot be opened, or written, as it stands (read-only, not a database, out of reach): nothing
+    was written. The message says why and names no record."""
+
+
 class IdempotencyConflict(RuntimeError):
     """A write named a stored idempotency key with another request. The stored record stands; the resend is
     kept as the audit event ``kept_as``."""

@@ -7,6 +7,7 @@ so both backends read and write identical records. The tables are created from t
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from complaints.records import (
     SERVING_ACTIONS, Allocation, ApiUser, AuditEvent, Explanation, Feedback, GateDecision, ModelInfo, ModelStrategy,
     Placement, RejectedRow, ReleaseRecord, StoredComplaint, TriageBatch,
 )
-from complaints.store.base import StoreBusy, TriageStore, decode, decode_all, encode
+from complaints.store.base import StoreBusy, StoreUnavailable, TriageStore, decode, decode_all, encode
 from complaints.store.tables import TABLES, Table
 
 
@@ -71,43 +72,72 @@ def _placement(row: tuple[str, int, str]) -> Placement:
     return Placement(decode(Allocation, body), queue, revision)
 
 
+def owner_only(path: Path) -> None:
+    """Take group and other permissions off a file or folder this user owns, never giving any: one its owner made
+    read-only stays so, and one another user owns is theirs to restrict."""
+    status = path.stat()
+    if status.st_uid == os.getuid() and status.st_mode & 0o077:
+        path.chmod(status.st_mode & 0o700)
+
+
+def _fault(error: sqlite3.OperationalError) -> RuntimeError | None:
+    """The store's own error for a fault callers can answer as such, or None."""
+    if "locked" in str(error) or "busy" in str(error):  # another writer held the file past the busy timeout
+        return StoreBusy("the store is busy with another writer; try again shortly")
+    if error.sqlite_errorname == "SQLITE_READONLY":
+        return StoreUnavailable("the store is read-only: it opens for reading, not writing; nothing was written")
+    if error.sqlite_errorname.startswith("SQLITE_READONLY"):
+        return StoreUnavailable(f"the store cannot be opened: SQLite cannot write its WAL index beside it, even to "
+                                f"read it ({error.sqlite_errorname}: its folder is read-only); nothing was written")
+    return None
+
+
 class _Connection(sqlite3.Connection):
-    """A connection whose "database is locked" (another writer held the file past the busy timeout) is the
-    store's :class:`StoreBusy`, which callers can answer as such (the ops API: 503 with Retry-After)."""
+    """A connection whose faults callers can answer are the store's own errors: :class:`StoreBusy` (the ops API:
+    503 with Retry-After) and :class:`StoreUnavailable` (a read-only store written to)."""
 
     def execute(self, *args: Any) -> sqlite3.Cursor:
         try:
             return super().execute(*args)
         except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                raise StoreBusy("the store is busy with another writer; try again shortly") from error
+            if fault := _fault(error):
+                raise fault from error
             raise
 
 
 class SQLiteStore(TriageStore):
     """One connection per thread: a request waiting for the write lock holds up no other thread's reads (WAL lets
-    readers go on beside a writer)."""
+    readers go on beside a writer). A file nobody may write (its owner made it read-only), or this user may not,
+    is opened read-only: it is read, and a write is refused (:class:`StoreUnavailable`)."""
 
     def __init__(self, path: str | Path, busy_timeout_ms: int = 10_000):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_ms = busy_timeout_ms
         self._local, self._connections, self._lock = threading.local(), [], threading.Lock()
-        self.path.touch(mode=0o600)
-        self.path.chmod(0o600)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        for table, column, select in _MIGRATIONS:
-            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}  # none: a new file
-            if columns and column not in columns:
-                self._db.executescript(_rebuilt(table, select))
-        self._db.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self.path.touch(mode=0o600)  # owner-only before SQLite writes into it
+            owner_only(self.path)
+            self._read_only = not (self.path.stat().st_mode & 0o222 and os.access(self.path, os.W_OK))
+            self._db.execute("PRAGMA journal_mode=WAL")
+            for table, column, select in _MIGRATIONS:
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}  # none: a new file
+                if columns and column not in columns:
+                    self._db.executescript(_rebuilt(table, select))
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as error:  # nothing was written: its folder, file or format
+            reason = getattr(error, "strerror", None) or error
+            raise StoreUnavailable(f"the store {self.path} cannot be opened: {reason}") from error
 
     @property
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, opened on its first call."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, factory=_Connection)
+            target = f"{self.path.resolve().as_uri()}?mode=ro" if self._read_only else str(self.path)
+            connection = sqlite3.connect(target, isolation_level=None, check_same_thread=False, factory=_Connection,
+                                         uri=self._read_only)
             connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection = connection
