@@ -71,3 +71,17 @@ def test_a_second_read_of_a_file_redacts_nothing(tmp_path, cfpb_rows, redactions
     second = read_batch(path, taxonomy, redactor=cache)
     assert done > 40 and sum(redactions.values()) == done
     assert second.complaints == first.complaints and second.redactions == first.redactions
+
+
+@pytest.mark.parametrize("damage", [lambda data: data[:4096], lambda data: b"not a database" + data[4096:]],
+                         ids=["truncated", "not-a-database"])
+def test_an_unreadable_cache_is_set_aside_with_a_warning_and_built_again(tmp_path, caplog, damage):
+    path = tmp_path / "cache.sqlite3"
+    first = RedactionCache(path)
+    first(PII)
+    first._db.close()
+    path.write_bytes(damage(path.read_bytes()))
+    assert RedactionCache(path)(PII) == redact(PII)
+    [aside] = tmp_path.glob("cache.sqlite3.unreadable-*[0-9]")
+    assert stat.S_IMODE(aside.stat().st_mode) == 0o600  # kept aside, its owner's only, for them to delete
+    assert "redaction cache unreadable: set aside" in caplog.text and "Maria" not in caplog.text

