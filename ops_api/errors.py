@@ -15,14 +15,15 @@ from complaints.audit import NotAllocatedError
 from complaints.explanations import NotExplainable
 from complaints.feedback import CorrectionQuotaExceeded
 from complaints.registry import RegistryError
-from complaints.store import IdempotencyConflict, StaleWriteError, StoreBusy
+from complaints.store import IdempotencyConflict, StaleWriteError, StoreBusy, StoreUnavailable
 from ops_api.schemas import ErrorResponse
 
 ERRORS = {status: {"model": ErrorResponse, "description": why} for status, why in (
     (401, "no valid credentials"), (403, "the user's role does not allow it"), (404, "no such resource"),
     (422, "the request is malformed"),
     (503, "the store is busy with another writer (or, for explanations, none are computed): retry after "
-          "Retry-After; or a model version the call needs is missing from the registry or was modified"))}
+          "Retry-After; or the store takes no writes (read-only); or a model version the call needs is missing "
+          "from the registry or was modified"))}
 
 
 class ExplanationsUnavailable(RuntimeError):
@@ -38,7 +39,8 @@ STATUS = {NotAuthenticated: (401, "not_authenticated"), AccessDenied: (403, "acc
           IdempotencyConflict: (409, "conflict"), StaleWriteError: (409, "stale"),
           CorrectionQuotaExceeded: (429, "quota_exceeded"), ValueError: (422, "invalid_request"),
           ExplanationsUnavailable: (503, "explanations_unavailable"), ExplanationsBusy: (503, "explanations_busy"),
-          StoreBusy: (503, "store_busy"), RegistryError: (503, "model_unavailable")}
+          StoreBusy: (503, "store_busy"), StoreUnavailable: (503, "store_unavailable"),
+          RegistryError: (503, "model_unavailable")}
 RETRY_AFTER_S = 1  # how long a caller waits before retrying a call the busy store refused
 QUOTA_RETRY_AFTER_S = 3600  # a quota frees as corrections turn a day old: try again in an hour
 

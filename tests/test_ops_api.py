@@ -398,6 +398,22 @@ def test_a_write_held_up_by_another_writer_is_a_503_and_holds_up_no_read(ops_sto
     assert busy.headers["Retry-After"] == "1"
 
 
+def test_a_write_to_a_read_only_store_is_a_503_and_reads_go_on(ops_store, ops_home):
+    """The store's owner made it read-only: it opens for reading, and a correction is a JSON 503, not a 500."""
+    from dataclasses import replace
+
+    from complaints.store.sqlite import SQLiteStore
+
+    path = ops_home / "triage.sqlite3"
+    path.chmod(0o400)
+    deployment = replace(Deployment.embedded(Settings.from_env(home=ops_home)), store=SQLiteStore(path))
+    client, lead = TestClient(create_app(deployment, explainer=STAND_IN)), as_role(ops_store, "triage_lead")
+    assert client.get(f"/complaints/{ops_store.complaint['b']}", headers=lead).status_code == 200
+    refused = client.post(f"/complaints/{ops_store.complaint['a']}/reassignments", headers=lead,
+                          json={"task": "team", "label": ops_store.team_b, "expected_revision": ops_store.revision["a"]})
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "store_unavailable", refused.text
+
+
 def test_a_body_is_read_only_from_an_authenticated_caller_and_never_past_the_limit(ops_store, client):
     from ops_api.body_guard import MAX_BODY_BYTES
 
