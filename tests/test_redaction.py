@@ -111,6 +111,23 @@ def test_cfpb_masks_amounts_and_years_are_left_alone():
     ("my password: Summer2023! was stolen", "CREDENTIAL", "Summer2023"),
     ("my user id is jsmith1987 and", "CREDENTIAL", "jsmith1987"),
     ("the new pin number 9043 came by mail", "CREDENTIAL", "9043"),
+    # a fourth look: a surname first, a number wrapped onto the next line, a secret without a digit, a user's name
+    # on a social network or a payment app
+    ("Name: SMITH, JOHN\nLoan: student", "NAME", "JOHN"),
+    ("Borrower: Garcia, Maria L. called", "NAME", "Maria"),
+    ("Sincerely, Okafor, Chidi", "NAME", "Chidi"),
+    ("my name is smith, john and i", "NAME", "john"),
+    ("my card number is 4111 1111 1111\n1111 and", "CARD", "4111"),
+    ("SSN: 123-45-\n6789 on file", "SSN", "6789"),
+    ("call me on 555-234-\n5678 today", "PHONE", "5678"),
+    ("account number 1234\n5678 9012 was closed", "ACCOUNT", "9012"),
+    ("my password is sunshine and", "CREDENTIAL", "sunshine"),
+    ('the password was "Blue!Sky" then', "CREDENTIAL", "Blue"),
+    ("username: jdoe", "CREDENTIAL", "jdoe"),
+    ("see facebook.com/john.smith.1987 for it", "HANDLE", "smith"),
+    ("https://www.linkedin.com/in/jsmith/ has it", "HANDLE", "jsmith"),
+    ("my instagram is @jsmith87 and", "HANDLE", "jsmith87"),
+    ("I sent it to my Cash App $jsmith99 yesterday", "HANDLE", "jsmith99"),
 ])
 def test_new_shapes_are_replaced(text, kind, value):
     redacted, counts = redact(text)
@@ -140,6 +157,9 @@ def test_new_shapes_are_replaced(text, kind, value):
     "I wrote at chase.com and called them at home",  # "at" spelt out before no mail service
     "they sold a loan, 25000 dollars of it",
     "the PIN was used, my password was changed, the login : XXXX failed 2 times",  # no secret said
+    "my password is expired, the pin was present, login is disabled, PIN : DOB : Email :",
+    "I filed Chapter 7 Bankruptcy Court papers and went 2 TIMES IN COURT",  # numbers, not houses
+    "see facebook.com/help or @XXXX, paid {$20.00} @ 5 %",  # a site's own page, a mask
 ])
 def test_ordinary_text_and_cfpb_masks_are_left_alone(text):
     assert redact(text) == (text, {})

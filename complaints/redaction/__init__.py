@@ -2,10 +2,10 @@
 
 The CFPB masks names, dates and amounts (``XXXX``, ``XX/XX/XXXX``, ``{$1000.00}``) but narratives that
 reach the bank directly can still carry e-mail addresses, phone numbers, card, account and loan numbers,
-SSNs, dates of birth, IP addresses, street addresses, identity documents' numbers, credentials and names. Each
-is replaced by a bracketed token (``[EMAIL]``, ``[PHONE]``, ``[CARD]``, ``[SSN]``, ``[ACCOUNT]``, ``[DOB]``,
-``[IP]``, ``[ADDRESS]``, ``[ID]``, ``[CREDENTIAL]``, ``[NAME]``) so that models and analysts still see that one was there. The CFPB masks
-are left as they are.
+SSNs, dates of birth, IP addresses, street addresses, identity documents' numbers, credentials, user names on
+social networks and payment apps, and names. Each is replaced by a bracketed token (``[EMAIL]``, ``[PHONE]``,
+``[CARD]``, ``[SSN]``, ``[ACCOUNT]``, ``[DOB]``, ``[IP]``, ``[ADDRESS]``, ``[ID]``, ``[CREDENTIAL]``, ``[HANDLE]``,
+``[NAME]``) so that models and analysts still see that one was there. The CFPB masks are left as they are.
 
 Two recognizers find them: our RE2 rules (complaints/redaction/rules.py: every kind; names only after a cue
 such as "Mr." or "my name is") and spaCy's named-entity recogniser for the names no cue announces, both inside

@@ -14,8 +14,9 @@ from complaints.redaction.lexicon import common_words, is_common
 
 _SP = r"[ \t\x{00A0}]"          # one space inside a number: space, tab, no-break space
 _SEP = r"[ \t\x{00A0}.-]"       # one separator inside a number
-_SPACED_SEP = r"[ \t\x{00A0}]*[.-]?[ \t\x{00A0}]*"  # after a cue, a separator with spaces: "123 - 45 - 6789"
-_PHONE_SEP = r"(?:" + _SEP + r"|" + _SP + r"+-" + _SP + r"+)"  # in a phone number, also " - "
+_WRAP = r"[ \t\x{00A0}]*\r?\n[ \t\x{00A0}]*"  # a line break where a number wraps: "4111 1111\n1111 1111"
+_SPACED_SEP = r"\s*[.-]?\s*"  # after a cue, a separator with spaces or a line break: "123 - 45 - 6789"
+_PHONE_SEP = r"(?:" + _SEP + r"|" + _SP + r"+-" + _SP + r"+|-?" + _WRAP + ")"  # in a phone number, also " - "
 _START = r"(?:^|[^0-9A-Za-z_])"  # RE2 has no lookbehind: a non-word character (kept) or the start
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -28,6 +29,14 @@ _MAIL_TLD = r"(?:com|net|org|edu|gov|us|io|info|co|uk|ca)"
 # chase.com" a firm's web site
 _MAIL_SERVICES = frozenset("""aol att bellsouth comcast cox earthlink gmail gmx hotmail icloud live mac mail me msn
 outlook protonmail proton sbcglobal verizon yahoo ymail zoho""".split())
+# The sites whose web address carries a user's name: "facebook.com/john.smith.1987", "linkedin.com/in/jsmith"
+_SOCIAL_SITES = (r"(?:facebook|fb|instagram|twitter|x|tiktok|linkedin|youtube|github|snapchat|pinterest|reddit|threads"
+                 r"|venmo|paypal|cash)")
+# A site's own pages and the folders before a user's name, which name no user: "facebook.com/help", "x.com/search",
+# "linkedin.com/in/"
+_SITE_PAGES = frozenset("""about add ads business channel company events explore feed groups hashtag help home in intent
+jobs legal login marketplace messages notifications pages policies privacy profile.php pub reel reels school search
+settings share signup status terms user watch""".split())
 # A name's word after a cue, written as names are (Okafor, O'Brien, Al-Farsi, Muñoz), or all in one case (OKAFOR,
 # okafor, JOSÉ); a name in one case keeps it ("Mr. SMITH said" is a name of one word)
 _TITLED = r"\p{Lu}\p{Ll}*(?:['-]?\p{Lu}?\p{Ll}+)+"
@@ -59,6 +68,19 @@ def _one_case(words: int, initial: bool = False) -> str:
         middle = "(?:" + _SP + "+" + letter + r"\.)?" if initial else ""
         return word + middle + "(?:" + _SP + "+" + word + f"){{{words - 1}}}"
     return "(?:" + run(_UPPER, r"\p{Lu}") + "|" + run(_LOWER, r"\p{Ll}") + ")"
+
+
+def _surname_first() -> str:
+    """A surname, a comma, then a given name, both written as names are or both in one case ("Okafor, Chidi",
+    "SMITH, JOHN Q."): how a form or a signature may list a name."""
+    def pair(word: str, letter: str) -> str:
+        return word + "," + _SP + "*" + word + "(?:" + _SP + "+" + letter + r"\.?)?"
+    return "(?:" + pair(_TITLED, r"\p{Lu}") + "|" + pair(_UPPER, r"\p{Lu}") + "|" + pair(_LOWER, r"\p{Ll}") + ")"
+
+
+def _cue(match) -> str:
+    """What a match holds before its item, in lower case: "name : " of "Name : SMITH"."""
+    return match.string[match.start():match.start(match.re.groupindex["pii"])].lower()
 
 
 def _digits(text: str) -> int:
@@ -111,7 +133,7 @@ creditors dealer dealership employer entity furnisher lender merchant original s
 
 def _firm_field(match) -> bool:
     """Whether the cue is a form's "name:" field that names a firm, by the word before it."""
-    cue = match.string[match.start():match.start(match.re.groupindex["pii"])].lower()
+    cue = _cue(match)
     if "name" not in cue or ":" not in cue:
         return False
     before = match.string[max(0, match.start() - 40):match.start()].split()
@@ -128,7 +150,7 @@ def _cued_name(match) -> str | None:
     Enclosures", "spoke with Customer Service"), unless the cue is the writer's own "my name is" or a form's
     "Name:" (the recogniser's names pass the same test, complaints/redaction/lexicon); nor where a word that follows
     names follows ("Thanks Respectfully Mr. XXXX")."""
-    cue = match.string[match.start():match.start(match.re.groupindex["pii"])].lower()
+    cue = _cue(match)
     pii = match.group("pii")
     if " is" not in cue and ":" not in cue and is_common(pii) or any(w.lower() in _NOT_NAMES for w in pii.split()[1:]):
         return None
@@ -146,10 +168,36 @@ def _uncased_name(match) -> str | None:
     return None if any(word in _NOT_NAMES for word in rest) else "NAME"
 
 
+def _surname_first_name(match) -> str | None:
+    """A surname first ("Name: SMITH, JOHN", "Sincerely, Okafor, Chidi"): no word of it one that follows names or
+    a CFPB mask, nor a firm's field; and where the cue is not the writer's own "my name is" or a form's "Name:",
+    a given name that is no common word ("Regards, Jane, Customer Service" lists no surname)."""
+    cue = _cue(match)
+    words = match.group("pii").replace(",", " ").lower().split()
+    if any(word in _NOT_NAMES or "xx" in word for word in words) or _firm_field(match):
+        return None
+    return "NAME" if " is" in cue or ":" in cue or words[1] not in common_words() else None
+
+
 def _uncased_full_name(match) -> str | None:
     """Three words in one case after a cue ("DAVID LEE SMITH", "mary ann jones"): a name whose last word is no
     common word ("JOHN SMITH HERE" is a name of two)."""
     return None if match.group("pii").split()[-1].lower() in common_words() else _uncased_name(match)
+
+
+# Words no street's name holds, and the words before a number that make it no house's: "2 TIMES IN COURT",
+# "Chapter 7 Bankruptcy Court"
+_NOT_IN_STREETS = frozenset("a an and at by for from in of on or the to with".split())
+_NUMBERED = frozenset("article chapter part rule section title".split())
+
+
+def _street_address(match) -> str | None:
+    """A numbered street: none where a word of it is one no street's name holds, or where the number is a
+    chapter's or a section's."""
+    before = match.string[max(0, match.start() - 12):match.start()].split()  # an address's match is its item
+    if before and before[-1].lower().strip("§.") in _NUMBERED:
+        return None
+    return None if any(word.lower() in _NOT_IN_STREETS for word in match.group("pii").split()) else "ADDRESS"
 
 
 def _identity_document(match) -> str | None:
@@ -174,10 +222,29 @@ def _spelt_email(match) -> str | None:
     return "EMAIL" if "[" in pii or "(" in pii or " dot " in name or service in _MAIL_SERVICES else None
 
 
+def _handle(match) -> str | None:
+    """A user's name on a social network or a payment app ("@jsmith87", "cash.app/$jsmith"): not a site's own page,
+    nor a CFPB mask ("@XXXX")."""
+    pii = match.group("pii").lower()
+    return None if pii in _SITE_PAGES or "xx" in pii else "HANDLE"
+
+
 def _credential(match) -> str | None:
-    """A secret after its cue ("my PIN is 4821", "password: Summer2023!", "user id is jsmith1987"): a value with a
-    digit in it, since "the PIN was used" or "my password was changed" says no secret."""
-    return "CREDENTIAL" if any(ch.isdigit() for ch in match.group("pii")) else None
+    """A secret after its cue ("my PIN is 4821", "the pin number 9043"): a value with a digit, or, where the cue
+    says what it is ("password: sunshine", "my login is jdoe", "password is Blue!Sky"), one with a symbol or a
+    capital inside or a word no narrative writes in lower case. "The PIN was used", "my password was changed", the
+    CFPB's "XXXX" and a form's next label ("PIN : DOB :") say no secret."""
+    pii = match.group("pii")
+    if not match.group("mark") and not match.group("said"):
+        return None
+    if any(ch.isdigit() for ch in pii):
+        return "CREDENTIAL"
+    if not match.group("said") or "xx" in pii.lower() or match.string[match.end():].lstrip().startswith(":"):
+        return None
+    camel = any(a.islower() and b.isupper() for a, b in zip(pii, pii[1:]))
+    if camel or any(not ch.isalnum() and ch not in "'-" for ch in pii[1:-1]):
+        return "CREDENTIAL"
+    return None if is_common(pii) or pii.lower() in _NOT_NAMES else "CREDENTIAL"
 
 
 def _international(match) -> str | None:
@@ -210,6 +277,13 @@ RULES: list[_Rule] = [
           r"(?:\s*\.\s*|" + _DOT + ")" + _MAIL_TLD + r")\b)"),
     _rule("EMAIL", r"(?i:\b(?P<pii>[a-z0-9._%+-]+(?:" + _DOT + r"[a-z0-9_%+-]+)*" + _AT + r"[a-z0-9-]+(?:(?:\.|"
           + _DOT + r")[a-z0-9-]+)*(?:\.|" + _DOT + ")" + _MAIL_TLD + r")\b)", _spelt_email),
+    _rule("HANDLE", r"(?i:\b(?:https?://)?(?:www\.|m\.|mobile\.)?" + _SOCIAL_SITES + r"\.(?:com|net|me|app)/"
+          r"(?:(?:in|pub|u|user|add)/)?(?:profile\.php\?id=)?[@$]?)(?P<pii>[A-Za-z0-9][A-Za-z0-9._%-]*[A-Za-z0-9_])",
+          _handle),
+    _rule("HANDLE", r"(?:^|[^A-Za-z0-9._%+'@-])@(?P<pii>[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9_])", _handle),
+    # a cash tag after its app's name: "my Cash App is $jsmith"
+    _rule("HANDLE", r"(?i:\b(?:cash\s*app|cash\s*tag)\b)[^$\n]{0,40}\$(?P<pii>[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9_])",
+          _handle),
     _rule("IP", r"(?:^|[^0-9A-Za-z_:.])(?P<pii>(?:" + _HEX + ":){7}" + _HEX
           + "|(?:" + _HEX + ":){1,6}(?::" + _HEX + "){1,6}"
           + "|::(?:" + _HEX + ":){0,5}" + _HEX + ")(?:$|[^0-9A-Za-z_:])"),
@@ -221,20 +295,21 @@ RULES: list[_Rule] = [
           r"|[0-9]{1,2} [0-9]{1,2} [0-9]{4}"
           r"|(?i:" + _MONTH + r")\.?\s+[0-9]{1,2}(?:st|nd|rd|th)?,?\s+[0-9]{4}"
           r"|[0-9]{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?i:" + _MONTH + r")\.?,?\s+[0-9]{4})\b"),
-    _rule("SSN", r"\b(?P<pii>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3}" + _SP + "[0-9]{2}" + _SP + r"[0-9]{4}"
+    _rule("SSN", r"\b(?P<pii>[0-9]{3}-(?:" + _WRAP + ")?[0-9]{2}-(?:" + _WRAP + ")?[0-9]{4}"
+          r"|[0-9]{3}(?:" + _SP + "|" + _WRAP + ")[0-9]{2}(?:" + _SP + "|" + _WRAP + r")[0-9]{4}"
           r"|[0-9]{3}\.[0-9]{2}\.[0-9]{4})\b"),
     _rule("SSN", r"(?i:\b(?:ssn|ss#|social\s+security(?:\s+(?:number|num|no|#))?))"
           r"[^0-9A-Za-z]{0,4}(?:(?:is|was|:)[^0-9A-Za-z]{1,3})?"
           r"(?P<pii>[0-9]{3}" + _SPACED_SEP + "[0-9]{2}" + _SPACED_SEP + r"[0-9]{4})\b"),
-    _rule("CREDENTIAL", r"(?i:\b(?:pin|password|passcode|passwd|security\s+code|user\s*name|user\s*id|login))"
-          r"(?:\s+(?i:number|code|no|#)\s*(?:(?i:is|was)|[:=#])?|\s*(?:(?i:is|was)|[:=#]))\s*"
-          r"(?P<pii>[^\s]*[0-9](?:[^\s]*[^\s.,;:!?)\]])?)", _credential),
+    _rule("CREDENTIAL", r"(?i:\b(?:pin|password|passcode|passwd|security\s+code|user\s*name|user\s*id|login)\b)"
+          r"(?P<mark>\s+(?i:(?:number|code|no)\b)|\s*#)?\s*(?P<said>(?i:is|was)\b|[:=])?\s*[\"'\x{201C}]?"
+          r"(?P<pii>[^\s\[.,;:!?)\]\"'\x{201D}](?:[^\s]*[^\s.,;:!?)\]\"'\x{201D}])?)", _credential),
     _rule("ACCOUNT", r"\b(?P<pii>[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?)\b", _iban),
-    _rule("CARD", r"\b(?P<pii>(?:[0-9][ \t\x{00A0}-]?){12,18}[0-9])\b", _card),
+    _rule("CARD", r"\b(?P<pii>(?:[0-9](?:[ \t\x{00A0}-]|-?" + _WRAP + r")?){12,18}[0-9])\b", _card),
     _rule("CARD", r"\b(?P<pii>(?:[0-9]{4,6}\.){2,4}[0-9]{1,5})\b", _dotted_card),
     _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings))\.?"
           r"(?P<mark>\s*(?i:number|num|nbr|no|#|id))?\.?\s*(?P<colon>[:#,(])?\s*(?:(?i:is|was)\s+)?"
-          r"(?P<pii>(?:[A-Z]{1,4}-?)?[0-9]{1,20}(?:[ -][0-9]{1,20}){0,5})\b", _account),
+          r"(?P<pii>(?:[A-Z]{1,4}-?)?[0-9]{1,20}(?:[ -][0-9]{1,20}|-?" + _WRAP + r"[0-9]{3,20}){0,5})\b", _account),
     # an extension may follow with no space ("555-234-5678x123"); a dash may have spaces round it ("555 - 234 - 5678")
     _rule("PHONE", r"(?:^|[^0-9A-Za-z_+])(?P<pii>(?:\+?1" + _SEP + r"?)?(?:\([0-9]{3}\)(?:" + _SP + "?-?" + _SP + "?)|"
           r"[0-9]{3}" + _PHONE_SEP + ")[0-9]{3}" + _PHONE_SEP + r"[0-9]{4})(?:\b|(?i:x|ext)\.?[0-9])"),
@@ -247,10 +322,12 @@ RULES: list[_Rule] = [
           r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Square|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN"
           r"|DRIVE|DR|COURT|CT|WAY|PLACE|PL|TERRACE|CIRCLE|CIR|PARKWAY|PKWY|HIGHWAY|HWY|TRAIL)\b"
           r"(?:\.?\s+(?:NW|NE|SW|SE)\b)?(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?"
-          + _CITY_STATE_ZIP + "?)"),
+          + _CITY_STATE_ZIP + "?)", _street_address),
     # no street kind, but its city, state and ZIP code: "4521 Broadway, New York, NY 10040"
-    _rule("ADDRESS", r"\b(?P<pii>" + _HOUSE + r"(?:\s+" + _STREET_WORD + "){1,4}" + _CITY_STATE_ZIP + ")"),
+    _rule("ADDRESS", r"\b(?P<pii>" + _HOUSE + r"(?:\s+" + _STREET_WORD + "){1,4}" + _CITY_STATE_ZIP + ")",
+          _street_address),
     _rule("ADDRESS", r"\b(?P<pii>(?i:p\.?\s?o\.?\s?box|post\s+office\s+box)\s+[0-9]{1,6}\b" + _CITY_STATE_ZIP + "?)"),
+    _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _surname_first() + ")" + _WORD_END, _surname_first_name),
     _rule("NAME", _TITLE_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + "+" + _TITLED + ")?)", _name),
     _rule("NAME", _NAME_CUE + r"(?P<pii>(?:\p{Lu}\." + _SP + "*)?" + _TITLED + "(?:" + _SP + r"+\p{Lu}\.)?(?:" + _SP
           + "+" + _TITLED + "){0,2})", _cued_name),
