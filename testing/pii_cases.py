@@ -71,7 +71,8 @@ def _card(rng):
     return rng.choice([
         ("My card {} was charged twice.", " ".join(number[i:i + 4] for i in range(0, 16, 4))),
         ("Card number {}.", "-".join(number[i:i + 4] for i in range(0, 16, 4))),
-        ("The charge on {} is wrong.", number), ("My Amex {} was declined.", f"{amex[:4]} {amex[4:10]} {amex[10:]}")])
+        ("The charge on {} is wrong.", number), ("My Amex {} was declined.", f"{amex[:4]} {amex[4:10]} {amex[10:]}"),
+        ("My card number is {} and", " ".join(number[i:i + 4] for i in range(0, 12, 4)) + "\n" + number[12:])])
 
 
 def _account(rng):
@@ -124,13 +125,31 @@ def _name(rng):
     first, last = rng.choice(FIRST), rng.choice(LAST)
     return rng.choice([("My name is {}.", f"{first} {last}"), ("I spoke to Mr. {}.", last), ("Sincerely, {}", f"{first} {last}"),
                        ("A representative named {} was rude.", f"{first} {last}"),
-                       ("Sincerely, {}", f"{first} {last}".upper()), ("hi my name is {} and", f"{first} {last}".lower())])
+                       ("Sincerely, {}", f"{first} {last}".upper()), ("hi my name is {} and", f"{first} {last}".lower()),
+                       ("Name: {}\nLoan: student", f"{last}, {first}".upper())])
 
 
 def _identity_document(rng):
     return rng.choice([
         ("My driver's license number is {}.", f"{rng.choice('ABDFGKMS')}{_d(rng, 7)}"), ("DL# {} was on file.", _d(rng, 9)),
         ("They copied my passport {}.", _d(rng, 9)), ("State ID: {}.", f"{rng.choice('ABDFGKMS')}{_d(rng, 3)}-{_d(rng, 4)}")])
+
+
+def _credential(rng):
+    first, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower().replace("'", "")
+    return rng.choice([("My PIN is {}.", _d(rng, 4)), ("My password: {} was stolen.", f"{last.title()}{_d(rng, 4)}!"),
+                       ("My user name is {} and", f"{first[0]}{last}{_d(rng, 2)}"),
+                       ("The password was {} until they changed it.", rng.choice(["sunshine", "bluebird", "Tr0ub4dor"])),
+                       ("Login: {}.", f"{first}.{last}")])
+
+
+def _handle(rng):
+    first, last = rng.choice(FIRST).lower(), rng.choice(LAST).lower().replace("'", "")
+    return rng.choice([("Their agent wrote to facebook.com/{} twice.", f"{first}.{last}.{_d(rng, 2)}"),
+                       ("My Instagram is @{} if needed.", f"{first}{last}{_d(rng, 2)}"),
+                       ("I paid them on Venmo @{}.", f"{first.title()}-{last.title()}-{_d(rng, 2)}"),
+                       ("My profile https://www.linkedin.com/in/{} shows it.", f"{first}{last}"),
+                       ("They sent it to my Cash App ${}.", f"{first}{last}")])
 
 
 def _name_no_cue(rng):
@@ -145,7 +164,8 @@ def _name_no_cue(rng):
 
 GENERATORS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
     "SSN": _ssn, "PHONE": _phone, "CARD": _card, "ACCOUNT": _account, "EMAIL": _email, "DOB": _dob, "IP": _ip,
-    "ADDRESS": _address, "ID": _identity_document, "NAME": _name, "NAME_NO_CUE": _name_no_cue}
+    "ADDRESS": _address, "ID": _identity_document, "CREDENTIAL": _credential, "HANDLE": _handle, "NAME": _name,
+    "NAME_NO_CUE": _name_no_cue}
 
 
 @dataclass
