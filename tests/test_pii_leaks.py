@@ -31,9 +31,11 @@ from test_aws_state_machine import stack  # noqa: F401 - the fixture the state m
 # What a sender might put anywhere, each with the cue the redaction needs, and the raw strings to search for.
 PII_TEXT = ("my name is Zebediah Quarrington, SSN 512-38-4721, email ottoline.vexby@example.org, phone (415) "
             "867-5309, card 4539 1488 0343 6467, account number 77125839, I live at 4821 Quillfeather Lane, "
-            "DOB 03/14/1987, IP 203.0.113.77, driver's license W4829173")
+            "DOB 03/14/1987, IP 203.0.113.77, driver's license W4829173, password: Quokka!Nine, instagram "
+            "@quarrington_z87")
 NEEDLES = ["Zebediah", "Quarrington", "512-38-4721", "ottoline.vexby", "867-5309", "4539 1488 0343 6467",
-           "4539148803436467", "77125839", "Quillfeather", "03/14/1987", "203.0.113.77", "W4829173"]
+           "4539148803436467", "77125839", "Quillfeather", "03/14/1987", "203.0.113.77", "W4829173", "Quokka!Nine",
+           "quarrington_z87"]
 # Ids made of PII: over the length limit, or within the id rule's characters but shaped as personal data.
 PII_IDS = ["512-38-4721" * 8, "203.0.113.77", "512-38-4721", "415-867-5309", "4539148803436467"]
 EXPORT_NAMES = {v: k for k, v in API_FIELD_NAMES.items()}
@@ -121,7 +123,7 @@ def taxonomy():
 def test_the_values_are_ones_the_redaction_finds_so_a_hit_is_a_leak(base, tmp_path, taxonomy):
     batch = read_batch(batch_files(base, tmp_path)["every-column.csv"], taxonomy)
     narrative = next(c.narrative for c in batch.complaints if c.complaint_id == f"csv-{list(base).index(NARRATIVE)}")
-    kinds = ["NAME", "SSN", "EMAIL", "PHONE", "CARD", "ACCOUNT", "ADDRESS", "DOB", "IP", "ID"]
+    kinds = ["NAME", "SSN", "EMAIL", "PHONE", "CARD", "ACCOUNT", "ADDRESS", "DOB", "IP", "ID", "CREDENTIAL", "HANDLE"]
     assert all(f"[{kind}]" in narrative for kind in kinds), narrative
     assert {r.reason_code for r in batch.rejections} >= {"bad_complaint_id", "bad_date", "unknown_product"}
     assert sum(r.reason_code == "bad_complaint_id" for r in batch.rejections) == len(PII_IDS) + 2

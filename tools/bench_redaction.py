@@ -41,6 +41,9 @@ WORST_CASES = {
     "capitalised words": lambda n: "1 Aaaa " * (n // 7),
     "'my name is' + caps": lambda n: ("my name is " + "Aa " * 50) * (n // 161),
     "e-mail locals": lambda n: "a." * (n // 2) + "@",
+    "secrets after cues": lambda n: "pin: abcd " * (n // 10),  # every one a match whose check looks past it
+    "handles": lambda n: "@ab facebook.com/ab " * (n // 20),
+    "line breaks in digits": lambda n: "1\n" * (n // 2),
     "narrative-like": lambda n: ("I called on XX/XX/XXXX about account 1234 and paid {$100.00}. " * (n // 64)),
     # what spaCy's recogniser sees: it runs on all of these (a capitalised word follows another word)
     "capitalised run": lambda n: "Aaaa " * (n // 5),

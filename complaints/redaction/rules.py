@@ -239,7 +239,8 @@ def _credential(match) -> str | None:
         return None
     if any(ch.isdigit() for ch in pii):
         return "CREDENTIAL"
-    if not match.group("said") or "xx" in pii.lower() or match.string[match.end():].lstrip().startswith(":"):
+    label = match.string[match.end():match.end() + 8].lstrip().startswith(":")  # a bounded look: linear time
+    if not match.group("said") or "xx" in pii.lower() or label:
         return None
     camel = any(a.islower() and b.isupper() for a, b in zip(pii, pii[1:]))
     if camel or any(not ch.isalnum() and ch not in "'-" for ch in pii[1:-1]):
