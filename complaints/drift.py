@@ -1,9 +1,11 @@
 """Whether a serving version's answers on live complaints still look like those it was validated on: the
 population stability index (PSI) of its scores and of its labels against the reference its training recorded.
 
-Training records each version's reference in its model card (``reference_of``, called by model/train.py): the
-histogram of its scores and the count of each label it gave on the held-out split, complaints like those it
-learned from. Live answers are binned the same way, and PSI = sum over bins of (live - ref) * ln(live / ref),
+Training records each version's reference in ``REFERENCE`` beside its weights (``reference_of``, called by
+model/train.py): the histogram of its scores and the count of each label it gave on the held-out split,
+complaints like those it learned from. The file is one of the version's hashed files, so a reference altered in
+the registry refuses the version as altered weights do; the model card is no part of the hash, and drift never
+reads it. Live answers are binned the same way, and PSI = sum over bins of (live - ref) * ln(live / ref),
 on each bin's share. The usual reading, from credit scoring where PSI comes from: under 0.1 stable, 0.1 to 0.25
 moderate, 0.25 and over drifted. Scores use ten equal bins of [0, 1], as readable in a chart as in the sum;
 labels under 2% of the reference are pooled in one bin, so that a near-empty bin's log ratio does not decide.
@@ -29,11 +31,12 @@ EMPTY_SHARE = 1e-4  # an empty bin's share: ln(0) has no value, and this is the 
 MODERATE, DRIFTED = 0.1, 0.25
 NOISE_LEVEL = 0.999  # a PSI counts as drift only beyond what sampling noise alone reaches this rarely
 NO_REFERENCE = "no reference"
+REFERENCE = "drift_reference.json"  # written with every version trained: its content hash covers it
 UNAVAILABLE = "unavailable"  # the version cannot be read from the registry, so neither can its reference
 
 
 def reference_of(labels: Sequence[str], scores: Sequence[float], trained: dict[str, int]) -> dict:
-    """A version's reference, as its model card records it: its answers on the held-out split, and the labels it
+    """A version's reference, as ``REFERENCE`` records it: its answers on the held-out split, and the labels it
     was trained on (``trained``: label -> examples)."""
     return {"split": "held-out", "complaints": len(labels), "score_edges": list(SCORE_EDGES),
             "score_counts": score_counts(scores), "label_counts": dict(sorted(Counter(labels).items())),
@@ -91,8 +94,8 @@ def task_drift(version: str, reference: dict | None, labels: Sequence[str], scor
     """The drift of one version's live answers (``labels``, ``scores``) against its reference: both PSIs, the
     worse status of the two, and the binned shares a chart draws."""
     if not reference:
-        return unmeasured(NO_REFERENCE, f"none: {version} was trained before versions recorded one; a retrain "
-                                        f"records it", len(labels))
+        return unmeasured(NO_REFERENCE, f"none: {version} was trained before versions recorded one among their "
+                                        f"hashed files; a retrain records it", len(labels))
     names, ref_labels, live_labels = pooled_labels(reference["label_counts"], dict(Counter(labels)))
     ref_scores, live_scores = reference["score_counts"], score_counts(scores)
     figures = {"score": (ref_scores, live_scores), "label": (ref_labels, live_labels)}

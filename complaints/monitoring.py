@@ -27,12 +27,13 @@ with no reference or unavailable), else ``healthy``.
 What it reads: each ops queue's complaints allocated since the window opened, from the queue index
 (``list_queue`` with ``since``: those and never older ones; a ``now`` in the past reads the later ones too
 and leaves them out), the corrections of the complaints among them that were corrected (``list_feedback`` per
-complaint, which its revision names), each task's strategy, and each serving version's model card from the
-registry. No table is read whole.
+complaint, which its revision names), each task's strategy, and each serving version's drift reference from
+the registry. No table is read whole.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -41,8 +42,7 @@ from statistics import NormalDist
 from complaints.access import queues, specialist_queues
 from complaints.customer_record import CUSTOMER_RECORD
 from complaints.deployment import Deployment
-from complaints.drift import DRIFTED, MODERATE, NO_REFERENCE, UNAVAILABLE, task_drift, unmeasured
-from complaints.model_card import read_model_card
+from complaints.drift import DRIFTED, MODERATE, NO_REFERENCE, REFERENCE, UNAVAILABLE, task_drift, unmeasured
 from complaints.records import ALLOCATED, NEEDS_TRIAGE, Allocation
 from complaints.registry import RegistryError
 from complaints.routing import left_to_name
@@ -167,10 +167,11 @@ def _week(deployment: Deployment, name: str, members: list[_Live]) -> dict:
 
 
 def _reference(deployment: Deployment, task: str, version: str) -> dict | None:
-    """The held-out reference the version's training recorded in its model card (None before versions did)."""
+    """The held-out reference the version's training recorded among its hashed files, as the registry's fetch has
+    checked them (None before versions did: a model card's, which no hash covers, is not read)."""
     try:
-        return read_model_card(deployment.registry.fetch(task, version)).get("reference")
-    except FileNotFoundError:  # a version registered without a model card
+        return json.loads((deployment.registry.fetch(task, version) / REFERENCE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
 
 

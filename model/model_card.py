@@ -12,11 +12,9 @@ from complaints.registry.base import MODEL_CARD
 
 
 def write_model_card(artifact_dir: Path, task: str, kind: str, metrics: dict[str, Any], training: dict[str, Any],
-                     operating_point: dict[str, Any] | None = None, reference: dict[str, Any] | None = None) -> Path:
+                     operating_point: dict[str, Any] | None = None) -> Path:
     """Write README.md into the artifact directory; ``metrics`` are the held-out results of the task,
-    ``operating_point`` the thresholds tuned with the version (model.operating_point) and their curve,
-    ``reference`` its answers' score histogram and label counts on the held-out split, which monitoring compares
-    live answers with (complaints/drift.py)."""
+    ``operating_point`` the thresholds tuned with the version (model.operating_point) and their curve."""
     results = [
         {"type": name, "value": value, "name": f"held-out {name}"}
         for name, value in metrics.items() if isinstance(value, (int, float))
@@ -34,7 +32,7 @@ def write_model_card(artifact_dir: Path, task: str, kind: str, metrics: dict[str
             }],
         }],
         "complaints_triage": {"task": task, "kind": kind, "ci95": metrics.get("ci95"), "training": training,
-                              "operating_point": operating_point, "reference": reference},
+                              "operating_point": operating_point},
     }
     body = (
         f"# complaints-triage: {task} ({kind})\n\n"

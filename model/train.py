@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from complaints.deployment import Deployment
-from complaints.drift import reference_of
+from complaints.drift import REFERENCE, reference_of
 from model.evaluation import task_metrics
 from model.model_card import write_model_card
 from complaints.predictors import KINDS, load_predictor
@@ -259,9 +259,9 @@ def _held_out_narratives(splits: Splits) -> list[str]:
 def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path, tuned: dict, train_set: Labelled,
            holdout: Labelled, data: TrainingSet, excluded: dict, point: OperatingPoint, held_out: dict,
            reference: list[str]) -> _Scored:
-    """Score on the held-out split with the serving code, as it will run, and write the model card with the
-    version's answers on every ``reference`` narrative and its training labels: what monitoring compares live
-    answers and analysts' corrections with (complaints/monitoring.py)."""
+    """Score on the held-out split with the serving code, as it will run, write the model card, and record the
+    version's answers on every ``reference`` narrative and its training labels among its hashed files: what
+    monitoring compares live answers and analysts' corrections with (complaints/monitoring.py)."""
     data_hash = hashlib.sha256(json.dumps(
         [data.source_sha256, sorted((c.complaint_id, y) for c, y in train_set)]).encode()).hexdigest()
     (artifact_dir / "training_fingerprints.json").write_text(
@@ -278,9 +278,10 @@ def _score(deployment: Deployment, task: TaskSpec, kind: str, artifact_dir: Path
     operating_point = {**point.as_json(), "held_out": held_out}
     (artifact_dir / OPERATING_POINT).write_text(json.dumps(operating_point, indent=2), encoding="utf-8")
     answers = predictor.predict(reference)
-    write_model_card(artifact_dir, task.name, kind, metrics, training, operating_point,
-                     reference_of([label for label, _ in answers], [score for _, score in answers],
-                                  Counter(y for _, y in train_set)))
+    (artifact_dir / REFERENCE).write_text(json.dumps(reference_of(
+        [label for label, _ in answers], [score for _, score in answers], Counter(y for _, y in train_set))),
+        encoding="utf-8")
+    write_model_card(artifact_dir, task.name, kind, metrics, training, operating_point)
     return _Scored(task, kind, artifact_dir, metrics, data_hash, len(train_set), len(holdout), operating_point)
 
 

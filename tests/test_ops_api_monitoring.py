@@ -8,10 +8,13 @@ import shutil
 from datetime import datetime
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
+from complaints.drift import REFERENCE, reference_of
 from complaints.metrics import EmbeddedMetrics
 from complaints.monitoring import model_health
+from complaints.registry.base import MODEL_CARD
 from complaints.records import ALLOCATED, MANUAL_TRIAGE
 from ops_api.app import create_app
 from ops_fixtures import ROLES, as_role, deployment, ops_home, ops_store  # noqa: F401 (fixtures)
@@ -68,6 +71,30 @@ def test_a_champion_gone_from_the_registry_leaves_its_task_unmeasured_and_the_ot
         task: healthy["drift"][task] for task in ("issue", "vulnerable")}
     assert body["weeks"] == healthy["weeks"] and body["verdict"] in ("watch", "retrain")
     assert any(reason.startswith("team: drift not measured") for reason in body["reasons"])
+
+
+def test_a_drift_reference_is_read_only_from_what_the_versions_hash_covers(ops_store, client, deployment, ops_home):
+    healthy = client.get("/monitoring", headers=as_role(ops_store, "auditor")).json()
+    version = deployment.store.get_strategy("team").champion
+    folder = ops_home / "registry" / "team" / version
+    # the model card is no part of the hash: a reference forged in it changes no figure
+    _, metadata, body = (folder / MODEL_CARD).read_text(encoding="utf-8").split("---\n", 2)
+    card = yaml.safe_load(metadata)
+    card["complaints_triage"]["reference"] = reference_of(["forged"] * 1000, [0.05] * 1000, {})
+    (folder / MODEL_CARD).write_text(f"---\n{yaml.safe_dump(card)}---\n{body}", encoding="utf-8")
+    forged = client.get("/monitoring", headers=as_role(ops_store, "auditor")).json()
+    assert forged["drift"] == healthy["drift"] and forged["verdict"] == healthy["verdict"]
+    # the reference drift reads is one of the version's hashed files: altered, the version is refused
+    reference = json.loads((folder / REFERENCE).read_text(encoding="utf-8"))
+    (folder / REFERENCE).write_text(json.dumps({**reference, "complaints": reference["complaints"] + 1}),
+                                    encoding="utf-8")
+    response = client.get("/monitoring", headers=as_role(ops_store, "auditor"))
+    assert response.status_code == 200, response.text
+    team = response.json()["drift"]["team"]
+    assert (team["status"], team["score_psi"], team["distributions"]) == ("unavailable", None, None)
+    assert f"team@{version} was modified" in team["reference"] and str(ops_home) not in response.text
+    assert {task: response.json()["drift"][task] for task in ("issue", "vulnerable")} == {
+        task: healthy["drift"][task] for task in ("issue", "vulnerable")}
 
 
 @pytest.mark.parametrize("query,status", [("", 200), ("?since_days=1", 200), ("?since_days=90", 200),
