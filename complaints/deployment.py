@@ -15,7 +15,7 @@ from complaints.registry.local import LocalRegistry
 from complaints.config import AwsSettings, Settings
 from complaints.operations import Operations
 from complaints.redaction import Redactor, redact
-from complaints.redaction.cache import RedactionCache
+from complaints.redaction.cache import cached_redactor
 from complaints.store import TriageStore, open_store
 from complaints.store.sqlite import SQLiteStore, owner_only
 from complaints.tasks import TaskSpec, load_tasks
@@ -43,7 +43,7 @@ class Deployment:
             tasks=load_tasks(settings.tasks_file),
             taxonomy=Taxonomy.load(settings.taxonomy_file),
             operations=Operations.load(settings.operations_file),
-            redactor=RedactionCache(settings.redaction_cache_path),
+            redactor=cached_redactor(settings.redaction_cache_path),
         )
 
     @classmethod

@@ -1,11 +1,17 @@
 """The redaction cache: a text is redacted once per home, and the file holds no text that was not redacted."""
 
+import errno
+import os
+import sqlite3
 import stat
 from collections import Counter
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
-from complaints.config import CONFIG_DIR
+from complaints.config import CONFIG_DIR, Settings
+from complaints.deployment import Deployment
 from complaints.intake import read_batch
 from complaints.redaction import cache as cache_module
 from complaints.redaction import redact
@@ -85,3 +91,46 @@ def test_an_unreadable_cache_is_set_aside_with_a_warning_and_built_again(tmp_pat
     [aside] = tmp_path.glob("cache.sqlite3.unreadable-*[0-9]")
     assert stat.S_IMODE(aside.stat().st_mode) == 0o600  # kept aside, its owner's only, for them to delete
     assert "redaction cache unreadable: set aside" in caplog.text and "Maria" not in caplog.text
+
+
+def refuse_chmod(monkeypatch, name: str) -> None:
+    """``os.chmod`` of a file called ``name`` refused, as for a file another user owns (tests may run as root,
+    whom the kernel never refuses)."""
+    chmod = os.chmod
+
+    def refused(path, mode, **kwargs):
+        if Path(path).name == name:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        return chmod(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "chmod", refused)
+
+
+def test_a_command_on_a_home_whose_cache_is_another_users_runs_with_a_warning(tmp_path, cli_at, monkeypatch):
+    home = tmp_path / "home"
+    RedactionCache(home / "redaction-cache.sqlite3")(PII)
+    refuse_chmod(monkeypatch, "redaction-cache.sqlite3")
+    code, _, err = cli_at(home)("queue", "Manual triage")
+    assert code == 0 and "Traceback" not in err, err
+    assert "redaction cache unavailable: redacting without it" in err and "Maria" not in err
+
+
+@pytest.mark.parametrize("cache", ["another user's file", "a folder in its place"])
+def test_a_cache_this_user_cannot_open_is_passed_by_and_texts_are_redacted_without_it(tmp_path, monkeypatch, caplog,
+                                                                                       cache):
+    path = tmp_path / "home" / "redaction-cache.sqlite3"
+    if cache == "another user's file":
+        RedactionCache(path)(PII)
+        refuse_chmod(monkeypatch, path.name)
+    else:
+        path.mkdir(parents=True)
+    redactor = Deployment.embedded(Settings.from_env(home=path.parent)).redactor
+    text = "Call John Smith on 212-555-0143 about the card."
+    assert redactor(text) == redact(text) and redactor(text, names=False) == redact(text, names=False)
+    assert "redaction cache unavailable: redacting without it" in caplog.text
+    assert "Maria" not in caplog.text and "Smith" not in caplog.text
+    if cache == "another user's file":  # left as it was: nothing of this user's is written into it
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("SELECT count(*) FROM redacted").fetchone() == (1,)
+    else:
+        assert path.is_dir() and not any(path.iterdir())

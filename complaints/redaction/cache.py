@@ -10,7 +10,9 @@ are searched, and the text.
 The file holds redacted text only. Its keys are keyed hashes (HMAC-SHA256 with a random key the file keeps,
 readable by its owner only), so a key cannot be checked against a guessed value (a name, an SSN) without
 that key. A lost write costs a redaction, never a wrong answer: writes are not synced to disk. A file SQLite
-cannot read is set aside, with a warning, and the cache built again.
+cannot read is set aside, with a warning, and the cache built again. A cache this user cannot open as its owner
+(another user's file, one SQLite cannot open) is passed by, with a warning, and left as it is: texts are
+redacted without it (:func:`cached_redactor`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from complaints.config import Settings
 from complaints.logs import log
-from complaints.redaction import redact
+from complaints.redaction import Redactor, redact
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,18 @@ def _set_aside_if_unreadable(path: Path) -> None:
                 part.replace(aside.with_name(aside.name + suffix))
         log(logger, logging.WARNING, "redaction cache unreadable: set aside, building it again", error=str(error),
             set_aside=str(aside))
+
+
+def cached_redactor(path: Path) -> Redactor:
+    """The cache at ``path``, or :func:`redact` itself where this user cannot open it, make it theirs only and write
+    it: a cache only saves time, and its answers are redact's, so intake goes on without it rather than fail, and
+    writes nothing into a file that may not be only theirs."""
+    try:
+        return RedactionCache(path)
+    except (OSError, sqlite3.Error) as error:
+        log(logger, logging.WARNING, "redaction cache unavailable: redacting without it", error=str(error),
+            cache=str(path))
+        return redact
 
 
 class RedactionCache:
