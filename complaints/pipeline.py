@@ -40,12 +40,18 @@ from complaints.records import (
 from complaints.customer_record import by_customer_record
 from complaints.routing import route, smoke_tests_aside
 from complaints.schema import Complaint, Rejection
-from complaints.store import TriageStore
+from complaints.store import StoreBusy, TriageStore
 from complaints.strategy import serving_plan, strategies
 from complaints.tasks import TaskSpec
 from complaints.thresholds import served_threshold
 
 logger = logging.getLogger(__name__)
+
+
+class BatchStopped(RuntimeError):
+    """A batch a busy store stopped part-way: what it wrote stands (complaints allocated, some maybe stored and not
+    yet), and the same batch sent again finishes it, reusing what was triaged."""
+
 
 @dataclass
 class BatchReport:
@@ -185,7 +191,13 @@ class TriagePipeline:
         log(logger, logging.INFO, "batch started", batch_id=report.batch_id, source_sha256=first.source_sha256)
         with tqdm(desc="triage", unit="row", disable=not progress) as bar:
             for chunk in itertools.chain([first], chunks):
-                report.add(self.triage_chunk(chunk, manual_triage_reason))
+                try:
+                    report.add(self.triage_chunk(chunk, manual_triage_reason))
+                except StoreBusy as error:
+                    raise BatchStopped(
+                        f"the store is busy with another writer: batch {report.batch_id} stopped part-way, {report.rows} "
+                        f"rows triaged and the next chunk in part; what was written stands: run the same command "
+                        f"again to finish it (what was triaged is reused, nothing is triaged twice)") from error
                 bar.update(chunk.rows)
         record_batch(self.deployment.store, report, first.source_sha256, started)
         return report

@@ -10,7 +10,7 @@ from complaints.config import default_data_path
 from complaints.operations import Operations
 
 EXIT_REFUSED = 2  # bad input or configuration: refused, nothing was changed
-EXIT_FAILED = 1  # the command ran and failed (`validate`: the data failed the suite; `train`: part-way, it says what changed)
+EXIT_FAILED = 1  # the command ran and failed (`validate`: the data failed the suite; `train`, a batch: part-way, it says what changed)
 DATA_HELP = ("CFPB-format CSV, CSV.gz, JSON lines, a saved Hugging Face dataset, or a folder of such files read as "
              "one (env COMPLAINTS_DATA; default the folder ../shared/data/cfpb: complaints.csv.gz and recent.csv.gz)")
 TRAINING_DATA_HELP = DATA_HELP + ("; or a version of the training dataset on the Hub, hf://NAMESPACE/NAME@REVISION "

@@ -16,6 +16,7 @@ from complaints import logs
 from complaints.deployment import Deployment
 from complaints.audit import NotAllocatedError
 from complaints.intake import IntakeError
+from complaints.pipeline import BatchStopped
 from model.manifest import ManifestError, ReleaseManifest, manifest_path
 from model.registration import RegistrationIncomplete
 from complaints.registry import RegistryError
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     except REFUSALS as error:
         print(f"complaints {args.command}: error: {error.args[0] if error.args else error}", file=sys.stderr)
         return EXIT_REFUSED
-    except (RegistrationIncomplete, IdempotencyConflict) as error:  # failed; the message says what did change
+    except (RegistrationIncomplete, IdempotencyConflict, BatchStopped) as error:  # failed; it says what did change
         print(f"complaints {args.command}: failed: {error}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -296,6 +296,43 @@ def test_a_store_another_writer_holds_is_refused_with_exit_2(cli, home, monkeypa
     assert code == 2 and refused(err, "users", "the store is busy with another writer")
 
 
+def test_a_batch_a_busy_store_stops_part_way_fails_naming_what_stands_and_the_same_command_finishes_it(
+        cli, home, cfpb_rows, tmp_path, monkeypatch):
+    rows = [dict(r) for r in sample(cfpb_rows, 30, salt="busy-mid-batch")]
+    rows[4]["Date received"] = "yesterday"  # rejected, in the first chunk
+    ids = [r["Complaint ID"] for number, r in enumerate(rows) if number != 4]
+    path = write_csv(tmp_path / "batch.csv", rows)
+    holder, allocations = sqlite3.connect(home / "triage.sqlite3", isolation_level=None), []
+
+    class TakenMidBatch(SQLiteStore):
+        """Another writer takes the store before the 13th allocation, and holds it past the wait."""
+
+        def put_allocation(self, allocation):
+            if len(allocations) == 12:
+                holder.execute("BEGIN IMMEDIATE")
+            allocations.append(allocation.complaint_id)
+            return super().put_allocation(allocation)
+
+    monkeypatch.setattr(deployment_module, "SQLiteStore", functools.partial(TakenMidBatch, busy_timeout_ms=50))
+    monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "10")
+    code, _, err = cli("triage", "--data", str(path), "--json")
+    holder.execute("ROLLBACK")
+    assert code == 1 and "Traceback" not in err, err
+    stopped = err.strip().splitlines()[-1]
+    assert stopped.startswith("complaints triage: failed: the store is busy with another writer: batch batch-")
+    assert "stopped part-way, 10 rows triaged" in stopped and "run the same command again to finish it" in stopped
+    store = SQLiteStore(home / "triage.sqlite3")
+    assert sum(store.get_allocation(i) is not None for i in ids) == 12  # the first chunk's 9, 3 of the second
+    assert sum(store.get_complaint(i) is not None for i in ids) == 19  # the second's other 7 stored, unallocated
+    code, out, _ = cli("triage", "--data", str(path), "--json")
+    result = last_json(out)
+    assert code == 0 and result["reused"] == 12 and result["rejected"] == 1
+    assert result["rows"] == 30 == result["allocated"] + result["manual_triage"] + result["rejected"]
+    assert all(store.get_allocation(i) and not store.list_allocation_history(i) for i in ids)  # each allocated once
+    assert store.list_unallocated() == [] and len(store.list_rejections(result["batch_id"])) == 1
+    assert store.get_batch(result["batch_id"]).counts["rows"] == 30
+
+
 def test_a_store_that_cannot_be_opened_is_refused_with_exit_2(cli, home):
     for part in home.glob("triage.sqlite3*"):
         part.unlink()
