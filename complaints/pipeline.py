@@ -49,8 +49,8 @@ logger = logging.getLogger(__name__)
 
 
 class BatchStopped(RuntimeError):
-    """A batch a busy store stopped part-way: what it wrote stands (complaints allocated, some maybe stored and not
-    yet), and the same batch sent again finishes it, reusing what was triaged."""
+    """A batch or a retriage a busy store stopped part-way: what it wrote stands (complaints allocated, some maybe
+    stored and not yet), and the same command again finishes it, reusing what was triaged."""
 
 
 @dataclass
@@ -287,10 +287,16 @@ class TriagePipeline:
         log(logger, logging.INFO, "retriage started", batch_id=report.batch_id, listed=len(listed),
             unfinished=len(unfinished), dry_run=dry_run)
         size = Settings.from_env().chunk_size
-        for start in range(0, len(listed), size):
-            self._retriage_chunk(listed[start:start + size], serving, report)
-        for start in range(0, len(unfinished), size):
-            self._finish_chunk(unfinished[start:start + size], serving, report)
+        try:
+            for start in range(0, len(listed), size):
+                self._retriage_chunk(listed[start:start + size], serving, report)
+            for start in range(0, len(unfinished), size):
+                self._finish_chunk(unfinished[start:start + size], serving, report)
+        except StoreBusy as error:
+            raise BatchStopped(
+                f"the store is busy with another writer: {report.batch_id} stopped part-way, {report.allocated} "
+                f"allocated and {report.manual_triage} left in manual triage of {report.rows}; what was written "
+                f"stands: run the same command again to finish it") from error
         counts = {k: v for k, v in report.as_json().items() if k not in ("model_versions", "batch_id", "source")}
         if not dry_run:
             store.put_batch(TriageBatch(report.batch_id, report.source, digest.hexdigest(), started, utc_now(), counts,

@@ -5,6 +5,7 @@ import functools
 import re
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -296,28 +297,40 @@ def test_a_store_another_writer_holds_is_refused_with_exit_2(cli, home, monkeypa
     assert code == 2 and refused(err, "users", "the store is busy with another writer")
 
 
-def test_a_batch_a_busy_store_stops_part_way_fails_naming_what_stands_and_the_same_command_finishes_it(
-        cli, home, cfpb_rows, tmp_path, monkeypatch):
-    rows = [dict(r) for r in sample(cfpb_rows, 30, salt="busy-mid-batch")]
-    rows[4]["Date received"] = "yesterday"  # rejected, in the first chunk
-    ids = [r["Complaint ID"] for number, r in enumerate(rows) if number != 4]
-    path = write_csv(tmp_path / "batch.csv", rows)
-    holder, allocations = sqlite3.connect(home / "triage.sqlite3", isolation_level=None), []
+def _taken_after(monkeypatch, home, allocations: int) -> sqlite3.Connection:
+    """Another writer takes the store before the command's ``allocations + 1``th allocation, and holds it past the
+    wait: the connection that holds it, to let go."""
+    holder, seen = sqlite3.connect(home / "triage.sqlite3", isolation_level=None), []
 
-    class TakenMidBatch(SQLiteStore):
-        """Another writer takes the store before the 13th allocation, and holds it past the wait."""
-
+    class Taken(SQLiteStore):
         def put_allocation(self, allocation):
-            if len(allocations) == 12:
+            if len(seen) == allocations:
                 holder.execute("BEGIN IMMEDIATE")
-            allocations.append(allocation.complaint_id)
+            seen.append(allocation.complaint_id)
             return super().put_allocation(allocation)
 
-    monkeypatch.setattr(deployment_module, "SQLiteStore", functools.partial(TakenMidBatch, busy_timeout_ms=50))
+    monkeypatch.setattr(deployment_module, "SQLiteStore", functools.partial(Taken, busy_timeout_ms=50))
+    return holder
+
+
+def _stopped_batch(cli, home, cfpb_rows, tmp_path, monkeypatch) -> tuple[str, Path, list[str]]:
+    """A batch of 30 rows (one rejected) in chunks of 10 that a busy store stops at its 13th allocation: what the
+    command printed on stderr, the file, and the ids of its valid rows."""
+    rows = [dict(r) for r in sample(cfpb_rows, 30, salt="busy-mid-batch")]
+    rows[4]["Date received"] = "yesterday"  # rejected, in the first chunk
+    path = write_csv(tmp_path / "batch.csv", rows)
+    holder = _taken_after(monkeypatch, home, 12)
     monkeypatch.setenv("COMPLAINTS_CHUNK_SIZE", "10")
     code, _, err = cli("triage", "--data", str(path), "--json")
     holder.execute("ROLLBACK")
+    monkeypatch.setattr(deployment_module, "SQLiteStore", SQLiteStore)
     assert code == 1 and "Traceback" not in err, err
+    return err, path, [r["Complaint ID"] for number, r in enumerate(rows) if number != 4]
+
+
+def test_a_batch_a_busy_store_stops_part_way_fails_naming_what_stands_and_the_same_command_finishes_it(
+        cli, home, cfpb_rows, tmp_path, monkeypatch):
+    err, path, ids = _stopped_batch(cli, home, cfpb_rows, tmp_path, monkeypatch)
     stopped = err.strip().splitlines()[-1]
     assert stopped.startswith("complaints triage: failed: the store is busy with another writer: batch batch-")
     assert "stopped part-way, 10 rows triaged" in stopped and "run the same command again to finish it" in stopped
@@ -331,6 +344,28 @@ def test_a_batch_a_busy_store_stops_part_way_fails_naming_what_stands_and_the_sa
     assert all(store.get_allocation(i) and not store.list_allocation_history(i) for i in ids)  # each allocated once
     assert store.list_unallocated() == [] and len(store.list_rejections(result["batch_id"])) == 1
     assert store.get_batch(result["batch_id"]).counts["rows"] == 30
+
+
+def test_a_retriage_a_busy_store_stops_part_way_fails_naming_what_stands_and_the_same_command_finishes_it(
+        cli, home, cfpb_rows, tmp_path, monkeypatch):
+    _, _, ids = _stopped_batch(cli, home, cfpb_rows, tmp_path, monkeypatch)  # 7 stored, not allocated
+    holder = _taken_after(monkeypatch, home, 3)
+    code, _, err = cli("retriage", "--json")
+    holder.execute("ROLLBACK")
+    stopped = err.strip().splitlines()[-1]
+    assert code == 1 and "Traceback" not in err, err
+    assert stopped.startswith("complaints retriage: failed: the store is busy with another writer: retriage-")
+    written = re.search(r"stopped part-way, (\d+) allocated and (\d+) left in manual triage of \d+; what was "
+                        r"written stands: run the same command again to finish it$", stopped)
+    assert written and int(written[1]) + int(written[2]) == 3, stopped
+    monkeypatch.setattr(deployment_module, "SQLiteStore", SQLiteStore)
+    code, out, _ = cli("retriage", "--json")
+    result = last_json(out)
+    assert code == 0 and result["unfinished"] == 4
+    store = SQLiteStore(home / "triage.sqlite3")
+    stored = [i for i in ids if store.get_complaint(i)]  # not the third chunk: only the batch sent again reads it
+    assert len(stored) == 19 and store.list_unallocated() == []
+    assert all(store.get_allocation(i) and not store.list_allocation_history(i) for i in stored)  # each allocated once
 
 
 def test_a_store_that_cannot_be_opened_is_refused_with_exit_2(cli, home):
