@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        # a help text is %-formatted ("80%%" reads "80%"), a description is printed as written
+        sub = commands.add_parser(name, help=help_text, description=help_text.replace("%%", "%"))
         sub.set_defaults(handler=handler)
         return sub
 
