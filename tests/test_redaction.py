@@ -128,6 +128,35 @@ def test_cfpb_masks_amounts_and_years_are_left_alone():
     ("https://www.linkedin.com/in/jsmith/ has it", "HANDLE", "jsmith"),
     ("my instagram is @jsmith87 and", "HANDLE", "jsmith87"),
     ("I sent it to my Cash App $jsmith99 yesterday", "HANDLE", "jsmith99"),
+    # a fifth look: an SSN's last four, digits spelt or spaced, card codes, other separators, web addresses' queries
+    ("the last four of my social 6789 were read out", "SSN", "6789"),
+    ("SSN ending in 6789 on the letter", "SSN", "6789"),
+    ("SSN 123/45/6789 on file", "SSN", "6789"),
+    ("my SSN is one two three four five six seven eight nine", "SSN", "seven"),
+    ("my PIN is 4 8 2 1 and", "CREDENTIAL", "8 2 1"),
+    ("pin: four eight two one", "CREDENTIAL", "eight"),
+    ("card 4111 1111 1111 1111 exp 12/25 cvv 123", "CREDENTIAL", "123"),
+    ("they sent the OTP 482193 by text", "CREDENTIAL", "482193"),
+    ("card 4111 - 1111 - 1111 - 1111 was used", "CARD", "1111"),
+    ("my phone is (555)2345678 now", "PHONE", "2345678"),
+    ("my customer number 1234567 at the bank", "ACCOUNT", "1234567"),
+    ("write to josé@correo.es or", "EMAIL", "jos"),
+    ("see https://bank.example.com/reset?email=jdoe%40gmail.com", "EMAIL", "jdoe"),
+    ("the link https://example.com/u?user=jsmith87 came", "CREDENTIAL", "jsmith87"),
+    ("my venmo is jsmith87 and", "HANDLE", "jsmith87"),
+    ("I live at Apt 4, 12 Oak St, Springfield, IL 62704", "ADDRESS", "Apt 4"),
+    ("mail goes to RR 2 Box 15 now", "ADDRESS", "Box 15"),
+    ("I live at 1234 County Road 56 now", "ADDRESS", "56"),
+    ("we live at 123-45 Queens Blvd now", "ADDRESS", "123-45"),
+    ("I live at 1 Infinite Loop now", "ADDRESS", "Infinite"),
+    ("birth date 4-Jul-1950 on the form", "DOB", "1950"),
+    ("DOB: 070450 on the form", "DOB", "070450"),
+    ("Cosigner: JANE DOE signed", "NAME", "DOE"),
+    ("Yours truly,\njane smith", "NAME", "smith"),
+    ("Sincerely, Juan de la Cruz", "NAME", "Cruz"),
+    ("Mr. VAN DER BERG called", "NAME", "BERG"),
+    ("license plate ABC-1234 was photographed", "ID", "1234"),
+    ("my alien number A123456789 is", "ID", "A123456789"),
 ])
 def test_new_shapes_are_replaced(text, kind, value):
     redacted, counts = redact(text)
@@ -160,6 +189,13 @@ def test_new_shapes_are_replaced(text, kind, value):
     "my password is expired, the pin was present, login is disabled, PIN : DOB : Email :",
     "I filed Chapter 7 Bankruptcy Court papers and went 2 TIMES IN COURT",  # numbers, not houses
     "see facebook.com/help or @XXXX, paid {$20.00} @ 5 %",  # a site's own page, a mask
+    # a fifth look: what the bank shows or issues (a card's or an account's last four, a case number), plates of gold
+    "the card ending in 1234 and the account ending in 4567 were charged",
+    "my case number is 1234 and the claim # ABC-12345 is open",
+    "the ring was gold plated 14k, the plate was stolen, my venmo is linked, Venmo is Synchrony's",
+    "I was a customer 20 years, the OTP verification failed, the code was sent",
+    "I drove 50 miles on Highway 61 and the last four of my social were asked",
+    "Sincerely, the team from the bank",
 ])
 def test_ordinary_text_and_cfpb_masks_are_left_alone(text):
     assert redact(text) == (text, {})

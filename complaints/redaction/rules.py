@@ -15,11 +15,13 @@ from complaints.redaction.lexicon import common_words, is_common
 _SP = r"[ \t\x{00A0}]"          # one space inside a number: space, tab, no-break space
 _SEP = r"[ \t\x{00A0}.-]"       # one separator inside a number
 _WRAP = r"[ \t\x{00A0}]*\r?\n[ \t\x{00A0}]*"  # a line break where a number wraps: "4111 1111\n1111 1111"
-_SPACED_SEP = r"\s*[.-]?\s*"  # after a cue, a separator with spaces or a line break: "123 - 45 - 6789"
+_SPACED_SEP = r"\s*[./-]?\s*"  # after a cue, a separator with spaces or a line break: "123 - 45 - 6789", "123/45/6789"
 _PHONE_SEP = r"(?:" + _SEP + r"|" + _SP + r"+-" + _SP + r"+|-?" + _WRAP + ")"  # in a phone number, also " - "
 _START = r"(?:^|[^0-9A-Za-z_])"  # RE2 has no lookbehind: a non-word character (kept) or the start
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+# a digit spelt out: "my PIN is four four two one"
+_SPELT_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _HEX = r"[0-9A-Fa-f]{1,4}"
 _AT = r"(?:\s*[\[(]\s*at\s*[\])]\s*|\s+at\s+)"      # "at" spelt out in an e-mail address: "john [at] gmail"
@@ -43,22 +45,29 @@ _TITLED = r"\p{Lu}\p{Ll}*(?:['-]?\p{Lu}?\p{Ll}+)+"
 _UPPER = r"\p{Lu}[\p{Lu}'-]*\p{Lu}"
 _LOWER = r"\p{Ll}[\p{Ll}'-]*\p{Ll}"
 _WORD_END = r"(?:$|[^\p{L}\p{N}_])"  # RE2's \b is ASCII's: it would end "JOSÉ" before its "É"
+# The particles inside a surname ("de la Cruz", "van der Berg", "bin Laden"), in any case
+_PARTICLE = (r"(?i:de(?:" + _SP + r"+(?:la|los|las))?|del|della|van(?:" + _SP + r"+(?:der|den))?|von(?:" + _SP
+             + r"+der)?|da|dos|di|du|le|la|bin|ibn|al|el)")
 _TITLE_CUE = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|MR|MRS|MS|DR)\.?" + _SP + "+"
-_NAME_CUE = (r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|regards|respectfully|signed|named|spoke\s+(?:to|with)"
+_NAME_CUE = (r"(?i:\b(?:my\s+name\s+is|name\s*:|sincerely|yours\s+truly|regards|respectfully|signed|named|spoke\s+(?:to|with)"
              r"|thank\s+you|thanks))(?:,|\s+-)?\s+")
 # A form's field that holds a person's name ("Name:", "Borrower :"), or a signature ("Signed,"); a firm's "Company
 # Name :" is told apart by the word before it (_FIRM_FIELDS)
 _FIELD_CUE = (r"(?i:\b(?:name|borrower|co-borrower|cardholder|card\s+holder|account\s+holder|customer|consumer"
-              r"|applicant|debtor|complainant)\s*:|\bsigned\s*[,:])\s*")
+              r"|applicant|debtor|complainant|co-?signer|co-applicant|spouse|beneficiary|executor|authorized\s+user)\s*:"
+              r"|\bsigned\s*[,:])\s*")
 # The cues after which a name in one case is taken: a title, a form's field, or those the writer's own name follows
 # ("spoke with chase", "named IQ DATA" name firms; "signed eletronically" is no name)
-_UNCASED_CUE = ("(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|regards|respectfully|thank\s+you|thanks))"
+_UNCASED_CUE = ("(?:" + _TITLE_CUE + r"|(?i:\b(?:my\s+name\s+is|sincerely|yours\s+truly|regards|respectfully|thank\s+you"
+                r"|thanks))"
                 r"(?:,|\s+-)?\s+|" + _FIELD_CUE + ")")
 # A street's name: capitalised words or an ordinal (5th, 42nd); its city, state and ZIP code may follow
 _STREET_WORD = r"(?:[A-Z][A-Za-z'-]*|[0-9]{1,3}(?:st|nd|rd|th|ST|ND|RD|TH))"
 _CITY_STATE_ZIP = (r"(?:\.?,?\s+[A-Z][A-Za-z'.-]*(?:\s+[A-Z][A-Za-z'.-]*){0,2},?\s+(?:[A-Z]{2}|[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
                    r"\.?,?\s+[0-9]{5}(?:-[0-9]{4})?\b)")
-_HOUSE = r"[0-9]{1,6}[A-Za-z]?(?:\s+(?:[NSEW]\.?|North|South|East|West))?"  # "221B", "100 N."
+# "221B", "100 N.", "123-45" (Queens), "12 1/2"; its unit may come first ("Apt 4, 12 Oak St")
+_HOUSE = (r"(?:(?i:apt|apartment|unit|suite|ste)\.?\s*#?[0-9A-Za-z-]{1,6},?\s+)?[0-9]{1,6}(?:-[0-9]{1,5})?[A-Za-z]?"
+          r"(?:\s+1/2)?(?:\s+(?:[NSEW]\.?|North|South|East|West))?")
 
 
 def _one_case(words: int, initial: bool = False) -> str:
@@ -110,10 +119,12 @@ def _dotted_card(match) -> str | None:
 
 
 def _account(match) -> str | None:
-    """A number after "account", "loan"...: 4 digits are enough after "#", "no" or "number", else 5. Letters before
-    it ("ABC123456") or a comma or bracket between ("account number, 123456") only after such a mark: "loan,
+    """A number after "account", "loan", "customer"...: 4 digits are enough after "#", "no" or "number", else 5 (a
+    customer's only after a mark: "a customer 20 years"). Letters before it ("ABC123456") or a comma or bracket between ("account number, 123456") only after such a mark: "loan,
     25000 dollars" is an amount."""
     marked = match.group("mark") or match.group("colon") in (":", "#")
+    if not marked and _cue(match).startswith("customer"):
+        return None
     if not marked and (match.group("colon") or not match.group("pii")[0].isdigit()):
         return None
     return "ACCOUNT" if _digits(match.group("pii")) >= (4 if marked else 5) else None
@@ -166,6 +177,15 @@ def _uncased_name(match) -> str | None:
     if first in _NOT_NAMES or first in common_words() or any("xx" in word for word in words) or _firm_field(match):
         return None
     return None if any(word in _NOT_NAMES for word in rest) else "NAME"
+
+
+def _particle_name(match) -> str | None:
+    """A name whose surname has particles ("Juan de la Cruz", "MR. VAN DER BERG"): none where a word of it follows
+    names or is a CFPB mask, nor where its last word is a common word."""
+    words = match.group("pii").lower().split()
+    if any(word in _NOT_NAMES or "xx" in word for word in words) or _firm_field(match):
+        return None
+    return None if words[-1] in common_words() else "NAME"
 
 
 def _surname_first_name(match) -> str | None:
@@ -252,6 +272,45 @@ def _international(match) -> str | None:
     return "PHONE" if 8 <= _digits(match.group("pii")) <= 15 else None
 
 
+def _spelt_number(match) -> str | None:
+    """Digits spelt out after an SSN's or a PIN's cue ("my PIN is four four two one"): the cue says the kind."""
+    cue = _cue(match)
+    return "CREDENTIAL" if "pin" in cue or "passcode" in cue else "SSN"
+
+
+def _plate(match) -> str | None:
+    """A vehicle's licence plate ("plate number 7ABC123"): five to eight characters, letters and digits both ("gold
+    plated 14k" is none), not a CFPB mask."""
+    pii = match.group("pii")
+    chars = [ch for ch in pii if ch.isalnum()]
+    letters = sum(ch.isalpha() for ch in chars)
+    return "ID" if 5 <= len(chars) <= 8 and letters and _digits(pii) and "xx" not in pii.lower() else None
+
+
+def _app_handle(match) -> str | None:
+    """A user's name after its app's name and "is" or ":" ("my Venmo is jsmith87", "venmo: jane.doe"): one with a
+    digit, a stop or an underscore, or a word in lower case no narrative writes so ("my venmo is linked", "Venmo is
+    Synchrony's" name none)."""
+    pii = match.group("pii")
+    if not any(ch.isdigit() or ch in "._" for ch in pii) and (not pii.islower() or is_common(pii)):
+        return None
+    return None if pii.lower() in _NOT_NAMES else _handle(match)
+
+
+# A web address's query field and the kind of its value: "?email=jdoe%40gmail.com", "&user=jsmith87"
+_QUERY_KINDS = {"email": "EMAIL", "mail": "EMAIL", "ssn": "SSN", "phone": "PHONE", "tel": "PHONE", "acct": "ACCOUNT",
+                "account": "ACCOUNT", "name": "NAME", "fname": "NAME", "lname": "NAME", "firstname": "NAME",
+                "lastname": "NAME", "dob": "DOB"}
+
+
+def _query_value(match) -> str | None:
+    """A value in a web address's query string whose field names personal data or a secret; user names, logins,
+    tokens and passwords are credentials. A CFPB mask is none."""
+    if "xx" in match.group("pii").lower():
+        return None
+    return _QUERY_KINDS.get(match.group("field").lower().replace("_", ""), "CREDENTIAL")
+
+
 @dataclass(frozen=True)
 class _Rule:
     kind: str
@@ -272,7 +331,8 @@ def _rule(kind: str, pattern: str, check: Callable | None = None) -> _Rule:
 # Order is priority: where two patterns find overlapping items, the earlier one's wins. Only the group
 # ``pii`` is replaced; the rest of a match is context that stays ("account number " is kept).
 RULES: list[_Rule] = [
-    _rule("EMAIL", r"(?P<pii>[A-Za-z0-9._%+'-]+\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"),
+    # letters of any script ("josé@correo.es", "user@münchen.de"), and "@" as a web address encodes it ("%40")
+    _rule("EMAIL", r"(?P<pii>[\p{L}\p{N}._%+'-]+\s?(?:@|%40)\s?[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,})"),
     # "@" written, its stops spaced or spelt: "JDOE @ GMAIL . COM", "jdoe@gmail dot com"
     _rule("EMAIL", r"(?i:(?P<pii>[a-z0-9._%+'-]+\s*@\s*[a-z0-9-]+(?:(?:\s*\.\s*|" + _DOT + r")[a-z0-9-]+)*"
           r"(?:\s*\.\s*|" + _DOT + ")" + _MAIL_TLD + r")\b)"),
@@ -285,6 +345,12 @@ RULES: list[_Rule] = [
     # a cash tag after its app's name: "my Cash App is $jsmith"
     _rule("HANDLE", r"(?i:\b(?:cash\s*app|cash\s*tag)\b)[^$\n]{0,40}\$(?P<pii>[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9_])",
           _handle),
+    _rule("CREDENTIAL", r"[?&](?P<field>(?i:e?mail|user(?:_?name|_?id)?|login|uid|token|session(?:_?id)?|sid|auth"
+          r"|pass(?:word)?|pwd|ssn|phone|tel|acct|account|f?name|l?name|first_?name|last_?name|dob))="
+          r"(?P<pii>[^&#\s\"'<>\[\]]+)", _query_value),
+    # after its app's name: "my Venmo is jsmith87", "instagram: jane.doe"
+    _rule("HANDLE", r"(?i:\b(?:venmo|paypal|instagram|twitter|tiktok|snapchat)(?:\s+(?:handle|user\s*name|account|id))?"
+          r"(?:\s+(?:is|was)\s+|\s*:\s*))@?(?P<pii>[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9_])", _app_handle),
     _rule("IP", r"(?:^|[^0-9A-Za-z_:.])(?P<pii>(?:" + _HEX + ":){7}" + _HEX
           + "|(?:" + _HEX + ":){1,6}(?::" + _HEX + "){1,6}"
           + "|::(?:" + _HEX + ":){0,5}" + _HEX + ")(?:$|[^0-9A-Za-z_:])"),
@@ -295,33 +361,57 @@ RULES: list[_Rule] = [
           r"(?P<pii>[0-9]{1,2}[/.-][0-9]{1,2}[/.-](?:[0-9]{4}|[0-9]{2})|[0-9]{4}[/.-][0-9]{1,2}[/.-][0-9]{1,2}"
           r"|[0-9]{1,2} [0-9]{1,2} [0-9]{4}"
           r"|(?i:" + _MONTH + r")\.?\s+[0-9]{1,2}(?:st|nd|rd|th)?,?\s+[0-9]{4}"
-          r"|[0-9]{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?i:" + _MONTH + r")\.?,?\s+[0-9]{4})\b"),
+          r"|[0-9]{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?i:" + _MONTH + r")\.?,?\s+[0-9]{4}"
+          r"|[0-9]{1,2}-?(?i:" + _MONTH + r")-?(?:[0-9]{4}|[0-9]{2})"
+          r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:19|20)?[0-9]{2})\b"),
     _rule("SSN", r"\b(?P<pii>[0-9]{3}-(?:" + _WRAP + ")?[0-9]{2}-(?:" + _WRAP + ")?[0-9]{4}"
           r"|[0-9]{3}(?:" + _SP + "|" + _WRAP + ")[0-9]{2}(?:" + _SP + "|" + _WRAP + r")[0-9]{4}"
           r"|[0-9]{3}\.[0-9]{2}\.[0-9]{4})\b"),
     _rule("SSN", r"(?i:\b(?:ssn|ss#|social\s+security(?:\s+(?:number|num|no|#))?))"
           r"[^0-9A-Za-z]{0,4}(?:(?:is|was|:)[^0-9A-Za-z]{1,3})?"
           r"(?P<pii>[0-9]{3}" + _SPACED_SEP + "[0-9]{2}" + _SPACED_SEP + r"[0-9]{4})\b"),
+    # its last four, which banks ask to verify a caller: "last four of my social 6789", "SSN ending in 6789"
+    _rule("SSN", r"(?i:\blast\s+(?:four|4)(?:\s+digits)?\s+of\s+(?:my\s+|the\s+|her\s+|his\s+)?(?:ssn|ss#|social)"
+          r"|\b(?:ssn|social\s+security(?:\s+(?:number|no|#))?)\s+(?:ending(?:\s+(?:in|with))?|last\s+(?:four|4)))"
+          r"(?i:[^0-9A-Za-z]{1,3}(?:security|number|no|digits|is|was|are|were)\b){0,3}[^0-9A-Za-z]{1,4}"
+          r"(?P<pii>[0-9]{4})\b"),
+    # digits spelt out after an SSN's or a PIN's cue: "my SSN is one two three...", "pin: four eight two one"
+    _rule("SSN", r"(?i:\b(?:ssn|social\s+security(?:\s+(?:number|num|no|#))?|pin(?:\s+(?:number|code))?|passcode))"
+          r"[^0-9A-Za-z]{0,4}(?:(?i:is|was|:)[^0-9A-Za-z]{1,3})?"
+          r"(?P<pii>(?i:" + _SPELT_DIGIT + r"(?:[\s,-]+" + _SPELT_DIGIT + r"){3,10}))\b", _spelt_number),
     _rule("CREDENTIAL", r"(?i:\b(?:pin|password|passcode|passwd|security\s+code|user\s*name|user\s*id|login)\b)"
           r"(?P<mark>\s+(?i:(?:number|code|no)\b)|\s*#)?\s*(?P<said>(?i:is|was)\b|[:=])?\s*[\"'\x{201C}]?"
-          r"(?P<pii>[^\s\[.,;:!?)\]\"'\x{201D}](?:[^\s]*[^\s.,;:!?)\]\"'\x{201D}])?)", _credential),
+          r"(?P<pii>[0-9](?: [0-9]){3,7}\b|[^\s\[.,;:!?)\]\"'\x{201D}](?:[^\s]*[^\s.,;:!?)\]\"'\x{201D}])?)", _credential),
+    # a card's security code or a one-time code: "cvv 123", "the OTP 482193" (a code, not a word, follows)
+    _rule("CREDENTIAL", r"(?i:\b(?:cvv2?|cvc2?|csc|otp|one[\s-]time\s+(?:pass)?code|verification\s+code|security\s+code"
+          r"|access\s+code)(?:\s+(?:number|code|no)\b|\s*#)?\s*(?:(?:is|was)\b|[:=])?)\s*(?P<pii>[0-9]{3,8})\b"),
     _rule("ACCOUNT", r"\b(?P<pii>[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?)\b", _iban),
-    _rule("CARD", r"\b(?P<pii>(?:[0-9](?:[ \t\x{00A0}-]|-?" + _WRAP + r")?){12,18}[0-9])\b", _card),
+    _rule("CARD", r"\b(?P<pii>(?:[0-9](?:[ \t\x{00A0}-]| - |-?" + _WRAP + r")?){12,18}[0-9])\b", _card),
     _rule("CARD", r"\b(?P<pii>(?:[0-9]{4,6}\.){2,4}[0-9]{1,5})\b", _dotted_card),
-    _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings))\.?"
+    _rule("ACCOUNT", r"(?i:\b(?:account|acct|a/c|loan|routing|member(?:ship)?|policy|checking|savings|customer))\.?"
           r"(?P<mark>\s*(?i:number|num|nbr|no|#|id))?\.?\s*(?P<colon>[:#,(])?\s*(?:(?i:is|was)\s+)?"
           r"(?P<pii>(?:[A-Z]{1,4}-?)?[0-9]{1,20}(?:[ -][0-9]{1,20}|-?" + _WRAP + r"[0-9]{3,20}){0,5})\b", _account),
     # an extension may follow with no space ("555-234-5678x123"); a dash may have spaces round it ("555 - 234 - 5678")
-    _rule("PHONE", r"(?:^|[^0-9A-Za-z_+])(?P<pii>(?:\+?1" + _SEP + r"?)?(?:\([0-9]{3}\)(?:" + _SP + "?-?" + _SP + "?)|"
-          r"[0-9]{3}" + _PHONE_SEP + ")[0-9]{3}" + _PHONE_SEP + r"[0-9]{4})(?:\b|(?i:x|ext)\.?[0-9])"),
+    # or the seven digits together after an area code in brackets ("(555)2345678")
+    _rule("PHONE", r"(?:^|[^0-9A-Za-z_+])(?P<pii>(?:\+?1" + _SEP + r"?)?(?:(?:\([0-9]{3}\)(?:" + _SP + "?-?" + _SP + "?)|"
+          r"[0-9]{3}" + _PHONE_SEP + ")[0-9]{3}" + _PHONE_SEP + r"[0-9]{4}|\([0-9]{3}\)" + _SP + r"?[0-9]{7}))"
+          r"(?:\b|(?i:x|ext)\.?[0-9])"),
     _rule("PHONE", _START + r"(?P<pii>\+[1-9][0-9]{0,2}(?:" + _SEP + r"?\(?[0-9]{1,5}\)?){2,6})\b",
           _international),
     _rule("PHONE", r"(?i:\b(?:phone|tel|telephone|cell|cellphone|mobile|fax|call\s+me|text\s+me|reach\s+me))"
           r"[^0-9A-Za-z]{0,4}(?:(?:number|num|no|is|at|on|:)[^0-9A-Za-z]{1,3}){0,3}(?P<pii>1?[0-9]{10}|[0-9]{3}" + _SP + r"[0-9]{7})\b"),
+    # a numbered road ("1234 County Road 56", "88 State Route 9") and a rural route's box ("RR 2 Box 15")
+    _rule("ADDRESS", r"\b(?P<pii>" + _HOUSE + r"(?:\s+" + _STREET_WORD + "){0,2}"
+          r"\s+(?i:county\s+(?:road|rd)|state\s+(?:route|road|highway|hwy)|u\.?s\.?\s+(?:highway|hwy|route)|highway|hwy"
+          r"|route|rte|farm\s+to\s+market\s+road|fm|cr|sr)\s+[0-9]{1,5}[A-Za-z]?\b" + _CITY_STATE_ZIP + "?)",
+          _street_address),
+    _rule("ADDRESS", r"\b(?P<pii>(?i:rural\s+route|r\.?\s?r\.?|highway\s+contract|h\.?\s?c\.?|star\s+route)\s*#?\s*[0-9]{1,4},?"
+          r"\s+(?i:box)\s+#?[0-9]{1,6}\b" + _CITY_STATE_ZIP + "?)"),
     _rule("ADDRESS", r"\b(?P<pii>" + _HOUSE + r"(?:\s+" + _STREET_WORD + "){1,4}"
           r"\s+(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace"
-          r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Square|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN"
-          r"|DRIVE|DR|COURT|CT|WAY|PLACE|PL|TERRACE|CIRCLE|CIR|PARKWAY|PKWY|HIGHWAY|HWY|TRAIL)\b"
+          r"|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Square|Loop|Crescent|Pike|Plaza|Alley|Cove|Point|Pt"
+          r"|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|DR|COURT|CT|WAY|PLACE|PL|TERRACE|CIRCLE|CIR"
+          r"|PARKWAY|PKWY|HIGHWAY|HWY|TRAIL|LOOP|CRESCENT|PIKE|PLAZA|ALLEY|COVE|POINT|PT)\b"
           r"(?:\.?\s+(?:NW|NE|SW|SE)\b)?(?:\.?,?\s+(?i:apt|apartment|unit|suite|ste|#)\.?\s*[0-9A-Za-z-]{1,6}\b)?"
           + _CITY_STATE_ZIP + "?)", _street_address),
     # no street kind, but its city, state and ZIP code: "4521 Broadway, New York, NY 10040"
@@ -329,6 +419,9 @@ RULES: list[_Rule] = [
           _street_address),
     _rule("ADDRESS", r"\b(?P<pii>(?i:p\.?\s?o\.?\s?box|post\s+office\s+box)\s+[0-9]{1,6}\b" + _CITY_STATE_ZIP + "?)"),
     _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _surname_first() + ")" + _WORD_END, _surname_first_name),
+    # a surname with particles, after a title or a cue the writer's own name follows: "Mr. de la Cruz"
+    _rule("NAME", _UNCASED_CUE + r"(?P<pii>(?:\p{L}[\p{L}'-]*" + _SP + "+){0,2}" + _PARTICLE + _SP
+          + r"+\p{L}[\p{L}'-]*\p{L})" + _WORD_END, _particle_name),
     _rule("NAME", _TITLE_CUE + r"(?P<pii>" + _TITLED + "(?:" + _SP + "+" + _TITLED + ")?)", _name),
     _rule("NAME", _NAME_CUE + r"(?P<pii>(?:\p{Lu}\." + _SP + "*)?" + _TITLED + "(?:" + _SP + r"+\p{Lu}\.)?(?:" + _SP
           + "+" + _TITLED + "){0,2})", _cued_name),
@@ -338,8 +431,11 @@ RULES: list[_Rule] = [
     _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _one_case(2, initial=True) + ")" + _WORD_END, _uncased_name),
     _rule("NAME", _UNCASED_CUE + "(?P<pii>" + _one_case(1) + ")" + _WORD_END, _uncased_name),
     _rule("ID", r"(?i:\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic|licen[cs]e|dl|passport|id|identification|itin|ein"
-          r"|vin|medicare|medicaid))(?:\s*(?i:number|num|nbr|no|#))?\.?\s*[:#]?\s*(?:(?i:is|was)\s+)?"
+          r"|vin|medicare|medicaid|alien(?:\s+registration)?|a-number|uscis|green\s+card|permanent\s+resident\s+card))"
+          r"(?:\s*(?i:number|num|nbr|no|#))?\.?\s*[:#]?\s*(?:(?i:is|was)\s+)?"
           r"(?P<pii>[A-Za-z]{0,3}[0-9][0-9A-Za-z-]{3,18})\b", _identity_document),
+    _rule("ID", r"(?i:\b(?:licen[cs]e\s+plate|plate)(?:\s*(?:number|num|no|#))?|\btag\s*(?:number|num|no|#))\.?\s*[:#]?\s*"
+          r"(?:(?i:is|was)\s+)?(?P<pii>[A-Za-z0-9]{1,4}[ -]?[A-Za-z0-9]{1,4})\b", _plate),
     _rule("PHONE", r"\b(?P<pii>[0-9]{3}-[0-9]{4})\b"),
     _rule("ACCOUNT", r"\b(?P<pii>[0-9]{8,})\b"),
 ]
