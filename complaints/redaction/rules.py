@@ -120,8 +120,8 @@ def _dotted_card(match) -> str | None:
 
 def _account(match) -> str | None:
     """A number after "account", "loan", "customer"...: 4 digits are enough after "#", "no" or "number", else 5 (a
-    customer's only after a mark: "a customer 20 years"). Letters before it ("ABC123456") or a comma or bracket between ("account number, 123456") only after such a mark: "loan,
-    25000 dollars" is an amount."""
+    customer's only after a mark: "a customer 20 years"). Letters before it ("ABC123456") or a comma or bracket
+    between ("account number, 123456") only after such a mark: "loan, 25000 dollars" is an amount."""
     marked = match.group("mark") or match.group("colon") in (":", "#")
     if not marked and _cue(match).startswith("customer"):
         return None
