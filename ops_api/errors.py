@@ -7,7 +7,7 @@ status and a code, so a route never builds an error response itself.
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 
 from complaints.access import AccessDenied, NotAuthenticated
@@ -78,9 +78,10 @@ def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
 def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
     headers = exc.headers
-    if exc.status_code == 405:  # every method of the path (Starlette names only the first route's)
-        headers = {"Allow": ", ".join(sorted({method for route in request.app.routes if isinstance(route, APIRoute)
-                                              and route.path_regex.match(request.url.path)
+    if exc.status_code == 405:  # every method of the path (Starlette names only the first route's), through the
+        # included routers: the app's own route list holds them unopened
+        headers = {"Allow": ", ".join(sorted({method for route in iter_route_contexts(request.app.routes)
+                                              if route.path_regex.match(request.url.path)
                                               for method in route.methods}))}
     status = 422 if exc.status_code == 400 else exc.status_code  # a body that cannot be read: malformed too
     return error(status, code, str(exc.detail), headers)

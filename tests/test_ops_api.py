@@ -440,6 +440,18 @@ def test_an_unknown_query_parameter_is_refused_and_only_after_the_caller_is_know
     assert client.get(path, params={"limit": 5}, headers=as_role(ops_store, "triage_lead")).status_code == 200
 
 
+def test_a_method_a_path_does_not_take_is_405_naming_every_method_it_does(ops_store, client):
+    """RFC 9110: a 405 carries Allow. The routes sit in included routers, so the app's own route list alone
+    names none of them."""
+    lead, complaint_id = as_role(ops_store, "triage_lead"), ops_store.complaint["a"]
+    for method, path, allow in [("DELETE", "/me", "GET"), ("PUT", f"/complaints/{complaint_id}", "GET"),
+                                ("DELETE", f"/complaints/{complaint_id}/explanations/team", "GET, POST"),
+                                ("GET", f"/complaints/{complaint_id}/reassignments", "POST")]:
+        answer = client.request(method, path, headers=lead)
+        assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed", answer.text
+        assert answer.headers["Allow"] == allow, (method, path)
+
+
 def test_a_declared_length_in_digits_int_cannot_read_is_refused_not_a_500():
     # "\xb2" is "²" in Latin-1, which str.isdigit accepts and int() does not; servers in front refuse it too
     from ops_api.body_guard import BodyGuard
