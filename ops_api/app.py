@@ -15,6 +15,7 @@ from ops_api.body_guard import BodyGuard
 from ops_api.dependencies import Explainer, Identity, known_query, token_identity
 from ops_api.document import openapi_30
 from ops_api.errors import add_handlers
+from ops_api.headers import SecurityHeaders
 from ops_api.routers import audit, complaints, explanations, monitoring, queues, users
 
 VERSION = "1.0.0"
@@ -44,6 +45,7 @@ def routes_app() -> FastAPI:
                               "role decides what it may read and write.")
     add_handlers(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders)  # outermost: the body guard's refusals carry them too
     for group in (users, queues, complaints, explanations, audit, monitoring):
         app.include_router(group.router)
     app.openapi_version = "3.0.3"

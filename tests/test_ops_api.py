@@ -452,6 +452,23 @@ def test_a_method_a_path_does_not_take_is_405_naming_every_method_it_does(ops_st
         assert answer.headers["Allow"] == allow, (method, path)
 
 
+def test_no_answer_is_stored_by_a_cache_sniffed_or_framed(ops_store, client):
+    """Answers carry redacted narratives and who corrected what: no browser or proxy keeps them (no-store), none
+    is read as another type than it says, and the rendered explanation runs no script and sits in no frame."""
+    lead, complaint_id = as_role(ops_store, "triage_lead"), ops_store.complaint["a"]
+    answers = [client.get(f"/complaints/{complaint_id}", headers=lead),
+               client.get(f"/complaints/{complaint_id}/explanations/team/html", headers=lead),
+               client.get("/queues/manual-triage/complaints", headers=lead),
+               client.get(f"/complaints/{UNKNOWN_ID}", headers=lead), client.post(f"/complaints/{complaint_id}/reassignments"),
+               client.post(f"/complaints/{complaint_id}/reassignments", content=b"{", headers=lead)]
+    for answer in answers:
+        assert answer.headers["Cache-Control"] == "no-store", answer.request.url
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'; " \
+                                                          "frame-ancestors 'none'"
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 404, 401, 422]
+
+
 def test_a_declared_length_in_digits_int_cannot_read_is_refused_not_a_500():
     # "\xb2" is "²" in Latin-1, which str.isdigit accepts and int() does not; servers in front refuse it too
     from ops_api.body_guard import BodyGuard
