@@ -71,8 +71,13 @@ def refused(request: Request, exc: Exception) -> JSONResponse:
 
 
 def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
-    where = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in exc.errors())
+    where = "; ".join(f"{'.'.join(str(part) for part in _location(e))}: {e['msg']}" for e in exc.errors())
     return error(422, "invalid_request", where)  # locations and rules only: never the value sent
+
+
+def _location(problem: dict) -> tuple:
+    """A field the body may not hold is named by where it was: its name is the client's, and may be anything."""
+    return problem["loc"][:-1] if problem["type"] == "extra_forbidden" else problem["loc"]
 
 
 def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -114,7 +114,9 @@ class ComplaintDetail(BaseModel):
 
 
 class Reassignment(BaseModel):
-    model_config = _example({"task": "team", "label": "Mortgage", "expected_revision": 0})
+    # Any other field is refused, never ignored: who corrected, when and the revision are the server's, and a
+    # client that sent them must not believe it set them.
+    model_config = ConfigDict(extra="forbid", **_example({"task": "team", "label": "Mortgage", "expected_revision": 0}))
     task: str = Field(description="team, issue or vulnerable (the configured tasks)", max_length=64)
     label: str = Field(description="the correct label; for the vulnerable flag: yes or no", max_length=200)
     expected_revision: int = Field(ge=0, le=1_000_000, description="the complaint's `revision` as the user read it: "

@@ -167,6 +167,21 @@ def test_bad_requests_get_a_4xx_with_a_reason_and_never_echo_the_value(ops_store
     assert secret.status_code == 422 and "123-45-6789" not in secret.text
 
 
+def test_a_reassignment_that_sets_what_the_server_decides_is_refused_not_silently_half_taken(ops_store, client,
+                                                                                             deployment):
+    """Who corrected, when, the revision and the key are the server's: a body naming any of them, or any field
+    the operation does not take, is refused whole (a client must not believe it set them), and the field is
+    named by where it was, never by the name sent."""
+    lead, complaint_id = as_role(ops_store, "triage_lead"), ops_store.complaint["a"]
+    sound = {"task": "team", "label": ops_store.team_b, "expected_revision": ops_store.revision["a"]}
+    for extra in ({"analyst": "someone-else"}, {"at": "2000-01-01T00:00:00+00:00"}, {"revision": 7},
+                  {"idempotency_key": "k"}, {"previous_label": "Mortgage"}, {"Maria Garcia 51238472": 1}):
+        refused = client.post(f"/complaints/{complaint_id}/reassignments", json={**sound, **extra}, headers=lead)
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_request", refused.text
+        assert "body: Extra inputs are not permitted" in refused.text and "Garcia" not in refused.text
+    assert deployment.store.get_placement(complaint_id).revision == ops_store.revision["a"]  # nothing stored
+
+
 def test_a_complaint_shows_its_redacted_narrative_versions_scores_and_corrections(ops_store, client, deployment):
     complaint = ops_store.complaint["vulnerable"]
     detail = client.get(f"/complaints/{complaint}", headers=as_role(ops_store, "specialist")).json()
