@@ -16,6 +16,7 @@ from complaints.explanations import NotExplainable
 from complaints.feedback import CorrectionQuotaExceeded
 from complaints.registry import RegistryError
 from complaints.store import IdempotencyConflict, StaleWriteError, StoreBusy, StoreUnavailable
+from ops_api.headers import HEADERS
 from ops_api.schemas import ErrorResponse
 
 ERRORS = {status: {"model": ErrorResponse, "description": why} for status, why in (
@@ -51,6 +52,7 @@ def add_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, refused)
     app.add_exception_handler(RequestValidationError, malformed)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, failed)
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
@@ -90,3 +92,9 @@ def http_error(request: Request, exc: HTTPException) -> JSONResponse:
                                               for method in route.methods}))}
     status = 422 if exc.status_code == 400 else exc.status_code  # a body that cannot be read: malformed too
     return error(status, code, str(exc.detail), headers)
+
+
+def failed(request: Request, exc: Exception) -> JSONResponse:
+    """A fault no rule foresaw: the one error body, so a client reads it as a failure, naming nothing of it (the
+    server's log has it). Starlette answers this outside every middleware, hence the headers here."""
+    return error(500, "internal_error", "the server failed to answer this request", HEADERS)

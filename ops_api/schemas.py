@@ -14,7 +14,7 @@ def _example(example: dict[str, Any]) -> ConfigDict:
 class Error(BaseModel):
     code: str = Field(description="not_authenticated, access_denied, not_found, method_not_allowed, invalid_request, "
                                   "body_too_large, conflict, stale, not_explainable, quota_exceeded, store_busy, store_unavailable, "
-                                  "explanations_unavailable, explanations_busy, model_unavailable")
+                                  "explanations_unavailable, explanations_busy, model_unavailable, internal_error")
     message: str = Field(description="why, naming fields and limits, never a value sent")
 
 

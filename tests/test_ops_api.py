@@ -541,6 +541,23 @@ def test_explanations_are_computed_a_bounded_number_at_once_and_each_once(ops_st
     assert len(computed) == len(asked) and most[0] <= explanations.EXPLAINED_AT_ONCE
 
 
+def test_an_unexpected_failure_is_a_json_500_that_names_nothing(ops_store, deployment):
+    """A fault no rule foresaw (here the explainer's) answers in the one error body, so a client (the ops app)
+    reads it as a failure, and says nothing of what failed."""
+    from types import SimpleNamespace
+
+    def crash(predictor, text):
+        raise RuntimeError(f"explainer crashed on {text[:20]}")
+
+    client = TestClient(create_app(deployment, explainer=SimpleNamespace(explain=crash, render_html=str)),
+                        raise_server_exceptions=False)
+    answer = client.post(f"/complaints/{ops_store.complaint['b']}/explanations/team",
+                         headers=as_role(ops_store, "triage_lead"))
+    assert answer.status_code == 500 and answer.json() == {
+        "error": {"code": "internal_error", "message": "the server failed to answer this request"}}
+    assert answer.headers["Cache-Control"] == "no-store"  # answered outside the middleware that adds it
+
+
 def test_no_page_loads_scripts_from_a_cdn(client):
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").json()["openapi"] == "3.0.3"
