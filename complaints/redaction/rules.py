@@ -179,13 +179,17 @@ def _uncased_name(match) -> str | None:
     return None if any(word in _NOT_NAMES for word in rest) else "NAME"
 
 
+def _no_name(words: list[str], match) -> bool:
+    """Whether a cued name in one case, its ``words`` in lower case, is none: a word of it follows names or is a
+    CFPB mask, or its cue is a firm's field."""
+    return any(word in _NOT_NAMES or "xx" in word for word in words) or _firm_field(match)
+
+
 def _particle_name(match) -> str | None:
     """A name whose surname has particles ("Juan de la Cruz", "MR. VAN DER BERG"): none where a word of it follows
     names or is a CFPB mask, nor where its last word is a common word."""
     words = match.group("pii").lower().split()
-    if any(word in _NOT_NAMES or "xx" in word for word in words) or _firm_field(match):
-        return None
-    return None if words[-1] in common_words() else "NAME"
+    return None if _no_name(words, match) or words[-1] in common_words() else "NAME"
 
 
 def _surname_first_name(match) -> str | None:
@@ -194,7 +198,7 @@ def _surname_first_name(match) -> str | None:
     a given name that is no common word ("Regards, Jane, Customer Service" lists no surname)."""
     cue = _cue(match)
     words = match.group("pii").replace(",", " ").lower().split()
-    if any(word in _NOT_NAMES or "xx" in word for word in words) or _firm_field(match):
+    if _no_name(words, match):
         return None
     return "NAME" if " is" in cue or ":" in cue or words[1] not in common_words() else None
 
